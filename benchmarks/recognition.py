@@ -1,0 +1,157 @@
+"""Recognition benchmark: model load, per-frame detect/align/embed, and 1:N search at scale.
+
+Run with ``kiosk bench recognition`` (or ``python -m benchmarks.recognition``). Prints a
+Markdown table (pasted into README) and writes JSON for tracking over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from device.opencv import cv2
+from kiosk.config import KioskConfig
+from kiosk.recognition.engine import FaceEngine
+from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.geometry import align_face
+from kiosk.recognition.template import Template
+
+SEARCH_SIZES = (10_000, 100_000, 316_800, 1_000_000)
+
+
+def demo_frame() -> np.ndarray:
+    """A 640x480 BGR frame with one real face (scikit-image's astronaut) at kiosk distance."""
+    from skimage import data
+
+    face = data.astronaut()[..., ::-1]
+    frame = np.full((480, 640, 3), 90, dtype=np.uint8)
+    scaled = cv2.resize(face, (420, 420), interpolation=cv2.INTER_AREA)
+    frame[30:450, 110:530] = scaled
+    return frame
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    arr = np.asarray(samples)
+    return {"median": float(np.median(arr)), "p95": float(np.percentile(arr, 95)),
+            "n": len(samples)}
+
+
+def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
+    t0 = time.perf_counter()
+    engine = FaceEngine.from_config(config)
+    load_ms = (time.perf_counter() - t0) * 1000
+    frame = demo_frame()
+    for _ in range(5):
+        engine.analyse(frame)
+    detect, align, embed, total = [], [], [], []
+    for _ in range(frames):
+        a = time.perf_counter()
+        dets = engine.detector.detect(frame)
+        b = time.perf_counter()
+        face = max(dets, key=lambda d: d.area)
+        aligned = align_face(frame, face.landmarks)
+        c = time.perf_counter()
+        engine.embed_aligned(aligned)
+        d = time.perf_counter()
+        detect.append((b - a) * 1000)
+        align.append((c - b) * 1000)
+        embed.append((d - c) * 1000)
+        total.append((d - a) * 1000)
+    return {"pack": engine.pack, "model_load_ms": load_ms, "detect_ms": stats(detect),
+            "align_ms": stats(align), "embed_ms": stats(embed), "total_ms": stats(total)}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def bench_search(dim: int, sizes: tuple[int, ...], queries: int) -> list[dict[str, float]]:
+    rng = np.random.default_rng(7)
+    rows = []
+    for n in sizes:
+        gc.collect()
+        before = _rss_mb()
+        vectors = rng.standard_normal((n, dim), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        gallery = Gallery("bench", dim, capacity=n)
+        gallery.bulk_load(vectors, [f"p{i}" for i in range(n)])
+        del vectors
+        gc.collect()
+        after = _rss_mb()
+        probes = [Template.create("bench", rng.standard_normal(dim)) for _ in range(queries)]
+        for p in probes[:3]:
+            gallery.search(p, 5)
+        times = []
+        for p in probes:
+            t = time.perf_counter()
+            gallery.search(p, 5)
+            times.append((time.perf_counter() - t) * 1000)
+        s = stats(times)
+        rows.append({"templates": n, "median_ms": s["median"], "p95_ms": s["p95"],
+                     "matrix_mb": gallery.nbytes / 1e6,
+                     "bytes_per_template": gallery.nbytes / n,
+                     "process_mb_delta": after - before})
+        del gallery
+    return rows
+
+
+def render(result: dict) -> str:
+    p = result["pipeline"]
+    lines = [
+        f"Machine: {result['machine']}; pack `{p['pack']}`; {p['total_ms']['n']} frames 640x480.",
+        "",
+        "| stage | median ms | p95 ms |",
+        "| --- | ---: | ---: |",
+        f"| model load (once) | {p['model_load_ms']:.0f} | |",
+    ]
+    for key, label in (("detect_ms", "detect"), ("align_ms", "align"), ("embed_ms", "embed"),
+                       ("total_ms", "**detect+align+embed**")):
+        lines.append(f"| {label} | {p[key]['median']:.1f} | {p[key]['p95']:.1f} |")
+    lines += [
+        "",
+        "| 1:N search, templates | median ms | p95 ms | matrix MB | bytes/template "
+        "| process MB (with index) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["search"]:
+        lines.append(f"| {r['templates']:,} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | "
+                     f"{r['matrix_mb']:.0f} | {r['bytes_per_template']:.0f} | "
+                     f"{r['process_mb_delta']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, config: KioskConfig | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk bench recognition")
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SEARCH_SIZES))
+    parser.add_argument("--out", type=Path, default=Path("bench-results/recognition.json"))
+    args = parser.parse_args(argv)
+    config = config or KioskConfig()
+    engine_dim = FaceEngine.from_config(config).manifest.embedding_dim
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                   f"{platform.python_version()}, threads {config.models.threads}",
+        "pipeline": bench_pipeline(config, args.frames),
+        "search": bench_search(engine_dim, tuple(args.sizes), args.queries),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(render(result))
+    print(f"\nJSON written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

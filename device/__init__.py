@@ -1,0 +1,1 @@
+"""Hardware adapters: cameras, scanners, card readers, printers (the lowest layer)."""

@@ -1,0 +1,48 @@
+"""``kiosk``: the one command-line entry point (IT, cashiers' tools, demos, benchmarks).
+
+Exit codes: 0 answered, 1 internal error, 2 bad input, 3 set-up problem (models, config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kiosk.commands import bench, demo, faces, models
+from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SETUP, fail
+from kiosk.config import load_config
+from kiosk.errors import ConfigError, KioskError, ModelError
+
+COMMANDS = (faces, models, bench, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="TOML config (default: $KIOSK_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return int(args.func(args, config) or 0)
+    except (ConfigError, ModelError) as exc:
+        fail(f"{exc.code}: {exc.message}")
+        return EXIT_SETUP
+    except KioskError as exc:
+        fail(f"{exc.code}: {exc.message}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: one line, not a traceback, for the operator
+        fail(f"internal error: {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI command implementations; ``kiosk.cli`` wires them into one argument parser."""

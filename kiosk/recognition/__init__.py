@@ -1,0 +1,1 @@
+"""On-device face recognition: detect, quality-gate, align, embed, match (ONNX Runtime)."""

@@ -1,0 +1,92 @@
+"""Turn block-quantised ONNX graphs into plain float32 graphs ONNX Runtime accepts.
+
+The OpenCV Zoo int8 "bq" files store weights as ``DequantizeLinear`` nodes with a
+``block_size`` attribute, which ONNX Runtime's CPU kernels reject. Every such node whose inputs
+are all constants is evaluated once here and replaced by a float32 initializer, so the graph
+ORT sees is an ordinary float model (same maths, ~4x larger on disk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from kiosk.errors import ModelInstallError
+
+
+def _expand_blocks(param: np.ndarray, axis: int, block: int, length: int) -> np.ndarray:
+    return np.repeat(param, block, axis=axis).take(np.arange(length), axis=axis)
+
+
+def dequantize(
+    q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None, axis: int, block_size: int
+) -> np.ndarray:
+    """Reference DequantizeLinear (per-tensor, per-axis and blocked), computed in float32."""
+    x = q.astype(np.float32)
+    scale = scale.astype(np.float32)
+    zp = np.zeros_like(scale) if zero_point is None else zero_point.astype(np.float32)
+    if scale.ndim == 0 or scale.size == 1:
+        return (x - zp.reshape(())) * scale.reshape(())
+    axis = axis % x.ndim
+    if block_size > 0:
+        scale = _expand_blocks(scale, axis, block_size, x.shape[axis])
+        zp = _expand_blocks(zp, axis, block_size, x.shape[axis])
+    else:
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        scale = scale.reshape(shape)
+        zp = zp.reshape(shape)
+    return (x - zp) * scale
+
+
+def fold_block_dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Return a copy of ``model`` with constant DequantizeLinear nodes folded to float32."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    folded: list[onnx.TensorProto] = []
+    keep: list[onnx.NodeProto] = []
+    for node in graph.node:
+        names = [n for n in node.input if n]
+        if node.op_type != "DequantizeLinear" or not all(n in inits for n in names):
+            keep.append(node)
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        arrays = [numpy_helper.to_array(inits[n]) for n in names]
+        zero_point = arrays[2] if len(arrays) > 2 else None
+        value = dequantize(
+            arrays[0], arrays[1], zero_point, int(attrs.get("axis", 1)),
+            int(attrs.get("block_size", 0)),
+        )
+        folded.append(numpy_helper.from_array(value.astype(np.float32), node.output[0]))
+    if not folded:
+        raise ModelInstallError("no constant DequantizeLinear node to fold: unexpected model")
+    del graph.node[:]
+    graph.node.extend(keep)
+    graph.initializer.extend(folded)
+    _drop_unused(graph)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _drop_unused(graph: onnx.GraphProto) -> None:
+    """Remove initializers nothing reads and graph inputs that are constants or unread."""
+    used = {name for node in graph.node for name in node.input}
+    used |= {o.name for o in graph.output}
+    kept_inits = [t for t in graph.initializer if t.name in used]
+    init_names = {t.name for t in kept_inits}
+    del graph.initializer[:]
+    graph.initializer.extend(kept_inits)
+    kept_inputs = [i for i in graph.input if i.name in used and i.name not in init_names]
+    del graph.input[:]
+    graph.input.extend(kept_inputs)
+
+
+def convert_file(source: bytes) -> bytes:
+    """Convert serialized ONNX bytes; raises ModelInstallError on anything unexpected."""
+    try:
+        model = onnx.load_from_string(source)
+    except Exception as exc:  # protobuf raises several unrelated types
+        raise ModelInstallError(f"not an ONNX model: {exc}") from exc
+    return fold_block_dequantize(model).SerializeToString()

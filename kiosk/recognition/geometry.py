@@ -1,0 +1,85 @@
+"""Pure geometry: 5-point alignment to the ArcFace template and head pose from landmarks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from device.opencv import cv2
+
+# The canonical 112x112 ArcFace landmark template (image-left eye, image-right eye, nose tip,
+# image-left mouth corner, image-right mouth corner); SFace and ArcFace were trained on it.
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+     [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+
+# The same five points as a 3-D head in millimetres, in OpenCV's camera axes (x right, y down,
+# z away from the camera; nose tip at the origin): x and y are the ArcFace template scaled to a
+# 63 mm inter-ocular distance (so a face that aligns perfectly reads as frontal), z is the
+# depth of the eyes and mouth corners behind the nose tip from insightface's 3-D mean shape
+# (data/objects/meanshape_68.pkl). The eyes/mouth plane stands about 3 cm behind the nose.
+FACE_MODEL_3D = np.array(
+    [[-31.5, -36.0, 33.6], [31.5, -36.0, 33.6], [0.0, 0.0, 0.0],
+     [-26.1, 36.75, 26.2], [26.1, 36.75, 26.2]],
+    dtype=np.float64,
+)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, shift) mapping src to dst (Umeyama).
+
+    Returns a 2x3 matrix for cv2.warpAffine.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    cov = dst_c.T @ src_c / len(src)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[1, 1] = -1.0
+    rot = u @ d @ vt
+    var_src = (src_c**2).sum() / len(src)
+    scale = float((s * np.diag(d)).sum() / var_src) if var_src > 0 else 1.0
+    shift = dst_mean - scale * rot @ src_mean
+    return np.hstack([scale * rot, shift[:, None]])
+
+
+def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+    """Warp the face so its five landmarks land on the ArcFace template (size x size)."""
+    template = ARCFACE_TEMPLATE * (size / 112.0)
+    matrix = similarity_transform(landmarks, template)
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+
+def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from the five landmarks, via PnP on a mean 3-D face.
+
+    Positive yaw turns the face toward the image right; positive pitch tilts it down.
+    """
+    width, height = frame_size
+    focal = float(max(width, height))
+    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rvec, _ = cv2.solvePnP(FACE_MODEL_3D, np.asarray(landmarks, dtype=np.float64), camera,
+                               None, flags=cv2.SOLVEPNP_SQPNP)
+    if not ok:
+        return (math.nan, math.nan, math.nan)
+    rot, _ = cv2.Rodrigues(rvec)
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -rot[2, 0]))))
+    pitch = math.degrees(math.atan2(rot[2, 1], rot[2, 2]))
+    roll = math.degrees(math.atan2(rot[1, 0], rot[0, 0]))
+    return (yaw, _wrap(pitch), roll)
+
+
+def _wrap(angle: float) -> float:
+    """Fold pitch so a face seen from the front reads near 0 rather than near +/-180."""
+    if angle > 90:
+        return angle - 180
+    if angle < -90:
+        return angle + 180
+    return angle

@@ -6,22 +6,32 @@ Exit codes: 0 answered, 1 internal error, 2 bad input, 3 set-up problem (models,
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 
-from kiosk.commands import bench, demo, faces, models
+import kiosk.commands
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SETUP, fail
 from kiosk.config import load_config
 from kiosk.errors import ConfigError, KioskError, ModelError
 
-COMMANDS = (faces, models, bench, demo)
+
+def command_modules() -> list:
+    """Every module in kiosk/commands with a ``register(subparsers)`` function."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(kiosk.commands.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"kiosk.commands.{info.name}")
+        if hasattr(module, "register"):
+            found.append(module)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="TOML config (default: $KIOSK_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
+    for module in command_modules():
         module.register(sub)
     return parser
 

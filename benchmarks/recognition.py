@@ -130,14 +130,14 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, config: KioskConfig | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk bench recognition")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SEARCH_SIZES))
     parser.add_argument("--out", type=Path, default=Path("bench-results/recognition.json"))
-    args = parser.parse_args(argv)
-    config = config or KioskConfig()
+
+
+def run(args: argparse.Namespace, config: KioskConfig) -> int:
     engine_dim = FaceEngine.from_config(config).manifest.embedding_dim
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
@@ -151,6 +151,12 @@ def main(argv: list[str] | None = None, config: KioskConfig | None = None) -> in
     print(render(result))
     print(f"\nJSON written to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.recognition")
+    add_arguments(parser)
+    return run(parser.parse_args(argv), KioskConfig())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from benchmarks import recognition
 from kiosk.config import KioskConfig
 
 
@@ -11,11 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (print a table, write JSON)")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
     p = bsub.add_parser("recognition", help="detect/align/embed per frame and 1:N search")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
+    recognition.add_arguments(p)
     p.set_defaults(func=cmd_recognition)
 
 
 def cmd_recognition(args: argparse.Namespace, config: KioskConfig) -> int:
-    from benchmarks.recognition import main
-
-    return main(args.rest, config)
+    return recognition.run(args, config)

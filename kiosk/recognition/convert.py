@@ -83,10 +83,30 @@ def _drop_unused(graph: onnx.GraphProto) -> None:
     graph.input.extend(kept_inputs)
 
 
-def convert_file(source: bytes) -> bytes:
+def make_spatial_dims_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Free the input's height/width (and the outputs' anchor count) so a fully
+    convolutional detector can run at the camera's own aspect instead of a padded square."""
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise ModelInstallError("dynamic input needs an NCHW image input")
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for output in graph.output:
+        out_dims = output.type.tensor_type.shape.dim
+        if len(out_dims) == 3:
+            out_dims[1].dim_param = "anchors"
+    del graph.value_info[:]
+    onnx.checker.check_model(model)
+    return model
+
+
+def convert_file(source: bytes, dynamic_hw: bool = False) -> bytes:
     """Convert serialized ONNX bytes; raises ModelInstallError on anything unexpected."""
     try:
         model = onnx.load_from_string(source)
     except Exception as exc:  # protobuf raises several unrelated types
         raise ModelInstallError(f"not an ONNX model: {exc}") from exc
-    return fold_block_dequantize(model).SerializeToString()
+    model = fold_block_dequantize(model)
+    if dynamic_hw:
+        model = make_spatial_dims_dynamic(model)
+    return model.SerializeToString()

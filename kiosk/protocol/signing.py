@@ -1,0 +1,291 @@
+"""RFC 9421 HTTP Message Signatures with Ed25519: the one scheme both sides use.
+
+Requests (label ``kiosk``, tag ``chs-kiosk-v1``) cover ``@method``, ``@path``, ``@query``,
+``content-digest`` (always, even for an empty body), ``content-type`` when there is a body
+and ``idempotency-key`` when the header is sent; parameters ``created``, ``expires``,
+``nonce``, ``keyid`` (the device id) and ``alg="ed25519"``. ``@path``/``@query`` rather than
+``@target-uri`` so a TLS-terminating proxy in front of the platform does not break them.
+
+Responses (label ``server``, tag ``chs-server-v1``) cover ``@status``, ``content-type``,
+``content-digest`` and the request's ``@method``/``@path``/``@query`` plus the request's own
+signature (``"signature";key="kiosk";req``), which binds each response to the exact request
+it answers: an old response cannot be replayed to a new request.
+
+Parsing and canonicalisation are left to ``http_message_signatures``; this module only fixes
+the profile and turns the library's failures into stable wire error codes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from http_message_signatures import (
+    HTTPMessageSignaturesException,
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    InvalidSignature,
+    MappingKeyResolver,
+    algorithms,
+)
+
+from kiosk.protocol.digest import verify_content_digest
+from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.keys import fingerprint
+
+REQUEST_LABEL = "kiosk"
+REQUEST_TAG = "chs-kiosk-v1"
+RESPONSE_LABEL = "server"
+RESPONSE_TAG = "chs-server-v1"
+DEFAULT_SKEW_S = 300
+MAX_NONCE_LEN = 128
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+_ALG = algorithms.ED25519
+_BOUND_REQUEST_SIGNATURE = f'"signature";key="{REQUEST_LABEL}";req'
+
+
+class HeaderList(list):
+    """Header lines in wire order, duplicates kept: the view the signature library reads."""
+
+    def items(self) -> Iterable[tuple[str, str]]:  # type: ignore[override]
+        return iter(self)
+
+
+@dataclass
+class WireRequest:
+    """A request as the library sees it: method, absolute URL and header lines."""
+
+    method: str
+    url: str
+    headers: Any
+
+
+@dataclass
+class WireResponse:
+    status_code: int
+    headers: dict[str, str]
+    request: WireRequest | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    key_id: str
+    nonce: str
+    created: int
+    covered: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _has_header(headers: Any, name: str) -> bool:
+    return any(key.lower() == name for key, _ in headers.items())
+
+
+def _signer(key_id: str, private_key: Ed25519PrivateKey) -> HTTPMessageSigner:
+    return HTTPMessageSigner(
+        signature_algorithm=_ALG,
+        key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: private_key}))
+
+
+def _at(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
+
+
+def sign_request(message: Any, *, key_id: str, private_key: Ed25519PrivateKey, body: bytes,
+                 now: float | None = None, nonce: str | None = None,
+                 skew_s: int = DEFAULT_SKEW_S) -> None:
+    """Add Content-Digest, Signature-Input and Signature to ``message`` in place."""
+    if body and not _has_header(message.headers, "content-type"):
+        raise ValueError("a request with a body must say its Content-Type")
+    covered = ["@method", "@path", "@query"]
+    if body:
+        covered.append("content-type")
+    if _has_header(message.headers, IDEMPOTENCY_HEADER.lower()):
+        covered.append("idempotency-key")
+    created = time.time() if now is None else now
+    _signer(key_id, private_key).sign(
+        message, key_id=key_id, created=_at(created), expires=_at(created + skew_s),
+        nonce=nonce or secrets.token_urlsafe(16), label=REQUEST_LABEL, tag=REQUEST_TAG,
+        covered_component_ids=covered, body=body, use_existing_digest=True)
+
+
+class DeviceSigner(requests.auth.AuthBase):
+    """``requests`` auth that signs every request with the device key (``auth=`` argument)."""
+
+    def __init__(self, key_id: str, private_key: Ed25519PrivateKey,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.key_id = key_id
+        self.private_key = private_key
+        self.clock = clock
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = r.body if r.body is not None else b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+            r.body = body
+        if not isinstance(body, bytes):
+            raise ValueError("streamed bodies cannot be digested; send bytes")
+        sign_request(r, key_id=self.key_id, private_key=self.private_key, body=body,
+                     now=self.clock())
+        return r
+
+
+def sign_response(response: WireResponse, *, key_id: str, private_key: Ed25519PrivateKey,
+                  body: bytes, now: float | None = None) -> None:
+    """Sign a server response, bound to the request's signature whenever it has one."""
+    covered = ["@status", '"@method";req', '"@path";req', '"@query";req']
+    if "content-type" in {k.lower() for k in response.headers}:
+        covered.append("content-type")
+    created = _at(time.time() if now is None else now)
+    signer = _signer(key_id, private_key)
+    options: dict[str, Any] = dict(key_id=key_id, created=created, label=RESPONSE_LABEL,
+                                   tag=RESPONSE_TAG, body=body, use_existing_digest=True)
+    try:
+        signer.sign(response, covered_component_ids=[*covered, _BOUND_REQUEST_SIGNATURE],
+                    **options)
+    except HTTPMessageSignaturesException:  # the request carried no usable signature
+        signer.sign(response, covered_component_ids=covered, **options)
+
+
+class _Rejected(InvalidSignature):
+    """Carries a ProtocolError through the library, which re-raises InvalidSignature as is."""
+
+    def __init__(self, error: ProtocolError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _KeyLookup(HTTPSignatureKeyResolver):
+    def __init__(self, lookup: Callable[[str], Ed25519PublicKey]) -> None:
+        self.lookup = lookup
+
+    def resolve_public_key(self, key_id: str) -> Ed25519PublicKey:
+        try:
+            return self.lookup(key_id)
+        except ProtocolError as exc:
+            raise _Rejected(exc) from exc
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        raise NotImplementedError("verification only")
+
+
+class _WindowedVerifier(HTTPMessageVerifier):
+    """Replaces the library's age check with the protocol's symmetric ±skew window."""
+
+    def __init__(self, key_resolver: HTTPSignatureKeyResolver, skew_s: int,
+                 clock: Callable[[], float]) -> None:
+        super().__init__(signature_algorithm=_ALG, key_resolver=key_resolver)
+        self.skew_s = skew_s
+        self.clock = clock
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        created = sig_input.params.get("created")
+        if type(created) is not int:
+            raise _Rejected(ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING,
+                                          "signature has no integer 'created' parameter"))
+        now = self.clock()
+        if abs(now - created) > self.skew_s:
+            raise _Rejected(ProtocolError(
+                ErrorCode.CLOCK_SKEW, f"'created' is {int(now - created)} s from server time, "
+                f"outside ±{self.skew_s} s", skew_s=self.skew_s))
+        expires = sig_input.params.get("expires")
+        if expires is not None and (type(expires) is not int or expires < now):
+            raise _Rejected(ProtocolError(ErrorCode.CLOCK_SKEW, "signature has expired"))
+
+
+def _required_components(*, has_body: bool, has_idempotency_key: bool) -> list[str]:
+    required = ['"@method"', '"@path"', '"@query"', '"content-digest"']
+    if has_body:
+        required.append('"content-type"')
+    if has_idempotency_key:
+        required.append('"idempotency-key"')
+    return required
+
+
+class RequestVerifier:
+    """Server side: verify a device request; ``lookup_key`` raises UNKNOWN_KEY/DEVICE_REVOKED.
+
+    Remembering nonces is the caller's job (it needs storage); the verified nonce and its
+    ``created`` time are returned for that.
+    """
+
+    def __init__(self, lookup_key: Callable[[str], Ed25519PublicKey], *,
+                 skew_s: int = DEFAULT_SKEW_S, clock: Callable[[], float] = time.time) -> None:
+        self._verifier = _WindowedVerifier(_KeyLookup(lookup_key), skew_s, clock)
+
+    def verify(self, method: str, url: str, headers: Iterable[tuple[str, str]],
+               body: bytes) -> VerifiedRequest:
+        lines = HeaderList(headers)
+        names = {name.lower() for name, _ in lines}
+        if "signature" not in names or "signature-input" not in names:
+            raise ProtocolError(ErrorCode.SIGNATURE_MISSING,
+                                "request has no Signature and Signature-Input headers")
+        try:
+            result = self._verifier.verify(WireRequest(method, url, lines), max_age=None,
+                                           expect_tag=REQUEST_TAG)[0]
+        except _Rejected as exc:
+            raise exc.error from None
+        except HTTPMessageSignaturesException as exc:
+            raise ProtocolError(ErrorCode.BAD_SIGNATURE, str(exc)) from None
+        covered = result.covered_components
+        missing = [c for c in _required_components(
+            has_body=bool(body), has_idempotency_key=IDEMPOTENCY_HEADER.lower() in names)
+            if c not in covered]
+        if missing:
+            raise ProtocolError(ErrorCode.COMPONENT_MISSING,
+                                "signature does not cover required components",
+                                missing=[m.strip('"') for m in missing])
+        nonce = result.nonce
+        if not nonce or len(nonce) > MAX_NONCE_LEN:
+            raise ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING,
+                                f"signature needs a 'nonce' of 1-{MAX_NONCE_LEN} characters")
+        verify_content_digest(covered['"content-digest"'], body)
+        return VerifiedRequest(key_id=str(result.parameters["keyid"]), nonce=nonce,
+                               created=int(result.parameters["created"]),
+                               covered=tuple(k.strip('"') for k in covered
+                                             if k != '"@signature-params"'))
+
+
+class ResponseVerifier:
+    """Kiosk side: accept a response only if the pinned server key signed it for our request."""
+
+    def __init__(self, server_public_key: Ed25519PublicKey, *, skew_s: int = DEFAULT_SKEW_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.key_id = fingerprint(server_public_key)
+        resolver = MappingKeyResolver(public_keys={self.key_id: server_public_key},
+                                      private_keys={})
+        self._verifier = _WindowedVerifier(resolver, skew_s, clock)
+
+    def verify(self, response: requests.Response) -> None:
+        """Raise UNTRUSTED_RESPONSE unless ``response`` is authentic and complete."""
+        try:
+            result = self._verifier.verify(response, max_age=None, expect_tag=RESPONSE_TAG)[0]
+        except _Rejected as exc:
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, exc.error.message) from None
+        except HTTPMessageSignaturesException as exc:
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, str(exc)) from None
+        if result.parameters.get("keyid") != self.key_id:
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, "response signed by another key")
+        required = ['"@status"', '"content-digest"', '"@method";req', '"@path";req',
+                    '"@query";req']
+        if response.content:
+            required.append('"content-type"')
+        request = response.request
+        if request is not None and "signature" in {k.lower() for k in request.headers}:
+            required.append(_BOUND_REQUEST_SIGNATURE)
+        covered = result.covered_components
+        missing = [c for c in required if c not in covered]
+        if missing:
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE,
+                                f"response signature does not cover {', '.join(missing)}")
+        try:
+            verify_content_digest(covered['"content-digest"'], response.content)
+        except ProtocolError as exc:
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, exc.message) from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.config import DevicesConfig
 from kiosk.errors import ConfigError
 from models import default_store
 
@@ -85,9 +86,112 @@ class RecognitionConfig:
 
 
 @dataclass(frozen=True)
+class SiteConfig:
+    id: str = ""  # the hospital site this kiosk belongs to (set by provisioning)
+    name: str = ""
+    kiosk_id: str = ""  # this device's id at the backend (set by provisioning)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    url: str = "http://127.0.0.1:8700"
+    server_key: str = ""  # pinned server public key file (set by provisioning)
+    server_key_fingerprint: str = ""  # "sha256:<hex>" of that key; checked on every load
+    device_key: str = ""  # this kiosk's Ed25519 private key file (mode 0600)
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 10.0
+    sync_interval_s: float = 60.0
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not self.url.startswith(("http://", "https://")):
+            errors.append(("url", "must start with http:// or https://"))
+        if not 0 < self.connect_timeout_s <= 60:
+            errors.append(("connect_timeout_s", "must be in (0, 60] seconds"))
+        if not 0 < self.read_timeout_s <= 120:
+            errors.append(("read_timeout_s", "must be in (0, 120] seconds"))
+        if self.sync_interval_s < 5:
+            errors.append(("sync_interval_s", "must be at least 5 seconds"))
+        return errors
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Checkout timings and policy. Every state times out; personal data never outlives
+    ``personal_data_ttl_s`` of inactivity (no face in view, no touch)."""
+
+    searching_timeout_s: float = 30.0
+    review_timeout_s: float = 60.0
+    second_factor_timeout_s: float = 45.0
+    settling_timeout_s: float = 20.0
+    result_display_s: float = 12.0
+    fallback_display_s: float = 20.0
+    personal_data_ttl_s: float = 30.0
+    no_match_frames: int = 4  # usable frames with no match before handing off
+    second_factor_amount_fen: int = 50_000  # self-pay at or above this asks the phone digits
+    second_factor_gallery_size: int = 1_000  # galleries larger than this always ask
+    second_factor_attempts: int = 3
+    elderly_time_factor: float = 1.5  # elderly mode: every timeout multiplied by this
+
+    def validate(self) -> list[tuple[str, str]]:
+        timeouts = ("searching_timeout_s", "review_timeout_s", "second_factor_timeout_s",
+                    "settling_timeout_s", "result_display_s", "fallback_display_s",
+                    "personal_data_ttl_s")
+        errors = [(name, "must be positive") for name in timeouts if getattr(self, name) <= 0]
+        if self.personal_data_ttl_s > 120:
+            errors.append(("personal_data_ttl_s", "must be at most 120 seconds"))
+        if self.second_factor_amount_fen < 0:
+            errors.append(("second_factor_amount_fen", "must not be negative (integer fen)"))
+        if not 1 <= self.second_factor_attempts <= 10:
+            errors.append(("second_factor_attempts", "must be between 1 and 10"))
+        if self.no_match_frames < 1:
+            errors.append(("no_match_frames", "must be at least 1"))
+        if not 1.0 <= self.elderly_time_factor <= 4.0:
+            errors.append(("elderly_time_factor", "must be between 1 and 4"))
+        return errors
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    """What to do when the backend is unreachable, as card terminals do: refuse (hand the
+    patient to the cashier) or accept into the outbox under limits and print "pending"."""
+
+    policy: str = "refuse"
+    max_amount_fen: int = 20_000
+    max_total_fen: int = 100_000
+    max_count: int = 20
+    max_age_s: int = 24 * 3600
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if self.policy not in ("refuse", "accept"):
+            errors.append(("policy", "must be 'refuse' or 'accept'"))
+        for name in ("max_amount_fen", "max_total_fen", "max_count", "max_age_s"):
+            if getattr(self, name) < 0:
+                errors.append((name, "must not be negative"))
+        if self.max_amount_fen > self.max_total_fen:
+            errors.append(("max_amount_fen", "must not exceed max_total_fen"))
+        return errors
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    data_dir: str = "var/kiosk"  # outbox, gallery, audit log, keys (relative: to the cwd)
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+@dataclass(frozen=True)
 class KioskConfig:
+    site: SiteConfig = field(default_factory=SiteConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
+    devices: DevicesConfig = field(default_factory=DevicesConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
     source: str = ""  # the file it was loaded from, for messages
 
 

@@ -1,0 +1,423 @@
+"""The checkout state machine.
+
+idle → searching → liveness → [second_factor] → looking_up → bill_review → settling → done,
+or → fallback (to the cashier / another payment method) with a stable reason code. Every state
+has a deadline; personal data lives only in ``self.session`` and is dropped on every reset.
+All methods take ``now`` (monotonic seconds) so tests control time exactly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kiosk.config import FlowConfig
+from kiosk.flow.effects import (
+    Audit,
+    CheckDigits,
+    Effect,
+    LookupPatient,
+    NotifyCashier,
+    PrintReceipt,
+    Settle,
+)
+from kiosk.flow.model import (
+    PERSONAL_STATES,
+    Method,
+    PatientView,
+    Quote,
+    SettlementIntent,
+    SettlementResult,
+    State,
+)
+from kiosk.recognition.detection import Detection
+from kiosk.recognition.gallery import Decision
+from kiosk.recognition.template import Template
+
+
+@dataclass(frozen=True)
+class FrameObservation:
+    """What the recognition worker learned from one camera frame."""
+
+    timestamp: float
+    face: Detection | None
+    reasons: tuple[str, ...]  # quality-gate reasons; empty means usable
+    template: Template | None = None
+    decision: Decision | None = None
+    frame: object | None = None  # the BGR frame, for liveness cues; never stored
+
+
+@dataclass(frozen=True)
+class LivenessVerdict:
+    status: str  # pending | passed | failed
+    guidance: str = ""
+    reason: str = ""
+    evidence: dict[str, object] = field(default_factory=dict)
+
+
+class LivenessCheck(Protocol):
+    def feed(self, obs: FrameObservation) -> LivenessVerdict: ...
+
+
+@dataclass
+class Session:
+    """Everything about the patient at the kiosk now; replaced wholesale on reset."""
+
+    id: str
+    started_at: float
+    method: Method = Method.FACE
+    decision: Decision | None = None
+    no_match_frames: int = 0
+    liveness: LivenessCheck | None = None
+    second_factor_reason: str = ""
+    second_factor_passed: bool = False
+    attempts_left: int = 0
+    digits_pending: bool = False
+    patient: PatientView | None = None
+    quote: Quote | None = None
+    intent: SettlementIntent | None = None
+    result: SettlementResult | None = None
+
+
+@dataclass(frozen=True)
+class FlowView:
+    """What the screen shows now. Holds no more personal data than the screen itself."""
+
+    state: State
+    guidance: str
+    reason: str = ""
+    patient: PatientView | None = None
+    quote: Quote | None = None
+    result: SettlementResult | None = None
+    attempts_left: int = 0
+    method: Method | None = None
+    face_available: bool = True
+    liveness_off: bool = False
+    seconds_left: float = 0.0
+
+
+class CheckoutFlow:
+    def __init__(
+        self,
+        cfg: FlowConfig,
+        *,
+        liveness_factory: Callable[[], LivenessCheck] | None = None,
+        gallery_size: Callable[[], int] = lambda: 0,
+        new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        self.cfg = cfg
+        self.liveness_factory = liveness_factory
+        self.gallery_size = gallery_size
+        self.new_id = new_id
+        self.state = State.IDLE
+        self.session: Session | None = None
+        self.guidance = "idle.welcome"
+        self.reason = ""
+        self.deadline = float("inf")
+        self.last_activity = 0.0
+        self.face_available = True
+        self.elderly = False
+
+    # ---------------------------------------------------------------- view
+    def view(self, now: float) -> FlowView:
+        s = self.session
+        return FlowView(
+            state=self.state,
+            guidance=self.guidance,
+            reason=self.reason,
+            patient=s.patient if s else None,
+            quote=s.quote if s else None,
+            result=s.result if s else None,
+            attempts_left=s.attempts_left if s else 0,
+            method=s.method if s else None,
+            face_available=self.face_available,
+            liveness_off=self.liveness_factory is None,
+            seconds_left=max(0.0, self.deadline - now) if self.deadline != float("inf") else 0.0,
+        )
+
+    # ------------------------------------------------------------ settings
+    def set_elderly(self, on: bool) -> None:
+        """Elderly mode: every deadline from now on is longer by ``elderly_time_factor``."""
+        self.elderly = on
+
+    def camera_status(self, now: float, ok: bool) -> list[Effect]:
+        self.face_available = ok
+        if not ok and self.state in (State.SEARCHING, State.LIVENESS):
+            return self._fallback(now, "face.camera_failed")
+        return []
+
+    # ------------------------------------------------------------ commands
+    def start_face(self, now: float) -> list[Effect]:
+        """The patient touched "pay by face" (or a face appeared at an idle kiosk)."""
+        if self.state != State.IDLE or not self.face_available:
+            return []
+        self._new_session(now, Method.FACE)
+        self._enter(State.SEARCHING, now, self.cfg.searching_timeout_s, "searching.look_at_screen")
+        return [Audit("session.started", {"session": self.session.id, "method": "face"})]
+
+    def card_read(self, now: float, card_no: str) -> list[Effect]:
+        return self._start_lookup(now, Method.CARD, card_no)
+
+    def voucher_scanned(self, now: float, payload: str) -> list[Effect]:
+        return self._start_lookup(now, Method.VOUCHER, payload)
+
+    def enter_digits(self, now: float, digits: str) -> list[Effect]:
+        s = self.session
+        if self.state != State.SECOND_FACTOR or s is None or s.digits_pending:
+            return []
+        self.last_activity = now
+        if len(digits) != 4 or not digits.isdigit():
+            self.guidance = "second_factor.need_four_digits"
+            return []
+        s.digits_pending = True
+        self.guidance = "second_factor.checking"
+        candidates = tuple(c.person_id for c in s.decision.candidates) if s.decision else ()
+        if self.gallery_size() > self.cfg.second_factor_gallery_size:
+            candidates = ()  # narrow the whole gallery by the digits, then the face decides
+        return [CheckDigits(s.id, candidates, digits)]
+
+    def confirm(self, now: float) -> list[Effect]:
+        s = self.session
+        if self.state != State.BILL_REVIEW or s is None or s.quote is None or s.patient is None:
+            return []
+        self.last_activity = now
+        q = s.quote
+        s.intent = SettlementIntent(
+            idempotency_key=f"{s.id}-{self.new_id()}",
+            session_id=s.id,
+            patient_id=s.patient.patient_id,
+            quote_id=q.quote_id,
+            bill_ids=q.bill_ids,
+            self_pay_fen=q.self_pay_fen,
+            total_fen=q.total_fen,
+            method=s.method,
+        )
+        self._enter(State.SETTLING, now, self.cfg.settling_timeout_s, "settling.please_wait")
+        return [Settle(s.intent),
+                Audit("settlement.confirmed", {"session": s.id, "self_pay_fen": q.self_pay_fen,
+                                               "method": s.method.value})]
+
+    def cancel(self, now: float) -> list[Effect]:
+        if self.state in (State.IDLE, State.SETTLING):
+            return []  # a settlement in flight cannot be abandoned; it resolves by itself
+        return self._reset(now, "patient.cancelled")
+
+    def call_cashier(self, now: float) -> list[Effect]:
+        if self.state in (State.SETTLING, State.FALLBACK):
+            return []
+        if self.session is None:
+            self._new_session(now, Method.FACE)
+        return self._fallback(now, "patient.requested_cashier")
+
+    # ------------------------------------------------------------- frames
+    def on_frame(self, obs: FrameObservation) -> list[Effect]:
+        now = obs.timestamp
+        if obs.face is not None:
+            self.last_activity = now
+        if self.state == State.IDLE:
+            if obs.face is not None and not obs.reasons and self.face_available:
+                return self.start_face(now)
+            return []
+        if self.state == State.SEARCHING:
+            return self._searching(obs)
+        if self.state == State.LIVENESS:
+            return self._liveness(obs)
+        return []
+
+    def _searching(self, obs: FrameObservation) -> list[Effect]:
+        s = self.session
+        assert s is not None
+        if obs.reasons:
+            self.guidance = f"quality.{obs.reasons[0]}"
+            return []
+        decision = obs.decision
+        if decision is None:
+            self.guidance = "searching.hold_still"
+            return []
+        if decision.outcome == "no_match":
+            s.no_match_frames += 1
+            self.guidance = "searching.hold_still"
+            if s.no_match_frames >= self.cfg.no_match_frames:
+                return self._fallback(obs.timestamp, "face.not_recognised")
+            return []
+        s.decision = decision
+        effects: list[Effect] = [Audit("face.identified", {
+            "session": s.id, "outcome": decision.outcome,
+            "score": round(decision.best.score, 3) if decision.best else None})]
+        if self.liveness_factory is None:
+            return effects + self._after_face(obs.timestamp)
+        s.liveness = self.liveness_factory()
+        self._enter(State.LIVENESS, obs.timestamp, self.cfg.searching_timeout_s,
+                    "liveness.look_straight")
+        return effects + self._liveness(obs)
+
+    def _liveness(self, obs: FrameObservation) -> list[Effect]:
+        s = self.session
+        assert s is not None and s.liveness is not None
+        verdict = s.liveness.feed(obs)
+        audit = Audit("liveness." + verdict.status, {"session": s.id, "reason": verdict.reason,
+                                                     **verdict.evidence})
+        if verdict.status == "passed":
+            return [audit, *self._after_face(obs.timestamp)]
+        if verdict.status == "failed":
+            return [audit, *self._fallback(obs.timestamp, verdict.reason or "liveness.failed")]
+        if verdict.guidance:
+            self.guidance = verdict.guidance
+        return []
+
+    def _after_face(self, now: float) -> list[Effect]:
+        s = self.session
+        assert s is not None and s.decision is not None and s.decision.best is not None
+        if s.decision.outcome == "uncertain":
+            return self._ask_digits(now, "second_factor.uncertain_match")
+        if self.gallery_size() > self.cfg.second_factor_gallery_size:
+            return self._ask_digits(now, "second_factor.large_gallery")
+        return self._lookup(now, Method.FACE, s.decision.best.person_id)
+
+    def _ask_digits(self, now: float, reason: str) -> list[Effect]:
+        s = self.session
+        assert s is not None
+        s.second_factor_reason = reason
+        s.attempts_left = self.cfg.second_factor_attempts
+        s.digits_pending = False
+        self._enter(State.SECOND_FACTOR, now, self.cfg.second_factor_timeout_s,
+                    "second_factor.enter_phone_digits")
+        return [Audit("second_factor.asked", {"session": s.id, "reason": reason})]
+
+    # ----------------------------------------------------- backend results
+    def on_digits(self, now: float, session_id: str, patient_id: str | None,
+                  attempts_left: int | None = None) -> list[Effect]:
+        s = self.session
+        if not self._current(session_id) or self.state != State.SECOND_FACTOR or s is None:
+            return []
+        s.digits_pending = False
+        if patient_id is not None:
+            s.second_factor_passed = True
+            if s.patient is not None and s.quote is not None:  # asked for a large amount
+                self._enter(State.BILL_REVIEW, now, self.cfg.review_timeout_s,
+                            "review.check_and_confirm")
+                return [Audit("second_factor.passed", {"session": s.id})]
+            return [Audit("second_factor.passed", {"session": s.id}),
+                    *self._lookup(now, s.method, patient_id)]
+        s.attempts_left = (attempts_left if attempts_left is not None
+                           else s.attempts_left - 1)
+        if s.attempts_left <= 0:
+            return self._fallback(now, "second_factor.locked")
+        self.guidance = "second_factor.wrong_digits"
+        return [Audit("second_factor.wrong", {"session": s.id, "left": s.attempts_left})]
+
+    def on_lookup(self, now: float, session_id: str, patient: PatientView,
+                  quote: Quote | None) -> list[Effect]:
+        s = self.session
+        if not self._current(session_id) or self.state != State.LOOKING_UP or s is None:
+            return []
+        s.patient = patient
+        s.quote = quote
+        if quote is None or not quote.bill_ids:
+            return self._fallback(now, "bill.none_pending")
+        if not quote.within_credit:
+            return self._fallback(now, "credit.limit_exceeded")
+        if (quote.self_pay_fen >= self.cfg.second_factor_amount_fen
+                and not s.second_factor_passed):
+            return self._ask_digits(now, "second_factor.large_amount")
+        self._enter(State.BILL_REVIEW, now, self.cfg.review_timeout_s, "review.check_and_confirm")
+        return [Audit("bill.shown", {"session": s.id, "total_fen": quote.total_fen,
+                                     "self_pay_fen": quote.self_pay_fen})]
+
+    def on_lookup_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+        if not self._current(session_id) or self.state != State.LOOKING_UP:
+            return []
+        return self._fallback(now, code)
+
+    def on_settled(self, now: float, session_id: str, result: SettlementResult) -> list[Effect]:
+        s = self.session
+        if not self._current(session_id) or self.state != State.SETTLING or s is None:
+            return []
+        s.result = result
+        self._enter(State.DONE, now, self.cfg.result_display_s,
+                    "done.queued" if result.status == "queued" else "done.paid")
+        return [PrintReceipt(s.id, result.receipt),
+                Audit("settlement." + result.status, {"session": s.id,
+                                                      "settlement": result.settlement_id})]
+
+    def on_settle_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+        if not self._current(session_id) or self.state != State.SETTLING:
+            return []
+        return self._fallback(now, code)
+
+    # --------------------------------------------------------------- time
+    def tick(self, now: float) -> list[Effect]:
+        if self.state == State.IDLE:
+            return []
+        if (self.state in PERSONAL_STATES and self.state != State.SETTLING
+                and now - self.last_activity > self._scaled(self.cfg.personal_data_ttl_s)):
+            return self._reset(now, "session.abandoned")
+        if now < self.deadline:
+            return []
+        expired = {
+            State.SEARCHING: "face.timeout",
+            State.LIVENESS: "liveness.timeout",
+            State.SECOND_FACTOR: "second_factor.timeout",
+            State.LOOKING_UP: "backend.unreachable",
+            State.SETTLING: "settlement.unconfirmed",
+        }
+        if self.state in expired:
+            return self._fallback(now, expired[self.state])
+        if self.state == State.BILL_REVIEW:
+            return self._reset(now, "review.timeout")
+        return self._reset(now, "session.finished")  # done / fallback screens time out
+
+    # ------------------------------------------------------------ helpers
+    def _start_lookup(self, now: float, method: Method, key: str) -> list[Effect]:
+        if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW):
+            return []
+        if not key:
+            return []
+        self._new_session(now, method)
+        return [Audit("session.started", {"session": self.session.id, "method": method.value}),
+                *self._lookup(now, method, key)]
+
+    def _lookup(self, now: float, method: Method, key: str) -> list[Effect]:
+        s = self.session
+        assert s is not None
+        s.method = method
+        self._enter(State.LOOKING_UP, now, self.cfg.settling_timeout_s, "lookup.please_wait")
+        return [LookupPatient(s.id, method, key)]
+
+    def _fallback(self, now: float, reason: str) -> list[Effect]:
+        session_id = self.session.id if self.session else self.new_id()
+        if self.session is not None:  # the cashier screen must not show the patient's data
+            self.session = Session(id=session_id, started_at=self.session.started_at,
+                                   method=self.session.method)
+        self.reason = reason
+        self._enter(State.FALLBACK, now, self.cfg.fallback_display_s, "fallback.go_to_cashier")
+        return [NotifyCashier(session_id, reason),
+                Audit("session.fallback", {"session": session_id, "reason": reason})]
+
+    def _reset(self, now: float, reason: str) -> list[Effect]:
+        old = self.session.id if self.session else None
+        self.session = None
+        self.state = State.IDLE
+        self.guidance = "idle.welcome"
+        self.reason = ""
+        self.deadline = float("inf")
+        return [Audit("session.reset", {"session": old, "reason": reason})]
+
+    def _new_session(self, now: float, method: Method) -> None:
+        self.session = Session(id=self.new_id(), started_at=now, method=method)
+        self.last_activity = now
+        self.reason = ""
+
+    def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None:
+        self.state = state
+        self.guidance = guidance
+        self.deadline = now + self._scaled(timeout)
+        self.last_activity = now
+
+    def _scaled(self, seconds: float) -> float:
+        return seconds * (self.cfg.elderly_time_factor if self.elderly else 1.0)
+
+    def _current(self, session_id: str) -> bool:
+        return self.session is not None and self.session.id == session_id

@@ -1,0 +1,85 @@
+"""What the flow knows about a patient and a bill: display-safe, masked, integer fen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    SEARCHING = "searching"
+    LIVENESS = "liveness"
+    SECOND_FACTOR = "second_factor"
+    LOOKING_UP = "looking_up"  # waiting for the backend: identity, bills and the quote
+    BILL_REVIEW = "bill_review"
+    SETTLING = "settling"
+    DONE = "done"
+    FALLBACK = "fallback"
+
+
+class Method(StrEnum):
+    FACE = "face"
+    CARD = "card"
+    VOUCHER = "voucher"
+
+
+# States in which the flow holds a patient's personal data.
+PERSONAL_STATES = frozenset({State.SECOND_FACTOR, State.LOOKING_UP, State.BILL_REVIEW,
+                             State.SETTLING, State.DONE})
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """The patient as the kiosk may show them: masked by the backend, never full values."""
+
+    patient_id: str
+    name_masked: str
+    id_masked: str
+    category: str  # employee | resident | poverty_relief
+
+
+@dataclass(frozen=True)
+class BillLine:
+    description: str
+    category: str  # drug | exam | treatment | ...
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The split of the patient's pending bills across insurance layers, before confirming."""
+
+    quote_id: str
+    bill_ids: tuple[str, ...]
+    lines: tuple[BillLine, ...]
+    total_fen: int
+    layers: tuple[tuple[str, int], ...]  # (layer name, fen), self_pay last
+    self_pay_fen: int
+    credit_available_fen: int
+
+    @property
+    def within_credit(self) -> bool:
+        return self.self_pay_fen <= self.credit_available_fen
+
+
+@dataclass(frozen=True)
+class SettlementIntent:
+    """What the patient confirmed; written to the outbox before anything is sent."""
+
+    idempotency_key: str
+    session_id: str
+    patient_id: str
+    quote_id: str
+    bill_ids: tuple[str, ...]
+    self_pay_fen: int
+    total_fen: int
+    method: Method
+
+
+@dataclass(frozen=True)
+class SettlementResult:
+    settlement_id: str | None  # None while only queued offline
+    status: str  # settled | queued
+    self_pay_fen: int
+    receipt: dict[str, object] = field(default_factory=dict)

@@ -105,6 +105,10 @@ class Gallery:
     def templates_of(self, person_id: str) -> list[str]:
         return sorted(self._person_templates.get(person_id, ()))
 
+    def vectors_of(self, person_id: str) -> list[np.ndarray]:
+        return [self._matrix[self._template_row[t]].copy()
+                for t in self.templates_of(person_id)]
+
     def add(self, person_id: str, template: Template, template_id: str | None = None) -> str:
         require_same_pack(self.pack, template.pack)
         if template.dim != self.dim:

@@ -168,6 +168,11 @@ class Outbox:
                     "WHERE idempotency_key = ? AND state = ?",
                     (attempts, error, REJECTED, now, key, PENDING))
 
+    def mark_offline(self, key: str) -> None:
+        """Count this item against the offline limits (accepted while unreachable)."""
+        with self._lock:
+            self._db.execute("UPDATE outbox SET offline = 1 WHERE idempotency_key = ?", (key,))
+
     def retry_now(self, key: str, now: float | None = None) -> None:
         """Make a pending item due immediately (the network came back)."""
         now = time.time() if now is None else now

@@ -193,6 +193,7 @@ class CheckoutFlow:
             self_pay_fen=q.self_pay_fen,
             total_fen=q.total_fen,
             method=s.method,
+            bill_self_pay=q.bill_self_pay,
         )
         self._enter(State.SETTLING, now, self.cfg.settling_timeout_s, "settling.please_wait")
         return [Settle(s.intent),

@@ -57,6 +57,7 @@ class Quote:
     layers: tuple[tuple[str, int], ...]  # (layer name, fen), self_pay last
     self_pay_fen: int
     credit_available_fen: int
+    bill_self_pay: tuple[tuple[str, int], ...] = ()  # (bill id, its self-pay fen)
 
     @property
     def within_credit(self) -> bool:
@@ -75,6 +76,7 @@ class SettlementIntent:
     self_pay_fen: int
     total_fen: int
     method: Method
+    bill_self_pay: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""``kiosk config validate|show``: check a config file the way IT edits it, by hand."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from kiosk.commands.output import EXIT_OK, EXIT_SETUP
+from kiosk.config import KioskConfig, load_config
+from kiosk.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cfg = sub.add_parser("config", help="validate or show the kiosk configuration")
+    csub = cfg.add_subparsers(dest="config_command", required=True)
+    p = csub.add_parser("validate", help="report every error with its line, or OK")
+    p.add_argument("file", type=Path, nargs="?", help="default: --config / $KIOSK_CONFIG")
+    p.set_defaults(func=cmd_validate)
+    p = csub.add_parser("show", help="the effective configuration (defaults filled in)")
+    p.set_defaults(func=cmd_show)
+
+
+def cmd_validate(args: argparse.Namespace, config: KioskConfig) -> int:
+    path = args.file or (Path(config.source) if config.source else None)
+    if path is None:
+        print("no config file given: the built-in defaults are in effect (valid)")
+        return EXIT_OK
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        for line in exc.context.get("errors") or [exc.message]:
+            sys.stderr.write(f"{line}\n")
+        return EXIT_SETUP
+    print(f"{path}: OK")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, config: KioskConfig) -> int:
+    print(json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False))
+    return EXIT_OK

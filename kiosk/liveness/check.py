@@ -1,0 +1,327 @@
+"""One patient's liveness check: a random head-turn challenge judged frame by frame.
+
+Fed one observation per camera frame, the check first collects a few frontal frames (the
+reference), then prompts a turn to the patient's left or right, then judges the turned frames
+against the reference with the parallax test, while the passive cues (same face throughout,
+no screen, time bounds) run on every frame. It never retries: a failure carries a reason and
+the flow hands the patient to the cashier.
+
+Left and right are the patient's own. Landmarks come from the camera's frame as captured
+(not the mirrored preview): a patient turning to their left turns toward the image's right
+edge in that frame, and on the mirrored preview they see their face turn to their left, as
+in a mirror.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+from kiosk.errors import ConfigError
+from kiosk.liveness import parallax
+from kiosk.liveness.config import LivenessConfig
+from kiosk.liveness.pad_model import PadModel
+from kiosk.liveness.result import (
+    FACE_CHANGED,
+    FACE_LOST,
+    FAILED,
+    HOLD_STILL,
+    LOOK_STRAIGHT,
+    MODEL_REJECTED,
+    NO_PARALLAX,
+    OFF_DEMO,
+    PASSED,
+    PENDING,
+    SCREEN_DETECTED,
+    TIMEOUT,
+    TOO_FAST,
+    TURN_LEFT,
+    TURN_RIGHT,
+    WRONG_DIRECTION,
+    LivenessInputError,
+    LivenessResult,
+)
+from kiosk.liveness.screen import screen_cues
+from kiosk.recognition.detection import Detection
+from kiosk.recognition.template import Template
+
+log = logging.getLogger(__name__)
+
+CHALLENGES = ("turn_left", "turn_right")
+# Sign of yaw_toward_image_right() that each challenge asks for (see the module docstring).
+_DIRECTION = {"turn_left": 1.0, "turn_right": -1.0}
+_PROMPT = {"turn_left": TURN_LEFT, "turn_right": TURN_RIGHT}
+
+
+@dataclass(frozen=True)
+class _Frame:
+    t: float
+    landmarks: np.ndarray
+    yaw: float
+
+
+@dataclass
+class _Evidence:
+    frames: int = 0
+    reference_yaw: float | None = None
+    prompt_at: float | None = None
+    response_s: float | None = None
+    yaw_reached: float = 0.0
+    parallax: float | None = None
+    nose_depth: float | None = None
+    plane_tilt_deg: float | None = None
+    pairs: int = 0
+    min_identity_similarity: float | None = None
+    screen_frames: int = 0
+    screen_hits: int = 0
+    max_moire: float = 0.0
+    max_glare: float = 0.0
+    model_scores: list[float] = field(default_factory=list)
+
+
+class LivenessCheck:
+    """Create one per patient; ``feed`` every frame until the result is not pending."""
+
+    def __init__(
+        self,
+        config: LivenessConfig,
+        frame_size: tuple[int, int],
+        *,
+        challenge: str | None = None,
+        pad_model: PadModel | None = None,
+        time_factor: float = 1.0,
+    ) -> None:
+        """``frame_size`` is the camera's (width, height); ``time_factor`` stretches every
+        time limit (elderly mode); ``challenge`` is for tests, otherwise drawn from secrets."""
+        if config.policy == "model" and pad_model is None:
+            raise ConfigError("liveness policy 'model' needs a loaded PAD model "
+                              "(liveness.model_manifest)")
+        if challenge is not None and challenge not in CHALLENGES:
+            raise ValueError(f"challenge must be one of {CHALLENGES}")
+        if not 1.0 <= time_factor <= 4.0:
+            raise ValueError("time_factor must be between 1 and 4")
+        self.config = config
+        self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self.challenge = challenge or secrets.choice(CHALLENGES)
+        self.pad_model = pad_model
+        self.time_factor = time_factor
+        self._direction = _DIRECTION[self.challenge]
+        self._started: float | None = None
+        self._last_t = -math.inf
+        self._last_face_t: float | None = None
+        self._references: list[_Frame] = []
+        self._turned: list[_Frame] = []
+        self._identity: Template | None = None
+        self._evidence = _Evidence()
+        self._result: LivenessResult | None = None
+
+    @property
+    def result(self) -> LivenessResult | None:
+        """The final result once passed or failed, else None."""
+        return self._result
+
+    @property
+    def prompted(self) -> bool:
+        return self._evidence.prompt_at is not None
+
+    def feed(
+        self,
+        timestamp_s: float,
+        detection: Detection | None,
+        frame_bgr: np.ndarray | None = None,
+        template: Template | None = None,
+    ) -> LivenessResult:
+        """Take one frame (monotonic seconds, the primary face or None, the frame for the
+        passive cues, its template when the recognition worker made one)."""
+        self._validate(timestamp_s, frame_bgr)
+        if self._result is not None:
+            return self._result
+        self._last_t = timestamp_s
+        if self._started is None:
+            self._started = timestamp_s
+        self._evidence.frames += 1
+        if self.config.policy == "off":
+            return self._finish(timestamp_s, PASSED, guidance=OFF_DEMO)
+        if timestamp_s - self._started > self.config.max_duration_s * self.time_factor:
+            return self._finish(timestamp_s, FAILED, TIMEOUT)
+        if detection is None or not parallax.usable(detection.landmarks):
+            return self._no_face(timestamp_s)
+        self._last_face_t = timestamp_s
+        failure = self._passive(detection, frame_bgr, template)
+        if failure:
+            return self._finish(timestamp_s, FAILED, failure)
+        if self.config.policy == "model" and not self.config.model_requires_turn:
+            return self._model_decision(timestamp_s)
+        yaw = parallax.yaw_toward_image_right(detection.landmarks, self.frame_size)
+        frame = _Frame(timestamp_s, np.asarray(detection.landmarks, np.float64).copy(), yaw)
+        if not self.prompted:
+            return self._reference(frame)
+        return self._turn(frame)
+
+    # ------------------------------------------------------------------ phases
+    def _no_face(self, t: float) -> LivenessResult:
+        if not self.prompted:
+            self._references.clear()  # the reference must be consecutive frames
+            return LivenessResult(PENDING, LOOK_STRAIGHT, evidence=self._export(t))
+        last = self._last_face_t if self._last_face_t is not None else t
+        if t - last > self.config.max_gap_s:
+            return self._finish(t, FAILED, FACE_LOST)
+        return self._pending(t, _PROMPT[self.challenge])
+
+    def _reference(self, frame: _Frame) -> LivenessResult:
+        cfg = self.config
+        if not math.isfinite(frame.yaw) or abs(frame.yaw) > cfg.frontal_max_yaw_deg:
+            self._references.clear()
+            return self._pending(frame.t, LOOK_STRAIGHT)
+        self._references.append(frame)
+        if len(self._references) < cfg.reference_frames:
+            return self._pending(frame.t, HOLD_STILL)
+        self._evidence.reference_yaw = median(r.yaw for r in self._references)
+        self._evidence.prompt_at = frame.t
+        return self._pending(frame.t, _PROMPT[self.challenge])
+
+    def _turn(self, frame: _Frame) -> LivenessResult:
+        cfg, ev = self.config, self._evidence
+        assert ev.prompt_at is not None and ev.reference_yaw is not None
+        if not math.isfinite(frame.yaw):
+            return self._pending(frame.t, _PROMPT[self.challenge])
+        turned = self._direction * (frame.yaw - ev.reference_yaw)
+        ev.yaw_reached = max(ev.yaw_reached, turned)
+        if turned <= -cfg.wrong_direction_deg:
+            return self._finish(frame.t, FAILED, WRONG_DIRECTION)
+        if cfg.min_turn_deg <= turned <= cfg.max_turn_deg:
+            if not self._turned:
+                ev.response_s = frame.t - ev.prompt_at
+                if ev.response_s < cfg.min_response_s:
+                    return self._finish(frame.t, FAILED, TOO_FAST)
+            self._turned.append(frame)
+        elif not self._turned and frame.t - ev.prompt_at > cfg.turn_timeout_s * self.time_factor:
+            return self._finish(frame.t, FAILED, TIMEOUT)
+        if len(self._turned) < cfg.turned_frames:
+            return self._pending(frame.t, _PROMPT[self.challenge])
+        if not self._geometry_passes():
+            return self._finish(frame.t, FAILED, NO_PARALLAX)
+        if self.config.policy == "model":
+            return self._model_decision(frame.t)
+        return self._finish(frame.t, PASSED)
+
+    def _model_decision(self, t: float) -> LivenessResult:
+        """Once enough frames are scored, their mean live score decides."""
+        assert self.pad_model is not None
+        scores = self._evidence.model_scores
+        if len(scores) < self.config.model_frames:
+            return self._pending(t, HOLD_STILL)
+        if sum(scores) / len(scores) >= self.pad_model.threshold:
+            return self._finish(t, PASSED)
+        return self._finish(t, FAILED, MODEL_REJECTED)
+
+    # ------------------------------------------------------------------ checks
+    def _passive(self, detection: Detection, frame: np.ndarray | None,
+                 template: Template | None) -> str:
+        """What every frame gets besides the geometry: identity, screen cues, PAD scoring.
+
+        Returns a failure reason, or '' when nothing fired."""
+        cfg, ev = self.config, self._evidence
+        if template is not None:
+            if self._identity is None:
+                self._identity = template
+            else:
+                similarity = self._identity.similarity(template)
+                previous = ev.min_identity_similarity
+                ev.min_identity_similarity = (similarity if previous is None
+                                              else min(previous, similarity))
+                if similarity < cfg.min_identity_similarity:
+                    return FACE_CHANGED
+        if frame is None:
+            return ""
+        if cfg.screen_check:
+            cues = screen_cues(frame, detection)
+            ev.screen_frames += 1
+            ev.max_moire = max(ev.max_moire, cues.moire)
+            ev.max_glare = max(ev.max_glare, cues.glare)
+            if cues.moire > cfg.max_moire or cues.glare > cfg.max_glare:
+                ev.screen_hits += 1
+                if ev.screen_hits >= cfg.screen_frames:
+                    return SCREEN_DETECTED
+        if self.pad_model is not None and len(ev.model_scores) < cfg.model_frames:
+            ev.model_scores.append(self.pad_model.live_score(frame, detection))
+        return ""
+
+    def _geometry_passes(self) -> bool:
+        measures = [m for ref in self._references for turned in self._turned
+                    if (m := parallax.measure(ref.landmarks, turned.landmarks)) is not None]
+        ev = self._evidence
+        ev.pairs = len(measures)
+        if not measures:
+            return False
+        ev.parallax = median(self._direction * m.parallax for m in measures)
+        ev.nose_depth = median(m.nose_depth for m in measures)
+        ev.plane_tilt_deg = median(m.plane_tilt_deg for m in measures)
+        return (ev.parallax >= self.config.min_parallax
+                and ev.nose_depth >= self.config.min_nose_depth)
+
+    # ------------------------------------------------------------------ results
+    def _validate(self, t: float, frame: np.ndarray | None) -> None:
+        if not isinstance(t, int | float) or not math.isfinite(t):
+            raise LivenessInputError(f"frame timestamp must be a finite number, got {t!r}")
+        if t < self._last_t:
+            raise LivenessInputError(f"frame timestamp {t} is before the previous one "
+                                     f"({self._last_t}); timestamps must be monotonic")
+        if frame is not None:
+            shape = getattr(frame, "shape", ())
+            if len(shape) != 3 or (shape[1], shape[0]) != self.frame_size:
+                raise LivenessInputError(f"frame of shape {shape} does not match the camera "
+                                         f"size {self.frame_size} this check was made for")
+
+    def _pending(self, t: float, guidance: str) -> LivenessResult:
+        return LivenessResult(PENDING, guidance, evidence=self._export(t))
+
+    def _finish(self, t: float, status: str, reason: str = "",
+                guidance: str = "") -> LivenessResult:
+        self._result = LivenessResult(status, guidance, reason, self._export(t))
+        log.info("liveness %s", status,
+                 extra={"liveness": {"status": status, "reason": reason,
+                                     **self._result.evidence}})
+        return self._result
+
+    def _export(self, t: float) -> dict[str, Any]:
+        """Numbers and codes only, rounded: what the audit log keeps of this check."""
+        ev = self._evidence
+        started = self._started if self._started is not None else t
+        out: dict[str, Any] = {
+            "policy": self.config.policy,
+            "challenge": self.challenge,
+            "elapsed_s": t - started,
+            "frames": ev.frames,
+            "turned_frames": len(self._turned),
+            "reference_yaw": ev.reference_yaw,
+            "yaw_reached": ev.yaw_reached,
+            "response_s": ev.response_s,
+            "parallax": ev.parallax,
+            "nose_depth": ev.nose_depth,
+            "plane_tilt_deg": ev.plane_tilt_deg,
+            "pairs": ev.pairs,
+            "min_identity_similarity": ev.min_identity_similarity,
+            "screen_frames": ev.screen_frames,
+            "screen_hits": ev.screen_hits,
+            "max_moire": ev.max_moire,
+            "max_glare": ev.max_glare,
+        }
+        if self.pad_model is not None:
+            scores = ev.model_scores
+            out["model"] = self.pad_model.manifest.id
+            out["model_score"] = sum(scores) / len(scores) if scores else None
+        return {key: _clean(value) for key, value in out.items()}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: floats rounded, non-finite ones as None."""
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    return value

@@ -1,0 +1,61 @@
+"""What a liveness check answers after each frame: a status, what to tell the patient, and
+for a failure a stable reason the cashier screen and the audit log can rely on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.errors import KioskError
+
+PENDING = "pending"
+PASSED = "passed"
+FAILED = "failed"
+
+# Guidance keys (the UI translates them; Chinese first).
+LOOK_STRAIGHT = "liveness.look_straight"
+HOLD_STILL = "liveness.hold_still"
+TURN_LEFT = "liveness.turn_left"
+TURN_RIGHT = "liveness.turn_right"
+OFF_DEMO = "liveness.off_demo"  # policy off: the screen must say liveness is not checked
+
+# Failure reasons: stable codes, never reworded once released.
+NO_PARALLAX = "liveness.no_parallax"
+WRONG_DIRECTION = "liveness.wrong_direction"
+TOO_FAST = "liveness.too_fast"
+TIMEOUT = "liveness.timeout"
+FACE_LOST = "liveness.face_lost"
+FACE_CHANGED = "liveness.face_changed"
+SCREEN_DETECTED = "liveness.screen_detected"
+MODEL_REJECTED = "liveness.model_rejected"
+REASONS = (NO_PARALLAX, WRONG_DIRECTION, TOO_FAST, TIMEOUT, FACE_LOST, FACE_CHANGED,
+           SCREEN_DETECTED, MODEL_REJECTED)
+
+
+class LivenessInputError(KioskError):
+    """A frame the check cannot take (time running backwards, wrong frame size); the check's
+    state is unchanged, so the caller can go on with the next good frame."""
+
+    code = "liveness.bad_input"
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    """Field names match the checkout flow's ``LivenessVerdict`` so it maps one to one.
+
+    ``evidence`` holds only numbers and short codes (times, yaw, residuals, scores) for the
+    audit log: never an image, a template or anything that identifies the patient.
+    """
+
+    status: str
+    guidance: str = ""
+    reason: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status != PENDING
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "guidance": self.guidance, "reason": self.reason,
+                "evidence": dict(self.evidence)}

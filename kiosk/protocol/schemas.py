@@ -1,0 +1,407 @@
+"""Request and response bodies of every /v1 endpoint, as pydantic models.
+
+Money is integer fen everywhere (``strict`` ints: 12.5, "1250" and true are refused, never
+coerced). Request models forbid unknown fields so a misspelt field is an error rather than
+silently ignored. Patient data in responses is always the masked form.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.templates import MAX_DIM, WireTemplate, parse_template
+
+MAX_FEN = 1_000_000_000  # 10 million yuan: anything larger is a typo or an attack
+Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN)]
+PositiveFen = Annotated[int, Field(strict=True, gt=0, le=MAX_FEN)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+Last4 = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+
+
+class Role(StrEnum):
+    KIOSK = "kiosk"
+    COUNTER = "counter"
+
+
+class PaymentMethod(StrEnum):
+    FACE = "face"
+    CARD = "card"
+    VOUCHER = "voucher"
+    CASH = "cash"
+
+
+class RepaymentMethod(StrEnum):
+    CASH = "cash"
+    CARD = "card"
+    TRANSFER = "transfer"
+
+
+class InsuranceCategory(StrEnum):
+    EMPLOYEE = "employee"
+    RESIDENT = "resident"
+    POVERTY_RELIEF = "poverty_relief"
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    BLACKLISTED = "blacklisted"
+
+
+class BillStatus(StrEnum):
+    PENDING = "pending"
+    SETTLED = "settled"
+
+
+class SettlementStatus(StrEnum):
+    SETTLED = "settled"
+    REVERSED = "reversed"
+
+
+class ItemKind(StrEnum):
+    DRUG = "drug"
+    EXAM = "exam"
+    TREATMENT = "treatment"
+    MATERIAL = "material"
+    BED = "bed"
+    OTHER = "other"
+
+
+class GalleryScope(StrEnum):
+    OPEN_BILLS = "open_bills"
+    ALL_ACTIVE = "all_active"
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors, health, keys, devices ------------------------------------------------------
+
+class ErrorDetail(Response):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(Response):
+    error: ErrorDetail
+
+
+class Health(Response):
+    status: Literal["ok"]
+    version: str
+    time: AwareDatetime
+
+
+class ServerKey(Response):
+    key_id: str = Field(description="keyid the server signs with: the key's fingerprint")
+    alg: Literal["ed25519"]
+    public_key: str = Field(description="base64 of the 32 raw public-key bytes")
+    fingerprint: str = Field(description="hex SHA-256 of the raw public key")
+
+
+class RegisterDeviceRequest(Request):
+    token: str = Field(min_length=8, max_length=128)
+    public_key: str = Field(min_length=1, max_length=128,
+                            description="base64 of the device's raw Ed25519 public key")
+    name: str = Field(min_length=1, max_length=64)
+
+
+class RegisterDeviceResponse(Response):
+    device_id: str = Field(description="the keyid this device signs with from now on")
+    site_id: str
+    site_name: str
+    role: Role
+    server_key: ServerKey
+
+
+# --- templates and gallery ---------------------------------------------------------------
+
+class TemplatePayload(BaseModel):
+    """A face template; validated with ``kiosk.protocol.templates.parse_template``."""
+
+    model_config = ConfigDict(extra="forbid")
+    pack: str = Field(min_length=1, max_length=64)
+    dim: int = Field(strict=True, ge=1, le=MAX_DIM)
+    vector: str = Field(min_length=1, max_length=MAX_DIM * 8)
+
+    @model_validator(mode="after")
+    def _valid_vector(self) -> TemplatePayload:
+        try:
+            parse_template(self.model_dump())
+        except ProtocolError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+    def wire(self) -> WireTemplate:
+        return parse_template(self.model_dump())
+
+
+class GalleryEntry(Response):
+    patient_id: str
+    version: int
+    template: TemplatePayload
+
+
+class GallerySync(Response):
+    pack: str
+    scope: GalleryScope
+    cursor: int = Field(description="pass back as ?cursor= on the next sync")
+    more: bool = Field(description="true: call again at once with the new cursor")
+    upserts: list[GalleryEntry]
+    deletions: list[str] = Field(description="patient ids to drop from the local gallery")
+
+
+# --- patients ----------------------------------------------------------------------------
+
+class MaskedPatient(Response):
+    patient_id: str
+    name: str = Field(description="masked, e.g. 张*三")
+    national_id: str = Field(description="masked, e.g. 3301**********1234")
+    phone: str = Field(description="masked, e.g. 138****5678")
+    category: InsuranceCategory
+
+
+class CreditState(Response):
+    status: UserStatus
+    limit_fen: Fen
+    outstanding_fen: Fen
+    available_fen: Fen
+    next_due_at: AwareDatetime | None = None
+
+
+class PatientView(Response):
+    patient: MaskedPatient
+    credit: CreditState
+    face_consent: bool
+
+
+class CardLookupRequest(Request):
+    card_no: str = Field(min_length=4, max_length=32, pattern=r"^[A-Za-z0-9]+$")
+
+
+class VoucherLookupRequest(Request):
+    payload: str = Field(min_length=1, max_length=64)
+
+
+class SecondFactorVerifyRequest(Request):
+    session_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    patient_id: Identifier
+    last4: Last4
+
+
+class SecondFactorVerifyResponse(Response):
+    verified: bool
+    attempts_left: int
+
+
+class NarrowRequest(Request):
+    last4: Last4
+    candidates: list[Identifier] | None = Field(
+        default=None, max_length=1000,
+        description="limit the answer to these patient ids; omitted: the site's gallery")
+
+
+class NarrowResponse(Response):
+    patient_ids: list[str]
+
+
+# --- bills, quotes, settlements ----------------------------------------------------------
+
+class BillItem(Response):
+    line_no: int
+    kind: ItemKind
+    description: str
+    quantity: int
+    unit_fen: Fen
+    amount_fen: Fen
+    eligible: bool = Field(description="in the insurance catalogue")
+
+
+class Bill(Response):
+    bill_id: str
+    site_id: str
+    patient_id: str
+    visit_id: str
+    category: InsuranceCategory
+    status: BillStatus
+    total_fen: Fen
+    eligible_fen: Fen
+    created_at: AwareDatetime
+    items: list[BillItem]
+
+
+class PendingBills(Response):
+    patient: MaskedPatient
+    credit: CreditState
+    bills: list[Bill]
+
+
+class Layers(Response):
+    """One-stop split; the four layers always add up to the bill total."""
+
+    basic_pool_fen: Fen
+    critical_illness_fen: Fen
+    medical_aid_fen: Fen
+    self_pay_fen: Fen
+
+
+class QuoteRequest(Request):
+    bill_id: Identifier
+    patient_id: Identifier
+    method: PaymentMethod
+
+
+class Quote(Response):
+    bill_id: str
+    patient_id: str
+    method: PaymentMethod
+    total_fen: Fen
+    layers: Layers
+    charge_to_credit_fen: Fen
+    pay_at_counter_fen: Fen
+    credit: CreditState
+    payable: bool
+    refusal: ErrorDetail | None = Field(
+        default=None, description="why settle would be refused right now, if it would")
+
+
+class SettleRequest(Request):
+    bill_id: Identifier
+    patient_id: Identifier
+    method: PaymentMethod
+    expected_self_pay_fen: Fen | None = Field(
+        default=None, description="the self-pay the patient saw in the quote; "
+        "if the split changed since, settle is refused with settlement.quote_changed")
+
+
+class Reversal(Response):
+    reason: str
+    reversed_at: AwareDatetime
+    device_id: str
+    refund_fen: Fen = Field(description="what the cashier hands back: cash paid at the "
+                            "counter plus any part of the credit charge already repaid")
+
+
+class Settlement(Response):
+    settlement_id: str
+    receipt_no: str
+    bill_id: str
+    site_id: str
+    patient: MaskedPatient
+    method: PaymentMethod
+    status: SettlementStatus
+    total_fen: Fen
+    layers: Layers
+    charge_to_credit_fen: Fen
+    pay_at_counter_fen: Fen
+    settled_at: AwareDatetime
+    device_id: str
+    items: list[BillItem]
+    reversal: Reversal | None = None
+
+
+class ReverseRequest(Request):
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class RepayRequest(Request):
+    patient_id: Identifier
+    amount_fen: PositiveFen
+    method: RepaymentMethod
+    reference: str | None = Field(default=None, max_length=64)
+
+
+class Repayment(Response):
+    repayment_id: str
+    patient_id: str
+    amount_fen: Fen
+    method: RepaymentMethod
+    received_at: AwareDatetime
+    credit: CreditState
+
+
+class SettlementList(Response):
+    site_id: str
+    date: str
+    settlements: list[Settlement]
+
+
+# --- reconciliation ----------------------------------------------------------------------
+
+class ReconTotals(Response):
+    count: int
+    total_fen: int
+    basic_pool_fen: int
+    critical_illness_fen: int
+    medical_aid_fen: int
+    self_pay_fen: int
+    charge_to_credit_fen: int
+    pay_at_counter_fen: int
+
+
+class ReconLine(Response):
+    kind: Literal["settlement", "reversal"]
+    settlement_id: str
+    receipt_no: str
+    bill_id: str
+    patient_id: str
+    method: PaymentMethod
+    at: AwareDatetime
+    total_fen: int
+    basic_pool_fen: int
+    critical_illness_fen: int
+    medical_aid_fen: int
+    self_pay_fen: int
+    charge_to_credit_fen: int
+    pay_at_counter_fen: int
+
+
+class Reconciliation(Response):
+    site_id: str
+    date: str
+    timezone: str
+    generated_at: AwareDatetime
+    settled: ReconTotals
+    reversed: ReconTotals
+    net: ReconTotals = Field(description="settled minus reversed")
+    by_method: dict[PaymentMethod, ReconTotals] = Field(description="net, per payment method")
+    lines: list[ReconLine]
+    balanced: bool = Field(description="every total adds up to the fen (always true)")
+
+
+# --- consent and templates ---------------------------------------------------------------
+
+class Consent(Request):
+    text_version: str = Field(min_length=1, max_length=32)
+    consented_at: AwareDatetime
+
+
+class EnrolTemplateRequest(Request):
+    template: TemplatePayload
+    consent: Consent
+
+
+class EnrolTemplateResponse(Response):
+    patient_id: str
+    pack: str
+    enrolled_at: AwareDatetime
+
+
+class WithdrawConsentRequest(Request):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class WithdrawConsentResponse(Response):
+    patient_id: str
+    withdrawn_at: AwareDatetime
+    templates_deleted: int

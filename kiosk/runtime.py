@@ -1,0 +1,353 @@
+"""The imperative shell around the checkout flow: threads, I/O and the effects' execution.
+
+One *flow thread* owns the ``CheckoutFlow`` and applies every event in order (frames'
+recognition results, patient commands, backend replies, clock ticks), so the flow needs no
+locks. Slow work runs elsewhere: recognition on a worker thread that always takes the
+newest camera frame, backend calls and printing on a small pool, delivery in the outbox
+sender, gallery sync on its own schedule. The UI subscribes to ``FlowView`` snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from kiosk.backend import Backend, BackendError
+from kiosk.config import KioskConfig
+from kiosk.flow.effects import (
+    Audit,
+    CheckDigits,
+    Effect,
+    LookupPatient,
+    NotifyCashier,
+    PrintReceipt,
+    Settle,
+)
+from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessCheck
+from kiosk.flow.model import SettlementIntent, SettlementResult, State
+from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
+from kiosk.offline_policy import offline_refusal
+from kiosk.outbox import Item, Outbox, OutboxSender, SendOutcome
+from kiosk.recognition.engine import FaceEngine
+from kiosk.recognition.gallery import Gallery, decide
+from kiosk.recognition.template import Template
+
+log = logging.getLogger(__name__)
+
+RECOGNISING = (State.IDLE, State.SEARCHING, State.LIVENESS)
+
+
+def settle_payload(intent: SettlementIntent, bill_id: str) -> dict[str, Any]:
+    """The wire body of one bill's settlement (one outbox row per bill); the self-pay the
+    patient saw is sent so the platform refuses if the split changed since the quote."""
+    return {"bill_id": bill_id, "patient_id": intent.patient_id, "method": intent.method.value,
+            "expected_self_pay_fen": dict(intent.bill_self_pay).get(bill_id)}
+
+
+class KioskRuntime:
+    def __init__(
+        self,
+        config: KioskConfig,
+        engine: FaceEngine,
+        gallery: Gallery,
+        backend: Backend,
+        outbox: Outbox,
+        *,
+        liveness_factory: Callable[[], LivenessCheck] | None = None,
+        gallery_store: GalleryStore | None = None,
+        sync_state: SyncState | None = None,
+        printer: Callable[[dict[str, Any]], None] | None = None,
+        audit: Callable[[str, dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.gallery = gallery
+        self.gallery_lock = threading.Lock()
+        self.backend = backend
+        self.outbox = outbox
+        self.gallery_store = gallery_store
+        self.sync_state = sync_state or SyncState()
+        self.printer = printer
+        self.audit = audit or (lambda event, fields: log.info(event, extra=fields))
+        self.clock = clock
+        self.flow = CheckoutFlow(config.flow, liveness_factory=liveness_factory,
+                                 gallery_size=lambda: self.gallery.person_count)
+        self._events: queue.Queue[Callable[[], list[Effect]] | None] = queue.Queue()
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="kiosk-io")
+        self._listeners: list[Callable[[FlowView], None]] = []
+        self._probe: tuple[str, Template] | None = None  # (session id, latest usable probe)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.sender = OutboxSender(outbox, self._deliver, clock=time.time)
+        self.last_view: FlowView = self.flow.view(self.clock())
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self, camera: Any | None = None, sync: bool = True) -> KioskRuntime:
+        self._spawn("kiosk-flow", self._flow_loop)
+        if camera is not None:
+            self._spawn("kiosk-recognition", lambda: self._recognition_loop(camera))
+        if sync:
+            self._spawn("kiosk-sync", self._sync_loop)
+        self.sender.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._events.put(None)
+        self.sender.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def subscribe(self, listener: Callable[[FlowView], None]) -> None:
+        self._listeners.append(listener)
+
+    # ------------------------------------------------------------- commands
+    def post(self, action: Callable[[float], list[Effect]]) -> None:
+        """Run ``action(now)`` on the flow thread (thread-safe; for UI and devices)."""
+        self._events.put(lambda: action(self.clock()))
+
+    def start_face(self) -> None:
+        self.post(self.flow.start_face)
+
+    def confirm(self) -> None:
+        self.post(self.flow.confirm)
+
+    def cancel(self) -> None:
+        self.post(self.flow.cancel)
+
+    def call_cashier(self) -> None:
+        self.post(self.flow.call_cashier)
+
+    def enter_digits(self, digits: str) -> None:
+        self.post(lambda now: self.flow.enter_digits(now, digits))
+
+    def card_read(self, card_no: str) -> None:
+        self.post(lambda now: self.flow.card_read(now, card_no))
+
+    def voucher_scanned(self, payload: str) -> None:
+        self.post(lambda now: self.flow.voucher_scanned(now, payload))
+
+    def camera_status(self, ok: bool) -> None:
+        self.post(lambda now: self.flow.camera_status(now, ok))
+
+    def set_elderly(self, on: bool) -> None:
+        self.post(lambda now: (self.flow.set_elderly(on), [])[1])
+
+    # ------------------------------------------------------------ the flow
+    def _flow_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                event = self._events.get(timeout=0.2)
+            except queue.Empty:
+                event = None
+            if event is None and self._stop.is_set():
+                break
+            before = (self.flow.state, self.flow.guidance)
+            effects = event() if event is not None else []
+            effects += self.flow.tick(self.clock())
+            if self.flow.session is None or (self._probe and self._probe[0] !=
+                                             self.flow.session.id):
+                self._probe = None  # the patient left: forget their face template too
+            for effect in effects:
+                self._execute(effect)
+            view = self.flow.view(self.clock())
+            if effects or (self.flow.state, self.flow.guidance) != before:
+                self.last_view = view
+                for listener in list(self._listeners):
+                    listener(view)
+
+    def _execute(self, effect: Effect) -> None:
+        if isinstance(effect, Audit):
+            self.audit(effect.event, effect.fields)
+        elif isinstance(effect, LookupPatient):
+            self._pool.submit(self._lookup, effect)
+        elif isinstance(effect, CheckDigits):
+            self._pool.submit(self._check_digits, effect)
+        elif isinstance(effect, Settle):
+            self._pool.submit(self._settle, effect.intent)
+        elif isinstance(effect, PrintReceipt):
+            if self.printer is not None:
+                self._pool.submit(self._print, effect.receipt)
+        elif isinstance(effect, NotifyCashier):
+            self.audit("cashier.notified", {"session": effect.session_id,
+                                            "reason": effect.reason})
+
+    # ---------------------------------------------------------- recognition
+    def process_frame(self, image: np.ndarray, timestamp: float) -> None:
+        """Recognise one frame according to what the flow needs now, and post the result."""
+        state = self.flow.state
+        if state in RECOGNISING:
+            analysis = self.engine.analyse(image, embed=state != State.IDLE)
+            decision = None
+            if analysis.template is not None and state == State.SEARCHING:
+                with self.gallery_lock:
+                    decision = self.engine.identify(analysis.template, self.gallery)
+            obs = FrameObservation(timestamp, analysis.quality.face, analysis.quality.reasons,
+                                   analysis.template, decision, image)
+        else:
+            faces = self.engine.detect(image)
+            obs = FrameObservation(timestamp, faces[0] if faces else None, ())
+
+        def apply(now: float) -> list[Effect]:
+            session = self.flow.session
+            if obs.template is not None and session is not None:
+                self._probe = (session.id, obs.template)
+            return self.flow.on_frame(obs)
+
+        self._events.put(lambda: apply(self.clock()))
+
+    def _recognition_loop(self, camera: Any) -> None:
+        while not self._stop.is_set():
+            frame = camera.latest(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                self.process_frame(frame.image, frame.timestamp_ns / 1e9)
+            except Exception:  # one bad frame must never stop the kiosk
+                log.exception("frame.failed")
+            if self.flow.state not in RECOGNISING:
+                time.sleep(0.2)  # presence checks only: spare the CPU for the UI
+
+    # -------------------------------------------------------------- backend
+    def _lookup(self, effect: LookupPatient) -> None:
+        try:
+            patient, quote = self.backend.lookup(effect.method, effect.key)
+        except BackendError as exc:
+            code = "backend.unreachable" if exc.retryable else exc.code
+            self.post(lambda now: self.flow.on_lookup_failed(now, effect.session_id, code))
+            return
+        self.post(lambda now: self.flow.on_lookup(now, effect.session_id, patient, quote))
+
+    def _check_digits(self, effect: CheckDigits) -> None:
+        """The digits narrow the candidates (the platform knows the phones); then the face
+        decides among the few left, needing the candidate floor and the margin; then the
+        platform checks the digits against that person and counts the attempt."""
+        probe = self._probe[1] if self._probe and self._probe[0] == effect.session_id else None
+        try:
+            narrowed = self.backend.narrow(effect.digits, list(effect.candidates) or None)
+            chosen = None
+            if probe is not None and narrowed:
+                with self.gallery_lock:
+                    found = self.gallery.search(probe, k=2, among=narrowed)
+                decision = decide(found, self.engine.policy)
+                if decision.outcome != "no_match" and (decision.gap or 0) >= \
+                        self.engine.policy.margin:
+                    chosen = decision.best.person_id if decision.best else None
+            target = chosen or (effect.candidates[0] if effect.candidates else None)
+            attempts = None
+            if target is not None:
+                ok, attempts = self.backend.verify_digits(effect.session_id, target,
+                                                          effect.digits)
+                chosen = chosen if ok else None
+            patient_id = chosen
+        except BackendError as exc:
+            if exc.code == "second_factor.locked":
+                self.post(lambda now: self.flow.on_digits(now, effect.session_id, None, 0))
+                return
+            self.post(lambda now: self.flow.on_digits(now, effect.session_id, None))
+            return
+        self.post(lambda now: self.flow.on_digits(now, effect.session_id, patient_id, attempts))
+
+    def _settle(self, intent: SettlementIntent) -> None:
+        """Durably enqueue one outbox row per bill, then try to deliver them now."""
+        bills = intent.bill_ids
+        per_bill = dict(intent.bill_self_pay)
+        for bill_id in bills:
+            self.outbox.enqueue(f"{intent.idempotency_key}-{bill_id}", intent.session_id,
+                                settle_payload(intent, bill_id), per_bill.get(bill_id, 0))
+        results: list[dict[str, Any]] = []
+        for bill_id in bills:
+            item = self.outbox.get(f"{intent.idempotency_key}-{bill_id}")
+            assert item is not None
+            outcome = self._deliver(item)
+            if outcome.delivered:
+                self.outbox.mark_delivered(item.idempotency_key, outcome.response or {})
+                results.append(outcome.response or {})
+                continue
+            self.outbox.mark_failed(item.idempotency_key, outcome.error, outcome.retryable)
+            if not outcome.retryable:
+                self.post(lambda now, c=outcome.error: self.flow.on_settle_failed(
+                    now, intent.session_id, c))
+                return
+            self._offline(intent, item)
+            return
+        receipt = {"settlements": results, "self_pay_fen": intent.self_pay_fen,
+                   "total_fen": intent.total_fen, "method": intent.method.value}
+        first = results[0].get("settlement_id") if results else None
+        result = SettlementResult(first, "settled", intent.self_pay_fen, receipt)
+        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
+
+    def _offline(self, intent: SettlementIntent, item: Item) -> None:
+        count, total, oldest = self.outbox.offline_exposure()
+        refusal = offline_refusal(self.config.offline, intent.self_pay_fen, count, total, oldest,
+                                  time.time())
+        if refusal is not None:
+            # The row stays in the outbox: if the request did reach the platform it completes
+            # there, and the platform's one-settlement-per-bill rule keeps the cashier from
+            # charging it again. Never drop what may already be charged.
+            self.post(lambda now: self.flow.on_settle_failed(
+                now, intent.session_id, "backend.unreachable"))
+            return
+        self.outbox.mark_offline(item.idempotency_key)
+        receipt = {"pending": True, "self_pay_fen": intent.self_pay_fen,
+                   "total_fen": intent.total_fen, "method": intent.method.value,
+                   "reference": intent.idempotency_key}
+        result = SettlementResult(None, "queued", intent.self_pay_fen, receipt)
+        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
+
+    def _deliver(self, item: Item) -> SendOutcome:
+        try:
+            response = self.backend.settle(item.idempotency_key, item.payload)
+        except BackendError as exc:
+            return SendOutcome(False, error=exc.code, retryable=exc.retryable)
+        return SendOutcome(True, response)
+
+    def _print(self, receipt: dict[str, Any]) -> None:
+        try:
+            assert self.printer is not None
+            self.printer(receipt)
+        except Exception as exc:  # the cashier can reprint; the patient must not be stuck
+            self.audit("receipt.print_failed", {"error": type(exc).__name__})
+
+    # ---------------------------------------------------------------- sync
+    def sync_once(self) -> tuple[int, int]:
+        """Pull every page of gallery changes since our cursor; persist; returns counts."""
+        added = removed = 0
+        cursor = self.sync_state.cursor
+        while True:
+            page = self.backend.sync_gallery(cursor)
+            with self.gallery_lock:
+                a, r = apply_sync(self.gallery, page.upserts, page.deletions)
+            added, removed, cursor = added + a, removed + r, page.cursor
+            if not page.more:
+                break
+        self.sync_state = SyncState(cursor, time.time())
+        if self.gallery_store is not None:
+            with self.gallery_lock:
+                self.gallery_store.save(self.gallery, self.sync_state)
+        return added, removed
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                added, removed = self.sync_once()
+                if added or removed:
+                    self.audit("gallery.synced", {"upserts": added, "deletions": removed,
+                                                  "persons": self.gallery.person_count})
+            except BackendError as exc:
+                self.audit("gallery.sync_failed", {"code": exc.code})
+            self._stop.wait(self.config.server.sync_interval_s)

@@ -83,6 +83,7 @@ class KioskRuntime:
         self._events: queue.Queue[Callable[[], list[Effect]] | None] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="kiosk-io")
         self._listeners: list[Callable[[FlowView], None]] = []
+        self._preview: list[Callable[[np.ndarray, Any], None]] = []
         self._probe: tuple[str, Template] | None = None  # (session id, latest usable probe)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -113,7 +114,13 @@ class KioskRuntime:
         thread.start()
 
     def subscribe(self, listener: Callable[[FlowView], None]) -> None:
+        """``listener(view)`` after every change, called on the flow thread."""
         self._listeners.append(listener)
+
+    def subscribe_preview(self, listener: Callable[[np.ndarray, Any], None]) -> None:
+        """``listener(bgr_image, face_detection_or_None)`` per recognised camera frame,
+        called on the recognition thread (for the live preview and its face frame)."""
+        self._preview.append(listener)
 
     # ------------------------------------------------------------- commands
     def post(self, action: Callable[[float], list[Effect]]) -> None:
@@ -201,6 +208,8 @@ class KioskRuntime:
         else:
             faces = self.engine.detect(image)
             obs = FrameObservation(timestamp, faces[0] if faces else None, ())
+        for listener in list(self._preview):
+            listener(image, obs.face)
 
         def apply(now: float) -> list[Effect]:
             session = self.flow.session

@@ -94,7 +94,7 @@ class SiteConfig:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    url: str = "http://127.0.0.1:8700"
+    url: str = "http://127.0.0.1:8600"
     server_key: str = ""  # pinned server public key file (set by provisioning)
     server_key_fingerprint: str = ""  # "sha256:<hex>" of that key; checked on every load
     device_key: str = ""  # this kiosk's Ed25519 private key file (mode 0600)

@@ -17,6 +17,7 @@ the profile and turns the library's failures into stable wire error codes.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import secrets
 import time
@@ -88,10 +89,19 @@ def _has_header(headers: Any, name: str) -> bool:
     return any(key.lower() == name for key, _ in headers.items())
 
 
-def _signer(key_id: str, private_key: Ed25519PrivateKey) -> HTTPMessageSigner:
-    return HTTPMessageSigner(
-        signature_algorithm=_ALG,
-        key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: private_key}))
+_SIGNER = HTTPMessageSigner(signature_algorithm=_ALG)
+
+
+def _sign(message: Any, private_key: Ed25519PrivateKey, **options: Any) -> None:
+    """The library builds the signature base; the two headers it yields are one-member
+    RFC 8941 dictionaries, written directly (the library's ``apply`` would rebuild the
+    whole base a second time just to re-check it, doubling the cost of every message)."""
+    prepared = _SIGNER.prepare(message, **options)
+    signature = base64.b64encode(private_key.sign(prepared.signature_base)).decode("ascii")
+    for name in [n for n in message.headers if n.lower() in ("signature", "signature-input")]:
+        del message.headers[name]
+    message.headers["Signature-Input"] = f"{prepared.label}={prepared.signature_params}"
+    message.headers["Signature"] = f"{prepared.label}=:{signature}:"
 
 
 def _at(seconds: float) -> datetime.datetime:
@@ -110,10 +120,10 @@ def sign_request(message: Any, *, key_id: str, private_key: Ed25519PrivateKey, b
     if _has_header(message.headers, IDEMPOTENCY_HEADER.lower()):
         covered.append("idempotency-key")
     created = time.time() if now is None else now
-    _signer(key_id, private_key).sign(
-        message, key_id=key_id, created=_at(created), expires=_at(created + skew_s),
-        nonce=nonce or secrets.token_urlsafe(16), label=REQUEST_LABEL, tag=REQUEST_TAG,
-        covered_component_ids=covered, body=body, use_existing_digest=True)
+    _sign(message, private_key, key_id=key_id, created=_at(created),
+          expires=_at(created + skew_s), nonce=nonce or secrets.token_urlsafe(16),
+          label=REQUEST_LABEL, tag=REQUEST_TAG, covered_component_ids=covered, body=body,
+          use_existing_digest=True)
 
 
 class DeviceSigner(requests.auth.AuthBase):
@@ -143,15 +153,18 @@ def sign_response(response: WireResponse, *, key_id: str, private_key: Ed25519Pr
     covered = ["@status", '"@method";req', '"@path";req', '"@query";req']
     if "content-type" in {k.lower() for k in response.headers}:
         covered.append("content-type")
-    created = _at(time.time() if now is None else now)
-    signer = _signer(key_id, private_key)
-    options: dict[str, Any] = dict(key_id=key_id, created=created, label=RESPONSE_LABEL,
-                                   tag=RESPONSE_TAG, body=body, use_existing_digest=True)
-    try:
-        signer.sign(response, covered_component_ids=[*covered, _BOUND_REQUEST_SIGNATURE],
-                    **options)
-    except HTTPMessageSignaturesException:  # the request carried no usable signature
-        signer.sign(response, covered_component_ids=covered, **options)
+    options: dict[str, Any] = dict(key_id=key_id, created=_at(time.time() if now is None
+                                                              else now),
+                                   label=RESPONSE_LABEL, tag=RESPONSE_TAG, body=body,
+                                   use_existing_digest=True)
+    if response.request is not None and _has_header(response.request.headers, "signature"):
+        try:
+            _sign(response, private_key,
+                  covered_component_ids=[*covered, _BOUND_REQUEST_SIGNATURE], **options)
+            return
+        except HTTPMessageSignaturesException:  # its Signature field is unusable
+            pass
+    _sign(response, private_key, covered_component_ids=covered, **options)
 
 
 class _Rejected(InvalidSignature):

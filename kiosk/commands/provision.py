@@ -1,0 +1,35 @@
+"""``kiosk provision``: register this kiosk with the platform (IT runs it once per terminal)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kiosk.commands.output import EXIT_OK
+from kiosk.config import KioskConfig
+from kiosk.provisioning import provision
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("provision", help="create the device key, register, pin the server key")
+    p.add_argument("--server", required=True, help="platform URL, e.g. https://pay.hosp.cn")
+    p.add_argument("--token", required=True, help="one-time enrolment token from the admin")
+    p.add_argument("--name", help="this kiosk's name at the platform (default: hostname)")
+    p.add_argument("--fingerprint", help="expected server key fingerprint (sha256:...)")
+    p.add_argument("--rotate", action="store_true", help="make a new device key first")
+    p.add_argument("--write-config", type=Path, default=None,
+                   help="config file to create/update (default: --config or kiosk.toml)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where keys and local data go (default: [paths] data_dir)")
+    p.set_defaults(func=cmd_provision)
+
+
+def cmd_provision(args: argparse.Namespace, config: KioskConfig) -> int:
+    target = args.write_config or (Path(config.source) if config.source else Path("kiosk.toml"))
+    data_dir = (args.data_dir or config.paths.data_path()).resolve()
+    done = provision(args.server, args.token, target, data_dir, name=args.name,
+                     expect_fingerprint=args.fingerprint, rotate=args.rotate)
+    print(f"registered as {done.device_id} ({done.role}) at {done.site_name} [{done.site_id}]")
+    print(f"pinned server key sha256:{done.server_fingerprint}")
+    print(f"config written to {done.config_path}")
+    return EXIT_OK

@@ -49,6 +49,9 @@ class PlatformClient:
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0,
                  retries: int = 2, clock: Callable[[], float] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.device_id = device_id
+        self.device_key = device_key
+        self.server_key = server_key
         self.pack = pack
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.signer = (DeviceSigner(device_id, device_key, clock) if clock

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
@@ -117,6 +118,7 @@ class LivenessCheck:
         self._last_face_t: float | None = None
         self._references: list[_Frame] = []
         self._turned: list[_Frame] = []
+        self._recent_yaw: deque[float] = deque(maxlen=3)  # one noisy frame must not decide
         self._identity: Template | None = None
         self._evidence = _Evidence()
         self._result: LivenessResult | None = None
@@ -160,6 +162,8 @@ class LivenessCheck:
             return self._model_decision(timestamp_s)
         yaw = parallax.yaw_toward_image_right(detection.landmarks, self.frame_size)
         frame = _Frame(timestamp_s, np.asarray(detection.landmarks, np.float64).copy(), yaw)
+        if math.isfinite(yaw):
+            self._recent_yaw.append(yaw)
         if not self.prompted:
             return self._reference(frame)
         return self._turn(frame)
@@ -191,7 +195,7 @@ class LivenessCheck:
         assert ev.prompt_at is not None and ev.reference_yaw is not None
         if not math.isfinite(frame.yaw):
             return self._pending(frame.t, _PROMPT[self.challenge])
-        turned = self._direction * (frame.yaw - ev.reference_yaw)
+        turned = self._direction * (median(self._recent_yaw) - ev.reference_yaw)
         ev.yaw_reached = max(ev.yaw_reached, turned)
         if turned <= -cfg.wrong_direction_deg:
             return self._finish(frame.t, FAILED, WRONG_DIRECTION)

@@ -34,7 +34,7 @@ class LivenessConfig:
     # passive cues
     min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
     screen_check: bool = True
-    max_moire: float = 6.0  # spectral peak-to-background ratio of the face crop
+    max_moire: float = 12.0  # spectral peak-to-background ratio of the face crop
     max_glare: float = 0.08  # fraction of the face box that is clipped, colourless highlight
     screen_frames: int = 3  # frames that must show a screen cue before it fails the check
     # policy "model"

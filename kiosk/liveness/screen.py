@@ -19,6 +19,7 @@ MIN_SIDE_PX = 32  # a smaller face crop has too few frequencies to tell anything
 _BAND = (0.12, 0.48)  # cycles per pixel: above the face's own shading, below Nyquist
 _RINGS = 16
 _PEAKS = 6  # a moiré pattern puts several peaks (each with its mirror) in the band
+_JPEG_BLOCK = 8  # MJPEG cameras leave energy on the lines of the 8x8 block lattice
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ def face_region(frame: np.ndarray, detection: Detection, shrink: float = 0.7) ->
 
 
 def moire_score(region_bgr: np.ndarray) -> float:
-    """Peakiness of the band-pass spectrum; about 2-4 for a camera image of skin."""
+    """Peakiness of the band-pass spectrum, JPEG block lattice left out: about 3-6 for a
+    camera image of a face, tens for a screen whose pixel grid aliases."""
     grey = cv2.cvtColor(region_bgr, cv2.COLOR_BGR2GRAY).astype(np.float64)
     rows, cols = grey.shape
     if min(rows, cols) < MIN_SIDE_PX:
@@ -49,7 +51,8 @@ def moire_score(region_bgr: np.ndarray) -> float:
     fy = np.fft.fftshift(np.fft.fftfreq(rows))[:, None]
     fx = np.fft.fftshift(np.fft.fftfreq(cols))[None, :]
     radius = np.hypot(fy, fx)
-    in_band = (radius >= _BAND[0]) & (radius <= _BAND[1])
+    in_band = ((radius >= _BAND[0]) & (radius <= _BAND[1])
+               & ~_near_block_lattice(fx, cols) & ~_near_block_lattice(fy, rows))
     ring = np.minimum(((radius - _BAND[0]) / (_BAND[1] - _BAND[0]) * _RINGS).astype(int),
                       _RINGS - 1)
     ratios = []
@@ -62,6 +65,11 @@ def moire_score(region_bgr: np.ndarray) -> float:
         return 0.0
     top = np.sort(np.concatenate(ratios))[-2 * _PEAKS:]
     return float(top.mean())
+
+
+def _near_block_lattice(freq: np.ndarray, size: int) -> np.ndarray:
+    """Within 1.5 bins of a multiple of 1/8 cycle per pixel, where JPEG blocking lives."""
+    return np.abs(freq * _JPEG_BLOCK - np.round(freq * _JPEG_BLOCK)) * size / _JPEG_BLOCK < 1.5
 
 
 def glare_fraction(region_bgr: np.ndarray) -> float:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.templates import MAX_DIM, WireTemplate, parse_template
 
 MAX_FEN = 1_000_000_000  # 10 million yuan: anything larger is a typo or an attack
@@ -127,20 +126,13 @@ class RegisterDeviceResponse(Response):
 # --- templates and gallery ---------------------------------------------------------------
 
 class TemplatePayload(BaseModel):
-    """A face template; validated with ``kiosk.protocol.templates.parse_template``."""
+    """A face template. The shape is checked here; ``wire()`` checks the vector itself (size,
+    NaN/Inf, zeros) and raises ``template.invalid`` with the reason."""
 
     model_config = ConfigDict(extra="forbid")
     pack: str = Field(min_length=1, max_length=64)
     dim: int = Field(strict=True, ge=1, le=MAX_DIM)
     vector: str = Field(min_length=1, max_length=MAX_DIM * 8)
-
-    @model_validator(mode="after")
-    def _valid_vector(self) -> TemplatePayload:
-        try:
-            parse_template(self.model_dump())
-        except ProtocolError as exc:
-            raise ValueError(exc.message) from None
-        return self
 
     def wire(self) -> WireTemplate:
         return parse_template(self.model_dump())

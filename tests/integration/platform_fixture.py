@@ -1,0 +1,101 @@
+"""A real platform for integration tests: ``server_stub`` as a subprocess on a free loopback
+port with its own SQLite file, seeded with the demo hospital, and provisioned devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from kiosk.config import KioskConfig, load_config
+from kiosk.provisioning import provision
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Platform:
+    root: Path
+    port: int
+    seed: dict
+    proc: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "server.toml"
+
+    def admin(self, *args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "server_stub", "--config", str(self.config),
+                               *args], capture_output=True, text=True, cwd=self.root,
+                              timeout=60, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"kiosk-server {' '.join(args)}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def start(self) -> None:
+        log = (self.root / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/v1/health", timeout=0.5).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + (self.root / "server.log").read_text())
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def token(self, role: str) -> str:
+        out = json.loads(self.admin("device", "token", "--site", self.seed["site_id"],
+                                    "--role", role))
+        return out["token"]
+
+    def device(self, role: str, name: str) -> KioskConfig:
+        """Provision a new kiosk/counter and return its loaded config."""
+        token = self.seed["enrolment_tokens"].pop(role, None) or self.token(role)
+        data = self.root / name
+        cfg = self.root / f"{name}.toml"
+        cfg.write_text(f'[models]\nthreads = 1\n[paths]\ndata_dir = "{data}"\n')
+        provision(self.url, token, cfg, data, name=name)
+        return load_config(cfg)
+
+
+def make_platform(root: Path) -> Platform:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "server.toml").write_text(
+        "[server]\n"
+        f'db_url = "sqlite:///{root}/server.db"\n'
+        f'key_file = "{root}/server_key.pem"\n'
+        f'data_key_file = "{root}/data_key.bin"\n'
+        "[gallery]\n"
+        'scope = "all_active"\n'
+    )
+    platform = Platform(root, free_port(), {})
+    platform.seed = json.loads(platform.admin("seed", "demo"))
+    platform.start()
+    return platform

@@ -1,0 +1,181 @@
+"""The checkout end to end: real faces through the real engine, a real platform process on
+loopback, the real signed client, outbox and gallery sync; then the network's faults."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+
+import numpy as np
+import pytest
+from proxy import FaultyProxy
+
+from device.opencv import cv2
+from kiosk.backend import BackendError
+from kiosk.client import PlatformClient
+from kiosk.config import OfflineConfig
+from kiosk.flow.model import Method, State
+from kiosk.gallery_store import GalleryStore, load_or_create_key
+from kiosk.outbox import DELIVERED, Outbox
+from kiosk.provisioning import connect
+from kiosk.runtime import KioskRuntime
+
+
+def frame_of(face: np.ndarray, size: int) -> np.ndarray:
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+    y, x = (480 - size) // 2, (640 - size) // 2
+    frame[y : y + size, x : x + size] = scaled
+    return frame
+
+
+@pytest.fixture(scope="module")
+def enrolled(platform, engine, astronaut, hanks):
+    """The counter enrols two demo patients' faces (with consent), as the desk would."""
+    counter = connect(platform.device("counter", "counter1"))
+    now = dt.datetime.now(dt.UTC)
+    counter.enrol("P1001", engine.template_for(astronaut, strict=False), "v1", now)
+    counter.enrol("P1003", engine.template_for(hanks, strict=False), "v1", now)
+    return counter
+
+
+def make_runtime(platform, engine, name, **overrides) -> KioskRuntime:
+    config = platform.device("kiosk", name)
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+    data = config.paths.data_path()
+    store = GalleryStore(data / "gallery.enc", load_or_create_key(data / "gallery.key"),
+                         engine.pack, engine.manifest.embedding_dim)
+    gallery, state = store.load()
+    runtime = KioskRuntime(config, engine, gallery, connect(config),
+                           Outbox(data / "outbox.db"), gallery_store=store, sync_state=state)
+    return runtime
+
+
+def wait_for(runtime: KioskRuntime, predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = runtime.last_view
+        if predicate(view):
+            return view
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; last view: {runtime.last_view}")
+
+
+def test_face_checkout_end_to_end(platform, engine, enrolled, astronaut):
+    runtime = make_runtime(platform, engine, "kiosk-e2e")
+    added, _ = runtime.sync_once()
+    assert added >= 2 and runtime.gallery.person_count >= 2
+    runtime.start(camera=None, sync=False)
+    try:
+        frame = frame_of(astronaut, 460)
+        runtime.process_frame(frame, time.monotonic())
+        wait_for(runtime, lambda v: v.state == State.SEARCHING)
+        runtime.process_frame(frame, time.monotonic())
+        view = wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
+        assert view.patient.patient_id == "P1001" and "*" in view.patient.name_masked
+        assert view.quote.total_fen == sum(amount for _, amount in view.quote.layers)
+        runtime.confirm()
+        done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
+        assert done.state == State.DONE, done
+        settlement_id = done.result.settlement_id
+        assert runtime.outbox.pending() == []
+        counter = connect(platform.device("counter", "counter-check"))
+        settled = counter.settlement(settlement_id)
+        assert settled.patient.patient_id == "P1001"
+        assert settled.layers.self_pay_fen == view.quote.self_pay_fen
+    finally:
+        runtime.stop()
+    # The gallery survived on disk, encrypted, and reloads without the network.
+    reloaded, state = runtime.gallery_store.load()
+    assert state.cursor == runtime.sync_state.cursor and "P1001" in reloaded.persons()
+
+
+def test_withdrawn_consent_disappears_on_next_sync(platform, engine, enrolled, hanks):
+    runtime = make_runtime(platform, engine, "kiosk-sync")
+    runtime.sync_once()
+    assert "P1003" in runtime.gallery.persons()
+    enrolled.withdraw_consent("P1003", "patient asked")
+    _, removed = runtime.sync_once()
+    assert removed == 1 and "P1003" not in runtime.gallery.persons()
+    enrolled.enrol("P1003", engine.template_for(hanks, strict=False), "v1",
+                   dt.datetime.now(dt.UTC))
+
+
+def test_backend_down_hands_off_and_nothing_is_lost(platform, engine, enrolled):
+    runtime = make_runtime(platform, engine, "kiosk-down",
+                              offline=OfflineConfig(policy="accept"))
+    runtime.start(camera=None, sync=False)
+    try:
+        platform.stop()
+        runtime.card_read("YB33078400001005")
+        view = wait_for(runtime, lambda v: v.state == State.FALLBACK)
+        assert view.reason == "backend.unreachable" and view.patient is None
+        platform.start()
+        runtime.post(lambda now: runtime.flow.tick(now + 3600))
+        wait_for(runtime, lambda v: v.state == State.IDLE)
+        runtime.card_read("YB33078400001005")
+        view = wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
+        platform.stop()  # gone between the quote and the confirm
+        runtime.confirm()
+        view = wait_for(runtime, lambda v: v.state == State.DONE)
+        assert view.result.status == "queued" and view.result.receipt["pending"] is True
+        (item,) = runtime.outbox.pending()
+        assert item.offline
+        platform.start()
+        runtime.outbox.retry_now(item.idempotency_key)
+        runtime.sender.wake()
+        deadline = time.monotonic() + 20
+        while runtime.outbox.get(item.idempotency_key).state != DELIVERED:
+            assert time.monotonic() < deadline, runtime.outbox.get(item.idempotency_key)
+            time.sleep(0.1)
+    finally:
+        if platform.proc is None:
+            platform.start()
+        runtime.stop()
+
+
+def test_reply_lost_after_commit_is_charged_once(platform, engine, enrolled):
+    config = platform.device("kiosk", "kiosk-proxy")
+    proxy = FaultyProxy(platform.port)
+    direct = connect(config)
+    via = PlatformClient(proxy.url, direct.device_id, direct.device_key, direct.server_key,
+                         pack=engine.pack, read_timeout_s=2.0)
+    patient, quote = direct.lookup(Method.CARD, "YB33078400001003")
+    payload = {"bill_id": quote.bill_ids[0], "patient_id": patient.patient_id,
+               "method": "card", "expected_self_pay_fen": quote.self_pay_fen}
+    key = f"lost-{uuid.uuid4().hex}"
+    proxy.mode = "drop_reply"
+    with pytest.raises(BackendError) as err:
+        via.settle(key, payload)
+    assert err.value.retryable and proxy.drops == 1
+    proxy.mode = "delay"
+    proxy.delay_s = 3.0  # slower than the client's read timeout
+    with pytest.raises(BackendError) as err:
+        via.settle(key, payload)
+    assert err.value.code == "backend.timeout" and err.value.retryable
+    proxy.mode = "pass"
+    first = via.settle(key, payload)
+    again = direct.settle(key, payload)  # a duplicate send, e.g. after a restart
+    assert first["settlement_id"] == again["settlement_id"]
+    other_key = f"other-{uuid.uuid4().hex}"
+    with pytest.raises(BackendError) as err:
+        direct.settle(other_key, payload)
+    assert err.value.code == "bill.already_settled" and not err.value.retryable
+    proxy.close()
+
+
+def test_clock_skew_and_revoked_device_are_clear_errors(platform, engine):
+    config = platform.device("kiosk", "kiosk-skew")
+    good = connect(config)
+    skewed = PlatformClient(good.base_url, good.device_id, good.device_key, good.server_key,
+                            pack=engine.pack, clock=lambda: time.time() + 400)
+    with pytest.raises(BackendError) as err:
+        skewed.lookup(Method.CARD, "YB33078400001001")
+    assert err.value.code == "auth.clock_skew" and not err.value.retryable
+    platform.admin("device", "revoke", config.site.kiosk_id, "--reason", "stolen")
+    with pytest.raises(BackendError) as err:
+        good.sync_gallery(0)
+    assert err.value.code == "auth.device_revoked"

@@ -28,8 +28,17 @@ class ParallaxMeasure:
 
     parallax: float  # nose residual along the eye axis; positive toward the image right
     residual: float  # length of the nose residual
-    plane_tilt_deg: float  # how far the eyes/mouth plane rotated out of the image plane
-    nose_depth: float  # nose height over that plane implied by residual and tilt
+    foreshortening_deg: float  # turn implied by the eye line shortening against the face height
+
+    @property
+    def nose_depth(self) -> float:
+        """Nose height over the eyes/mouth plane implied by parallax and foreshortening,
+        signed like ``parallax``: about 0.5 for a head, whatever its pitch; a photo tilted
+        far enough to make a detector misplace the nose shows far less."""
+        sine = math.sin(math.radians(self.foreshortening_deg))
+        if sine < 1e-6:
+            return math.copysign(math.inf, self.parallax) if self.parallax else 0.0
+        return self.parallax / sine
 
 
 def yaw_toward_image_right(landmarks: np.ndarray, frame_size: tuple[int, int]) -> float:
@@ -65,30 +74,26 @@ def measure(frontal: np.ndarray, turned: np.ndarray) -> ParallaxMeasure | None:
     interocular = float(np.linalg.norm(axis))
     if interocular < MIN_INTEROCULAR_PX:
         return None
-    tilt = plane_tilt_deg(homography, src[list(PLANE_POINTS)].mean(axis=0))
-    length = float(np.linalg.norm(residual)) / interocular
-    sine = math.sin(math.radians(tilt))
     return ParallaxMeasure(
         parallax=float(residual @ axis) / interocular**2,
-        residual=length,
-        plane_tilt_deg=tilt,
-        nose_depth=length / sine if sine > 1e-6 else math.inf,
+        residual=float(np.linalg.norm(residual)) / interocular,
+        foreshortening_deg=foreshortening_deg(src, dst),
     )
 
 
-def plane_tilt_deg(homography: np.ndarray, point: np.ndarray) -> float:
-    """Out-of-image-plane rotation of a plane seen through ``homography`` near ``point``.
+def foreshortening_deg(frontal: np.ndarray, turned: np.ndarray) -> float:
+    """The turn implied by how much the eye line shortened relative to the face's height.
 
-    Locally the homography is affine; a plane rotated by angle t about any in-plane axis is
-    foreshortened by cos(t) across that axis, so the ratio of the affine part's singular
-    values is cos(t), whatever the roll, scale or shift.
+    A turn about the vertical axis shortens the eye line by cos(turn) and leaves the height
+    (eyes to mouth, across the eye line) alone, whatever the head's pitch or roll; nearer or
+    farther scales both. 0 when the eye line did not shorten (noise, or a nod).
     """
-    h = homography
-    x = np.array([point[0], point[1], 1.0])
-    w = float(h[2] @ x)
-    mapped = (h[:2] @ x) / w
-    jacobian = (h[:2, :2] - np.outer(mapped, h[2, :2])) / w
-    singular = np.linalg.svd(jacobian, compute_uv=False)
-    if singular[0] <= 0:
-        return 0.0
-    return math.degrees(math.acos(min(1.0, float(singular[1] / singular[0]))))
+    def ratio(points: np.ndarray) -> float:
+        axis = points[1] - points[0]
+        width = float(np.linalg.norm(axis))
+        drop = (points[3] + points[4]) / 2 - (points[0] + points[1]) / 2
+        height = abs(float(axis[0] * drop[1] - axis[1] * drop[0])) / max(width, 1e-9)
+        return width / max(height, 1e-9)
+
+    shortening = ratio(turned) / max(ratio(frontal), 1e-9)
+    return math.degrees(math.acos(min(1.0, max(0.0, shortening))))

@@ -1,0 +1,71 @@
+"""Provisioning as IT does it: the CLI, re-provisioning, key rotation, pinning, revocation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kiosk.config import load_config
+from kiosk.errors import ConfigError
+from kiosk.provisioning import ProvisionError, connect, provision
+
+
+def kiosk(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_cli_provision_writes_a_valid_config_keeping_comments(platform, tmp_path):
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text("# IT: terminal 3, lobby\n[flow]\nreview_timeout_s = 45.0\n")
+    data = tmp_path / "data"
+    proc = kiosk("provision", "--server", platform.url, "--token", platform.token("kiosk"),
+                 "--write-config", str(cfg), "--data-dir", str(data), "--name", "lobby-3")
+    assert proc.returncode == 0, proc.stderr
+    assert "pinned server key sha256:" in proc.stdout
+    text = cfg.read_text()
+    assert "# IT: terminal 3, lobby" in text and "review_timeout_s = 45.0" in text
+    config = load_config(cfg)
+    assert config.site.id == platform.seed["site_id"] and config.flow.review_timeout_s == 45.0
+    assert (data / "device.key").stat().st_mode & 0o777 == 0o600
+    assert kiosk("config", "validate", str(cfg)).returncode == 0
+    connect(config).sync_gallery(0)  # the device is accepted
+
+
+def test_reprovision_keeps_the_key_and_rotation_replaces_it(platform, tmp_path):
+    cfg, data = tmp_path / "k.toml", tmp_path / "d"
+    first = provision(platform.url, platform.token("kiosk"), cfg, data)
+    key_before = (data / "device.key").read_bytes()
+    again = provision(platform.url, platform.token("kiosk"), cfg, data)
+    assert (data / "device.key").read_bytes() == key_before
+    rotated = provision(platform.url, platform.token("kiosk"), cfg, data, rotate=True)
+    assert (data / "device.key").read_bytes() != key_before
+    assert len({first.device_id, again.device_id, rotated.device_id}) >= 2
+    connect(load_config(cfg)).sync_gallery(0)
+
+
+def test_wrong_fingerprint_and_used_token_are_refused(platform, tmp_path):
+    token = platform.token("kiosk")
+    with pytest.raises(ProvisionError) as err:
+        provision(platform.url, token, tmp_path / "a.toml", tmp_path / "a",
+                  expect_fingerprint="sha256:" + "0" * 64)
+    assert err.value.code == "provision.fingerprint_mismatch"
+    assert not (tmp_path / "a.toml").exists()
+    provision(platform.url, token, tmp_path / "b.toml", tmp_path / "b")
+    with pytest.raises(ProvisionError) as err:
+        provision(platform.url, token, tmp_path / "c.toml", tmp_path / "c")
+    assert err.value.code == "device.token_invalid"
+
+
+def test_tampered_pinned_key_and_unprovisioned_config_refuse_to_connect(platform, tmp_path):
+    cfg, data = tmp_path / "k.toml", tmp_path / "d"
+    provision(platform.url, platform.token("kiosk"), cfg, data)
+    (data / "server.pub").write_text("A" * 43 + "=\n")
+    with pytest.raises(ConfigError, match="pinned fingerprint"):
+        connect(load_config(cfg))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="not provisioned"):
+        connect(load_config(empty))

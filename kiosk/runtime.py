@@ -9,6 +9,7 @@ sender, gallery sync on its own schedule. The UI subscribes to ``FlowView`` snap
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
@@ -31,7 +32,14 @@ from kiosk.flow.effects import (
     Settle,
 )
 from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessCheck
-from kiosk.flow.model import SettlementIntent, SettlementResult, State
+from kiosk.flow.model import (
+    LAYER_LABELS,
+    PatientView,
+    Quote,
+    SettlementIntent,
+    SettlementResult,
+    State,
+)
 from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
 from kiosk.offline_policy import offline_refusal
 from kiosk.outbox import Item, Outbox, OutboxSender, SendOutcome
@@ -185,7 +193,9 @@ class KioskRuntime:
         elif isinstance(effect, CheckDigits):
             self._pool.submit(self._check_digits, effect)
         elif isinstance(effect, Settle):
-            self._pool.submit(self._settle, effect.intent)
+            session = self.flow.session
+            assert session is not None and session.quote is not None and session.patient
+            self._pool.submit(self._settle, effect.intent, session.quote, session.patient)
         elif isinstance(effect, PrintReceipt):
             if self.printer is not None:
                 self._pool.submit(self._print, effect.receipt)
@@ -271,7 +281,7 @@ class KioskRuntime:
             return
         self.post(lambda now: self.flow.on_digits(now, effect.session_id, patient_id, attempts))
 
-    def _settle(self, intent: SettlementIntent) -> None:
+    def _settle(self, intent: SettlementIntent, quote: Quote, patient: PatientView) -> None:
         """Durably enqueue one outbox row per bill, then try to deliver them now."""
         bills = intent.bill_ids
         per_bill = dict(intent.bill_self_pay)
@@ -292,15 +302,15 @@ class KioskRuntime:
                 self.post(lambda now, c=outcome.error: self.flow.on_settle_failed(
                     now, intent.session_id, c))
                 return
-            self._offline(intent, item)
+            self._offline(intent, item, quote, patient)
             return
-        receipt = {"settlements": results, "self_pay_fen": intent.self_pay_fen,
-                   "total_fen": intent.total_fen, "method": intent.method.value}
-        first = results[0].get("settlement_id") if results else None
+        first = str(results[0].get("settlement_id")) if results else intent.idempotency_key
+        receipt = self.receipt(intent, quote, patient, first, pending=False)
         result = SettlementResult(first, "settled", intent.self_pay_fen, receipt)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
-    def _offline(self, intent: SettlementIntent, item: Item) -> None:
+    def _offline(self, intent: SettlementIntent, item: Item, quote: Quote,
+                 patient: PatientView) -> None:
         count, total, oldest = self.outbox.offline_exposure()
         refusal = offline_refusal(self.config.offline, intent.self_pay_fen, count, total, oldest,
                                   time.time())
@@ -312,11 +322,28 @@ class KioskRuntime:
                 now, intent.session_id, "backend.unreachable"))
             return
         self.outbox.mark_offline(item.idempotency_key)
-        receipt = {"pending": True, "self_pay_fen": intent.self_pay_fen,
-                   "total_fen": intent.total_fen, "method": intent.method.value,
-                   "reference": intent.idempotency_key}
+        receipt = self.receipt(intent, quote, patient, intent.idempotency_key, pending=True)
         result = SettlementResult(None, "queued", intent.self_pay_fen, receipt)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
+
+    def receipt(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
+                settlement_id: str, pending: bool) -> dict[str, Any]:
+        """The receipt, in the printer's ``Receipt.to_dict`` form (integer fen throughout)."""
+        return {
+            "hospital": self.config.site.name or "Hospital",
+            "kiosk_id": self.config.site.kiosk_id or "kiosk",
+            "issued_at": dt.datetime.now(dt.UTC).isoformat(),
+            "patient_name": patient.name_masked,
+            "lines": [{"item": line.description, "amount_fen": line.amount_fen}
+                      for line in quote.lines],
+            "shares": [{"layer": LAYER_LABELS.get(name, name), "amount_fen": fen}
+                       for name, fen in quote.layers if name != "self_pay"],
+            "self_pay_fen": intent.self_pay_fen,
+            "method": intent.method.value,
+            "settlement_id": settlement_id,
+            "pending": pending,
+            "extra": [],
+        }
 
     def _deliver(self, item: Item) -> SendOutcome:
         try:

@@ -24,6 +24,14 @@ class Method(StrEnum):
     VOUCHER = "voucher"
 
 
+# How each insurance layer is named to patients (receipts, screens): Chinese, then English.
+LAYER_LABELS = {
+    "basic_pool": "基本医疗保险 Basic insurance",
+    "critical_illness": "大病保险 Critical illness",
+    "medical_aid": "医疗救助 Medical aid",
+    "self_pay": "个人自付 Self-pay",
+}
+
 # States in which the flow holds a patient's personal data.
 PERSONAL_STATES = frozenset({State.SECOND_FACTOR, State.LOOKING_UP, State.BILL_REVIEW,
                              State.SETTLING, State.DONE})

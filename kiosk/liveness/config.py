@@ -30,7 +30,7 @@ class LivenessConfig:
     turned_frames: int = 3
     # geometry (units: inter-ocular distances of the turned frame)
     min_parallax: float = 0.07  # median nose residual off the eyes/mouth homography
-    min_nose_depth: float = 0.25  # nose height over the eyes/mouth plane it implies
+    min_nose_depth: float = 0.25  # parallax per foreshortening: ~0.5 for a head, 0 for a plane
     # passive cues
     min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
     screen_check: bool = True

@@ -5,6 +5,10 @@ they are exactly coplanar on the mean face); the nose tip stands about 3 cm in f
 Between a frontal and a turned view the four plane points are related by a homography; a
 real head's nose leaves that homography by roughly ``sin(turn)`` times its height, while a
 photo or a screen, flat however it is tilted, keeps all five points on one homography.
+
+Real landmark detectors are not exact: a photo tilted far enough (40-60°) makes them place
+the nose where a turned head's would be. Such a tilt also shortens the eye line a lot, so the
+nose height implied by parallax per foreshortening (``nose_depth``) stays low for a photo.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import pytest
 from proxy import FaultyProxy
 
 from device.opencv import cv2
+from device.printer.receipt import Receipt
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
@@ -81,6 +82,9 @@ def test_face_checkout_end_to_end(platform, engine, enrolled, astronaut):
         done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
         assert done.state == State.DONE, done
         settlement_id = done.result.settlement_id
+        receipt = Receipt.from_dict(done.result.receipt)  # what the printer will print
+        assert receipt.settlement_id == settlement_id and receipt.total_fen == view.quote.total_fen
+        assert receipt.self_pay_fen == view.quote.self_pay_fen and not receipt.pending
         assert runtime.outbox.pending() == []
         counter = connect(platform.device("counter", "counter-check"))
         settled = counter.settlement(settlement_id)
@@ -121,7 +125,7 @@ def test_backend_down_hands_off_and_nothing_is_lost(platform, engine, enrolled):
         platform.stop()  # gone between the quote and the confirm
         runtime.confirm()
         view = wait_for(runtime, lambda v: v.state == State.DONE)
-        assert view.result.status == "queued" and view.result.receipt["pending"] is True
+        assert view.result.status == "queued" and Receipt.from_dict(view.result.receipt).pending
         (item,) = runtime.outbox.pending()
         assert item.offline
         platform.start()

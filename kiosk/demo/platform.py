@@ -1,5 +1,6 @@
-"""A real platform for integration tests: ``server_stub`` as a subprocess on a free loopback
-port with its own SQLite file, seeded with the demo hospital, and provisioned devices."""
+"""A real local platform: ``server_stub`` as a subprocess on a free loopback port with its own
+SQLite file, seeded with the demo hospital, and devices provisioned against it. Used by
+``kiosk demo`` and by the integration tests (the kiosk talks to it only over HTTP)."""
 
 from __future__ import annotations
 
@@ -75,17 +76,18 @@ class Platform:
                                     "--role", role))
         return out["token"]
 
-    def device(self, role: str, name: str) -> KioskConfig:
+    def device(self, role: str, name: str, extra_config: str = "") -> KioskConfig:
         """Provision a new kiosk/counter and return its loaded config."""
         token = self.seed["enrolment_tokens"].pop(role, None) or self.token(role)
         data = self.root / name
         cfg = self.root / f"{name}.toml"
-        cfg.write_text(f'[models]\nthreads = 1\n[paths]\ndata_dir = "{data}"\n')
+        cfg.write_text(f'[paths]\ndata_dir = "{data}"\n{extra_config}')
         provision(self.url, token, cfg, data, name=name)
         return load_config(cfg)
 
 
-def make_platform(root: Path) -> Platform:
+def make_platform(root: Path, scope: str = "all_active") -> Platform:
+    """Fresh database and keys under ``root``, demo data seeded, server started."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "server.toml").write_text(
         "[server]\n"
@@ -93,7 +95,7 @@ def make_platform(root: Path) -> Platform:
         f'key_file = "{root}/server_key.pem"\n'
         f'data_key_file = "{root}/data_key.bin"\n'
         "[gallery]\n"
-        'scope = "all_active"\n'
+        f'scope = "{scope}"\n'
     )
     platform = Platform(root, free_port(), {})
     platform.seed = json.loads(platform.admin("seed", "demo"))

@@ -1,0 +1,1 @@
+"""The demo: a local platform process, a seeded hospital, enrolled faces, and a checkout."""

@@ -11,6 +11,7 @@ import argparse
 import select
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,7 @@ def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, Health
         camera_health = _camera_health(camera, timeout)
         scanner = scanner_from_config(devices.scanner, camera=camera).start()
         try:
-            time.sleep(min(timeout, 0.5) if devices.scanner.driver == "serial" else 0)
-            scanner_health = scanner.health()
+            scanner_health = _settled(scanner.health, timeout)
         finally:
             scanner.close()
     finally:
@@ -118,14 +118,27 @@ def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, Health
     ]
 
 
+def _not_up(health: Health, timeout: float) -> Health:
+    """A device still starting when the check's time ran out has failed the check."""
+    return Health(health.device, HealthState.FAILED, health.reason,
+                  f"not up within {timeout:.1f} s; {health.message}")
+
+
+def _settled(health: Callable[[], Health], timeout: float) -> Health:
+    """Wait for a threaded device to come up or give up."""
+    deadline = time.monotonic() + timeout
+    current = health()
+    while current.reason.endswith(".starting") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = health()
+    return _not_up(current, timeout) if current.reason.endswith(".starting") else current
+
+
 def _camera_health(camera: FrameSource, timeout: float) -> Health:
     if camera.get(timeout) is not None:
         return camera.health()
     health = camera.health()
-    if health.usable:  # still starting/reconnecting when time ran out: that is a failure here
-        return Health("camera", HealthState.FAILED, health.reason,
-                      f"no frame within {timeout:.1f} s; {health.message}")
-    return health
+    return _not_up(health, timeout) if health.usable else health
 
 
 # test

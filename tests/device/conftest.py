@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import socket
@@ -59,6 +60,13 @@ class PtyPort:
         for fd in (self.master, self.slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+@pytest.fixture(autouse=True)
+def device_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every device log call really builds its record (a bad ``extra=`` key would raise)."""
+    caplog.set_level(logging.DEBUG, logger="device")
+    return caplog
 
 
 @pytest.fixture

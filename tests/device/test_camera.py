@@ -3,10 +3,12 @@ threaded frame source (drop-oldest buffer, monotonic timestamps) and unplug/repl
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +300,43 @@ def test_unopenable_opencv_device_is_unavailable() -> None:
         grabber.open()
     with pytest.raises(CameraDisconnected):
         grabber.read()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+def _serve(folder: Path, port: int = 0) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port),
+                                 functools.partial(_QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_network_stream_drop_and_return(video_file: Path) -> None:
+    """An HTTP camera stream through OpenCV's FFmpeg backend: the server going away is a
+    disconnection with backoff; its return is a reconnection, on the same URL."""
+    server = _serve(video_file.parent)
+    port = server.server_address[1]
+    events = Events()
+    grabber = OpenCVGrabber(f"http://127.0.0.1:{port}/{video_file.name}", width=160,
+                            height=120, fps=30, open_timeout_s=2)
+    source = FrameSource(grabber, failed_after_s=0.2, on_event=events, **FAST)
+    try:
+        with source:
+            events.wait_for("connected")
+            assert source.get(5) is not None
+            server.shutdown()
+            server.server_close()
+            retry = events.wait_for("retrying")
+            assert retry.detail["error"] == "camera.unavailable"
+            time.sleep(0.3)
+            assert source.health().state is HealthState.FAILED
+            mark = len(events.items)
+            server = _serve(video_file.parent, port)
+            events.wait_for("reconnected", after=mark)
+            assert source.get(5) is not None
+    finally:
+        server.shutdown()
+        server.server_close()

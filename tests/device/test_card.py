@@ -142,7 +142,7 @@ def card_reply(request: dict) -> bytes:
     return encode_frame(CARD)
 
 
-def test_serial_reader_reads_a_card(card_device) -> None:
+def test_serial_reader_reads_a_card(card_device, device_logs) -> None:
     device = card_device(card_reply)
     reader = SerialCardReader(device.port.path, timeout_s=2)
     try:
@@ -154,6 +154,10 @@ def test_serial_reader_reads_a_card(card_device) -> None:
         reader.close()
     assert card == again == CardData("330100199001011234", "张小三")
     assert device.requests == [{"cmd": "ping"}, {"cmd": "read"}, {"cmd": "read"}]
+    reads = [r for r in device_logs.records if r.getMessage() == "card read"]
+    assert [r.card for r in reads] == [{"card_no": "3301**********1234", "name": "张*三"}] * 2
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in device_logs.records)
+    assert "199001011234" not in logged and "张小三" not in logged
 
 
 @pytest.mark.parametrize(("reply", "error", "code"), [

@@ -52,14 +52,19 @@ def test_list_demo_defaults_all_pass(site: Path) -> None:
     assert checks["camera"]["health"]["state"] == "ok"
 
 
-def test_list_reports_a_dead_printer(site: Path, capsys) -> None:
+def test_list_reports_dead_devices(site: Path, capsys) -> None:
     config = write_config(site, '[devices.printer]\ndriver = "network"\nhost = "127.0.0.1"\n'
-                                "tcp_port = 9\ntimeout_s = 1\n")
+                                'tcp_port = 9\ntimeout_s = 1\n\n[devices.scanner]\n'
+                                'driver = "serial"\nport = "/dev/no-scanner"\n'
+                                "failed_after_s = 0.3\nreconnect_initial_s = 0.05\n")
     code, lines = run(["--config", str(config), "devices", "list", "--timeout", "3"], capsys)
     assert code == 3
     assert any(line.startswith("PASS camera:") for line in lines)
+    assert any(line.startswith("PASS card:") for line in lines)
     printer = next(line for line in lines if "printer:" in line)
     assert printer.startswith("FAIL printer:") and "printer.offline" in printer
+    scanner = next(line for line in lines if "scanner:" in line)
+    assert scanner.startswith("FAIL scanner: serial /dev/no-scanner: failed")
 
 
 def test_camera_test_saves_a_frame(site: Path, video_file: Path, capsys) -> None:
@@ -123,13 +128,20 @@ def test_serial_scanner_test(site: Path, pty_port, capsys) -> None:
     port = pty_port()
     config = write_config(site, f'[devices.scanner]\ndriver = "serial"\nport = "{port.path}"\n')
     payload = make_evoucher()
-    timer = threading.Timer(0.5, lambda: port.write(payload.encode() + b"\r"))
-    timer.start()
+    done = threading.Event()
+
+    def patient() -> None:  # scans until the kiosk has the port open and reads it
+        while not done.wait(0.2):
+            port.write(payload.encode() + b"\r")
+
+    scanning = threading.Thread(target=patient, daemon=True)
+    scanning.start()
     try:
         code, lines = run(["--config", str(config), "devices", "test", "scanner",
-                           "--timeout", "5"], capsys)
+                           "--timeout", "10"], capsys)
     finally:
-        timer.cancel()
+        done.set()
+        scanning.join(2)
     assert code == 0 and "e-voucher: valid" in lines[0]
 
 

@@ -168,17 +168,17 @@ def test_serial_scanner_survives_unplug_and_replug(pty_port, tmp_path: Path) -> 
     first = pty_port()
     link.symlink_to(first.path)
     events: list[DeviceEvent] = []
-    connected, reconnected = threading.Event(), threading.Event()
+    flags = {"connected": threading.Event(), "reconnected": threading.Event()}
 
     def sink(event: DeviceEvent) -> None:
         events.append(event)
-        {"connected": connected, "reconnected": reconnected}.get(event.kind,
-                                                                 threading.Event()).set()
+        if event.kind in flags:
+            flags[event.kind].set()
 
     scanner = SerialScanner(str(link), reconnect_initial_s=0.02, reconnect_max_s=0.1,
                             failed_after_s=0.2, on_event=sink).start()
     try:
-        assert connected.wait(5)  # opening a port flushes what arrived before
+        assert flags["connected"].wait(5)  # opening a port flushes what arrived before
         first.write(b"BEFORE-UNPLUG\r")
         assert scanner.read(3).text == "BEFORE-UNPLUG"
         first.unplug()
@@ -189,7 +189,7 @@ def test_serial_scanner_survives_unplug_and_replug(pty_port, tmp_path: Path) -> 
         assert health.reason in ("scanner.unavailable", "scanner.disconnected")
         second = pty_port()
         link.symlink_to(second.path)
-        assert reconnected.wait(5)
+        assert flags["reconnected"].wait(5)
         second.write(b"AFTER-REPLUG\r")
         scan = scanner.read(3)
     finally:

@@ -45,16 +45,18 @@ def test_mean_face_is_frontal_for_the_pose_model():
 
 @pytest.mark.parametrize("turn", [15.0, 20.0, 30.0])
 @pytest.mark.parametrize("direction", [1.0, -1.0])
-def test_a_real_head_turn_moves_the_nose_off_the_plane(turn, direction):
-    frontal = view(MEAN_FACE_5)
-    turned = view(MEAN_FACE_5, yaw=direction * turn)
+@pytest.mark.parametrize("pitch", [-15.0, 0.0, 15.0])
+def test_a_real_head_turn_moves_the_nose_off_the_plane(turn, direction, pitch):
+    frontal = view(MEAN_FACE_5, pitch=pitch, roll=5)
+    turned = view(MEAN_FACE_5, yaw=direction * turn, pitch=pitch, roll=5)
     assert math.copysign(1, yaw_toward_image_right(turned, FRAME_SIZE)) == direction
     m = measure(frontal, turned)
     assert m is not None
     # the nose stands ~0.5 inter-ocular distances off the eyes/mouth plane
-    assert direction * m.parallax == pytest.approx(0.5 * math.sin(math.radians(turn)), rel=0.3)
-    assert m.plane_tilt_deg == pytest.approx(turn, abs=3)
-    assert m.nose_depth == pytest.approx(0.5, abs=0.12)
+    sine = math.sin(math.radians(turn))
+    assert 0.4 * sine <= direction * m.parallax <= 0.8 * sine
+    assert m.foreshortening_deg == pytest.approx(turn, abs=10)  # pitch and roll blur it
+    assert 0.35 <= direction * m.nose_depth <= 0.9
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,14 +67,16 @@ def test_a_plane_keeps_the_nose_on_the_homography_however_it_moves(yaw, pitch, r
     sheet = flat(MEAN_FACE_5)
     m = measure(view(sheet), view(sheet, yaw, pitch, roll, distance, pivot))
     assert m is not None
-    assert abs(m.parallax) < 1e-6 and m.residual < 1e-6
+    assert abs(m.parallax) < 1e-4 and m.residual < 1e-4  # thresholds are ~0.1
 
 
-def test_plane_tilt_reads_the_sheets_rotation():
+def test_foreshortening_reads_a_turn_not_a_nod():
     sheet = flat(MEAN_FACE_5)
     for angle in (10, 25, 45):
-        m = measure(view(sheet), view(sheet, pitch=angle, roll=15, distance=700))
-        assert m is not None and m.plane_tilt_deg == pytest.approx(angle, abs=1.5)
+        m = measure(view(sheet, roll=10), view(sheet, yaw=angle, roll=10, distance=900))
+        assert m is not None and m.foreshortening_deg == pytest.approx(angle, abs=2)
+        m = measure(view(sheet), view(sheet, pitch=angle, distance=900))
+        assert m is not None and m.foreshortening_deg == pytest.approx(0, abs=2)
 
 
 def test_degenerate_landmarks_are_refused():

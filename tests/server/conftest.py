@@ -199,3 +199,39 @@ def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, 
     finally:
         db.dispose()
     return made
+
+
+def seed_load(server: Server, *, patients: int, bills_each: int,
+              tokens: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """Many pending bills and enrolment tokens at once, written as the admin CLI would."""
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import Database
+    from server_stub.directory import (
+        NewItem,
+        NewUser,
+        create_bill,
+        enrol_user,
+        issue_enrolment_token,
+    )
+
+    config = load_config(server.config)
+    db = Database(config.server.db_url)
+    made: list[tuple[str, str]] = []
+    try:
+        with db.write() as conn:
+            now, site = now_ms(), server.seed["site_id"]
+            for p in range(patients):
+                pid = f"LD{p:03d}"
+                enrol_user(conn, NewUser(pid, "负载", f"33078419900101{p:04d}", f"1370000{p:04d}",
+                                         "resident", credit_limit_fen=500_000_000), config, now)
+                for b in range(bills_each):
+                    made.append((create_bill(
+                        conn, site_id=site, patient_id=pid, visit_id=f"V{p}-{b}", config=config,
+                        now=now, items=[NewItem("exam", "e", 1, 10_000 + b, True),
+                                        NewItem("other", "o", 1, 77, False)]), pid))
+            issued = [issue_enrolment_token(conn, site_id=site, role="counter", ttl_hours=1,
+                                            now=now) for _ in range(tokens)]
+    finally:
+        db.dispose()
+    return made, issued

@@ -1,0 +1,207 @@
+"""Load benchmark of the platform: signed settlements over loopback, durable commits.
+
+Starts ``python -m server_stub run`` on a free 127.0.0.1 port with a fresh SQLite file
+(WAL, synchronous=FULL), seeds bills, then runs two bounded phases from separate client
+processes, each client a registered device signing with ``kiosk.protocol.DeviceSigner``
+and verifying every signed response:
+
+* throughput: N concurrent clients settle as fast as they can for D seconds;
+* paced: a fixed arrival rate (default 50 settlements/s) for D seconds, latency only.
+
+Prints a table (and writes JSON with --json). Loopback only; every loop is bounded.
+
+    python benchmarks/server_load.py --clients 16 --duration 15 --rate 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
+from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:
+    """Site, users and ``bills`` pending bills, straight into the database."""
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import Database
+    from server_stub.directory import (
+        NewItem,
+        NewUser,
+        create_bill,
+        create_site,
+        enrol_user,
+        issue_enrolment_token,
+    )
+
+    config = load_config(config_path)
+    db = Database(config.server.db_url)
+    db.create_schema()
+    now = now_ms()
+    items = [NewItem("exam", "load test", 1, 12_345, True), NewItem("drug", "x", 2, 999, False)]
+    work: list[tuple[str, str]] = []
+    with db.write() as conn:
+        site_id = create_site(conn, code="LOAD", name="load test", now=now)
+        tokens = [issue_enrolment_token(conn, site_id=site_id, role="kiosk", ttl_hours=2,
+                                        now=now) for _ in range(devices)]
+        users = max(1, bills // 50)
+        for u in range(users):
+            enrol_user(conn, NewUser(f"L{u:05d}", "测试者", f"33078419900101{u % 10000:04d}",
+                                     f"138{u:08d}", "employee", credit_limit_fen=900_000_000),
+                       config, now)
+        for b in range(bills):
+            pid = f"L{b % users:05d}"
+            work.append((create_bill(conn, site_id=site_id, patient_id=pid, visit_id=f"V{b}",
+                                     items=items, config=config, now=now, bill_id=f"LB{b:06d}"),
+                         pid))
+    db.dispose()
+    return {"tokens": tokens, "work": work}
+
+
+def _register(base: str, token: str) -> tuple[requests.Session, ResponseVerifier]:
+    key = generate_private_key()
+    reply = requests.post(f"{base}/v1/devices/register", timeout=10, json={
+        "token": token, "public_key": public_key_b64(key), "name": "load"})
+    reply.raise_for_status()
+    data = reply.json()
+    session = requests.Session()
+    session.auth = DeviceSigner(data["device_id"], key)
+    return session, ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"]))
+
+
+def client(base: str, token: str, work: list[tuple[str, str]], until: float,
+           interval: float | None, start_at: float, queue: Any) -> None:
+    """Settle bills from ``work`` until ``until`` (paced every ``interval`` s, if given)."""
+    session, verifier = _register(base, token)
+    latencies, errors = [], 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    next_at = start_at
+    for bill_id, patient_id in work:
+        now = time.time()
+        if now >= until:
+            break
+        if interval is not None:
+            if next_at > now:
+                time.sleep(next_at - now)
+            next_at += interval
+        began = time.perf_counter()
+        reply = session.post(f"{base}/v1/settlements", timeout=30,
+                             json={"bill_id": bill_id, "patient_id": patient_id,
+                                   "method": "card"},
+                             headers={"Idempotency-Key": str(uuid.uuid4())})
+        verifier.verify(reply)
+        elapsed = time.perf_counter() - began
+        if reply.status_code == 201:
+            latencies.append(elapsed)
+        else:
+            errors += 1
+    queue.put((latencies, errors))
+
+
+def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clients: int,
+              duration: float, rate: float | None) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.time() + 3.0  # let every client register first
+    until = start_at + duration
+    interval = clients / rate if rate else None
+    shares = [work[i::clients] for i in range(clients)]
+    procs = [ctx.Process(target=client, args=(base, tokens[i], shares[i], until, interval,
+                                              start_at + (interval or 0) * i / clients, queue))
+             for i in range(clients)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=duration + 60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=10)
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+    if not latencies:
+        raise SystemExit("no settlement succeeded")
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"clients": clients, "duration_s": duration, "target_rate": rate,
+            "settlements": len(latencies), "errors": errors,
+            "settlements_per_s": round(len(latencies) / duration, 1),
+            "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
+            "max_ms": round(latencies[-1] * 1000, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16, help="throughput phase")
+    parser.add_argument("--paced-clients", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced phase, settlements/s")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if not (1 <= args.clients <= 64 and 0 < args.duration <= 120 and 0 < args.rate <= 2000):
+        parser.error("clients 1-64, duration up to 120 s, rate up to 2000/s")
+    budget = int(args.duration * (800 + args.rate)) + 200
+    with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
+        config = Path(tmp) / "server.toml"
+        config.write_text(f'[server]\ndb_url = "sqlite:///{tmp}/load.db"\n'
+                          f'key_file = "{tmp}/key.pem"\ndata_key_file = "{tmp}/data.key"\n'
+                          'log_level = "WARNING"\n', encoding="utf-8")
+        seeded = seed(config, budget, args.clients + args.paced_clients)
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "server_stub", "--config", str(config),
+                                   "run", "--host", HOST, "--port", str(port)],
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            for _ in range(100):
+                try:
+                    requests.get(f"{base}/v1/health", timeout=1).raise_for_status()
+                    break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            tokens, work = seeded["tokens"], seeded["work"]
+            paced_work = work[: int(args.rate * args.duration) + args.paced_clients]
+            paced = run_phase(base, tokens[: args.paced_clients], paced_work,
+                              clients=args.paced_clients, duration=args.duration,
+                              rate=args.rate)
+            burst = run_phase(base, tokens[args.paced_clients:], work[len(paced_work):],
+                              clients=args.clients, duration=args.duration, rate=None)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    rows = [("throughput", burst), ("paced", paced)]
+    print(f"{'phase':<11} {'clients':>7} {'target/s':>8} {'done':>6} {'err':>4} "
+          f"{'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    for name, r in rows:
+        print(f"{name:<11} {r['clients']:>7} {r['target_rate'] or '-':>8} {r['settlements']:>6} "
+              f"{r['errors']:>4} {r['settlements_per_s']:>9} {r['p50_ms']:>7} {r['p99_ms']:>7} "
+              f"{r['max_ms']:>7}")
+    print(f"cpu cores: {os.cpu_count()}; SQLite WAL, synchronous=FULL; signed requests and "
+          f"verified signed responses")
+    if args.json:
+        args.json.write_text(json.dumps(dict(rows), indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The /v1 HTTP API (FastAPI). Routes are thin: a transaction around a service call.
+
+Authentication happens before any route runs (``server_stub.edge``); a route only checks
+the device's role. Handlers are plain functions, so FastAPI runs them in its worker threads
+and a slow fsync never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kiosk.protocol import schemas
+from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.signing import IDEMPOTENCY_HEADER
+from server_stub import __version__, directory, gallery, identify, ledger, recon
+from server_stub.clock import local_day, now_ms
+from server_stub.directory import Device
+from server_stub.edge import PUBLIC_PATHS, Edge
+from server_stub.idempotency import request_fingerprint, run_once
+from server_stub.platform import Platform
+
+ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.ErrorBody, "description": "error; see docs/protocol.md"}
+    for status in ERROR_STATUSES}
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias=IDEMPOTENCY_HEADER, description="required: 1-255 visible ASCII characters")]
+
+
+def _error(error: ProtocolError) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status)
+
+
+def device(request: Request) -> Device:
+    found = getattr(request.state, "device", None)
+    if found is None:
+        raise ProtocolError(ErrorCode.SIGNATURE_MISSING, "this route needs a signed request")
+    return found
+
+
+def counter(dev: Annotated[Device, Depends(device)]) -> Device:
+    if dev.role != schemas.Role.COUNTER:
+        raise ProtocolError(ErrorCode.ROLE_FORBIDDEN, "cashier (counter) devices only")
+    return dev
+
+
+AnyDevice = Annotated[Device, Depends(device)]
+CounterDevice = Annotated[Device, Depends(counter)]
+
+
+def _fingerprint(request: Request) -> str:
+    return request_fingerprint(request.method, request.url.path, request.url.query,
+                               request.state.body)
+
+
+def build_app(platform: Platform) -> FastAPI:
+    app = FastAPI(title="Face-pay credit medical platform (server_stub)", version=__version__,
+                  description="Signed, idempotent API for checkout kiosks and cashier "
+                              "consoles. The wire contract is docs/protocol.md.",
+                  responses=ERROR_RESPONSES)
+    db, config = platform.db, platform.config
+    scope = config.gallery.scope
+
+    @app.exception_handler(ProtocolError)
+    async def _protocol_error(_: Request, exc: ProtocolError) -> JSONResponse:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return _error(ProtocolError(ErrorCode.MALFORMED_JSON, "body is not valid JSON"))
+        # never echo the input: it may hold personal data
+        fields = [{"loc": [str(x) for x in p.get("loc", ())], "msg": p.get("msg", ""),
+                   "type": p.get("type", "")} for p in problems[:20]]
+        return _error(ProtocolError(ErrorCode.INVALID_REQUEST, "request failed validation",
+                                    fields=fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ErrorCode.ROUTE_NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.INVALID_REQUEST)
+        return JSONResponse(ProtocolError(code, str(exc.detail)).to_body(),
+                            status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        return _error(ProtocolError(ErrorCode.INTERNAL, "internal error"))
+
+    # --- public ---------------------------------------------------------------------
+
+    @app.get("/v1/health", response_model=schemas.Health, tags=["public"])
+    def health() -> schemas.Health:
+        return schemas.Health(status="ok", version=__version__,
+                              time=dt.datetime.now(dt.UTC))
+
+    @app.get("/v1/server-key", response_model=schemas.ServerKey, tags=["public"])
+    def server_key() -> schemas.ServerKey:
+        return platform.identity.describe()
+
+    @app.post("/v1/devices/register", response_model=schemas.RegisterDeviceResponse,
+              status_code=201, tags=["public"])
+    def register(body: schemas.RegisterDeviceRequest) -> schemas.RegisterDeviceResponse:
+        def register_in(conn: Connection) -> tuple[str, Any, schemas.Role]:
+            device_id, site = directory.register_device(conn, body, now_ms())
+            return device_id, site, directory.active_device(conn, device_id).role
+
+        device_id, site, role = db.transact(register_in)
+        return schemas.RegisterDeviceResponse(device_id=device_id, site_id=site.site_id,
+                                              site_name=site.name, role=role,
+                                              server_key=platform.identity.describe())
+
+    # --- gallery and identification ---------------------------------------------------
+
+    @app.get("/v1/gallery", response_model=schemas.GallerySync, tags=["gallery"])
+    def gallery_sync(dev: AnyDevice,
+                     pack: Annotated[str, Query(min_length=1, max_length=64)],
+                     cursor: Annotated[int, Query(ge=0)] = 0,
+                     limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
+                     ) -> schemas.GallerySync:
+        with db.read() as conn:
+            return gallery.sync(conn, site_id=dev.site_id, pack=pack, cursor=cursor,
+                                limit=min(limit or config.gallery.page_size,
+                                          config.gallery.page_size),
+                                scope=scope, sealer=platform.sealer)
+
+    @app.post("/v1/identify/card", response_model=schemas.PatientView, tags=["identify"])
+    def identify_card(dev: AnyDevice, body: schemas.CardLookupRequest) -> schemas.PatientView:
+        with db.read() as conn:
+            return directory.patient_view(conn, directory.user_by_card(conn, body.card_no))
+
+    @app.post("/v1/identify/voucher", response_model=schemas.PatientView, tags=["identify"])
+    def identify_voucher(dev: AnyDevice,
+                         body: schemas.VoucherLookupRequest) -> schemas.PatientView:
+        with db.read() as conn:
+            user = directory.resolve_voucher(conn, body.payload, now_ms())
+            return directory.patient_view(conn, user)
+
+    @app.post("/v1/second-factor/verify", response_model=schemas.SecondFactorVerifyResponse,
+              tags=["identify"])
+    def second_factor(dev: AnyDevice, body: schemas.SecondFactorVerifyRequest
+                      ) -> schemas.SecondFactorVerifyResponse:
+        return db.transact(lambda conn: identify.verify_second_factor(
+            conn, device=dev, req=body, config=config, now=now_ms()))
+
+    @app.post("/v1/second-factor/narrow", response_model=schemas.NarrowResponse,
+              tags=["identify"])
+    def narrow(dev: AnyDevice, body: schemas.NarrowRequest) -> schemas.NarrowResponse:
+        with db.read() as conn:
+            return schemas.NarrowResponse(patient_ids=identify.narrow(conn, device=dev,
+                                                                      req=body))
+
+    # --- patients ---------------------------------------------------------------------
+
+    @app.get("/v1/patients/{patient_id}", response_model=schemas.PatientView,
+             tags=["patients"])
+    def patient(dev: CounterDevice, patient_id: PathId) -> schemas.PatientView:
+        with db.read() as conn:
+            return directory.patient_view(conn, directory.user_row(conn, patient_id))
+
+    @app.get("/v1/patients/{patient_id}/bills", response_model=schemas.PendingBills,
+             tags=["patients"])
+    def bills(dev: AnyDevice, patient_id: PathId) -> schemas.PendingBills:
+        with db.read() as conn:
+            return directory.pending_bills(conn, site_id=dev.site_id, patient_id=patient_id)
+
+    @app.post("/v1/patients/{patient_id}/templates", status_code=201,
+              response_model=schemas.EnrolTemplateResponse, tags=["patients"])
+    def enrol_template(dev: CounterDevice, patient_id: PathId,
+                       body: schemas.EnrolTemplateRequest) -> schemas.EnrolTemplateResponse:
+        return db.transact(lambda conn: gallery.enrol_template(
+            conn, device=dev, patient_id=patient_id, req=body, sealer=platform.sealer,
+            scope=scope, now=now_ms()))
+
+    @app.post("/v1/patients/{patient_id}/consent/withdraw",
+              response_model=schemas.WithdrawConsentResponse, tags=["patients"])
+    def withdraw(dev: CounterDevice, patient_id: PathId,
+                 body: schemas.WithdrawConsentRequest) -> schemas.WithdrawConsentResponse:
+        return db.transact(lambda conn: gallery.withdraw_consent(
+            conn, actor=dev.actor, patient_id=patient_id, reason=body.reason, scope=scope,
+            now=now_ms()))
+
+    # --- money ------------------------------------------------------------------------
+
+    @app.post("/v1/quotes", response_model=schemas.Quote, tags=["money"])
+    def quote(dev: AnyDevice, body: schemas.QuoteRequest) -> schemas.Quote:
+        with db.read() as conn:
+            return ledger.quote(conn, device=dev, req=body, config=config, now=now_ms())
+
+    @app.post("/v1/settlements", response_model=schemas.Settlement, status_code=201,
+              tags=["money"])
+    def settle(request: Request, dev: AnyDevice, body: schemas.SettleRequest,
+               idempotency_key: IdempotencyKey = None) -> Response:
+        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
+                        fingerprint=_fingerprint(request), status_code=201,
+                        operation=lambda conn, now: ledger.settle(
+                            conn, device=dev, req=body, config=config, now=now))
+
+    @app.get("/v1/settlements", response_model=schemas.SettlementList, tags=["money"])
+    def settlements_of_day(dev: CounterDevice,
+                           date: Annotated[dt.date | None, Query()] = None
+                           ) -> schemas.SettlementList:
+        day = date or local_day(now_ms(), config.server.timezone)
+        with db.read() as conn:
+            return ledger.settlements_on(conn, site_id=dev.site_id, day=day, config=config)
+
+    @app.get("/v1/settlements/{settlement_id}", response_model=schemas.Settlement,
+             tags=["money"])
+    def settlement(dev: AnyDevice, settlement_id: PathId) -> schemas.Settlement:
+        with db.read() as conn:
+            return ledger.settlement_view(conn, settlement_id, site_id=dev.site_id)
+
+    @app.post("/v1/settlements/{settlement_id}/reverse", response_model=schemas.Settlement,
+              tags=["money"])
+    def reverse(request: Request, dev: CounterDevice, settlement_id: PathId,
+                body: schemas.ReverseRequest, idempotency_key: IdempotencyKey = None
+                ) -> Response:
+        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
+                        fingerprint=_fingerprint(request), status_code=200,
+                        operation=lambda conn, now: ledger.reverse(
+                            conn, device=dev, settlement_id=settlement_id, reason=body.reason,
+                            config=config, now=now))
+
+    @app.post("/v1/repayments", response_model=schemas.Repayment, status_code=201,
+              tags=["money"])
+    def repay(request: Request, dev: AnyDevice, body: schemas.RepayRequest,
+              idempotency_key: IdempotencyKey = None) -> Response:
+        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
+                        fingerprint=_fingerprint(request), status_code=201,
+                        operation=lambda conn, now: ledger.repay(
+                            conn, actor=dev.actor, req=body, config=config, now=now))
+
+    @app.get("/v1/reconciliation/{date}", response_model=schemas.Reconciliation,
+             tags=["money"], responses={200: {"content": {"text/csv": {
+                 "schema": {"type": "string"}}}, "description": "JSON, or CSV with "
+                 "?format=csv: one row per line, then total:settled/reversed/net rows"}})
+    def reconciliation(dev: CounterDevice, date: dt.date,
+                       format: Literal["json", "csv"] = "json") -> Any:
+        with db.read() as conn:
+            report = recon.reconcile(conn, site_id=dev.site_id, day=date, config=config)
+        if format == "csv":
+            return Response(recon.to_csv(report), media_type="text/csv; charset=utf-8")
+        return report
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the signature scheme every non-public /v1 route requires."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {"httpMessageSignature": {
+        "type": "apiKey", "in": "header", "name": "Signature",
+        "description": "RFC 9421 Ed25519 signature with Signature-Input and Content-Digest "
+                       "(RFC 9530); profile in docs/protocol.md"}}
+    for path, operations in schema["paths"].items():
+        if path not in PUBLIC_PATHS:
+            for operation in operations.values():
+                operation["security"] = [{"httpMessageSignature": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_asgi_app(platform: Platform) -> Edge:
+    return Edge(build_app(platform), platform)

@@ -1,0 +1,301 @@
+"""``kiosk-server``: run the platform and administer it (sites, devices, users, bills, vouchers,
+demo data, reconciliation, overdue handling, audit verification).
+
+Admin commands write straight to the database in one transaction each (they may run while
+the server is up). Results are printed as one JSON object; errors as one line on stderr.
+Exit codes: 0 done, 1 internal error, 2 bad input, 3 set-up problem (config, keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from kiosk.protocol import schemas
+from kiosk.protocol.errors import ProtocolError
+from server_stub import audit, directory, gallery, ledger, recon, seed
+from server_stub.clock import from_datetime, now_ms
+from server_stub.config import ConfigError, ServerConfig, load_config
+from server_stub.db import Database
+from server_stub.directory import AdminError, NewItem, NewUser
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2, 3
+Args = argparse.Namespace
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+
+
+def _database(config: ServerConfig) -> Database:
+    db = Database(config.server.db_url)
+    db.create_schema()
+    return db
+
+
+def _in_transaction(action: Callable[..., Any]) -> Callable[[argparse.Namespace,
+                                                             ServerConfig], int]:
+    """Run ``action(conn, args, config, now)`` in one write transaction and print its result."""
+    def command(args: argparse.Namespace, config: ServerConfig) -> int:
+        db = _database(config)
+        try:
+            with db.write() as conn:
+                result = action(conn, args, config, now_ms())
+        finally:
+            db.dispose()
+        _emit(result)
+        return EXIT_OK
+    return command
+
+
+def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
+    import uvicorn
+
+    from server_stub import logs
+    from server_stub.api import create_asgi_app
+    from server_stub.platform import Platform
+
+    logs.setup(config.server.log_level)
+    platform = Platform(config)
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    uvicorn.run(create_asgi_app(platform), host=host, port=port, log_config=None,
+                access_log=False, server_header=False)
+    return EXIT_OK
+
+
+def _site_create(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    return {"site_id": directory.create_site(conn, code=args.code, name=args.name, now=now)}
+
+
+def _device_token(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    token = directory.issue_enrolment_token(conn, site_id=args.site, role=args.role,
+                                            ttl_hours=args.ttl_hours, now=now)
+    return {"site_id": args.site, "role": args.role, "token": token,
+            "expires_in_hours": args.ttl_hours}
+
+
+def _device_revoke(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    directory.revoke_device(conn, device_id=args.device_id, reason=args.reason, now=now)
+    return {"device_id": args.device_id, "status": "revoked"}
+
+
+def _user_enrol(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    directory.enrol_user(conn, NewUser(
+        patient_id=args.patient_id, name=args.name, national_id=args.national_id,
+        phone=args.phone, category=args.category, card_no=args.card_no,
+        credit_limit_fen=args.limit_fen, consent_version=args.consent_version), config, now)
+    return directory.patient_view(conn, directory.user_row(conn, args.patient_id)
+                                  ).model_dump(mode="json")
+
+
+def _user_status(status: str) -> Callable[..., Any]:
+    def action(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+        directory.set_user_status(conn, patient_id=args.patient_id, status=status,
+                                  reason=args.reason, actor="admin", now=now)
+        gallery.refresh_user(conn, args.patient_id, config.gallery.scope)
+        return {"patient_id": args.patient_id, "status": status}
+    return action
+
+
+def _parse_item(text: str) -> NewItem:
+    """``kind:description:quantity:unit_fen[:self]`` (``self``: not insurance-eligible)."""
+    parts = text.split(":")
+    if len(parts) not in (4, 5) or (len(parts) == 5 and parts[4] != "self"):
+        raise AdminError(f"item {text!r}: want kind:description:quantity:unit_fen[:self]")
+    try:
+        quantity, unit = int(parts[2]), int(parts[3])
+    except ValueError:
+        raise AdminError(f"item {text!r}: quantity and unit_fen are integers") from None
+    if parts[0] not in {k.value for k in schemas.ItemKind}:
+        raise AdminError(f"item kind must be one of {[k.value for k in schemas.ItemKind]}")
+    return NewItem(parts[0], parts[1], quantity, unit, eligible=len(parts) == 4)
+
+
+def _bill_create(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    bill_id = directory.create_bill(conn, site_id=args.site, patient_id=args.patient,
+                                    visit_id=args.visit, config=config, now=now,
+                                    items=[_parse_item(i) for i in args.item],
+                                    bill_id=args.bill_id)
+    gallery.refresh_user(conn, args.patient, config.gallery.scope)
+    return {"bill_id": bill_id}
+
+
+def _voucher_issue(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    return {"patient_id": args.patient, "payload": directory.issue_voucher(
+        conn, patient_id=args.patient, ttl_hours=args.ttl_hours, now=now)}
+
+
+def _voucher_revoke(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    directory.revoke_voucher(conn, payload=args.payload, now=now)
+    return {"status": "revoked"}
+
+
+def _seed_demo(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    return seed.seed_demo(conn, config, now)
+
+
+def _overdue(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
+    at = from_datetime(args.as_of) if args.as_of else now
+    return {"as_of_ms": at, **ledger.process_overdue(conn, config=config, now=at)}
+
+
+def cmd_recon(args: argparse.Namespace, config: ServerConfig) -> int:
+    db = _database(config)
+    with db.read() as conn:
+        directory.require_site(conn, args.site)
+        report = recon.reconcile(conn, site_id=args.site, day=args.date, config=config)
+    db.dispose()
+    if args.format == "csv":
+        sys.stdout.write(recon.to_csv(report))
+    else:
+        _emit(report.model_dump(mode="json"))
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace, config: ServerConfig) -> int:
+    db = _database(config)
+    with db.read() as conn:
+        report = audit.verify_chain(conn)
+    db.dispose()
+    _emit({"records": report.records, "ok": report.ok, "first_bad_seq": report.first_bad_seq,
+           "reason": report.reason})
+    return EXIT_OK if report.ok else EXIT_BAD_INPUT
+
+
+def cmd_key_show(args: argparse.Namespace, config: ServerConfig) -> int:
+    from server_stub.keys import ServerIdentity
+
+    _emit(ServerIdentity.load(config.server.key_file).describe().model_dump())
+    return EXIT_OK
+
+
+def _aware(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-12-31T00:00:00+08:00")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk-server", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="TOML (default: $KIOSK_SERVER_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="serve the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_run)
+
+    site = sub.add_parser("site", help="hospitals").add_subparsers(dest="sub", required=True)
+    p = site.add_parser("create")
+    p.add_argument("--code", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=_in_transaction(_site_create))
+
+    device = sub.add_parser("device", help="kiosks and counters").add_subparsers(
+        dest="sub", required=True)
+    p = device.add_parser("token", help="issue a one-time enrolment token")
+    p.add_argument("--site", required=True)
+    p.add_argument("--role", choices=[r.value for r in schemas.Role], required=True)
+    p.add_argument("--ttl-hours", type=int, default=24)
+    p.set_defaults(func=_in_transaction(_device_token))
+    p = device.add_parser("revoke", help="every later request from it fails")
+    p.add_argument("device_id")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=_in_transaction(_device_revoke))
+
+    user = sub.add_parser("user", help="credit users").add_subparsers(dest="sub", required=True)
+    p = user.add_parser("enrol")
+    p.add_argument("--patient-id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--national-id", required=True, help="stored masked only")
+    p.add_argument("--phone", required=True, help="stored masked (and last 4) only")
+    p.add_argument("--category", choices=[c.value for c in schemas.InsuranceCategory],
+                   required=True)
+    p.add_argument("--card-no")
+    p.add_argument("--limit-fen", type=int)
+    p.add_argument("--consent-version", help="credit-pay consent text version signed")
+    p.set_defaults(func=_in_transaction(_user_enrol))
+    for name, status in (("suspend", "suspended"), ("blacklist", "blacklisted"),
+                         ("reinstate", "active")):
+        p = user.add_parser(name)
+        p.add_argument("patient_id")
+        p.add_argument("--reason", required=True)
+        p.set_defaults(func=_in_transaction(_user_status(status)))
+
+    p = sub.add_parser("bill", help="bills (stands in for the hospital information system)"
+                       ).add_subparsers(dest="sub", required=True).add_parser("create")
+    p.add_argument("--site", required=True)
+    p.add_argument("--patient", required=True)
+    p.add_argument("--visit", required=True)
+    p.add_argument("--bill-id")
+    p.add_argument("--item", action="append", required=True,
+                   help="kind:description:quantity:unit_fen[:self], repeatable")
+    p.set_defaults(func=_in_transaction(_bill_create))
+
+    voucher = sub.add_parser("voucher", help="e-vouchers (QR)").add_subparsers(
+        dest="sub", required=True)
+    p = voucher.add_parser("issue")
+    p.add_argument("--patient", required=True)
+    p.add_argument("--ttl-hours", type=int, default=24)
+    p.set_defaults(func=_in_transaction(_voucher_issue))
+    p = voucher.add_parser("revoke")
+    p.add_argument("payload")
+    p.set_defaults(func=_in_transaction(_voucher_revoke))
+
+    p = sub.add_parser("seed", help="demo data").add_subparsers(
+        dest="sub", required=True).add_parser("demo")
+    p.set_defaults(func=_in_transaction(_seed_demo))
+
+    p = sub.add_parser("recon", help="a day's reconciliation for a site")
+    p.add_argument("--site", required=True)
+    p.add_argument("--date", type=dt.date.fromisoformat, required=True)
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.set_defaults(func=cmd_recon)
+
+    p = sub.add_parser("credit", help="credit").add_subparsers(
+        dest="sub", required=True).add_parser("overdue", help="suspend/blacklist overdue users")
+    p.add_argument("--as-of", type=_aware, help="ISO time with zone (default: now)")
+    p.set_defaults(func=_in_transaction(_overdue))
+
+    p = sub.add_parser("audit", help="audit log").add_subparsers(
+        dest="sub", required=True).add_parser("verify", help="recompute the hash chain")
+    p.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("key", help="server key").add_subparsers(
+        dest="sub", required=True).add_parser("show", help="public key and fingerprint")
+    p.set_defaults(func=cmd_key_show)
+    return parser
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"kiosk-server: error: {message.splitlines()[0] if message else 'failed'}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return int(args.func(args, config) or 0)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return EXIT_SETUP
+    except ProtocolError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+        return EXIT_BAD_INPUT
+    except (AdminError, ValueError) as exc:
+        _fail(str(exc))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: one line for the operator, not a traceback
+        _fail(f"internal error: {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL

@@ -1,0 +1,197 @@
+"""The platform's own TOML config (it may not import ``kiosk.config``: only the protocol is shared).
+
+Every key has a safe default, so an empty file (or none) runs a development server with
+SQLite in WAL mode under ./var. Unknown keys and wrong types are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
+
+
+class ConfigError(Exception):
+    code = "server.config_invalid"
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = "127.0.0.1"
+    port: int = 8600
+    db_url: str = "sqlite:///var/server.db"
+    key_file: str = "var/server_key.pem"  # Ed25519 response-signing key (created on first run)
+    data_key_file: str = "var/data_key.bin"  # AES-256-GCM key for face templates at rest
+    max_body_bytes: int = 256 * 1024
+    timezone: str = "Asia/Shanghai"  # what "a day" means for reconciliation
+    log_level: str = "INFO"
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 0 < self.port < 65536:
+            errors.append(("port", "must be 1-65535"))
+        if not 1024 <= self.max_body_bytes <= 64 * 1024 * 1024:
+            errors.append(("max_body_bytes", "must be between 1 KiB and 64 MiB"))
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(("timezone", f"unknown time zone {self.timezone!r}"))
+        return errors
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    skew_seconds: int = 300
+    idempotency_retention_hours: int = 48
+    second_factor_attempts: int = 3  # per kiosk session and patient, then locked
+    second_factor_daily_failures: int = 10  # per patient per day, across sessions
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 30 <= self.skew_seconds <= 3600:
+            errors.append(("skew_seconds", "must be 30-3600"))
+        if self.idempotency_retention_hours < 24:
+            errors.append(("idempotency_retention_hours", "must be at least 24"))
+        if not 1 <= self.second_factor_attempts <= 10:
+            errors.append(("second_factor_attempts", "must be 1-10"))
+        if self.second_factor_daily_failures < self.second_factor_attempts:
+            errors.append(("second_factor_daily_failures", "must be >= second_factor_attempts"))
+        return errors
+
+
+@dataclass(frozen=True)
+class GallerySection:
+    scope: str = GalleryScope.OPEN_BILLS.value
+    page_size: int = 500
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if self.scope not in {s.value for s in GalleryScope}:
+            errors.append(("scope", f"must be one of {[s.value for s in GalleryScope]}"))
+        if not 1 <= self.page_size <= 5000:
+            errors.append(("page_size", "must be 1-5000"))
+        return errors
+
+
+@dataclass(frozen=True)
+class CreditSection:
+    default_limit_fen: int = 200_000  # 2,000 yuan
+    repayment_days: int = 30
+    blacklist_after_overdue: int = 3  # overdue episodes before the 黑名单
+    max_bill_fen: int = 100_000_000  # 1,000,000 yuan: larger bills are refused as absurd
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 0 <= self.default_limit_fen <= MAX_FEN:
+            errors.append(("default_limit_fen", f"must be 0-{MAX_FEN}"))
+        if not 1 <= self.repayment_days <= 365:
+            errors.append(("repayment_days", "must be 1-365"))
+        if self.blacklist_after_overdue < 1:
+            errors.append(("blacklist_after_overdue", "must be at least 1"))
+        if not 1 <= self.max_bill_fen <= MAX_FEN:
+            errors.append(("max_bill_fen", f"must be 1-{MAX_FEN}"))
+        return errors
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    """One insurance category's rules. Ratios are basis points (8072 = 80.72 %)."""
+
+    deductible_fen: int = 0  # per bill, borne by the patient before the basic pool pays
+    basic_ratio_bp: int = 8072
+    basic_annual_cap_fen: int = 20_000_000
+    critical_threshold_fen: int = 1_500_000  # per bill, eligible cost left after basic
+    critical_ratio_bp: int = 6000
+    critical_annual_cap_fen: int = 30_000_000
+    aid_ratio_bp: int = 0  # medical aid on what is still left (poverty relief)
+    aid_annual_cap_fen: int = 0
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        for name in ("basic_ratio_bp", "critical_ratio_bp", "aid_ratio_bp"):
+            if not 0 <= getattr(self, name) <= 10_000:
+                errors.append((name, "must be 0-10000 basis points"))
+        for name in ("deductible_fen", "basic_annual_cap_fen", "critical_threshold_fen",
+                     "critical_annual_cap_fen", "aid_annual_cap_fen"):
+            if not 0 <= getattr(self, name) <= MAX_FEN:
+                errors.append((name, f"must be 0-{MAX_FEN} fen"))
+        return errors
+
+
+@dataclass(frozen=True)
+class PolicySection:
+    """Seed figures: employees 80.72 %, residents 72.17 %, poverty relief ≈ 90 % overall."""
+
+    employee: CategoryPolicy = field(default_factory=lambda: CategoryPolicy(
+        deductible_fen=1_000, basic_ratio_bp=8072, basic_annual_cap_fen=20_000_000))
+    resident: CategoryPolicy = field(default_factory=lambda: CategoryPolicy(
+        deductible_fen=2_000, basic_ratio_bp=7217, basic_annual_cap_fen=10_000_000))
+    poverty_relief: CategoryPolicy = field(default_factory=lambda: CategoryPolicy(
+        deductible_fen=0, basic_ratio_bp=7217, basic_annual_cap_fen=10_000_000,
+        aid_ratio_bp=6407, aid_annual_cap_fen=5_000_000))
+
+    def for_category(self, category: InsuranceCategory | str) -> CategoryPolicy:
+        return typing.cast(CategoryPolicy, getattr(self, InsuranceCategory(category).value))
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    server: ServerSection = field(default_factory=ServerSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+    gallery: GallerySection = field(default_factory=GallerySection)
+    credit: CreditSection = field(default_factory=CreditSection)
+    policy: PolicySection = field(default_factory=PolicySection)
+    source: str = ""
+
+
+def load_config(path: str | Path | None = None) -> ServerConfig:
+    """``path``, else $KIOSK_SERVER_CONFIG, else all defaults."""
+    chosen = path if path is not None else os.environ.get("KIOSK_SERVER_CONFIG")
+    if not chosen:
+        return ServerConfig()
+    try:
+        text = Path(chosen).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{chosen}: {exc}") from exc
+    errors: list[str] = []
+    config = _build(ServerConfig(), data, (), errors)
+    if errors:
+        raise ConfigError(f"{chosen}: " + "; ".join(errors))
+    return dataclasses.replace(config, source=str(chosen))
+
+
+def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:
+    """``default`` with the keys in ``data`` replaced, so a partial table keeps the rest."""
+    where = ".".join(path) or "<top>"
+    if not isinstance(data, dict):
+        errors.append(f"[{where}] must be a table")
+        return default
+    hints = typing.get_type_hints(type(default))
+    names = {f.name for f in dataclasses.fields(default)} - {"source"}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = ".".join((*path, key))
+        kind = hints.get(key)
+        if key not in names:
+            errors.append(f"unknown key '{dotted}'")
+        elif dataclasses.is_dataclass(kind):
+            values[key] = _build(getattr(default, key), value, (*path, key), errors)
+        elif kind is int and type(value) is not int:
+            errors.append(f"'{dotted}' must be an integer, got {value!r}")
+        elif kind is str and not isinstance(value, str):
+            errors.append(f"'{dotted}' must be a string, got {value!r}")
+        else:
+            values[key] = value
+    obj = dataclasses.replace(default, **values)
+    validate = getattr(obj, "validate", None)
+    for key, message in validate() if validate else ():
+        errors.append(f"'{'.'.join((*path, key))}' {message}")
+    return obj

@@ -1,0 +1,120 @@
+"""The admin CLI as operators run it (real subprocesses, real SQLite file), the config
+loader, masking, and tamper detection in the audit chain."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server_stub.config import ConfigError, load_config
+from server_stub.masking import mask_card, mask_name, mask_national_id, mask_phone
+from tests.server.conftest import admin, write_config
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+def test_seed_enrol_bill_and_reconcile_from_the_shell(config: Path):
+    seeded = json.loads(admin(config, "seed", "demo").stdout)
+    assert set(seeded["enrolment_tokens"]) == {"kiosk", "counter"}
+    assert {p["category"] for p in seeded["patients"]} == {"employee", "resident",
+                                                           "poverty_relief"}
+    again = admin(config, "seed", "demo", check=False)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    enrolled = json.loads(admin(config, "user", "enrol", "--patient-id", "P9", "--name", "钱多多",
+                                "--national-id", "33078419900101123X", "--phone", "13912345678",
+                                "--category", "resident", "--card-no", "CARD9").stdout)
+    assert enrolled["patient"] == {"patient_id": "P9", "name": "钱*多",
+                                   "national_id": "3307**********123X", "phone": "139****5678",
+                                   "category": "resident"}
+    with sqlite3.connect(config.parent / "server.db") as db:
+        row = db.execute("select * from users where patient_id = 'P9'").fetchone()
+    assert "13912345678" not in map(str, row) and "33078419900101123X" not in map(str, row)
+    bill = json.loads(admin(config, "bill", "create", "--site", seeded["site_id"],
+                            "--patient", "P9", "--visit", "V9", "--item", "exam:CT:1:30000",
+                            "--item", "other:card fee:1:500:self").stdout)
+    assert bill["bill_id"].startswith("bill_")
+    report = json.loads(admin(config, "recon", "--site", seeded["site_id"], "--date",
+                              "2026-01-01").stdout)
+    assert report["balanced"] and report["settled"]["count"] == 0
+    rows = list(csv.reader(io.StringIO(admin(config, "recon", "--site", seeded["site_id"],
+                                             "--date", "2026-01-01", "--format", "csv").stdout)))
+    assert rows[0][0] == "kind" and [r[0] for r in rows[1:]] == [
+        "total:settled", "total:reversed", "total:net"]
+    overdue = json.loads(admin(config, "credit", "overdue", "--as-of",
+                               "2030-01-01T00:00:00+08:00").stdout)
+    assert overdue["suspended"] == 0  # nothing was charged to credit yet
+
+
+@pytest.mark.parametrize("args, message", [
+    (["user", "enrol", "--patient-id", "P1", "--name", "x", "--national-id", "123",
+      "--phone", "13912345678", "--category", "resident"], "national id"),
+    (["user", "enrol", "--patient-id", "P1", "--name", "x", "--national-id",
+      "330784199001011234", "--phone", "555", "--category", "resident"], "phone"),
+    (["bill", "create", "--site", "site_none", "--patient", "P1", "--visit", "V",
+      "--item", "exam:x:1:100"], "no site"),
+    (["device", "revoke", "dev_nope", "--reason", "x"], "no active device"),
+    (["voucher", "revoke", "CHSEV1-AAAA"], "voucher.malformed"),
+])
+def test_bad_admin_input_is_exit_2_with_one_line(config: Path, args, message):
+    result = admin(config, *args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bill_with_absurd_amount_is_refused(config: Path):
+    seeded = json.loads(admin(config, "seed", "demo").stdout)
+    result = admin(config, "bill", "create", "--site", seeded["site_id"], "--patient", "P1001",
+                   "--visit", "V", "--item", "exam:x:1:200000000", check=False)
+    assert result.returncode == 2 and "amount.invalid" in result.stderr
+
+
+def test_audit_chain_detects_tampering(config: Path):
+    admin(config, "seed", "demo")
+    assert json.loads(admin(config, "audit", "verify").stdout)["ok"]
+    with sqlite3.connect(config.parent / "server.db") as db:
+        db.execute("update audit_log set details = '{\"category\": \"employee\"}' "
+                   "where seq = 5")
+    result = admin(config, "audit", "verify", check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 2 and not report["ok"] and report["first_bad_seq"] == 5
+    with sqlite3.connect(config.parent / "server.db") as db:
+        db.execute("delete from audit_log where seq = (select max(seq) from audit_log)")
+    assert not json.loads(admin(config, "audit", "verify", check=False).stdout)["ok"]
+
+
+def test_config_errors_name_the_key_and_exit_3(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[server]\nport = "eighty"\nbogus = 1\n[gallery]\nscope = "everyone"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    for key in ("server.port", "server.bogus", "gallery.scope"):
+        assert key in str(info.value)
+    result = admin(path, "audit", "verify", check=False)
+    assert result.returncode == 3 and "server.port" in result.stderr
+
+
+def test_partial_policy_keeps_the_seed_figures(tmp_path: Path):
+    path = tmp_path / "p.toml"
+    path.write_text("[policy.resident]\ndeductible_fen = 0\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.policy.resident.deductible_fen == 0
+    assert config.policy.resident.basic_ratio_bp == 7217
+    assert config.policy.employee.basic_ratio_bp == 8072
+    assert load_config(None).server.db_url == "sqlite:///var/server.db"
+
+
+def test_masks():
+    assert mask_name("张三丰") == "张*丰" and mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧**娜" and mask_name("王") == "*"
+    assert mask_national_id("330102199001011234") == "3301**********1234"
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_card("YB33078400001001") == "************1001"

@@ -1,0 +1,141 @@
+"""``python -m ui check|screenshots|pin-hash``: IT's checks and the screenshot gallery.
+
+``check`` prints one PASS/FAIL line per item (Qt platform, CJK font, and with ``--show`` a
+real window drawn on the display) and exits 0, or 3 when something failed, like
+``kiosk devices``. ``screenshots`` renders every screen at the chosen sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SETUP = 0, 2, 3
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def _check(args: argparse.Namespace) -> int:
+    import kiosk.runtime  # noqa: F401  (the production import order: OpenCV before Qt)
+    from ui.app import create_app
+    from ui.kiosk_window import KioskWindow
+    from ui.preview_views import RecordingPort, sample_views
+    from ui.screenshots import pump, wait_until
+
+    app, checks = create_app()
+    platform = app.platformName()
+    for check in checks:
+        print(check.line())
+    ok = all(check.ok for check in checks)
+    if args.show:
+        window = KioskWindow(RecordingPort())
+        window.resize(1024, 768)
+        window.show()
+        exposed = wait_until(window.isVisible, 5_000)
+        window.render(sample_views()["07-bill-review"])
+        pump(100)
+        image = window.grab().toImage()
+        colours = {image.pixel(x, y) for x in range(0, image.width(), 37)
+                   for y in range(0, image.height(), 29)}
+        drawn = exposed and len(colours) > 2
+        print(f"{'PASS' if drawn else 'FAIL'} window: shown on {platform} "
+              f"{image.width()}x{image.height()}, {len(colours)} colours sampled")
+        ok = ok and drawn
+        window.close()
+    return EXIT_OK if ok else EXIT_SETUP
+
+
+def _screenshots(args: argparse.Namespace) -> int:
+    from ui.app import create_app
+    from ui.kiosk_window import KioskWindow
+    from ui.preview_views import RecordingPort, sample_views
+    from ui.screenshots import SIZES, write_gallery
+
+    _app, checks = create_app()
+    failed = [check for check in checks if not check.ok]
+    for check in failed:
+        print(check.line(), file=sys.stderr)
+    if failed:
+        return EXIT_SETUP
+    views = sample_views()
+    if args.views:
+        unknown = [v for v in args.views if v not in views]
+        if unknown:
+            print(f"unknown views: {', '.join(unknown)} (have: {', '.join(views)})",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        views = {name: views[name] for name in args.views}
+    sizes = args.sizes or ["1024x768"]
+    bad = [s for s in sizes if s not in SIZES]
+    if bad:
+        print(f"unknown sizes: {', '.join(bad)} (have: {', '.join(SIZES)})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    window = KioskWindow(RecordingPort())
+    window.set_language(args.lang)
+    window.set_elderly(args.elderly)
+    suffix = ("-en" if args.lang == "en" else "") + ("-elderly" if args.elderly else "")
+    frame = _demo_frame() if not args.no_camera else None
+    for path in write_gallery(window, views, args.out, sizes, suffix=suffix, frame=frame):
+        print(path)
+    return EXIT_OK
+
+
+def _demo_frame():  # -> tuple[QImage, QRectF | None]
+    """A real face for the preview (scikit-image's astronaut), boxed by the real detector."""
+    import numpy as np
+    from PySide6.QtCore import QRectF
+    from skimage import data
+
+    from kiosk.config import KioskConfig
+    from kiosk.errors import ModelError
+    from kiosk.recognition.engine import FaceEngine
+    from ui.bridge import to_qimage
+
+    bgr = np.ascontiguousarray(data.astronaut()[..., ::-1])
+    image, scale = to_qimage(bgr)
+    try:
+        faces = FaceEngine.from_config(KioskConfig()).detect(bgr)
+    except ModelError:
+        return image, None
+    if not faces:
+        return image, None
+    x1, y1, x2, y2 = (float(v) * scale for v in faces[0].box)
+    return image, QRectF(x1, y1, x2 - x1, y2 - y1)
+
+
+def _pin_hash(args: argparse.Namespace) -> int:
+    from ui.cashier.pin import PinError, hash_pin
+
+    pin = sys.stdin.readline().strip() if args.stdin else getpass.getpass("staff PIN: ")
+    try:
+        print(hash_pin(pin))
+    except PinError as exc:
+        print(f"ui: error: {exc.code}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="Qt platform and CJK font checks")
+    p.add_argument("--show", action="store_true", help="also draw a real window")
+    p.set_defaults(func=_check)
+    p = sub.add_parser("screenshots", help="render every screen to PNG")
+    p.add_argument("--out", type=Path, default=DOCS)
+    p.add_argument("--sizes", nargs="*", help="1024x768 768x1024 1920x1080 1080x1920")
+    p.add_argument("--views", nargs="*", help="names from ui.preview_views (default: all)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument("--elderly", action="store_true")
+    p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
+    p.set_defaults(func=_screenshots)
+    p = sub.add_parser("pin-hash", help="hash a staff PIN for the cashier console config")
+    p.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
+    p.set_defaults(func=_pin_hash)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Start-up: the QApplication with Chinese fonts, and the kiosk window wired to a runtime.
+
+``kiosk.runtime`` (through the recognition engine) imports OpenCV via ``device.opencv``, which
+keeps opencv-python's Qt5 plugin path out of the environment; import order does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from device.scanner.wedge import WedgeScanner
+from kiosk.config import KioskConfig
+from ui.checks import Check, binding_check
+from ui.fonts import register_cjk_font
+from ui.kiosk_window import KioskWindow
+from ui.port import KioskPort
+
+log = logging.getLogger(__name__)
+
+
+def create_app(argv: list[str] | None = None) -> tuple[QApplication, list[Check]]:
+    """The one QApplication (created once), with the CJK font registered, and the checks of
+    the platform it runs on (logged when one fails: the kiosk still starts)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(
+        argv if argv is not None else sys.argv[:1])
+    checks = [Check("qt platform", True, app.platformName()), binding_check(),
+              register_cjk_font(app)]
+    for check in checks:
+        if not check.ok:
+            log.error("ui.check_failed", extra={"check": check.name, "code": check.code})
+    return app, checks
+
+
+def wedge_for(config: KioskConfig) -> WedgeScanner | None:
+    """A keyboard-wedge decoder when that is the configured scanner (its keys reach us)."""
+    scanner = config.devices.scanner
+    if scanner.driver != "wedge":
+        return None
+    return WedgeScanner(max_key_interval_ms=scanner.max_key_interval_ms,
+                        min_length=scanner.min_length, max_length=scanner.max_length)
+
+
+def build_kiosk_window(port: KioskPort, config: KioskConfig) -> KioskWindow:
+    return KioskWindow(port, hospital=config.site.name, kiosk_id=config.site.kiosk_id,
+                       wedge=wedge_for(config))
+
+
+def run_kiosk(port: KioskPort, config: KioskConfig, *, fullscreen: bool = True) -> int:
+    """The interactive kiosk until the window closes (the runtime is the caller's)."""
+    app, _ = create_app()
+    window = build_kiosk_window(port, config)
+    if fullscreen:
+        window.showFullScreen()
+    else:
+        window.resize(1024, 768)
+        window.show()
+    return app.exec()

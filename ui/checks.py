@@ -1,0 +1,43 @@
+"""Doctor-style checks of the UI's platform: one PASS/FAIL line each, with a stable code."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import PySide6
+from PySide6.QtCore import QObject, qVersion
+
+PROBE_CALLS = 1_000
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    code: str = "ok"
+
+    def line(self) -> str:
+        if self.ok:
+            return f"PASS {self.name}: {self.detail}"
+        return f"FAIL {self.name}: {self.code}: {self.detail}"
+
+
+def binding_check() -> Check:
+    """PySide6 6.12.0 on CPython 3.11 drops a reference to ``None`` on every call of a method
+    that returns nothing; after some hundred thousand calls the interpreter aborts
+    ("none_dealloc"), i.e. a kiosk dies after a few hours. Measured, not guessed from versions
+    (``None`` is immortal from Python 3.12, where the bug is harmless)."""
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(PROBE_CALLS):
+        probe.setObjectName("probe")
+    lost = before - sys.getrefcount(None)
+    version = f"PySide6 {PySide6.__version__}, Qt {qVersion()}"
+    if lost > PROBE_CALLS // 2:
+        return Check("qt binding", False,
+                     f"{version} loses a reference to None on every call and will abort "
+                     "the kiosk: install PySide6-Essentials<6.12 (or run on Python 3.12+)",
+                     "qt.refcount_bug")
+    return Check("qt binding", True, version)

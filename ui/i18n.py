@@ -1,0 +1,392 @@
+"""Every string a patient, a cashier or IT sees on screen, in Chinese (default) and English.
+
+Keys are the flow's guidance keys and reason codes as they are (``quality.too_far``,
+``credit.limit_exceeded``...), plus ``ui.*``/``cashier.*``/``enrol.*`` for the screens' own
+words. A key nobody translated still renders something a person can act on (its family's
+text, else a generic "please ask at the counter"), never a bare code. Kept free of Qt so the
+texts can be checked without a display.
+"""
+
+from __future__ import annotations
+
+from device.printer.receipt import format_fen
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+# Words for problems a patient cannot fix and need not understand: they all say the same.
+_SYSTEM = ("系统暂时出了点问题。", "Something went wrong on our side.")
+_FACE_FAILED = ("刷脸没有成功。",
+                "Face payment did not work this time.")
+_LIVENESS_FAILED = ("刷脸验证没有通过。",
+                    "We could not confirm it is you in person.")
+_SCAN_AGAIN = ("二维码没有读清楚，请重新扫描医保电子凭证。",
+               "The code was not read correctly. Please scan your e-voucher again.")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # --- window chrome ---------------------------------------------------------------
+    "ui.kiosk_name": ("医院自助缴费机", "Hospital self-service kiosk"),
+    "ui.lang_switch": ("English", "中文"),
+    "ui.elderly_on": ("大字模式", "Large text"),
+    "ui.elderly_off": ("标准字体", "Normal text"),
+    "ui.call_cashier": ("呼叫人工", "Call a cashier"),
+    "ui.seconds_left": ("{seconds} 秒后返回首页", "Back to start in {seconds} s"),
+    "ui.pay_face": ("刷脸支付", "Pay by face"),
+    "ui.pay_card": ("医保卡", "Insurance card"),
+    "ui.pay_voucher": ("医保电子凭证", "E-voucher QR"),
+    "ui.card_hint": ("请将医保卡插入下方读卡器", "Insert your insurance card in the reader below"),
+    "ui.voucher_hint": ("请打开医保电子凭证，对准下方扫码口",
+                        "Open your insurance e-voucher and hold it to the scanner below"),
+    "ui.face_unavailable": ("刷脸暂不可用", "Face pay unavailable"),
+    "ui.cancel": ("取消", "Cancel"),
+    "ui.confirm": ("确认支付", "Confirm"),
+    "ui.back_to_start": ("返回首页", "Back to start"),
+    "ui.finish": ("完成", "Done"),
+    "ui.liveness_off": ("演示模式：未检测活体", "Demo mode: liveness not checked"),
+    "ui.code": ("代码：{code}", "Code: {code}"),
+    "ui.yuan": ("¥{amount}", "¥{amount}"),
+    # --- attract / idle --------------------------------------------------------------
+    "idle.welcome": ("欢迎使用自助缴费", "Welcome to self-service payment"),
+    "idle.subtitle": ("先看病，后缴费。请选择下方任意一种方式付款。",
+                      "Treat first, pay later. Choose any way to pay below."),
+    "idle.face_tip": ("站在屏幕前，看着摄像头即可开始刷脸支付",
+                      "Stand in front of the screen and look at the camera to pay by face"),
+    # --- face scan -------------------------------------------------------------------
+    "scan.title": ("刷脸支付", "Pay by face"),
+    "searching.look_at_screen": ("请看着屏幕", "Please look at the screen"),
+    "searching.hold_still": ("请保持不动，正在识别……", "Please hold still, recognising…"),
+    "quality.no_face": ("请站到屏幕正前方", "Please stand in front of the screen"),
+    "quality.multiple_faces": ("请一位一位来，其他人请稍后",
+                               "Only one person at a time, please"),
+    "quality.too_far": ("请再靠近一点", "Please come a little closer"),
+    "quality.too_close": ("请稍微往后退一点", "Please step back a little"),
+    "quality.cut_off": ("请把整张脸放进框内", "Please move your whole face into the frame"),
+    "quality.not_frontal": ("请正对屏幕", "Please face the screen directly"),
+    "quality.blurred": ("请保持不动", "Please hold still"),
+    "quality.too_dark": ("光线太暗，请靠近一点或面向灯光",
+                         "Too dark: please come closer or face the light"),
+    "quality.too_bright": ("光线太亮，请避开强光", "Too bright: please move out of the glare"),
+    "quality._other": ("请调整位置，看着屏幕",
+                       "Please adjust your position and look at the screen"),
+    # --- liveness --------------------------------------------------------------------
+    "liveness.title": ("请按提示转头", "Please follow the prompt"),
+    "liveness.look_straight": ("请正视屏幕", "Please look straight at the screen"),
+    "liveness.hold_still": ("请保持不动", "Please hold still"),
+    "liveness.turn_left": ("请慢慢向左转头", "Please turn your head slowly to your left"),
+    "liveness.turn_right": ("请慢慢向右转头", "Please turn your head slowly to your right"),
+    "liveness.off_demo": ("演示模式：未检测活体", "Demo mode: liveness not checked"),
+    "liveness.no_parallax": _LIVENESS_FAILED,
+    "liveness.wrong_direction": ("转头方向不对。",
+                                 "That was the other direction."),
+    "liveness.too_fast": ("转头太快了。",
+                          "The turn was too quick."),
+    "liveness.timeout": ("验证超时。", "The check took too long."),
+    "liveness.face_lost": ("没有看到您的脸。",
+                           "We lost sight of your face."),
+    "liveness.face_changed": _LIVENESS_FAILED,
+    "liveness.screen_detected": _LIVENESS_FAILED,
+    "liveness.model_rejected": _LIVENESS_FAILED,
+    "liveness.failed": _LIVENESS_FAILED,
+    "liveness.bad_input": _LIVENESS_FAILED,
+    "liveness._other": _LIVENESS_FAILED,
+    # --- second factor ---------------------------------------------------------------
+    "keypad.delete": ("删除", "Delete"),
+    "keypad.clear": ("清空", "Clear"),
+    "keypad.ok": ("确定", "OK"),
+    "keypad.attempts_left": ("还可以输入 {n} 次", "{n} tries left"),
+    "second_factor.enter_phone_digits": ("为了您的安全，请输入登记手机号的后四位",
+                                         "For your safety, enter the last 4 digits of your "
+                                         "registered phone number"),
+    "second_factor.need_four_digits": ("请输入 4 位数字", "Please enter 4 digits"),
+    "second_factor.checking": ("正在核对……", "Checking…"),
+    "second_factor.wrong_digits": ("号码不对，请再试一次", "That does not match. Please try again"),
+    "second_factor.uncertain_match": ("请再确认一下身份", "Please confirm it is you"),
+    "second_factor.large_gallery": ("请再确认一下身份", "Please confirm it is you"),
+    "second_factor.large_amount": ("金额较大，请再确认一下身份",
+                                   "A larger amount: please confirm it is you"),
+    "second_factor.locked": ("输入错误次数太多。",
+                             "Too many wrong tries."),
+    "second_factor.timeout": ("输入超时。",
+                              "Time ran out."),
+    "second_factor._other": ("请再确认一下身份", "Please confirm it is you"),
+    # --- waiting ---------------------------------------------------------------------
+    "lookup.please_wait": ("正在查询您的账单，请稍候……", "Finding your bills, please wait…"),
+    "settling.please_wait": ("正在支付，请稍候……", "Paying, please wait…"),
+    "settling.do_not_leave": ("请不要离开", "Please do not leave yet"),
+    # --- bill review -----------------------------------------------------------------
+    "review.check_and_confirm": ("请核对账单，无误后点击“确认支付”",
+                                 "Please check your bill, then press Confirm"),
+    "review.patient": ("患者", "Patient"),
+    "review.items": ("费用明细", "Items"),
+    "review.split": ("医保报销", "Insurance pays"),
+    "review.total": ("合计", "Total"),
+    "review.self_pay": ("个人自付（记入信用账户）", "You pay (on your credit)"),
+    "review.credit_available": ("可用信用额度 {amount}", "Credit available {amount}"),
+    "review.more_items": ("…… 另有 {n} 项", "… and {n} more items"),
+    "layer.basic_pool": ("基本医疗保险", "Basic insurance"),
+    "layer.critical_illness": ("大病保险", "Critical illness"),
+    "layer.supplementary": ("重大疾病补充保险", "Supplementary"),
+    "layer.medical_aid": ("医疗救助", "Medical aid"),
+    "layer.government_backstop": ("财政兜底", "Government"),
+    "layer.self_pay": ("个人自付", "Self-pay"),
+    "category.employee": ("职工医保", "Employee insurance"),
+    "category.resident": ("居民医保", "Resident insurance"),
+    "category.poverty_relief": ("困难群众", "Poverty relief"),
+    "item.drug": ("药品", "Drugs"),
+    "item.exam": ("检查", "Examination"),
+    "item.treatment": ("治疗", "Treatment"),
+    "item.material": ("材料", "Materials"),
+    "item.bed": ("床位", "Bed"),
+    "item.other": ("其他", "Other"),
+    # --- result ----------------------------------------------------------------------
+    "done.paid": ("支付成功", "Payment complete"),
+    "done.queued": ("已记录，网络恢复后自动确认", "Recorded: it will be confirmed when we are back "
+                    "online"),
+    "done.self_pay": ("本次个人自付 {amount}，已记入您的信用账户",
+                      "You paid {amount}, charged to your credit"),
+    "done.printing": ("正在打印凭条，请取走凭条", "Printing your receipt, please take it"),
+    "done.settlement_no": ("结算号 {id}", "Settlement no. {id}"),
+    "done.reference": ("参考号 {id}", "Reference {id}"),
+    "done.receipt_unavailable": ("凭条图像暂不可用，可到人工窗口补打",
+                                 "Receipt image unavailable; the cashier can reprint it"),
+    "method.face": ("刷脸支付", "Face"),
+    "method.card": ("医保卡", "Insurance card"),
+    "method.voucher": ("医保电子凭证", "E-voucher"),
+    "method.cash": ("现金", "Cash"),
+    # --- fallback and errors ---------------------------------------------------------
+    "fallback.go_to_cashier": ("请到人工窗口缴费", "Please pay at the cashier"),
+    "fallback.title": ("换一种方式付款", "Let's pay another way"),
+    "fallback.options": ("您可以：", "You can:"),
+    "fallback.option_card": ("插入医保卡", "Insert your insurance card"),
+    "fallback.option_voucher": ("扫描医保电子凭证", "Scan your insurance e-voucher"),
+    "fallback.option_cashier": ("到人工窗口，工作人员会帮您", "Go to the cashier: staff will help"),
+    "fallback.option_later": ("稍后再试", "Try again later"),
+    "error.title": ("暂时无法完成", "We could not finish this"),
+    "face.camera_failed": ("摄像头暂时不可用。",
+                           "The camera is not working right now."),
+    "face.not_recognised": ("没有认出您，可能您还没有开通刷脸支付。",
+                            "We did not recognise you; you may not be enrolled for face pay."),
+    "face.timeout": _FACE_FAILED,
+    "face._other": _FACE_FAILED,
+    "patient.requested_cashier": ("已通知工作人员，请到人工窗口",
+                                  "Staff have been told. Please go to the cashier"),
+    "patient.cancelled": ("已取消", "Cancelled"),
+    "session.abandoned": ("已返回首页，您的信息已清除", "Back to start; your details were cleared"),
+    "session.finished": ("已返回首页", "Back to start"),
+    "review.timeout": ("长时间未操作，已返回首页", "No answer for a while, back to start"),
+    "backend.unreachable": ("暂时连不上缴费系统。",
+                            "We cannot reach the payment system right now."),
+    "backend.timeout": ("缴费系统响应太慢。", "The payment system is too slow to answer."),
+    "settlement.unconfirmed": ("支付结果还没有确认，请不要重复缴费，到人工窗口查询。",
+                               "Your payment is not confirmed yet. Please do not pay again: ask "
+                               "at the cashier."),
+    "bill.none_pending": ("您目前没有待缴费用。", "You have no bills to pay right now."),
+    "bill.not_found": ("没有找到这张账单，请到人工窗口。",
+                       "We could not find this bill. Please ask at the cashier."),
+    "bill.already_settled": ("这张账单已经缴过费了，无需再付。",
+                             "This bill is already paid. Nothing more to pay."),
+    "bill.patient_mismatch": ("账单与患者不一致，请到人工窗口。",
+                              "This bill belongs to someone else. Please ask at the cashier."),
+    "credit.limit_exceeded": ("本次金额超出您的信用额度，请到人工窗口缴费。",
+                              "This is more than your credit allows. Please pay at the cashier."),
+    "credit.user_suspended": ("您的信用付已暂停，请到人工窗口缴费。",
+                              "Your credit pay is paused. Please pay at the cashier."),
+    "credit.user_blacklisted": ("您暂时不能使用信用付，请到人工窗口缴费。",
+                                "Credit pay is not available to you. Please pay at the cashier."),
+    "consent.missing": ("您还没有同意刷脸支付。",
+                        "You have not agreed to face pay."),
+    "patient.not_found": ("没有找到您的信息，请到人工窗口。",
+                          "We could not find your record. Please ask at the cashier."),
+    "card.not_found": ("这张医保卡没有登记，请到人工窗口。",
+                       "This insurance card is not registered. Please ask at the cashier."),
+    "voucher.malformed": _SCAN_AGAIN,
+    "voucher.not_found": ("没有找到这个电子凭证，请刷新后重新扫描。",
+                          "This e-voucher was not found. Please refresh it and scan again."),
+    "voucher.expired": ("电子凭证已过期，请在手机上刷新后重新扫描。",
+                        "This e-voucher has expired. Please refresh it on your phone and "
+                        "scan again."),
+    "voucher.revoked": ("电子凭证已失效，请在手机上刷新后重新扫描。",
+                        "This e-voucher is no longer valid. Please refresh it and scan again."),
+    "settlement.quote_changed": ("账单金额有变化，请重新开始核对。",
+                                 "The bill changed. Please start again to check it."),
+    "settlement.not_found": ("没有找到这笔支付，请到人工窗口。",
+                             "We could not find this payment. Please ask at the cashier."),
+    "settlement.already_reversed": ("这笔支付已经撤销。", "This payment was already reversed."),
+    "amount.invalid": _SYSTEM,
+    "amount.exceeds_balance": ("金额超过应还余额。", "The amount is more than what is owed."),
+    "template.invalid": _SYSTEM,
+    "evoucher.not_evoucher": ("这不是医保电子凭证二维码，请打开医保电子凭证再扫。",
+                              "This is not an insurance e-voucher code. Please open your "
+                              "e-voucher and scan again."),
+    "evoucher.unsupported_version": ("这个电子凭证版本暂不支持，请到人工窗口。",
+                                     "This e-voucher version is not supported here. Please ask "
+                                     "at the cashier."),
+    "evoucher.malformed": _SCAN_AGAIN,
+    "evoucher.bad_token": _SCAN_AGAIN,
+    "evoucher.checksum_mismatch": _SCAN_AGAIN,
+    "generic.problem": ("出了点问题。请到人工窗口，工作人员会帮您。",
+                        "Something went wrong. Please go to the cashier: staff will help."),
+    # --- cashier console -------------------------------------------------------------
+    "cashier.title": ("收费员工作台", "Cashier console"),
+    "cashier.pin_prompt": ("请输入工作人员密码", "Enter the staff PIN"),
+    "cashier.pin_wrong": ("密码不正确，还可尝试 {n} 次", "Wrong PIN, {n} tries left"),
+    "cashier.pin_locked": ("尝试次数过多，请 {seconds} 秒后再试",
+                           "Too many tries; try again in {seconds} s"),
+    "cashier.unlock": ("登录", "Unlock"),
+    "cashier.lock": ("锁定", "Lock"),
+    "cashier.tab_queue": ("转人工队列", "Hand-offs"),
+    "cashier.tab_lookup": ("查询与收费", "Look up & settle"),
+    "cashier.tab_today": ("今日结算", "Today"),
+    "cashier.tab_recon": ("日终对账", "Reconciliation"),
+    "cashier.tab_enrol": ("刷脸登记", "Face enrolment"),
+    "cashier.refresh": ("刷新", "Refresh"),
+    "cashier.take_over": ("接管", "Take over"),
+    "cashier.col_time": ("时间", "Time"),
+    "cashier.col_kiosk": ("终端", "Kiosk"),
+    "cashier.col_reason": ("原因", "Reason"),
+    "cashier.col_status": ("状态", "Status"),
+    "cashier.taken": ("已接管", "Taken"),
+    "cashier.waiting": ("等待中", "Waiting"),
+    "cashier.took_over": ("已接管：{reason}。请查询患者后收费。",
+                          "Taken over: {reason}. Look the patient up, then settle."),
+    "cashier.lookup_by": ("查询方式", "Look up by"),
+    "cashier.by_card": ("医保卡号", "Card number"),
+    "cashier.by_voucher": ("电子凭证二维码", "E-voucher QR"),
+    "cashier.by_patient": ("患者编号", "Patient id"),
+    "cashier.lookup_key": ("卡号 / 二维码 / 编号", "Card no. / QR / id"),
+    "cashier.lookup": ("查询", "Look up"),
+    "cashier.bad_key": ("输入的内容格式不对：{detail}", "That input is not valid: {detail}"),
+    "cashier.patient_line": ("{name}（{id}）{category} · 可用额度 {available}",
+                             "{name} ({id}) {category} · credit available {available}"),
+    "cashier.col_bill": ("账单", "Bill"),
+    "cashier.col_total": ("总额", "Total"),
+    "cashier.col_items": ("项目", "Items"),
+    "cashier.col_method": ("方式", "Method"),
+    "cashier.col_self_pay": ("自付", "Self-pay"),
+    "cashier.col_receipt": ("凭条号", "Receipt"),
+    "cashier.col_patient": ("患者", "Patient"),
+    "cashier.settle_as": ("结算方式", "Settle as"),
+    "cashier.quote": ("试算", "Quote"),
+    "cashier.settle": ("结算", "Settle"),
+    "cashier.quote_line": ("总额 {total}：医保统筹 {basic} · 大病 {critical} · 救助 {aid} · "
+                           "自付 {self_pay}（信用 {credit}，窗口收 {counter}）",
+                           "Total {total}: basic {basic} · critical {critical} · aid {aid} · "
+                           "self-pay {self_pay} (credit {credit}, at counter {counter})"),
+    "cashier.not_payable": ("不能结算：{reason}", "Cannot settle: {reason}"),
+    "cashier.settled": ("已结算，凭条号 {receipt}", "Settled, receipt {receipt}"),
+    "cashier.no_bills": ("没有待缴账单", "No pending bills"),
+    "cashier.select_bill": ("请先选择一张账单并试算", "Select a bill and quote it first"),
+    "cashier.reverse": ("撤销结算", "Reverse"),
+    "cashier.reverse_reason": ("撤销原因（必填）", "Reason for reversal (required)"),
+    "cashier.reason_too_short": ("请写明撤销原因（至少 2 个字）",
+                                 "Please give a reason (at least 2 characters)"),
+    "cashier.reversed": ("已撤销，应退 {refund}", "Reversed; refund {refund}"),
+    "cashier.reprint": ("补打凭条", "Reprint receipt"),
+    "cashier.reprinted": ("已补打凭条 {receipt}", "Receipt {receipt} reprinted"),
+    "cashier.select_settlement": ("请先选择一笔结算", "Select a settlement first"),
+    "cashier.status_settled": ("已结算", "Settled"),
+    "cashier.status_reversed": ("已撤销", "Reversed"),
+    "cashier.recon_heading": ("{date} 对账（{tz}）", "Reconciliation for {date} ({tz})"),
+    "cashier.recon_row": ("{label}：{count} 笔，总额 {total}，统筹 {basic}，大病 {critical}，救助 "
+                          "{aid}，自付 {self_pay}",
+                          "{label}: {count}, total {total}, basic {basic}, critical {critical}, "
+                          "aid {aid}, self-pay {self_pay}"),
+    "cashier.recon_settled": ("已结算", "Settled"),
+    "cashier.recon_reversed": ("已撤销", "Reversed"),
+    "cashier.recon_net": ("净额", "Net"),
+    "cashier.recon_balanced": ("账目平衡", "Balanced"),
+    "cashier.recon_unbalanced": ("账目不平衡，请联系信息科", "NOT balanced: call IT"),
+    "cashier.withdraw": ("撤回刷脸授权", "Withdraw face consent"),
+    "cashier.withdraw_reason": ("撤回原因（可选）", "Reason (optional)"),
+    "cashier.withdrawn": ("已撤回授权，删除人脸模板 {n} 个",
+                          "Consent withdrawn; {n} face templates deleted"),
+    "cashier.need_patient": ("请先查询患者", "Look a patient up first"),
+    "cashier.failed": ("操作失败：{message}", "Failed: {message}"),
+    # --- enrolment -------------------------------------------------------------------
+    "enrol.title": ("刷脸支付登记", "Face pay enrolment"),
+    "enrol.consent_title": ("刷脸支付授权书（版本 {version}）",
+                            "Face pay consent (version {version})"),
+    "enrol.consent_ack": ("患者已阅读并同意以上内容", "The patient has read and agrees"),
+    "enrol.start": ("同意并开始采集", "Agree and start capture"),
+    "enrol.need_ack": ("请先请患者阅读并勾选同意", "The patient must read and tick the consent"),
+    "enrol.need_patient": ("请先查询并选择患者", "Look the patient up first"),
+    "enrol.progress": ("已采集 {n}/{total} 张合格照片", "{n} of {total} good frames captured"),
+    "enrol.capturing": ("请患者看着摄像头", "Ask the patient to look at the camera"),
+    "enrol.uploading": ("正在生成并上传人脸模板……", "Making and uploading the template…"),
+    "enrol.done": ("登记成功", "Enrolled"),
+    "enrol.refused": ("登记未完成：{reason}", "Enrolment refused: {reason}"),
+    "enrol.quality_poor": ("照片质量不够（{detail}），请调整后重试",
+                           "picture quality too poor ({detail}); adjust and try again"),
+    "enrol.inconsistent": ("采集的照片不像同一个人，请重新开始",
+                           "the frames do not look like one person; start again"),
+    "enrol.timeout": ("采集超时，请重试", "capture took too long; try again"),
+    "enrol.camera_failed": ("摄像头不可用", "the camera is not available"),
+    "enrol.cancel": ("取消", "Cancel"),
+    "enrol.retry": ("重新开始", "Start again"),
+}
+
+# Reason codes that name a system fault: patients get the same calm words for all of them.
+SYSTEM_FAULTS = (
+    "request.malformed_json", "request.invalid", "request.too_large",
+    "request.unsupported_media_type", "request.not_found", "request.method_not_allowed",
+    "auth.signature_missing", "auth.param_missing", "auth.bad_signature", "auth.unknown_key",
+    "auth.device_revoked", "auth.clock_skew", "auth.nonce_replayed", "auth.digest_mismatch",
+    "auth.component_missing", "auth.role_forbidden", "device.token_invalid",
+    "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
+    "idempotency.in_flight", "server.internal", "client.untrusted_response",
+)
+STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
+
+# Unknown key -> the text of its family, so a new guidance or reason still reads sensibly.
+_FAMILY = {
+    "quality": "quality._other",
+    "liveness": "liveness._other",
+    "second_factor": "second_factor._other",
+    "face": "face._other",
+    "searching": "searching.look_at_screen",
+    "lookup": "lookup.please_wait",
+    "settling": "settling.please_wait",
+    "review": "review.check_and_confirm",
+    "done": "done.paid",
+    "idle": "idle.welcome",
+    "fallback": "fallback.go_to_cashier",
+    "voucher": "voucher.malformed",
+    "evoucher": "evoucher.malformed",
+    "request": "server.internal",
+    "auth": "server.internal",
+    "idempotency": "server.internal",
+    "server": "server.internal",
+    "client": "server.internal",
+    "backend": "backend.unreachable",
+}
+
+
+def has_text(key: str) -> bool:
+    """True when ``key`` has its own translation (not a family or generic fallback)."""
+    return key in STRINGS
+
+
+def resolve(key: str) -> str:
+    """The key whose text is shown for ``key``: itself, its family's, or the generic one."""
+    if key in STRINGS:
+        return key
+    family = _FAMILY.get(key.split(".", 1)[0])
+    return family if family is not None else "generic.problem"
+
+
+def tr(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """The text for ``key`` in ``lang`` ("zh" or "en"), with ``{name}`` params filled in."""
+    zh, en = STRINGS[resolve(key)]
+    text = en if lang == "en" else zh
+    return text.format(**params) if params else text
+
+
+def yuan(fen: int, lang: str = DEFAULT_LANG) -> str:
+    """Integer fen -> "¥12.34" (integer maths only, via the receipt's formatter)."""
+    return tr("ui.yuan", lang, amount=format_fen(fen))
+
+
+def label(prefix: str, name: str, lang: str = DEFAULT_LANG) -> str:
+    """A translated name (layer, category, item kind, method); unknown names show as given."""
+    key = f"{prefix}.{name}"
+    return tr(key, lang) if key in STRINGS else name

@@ -1,0 +1,292 @@
+"""The kiosk's full-screen window: one screen per flow state, with the same frame around all
+of them - the hospital's name, a countdown back to the start, the language and large-text
+switches at the top, and the three ways to pay plus "call a cashier" at the bottom.
+
+The window only renders ``FlowView`` snapshots and sends commands; the flow decides. Views
+and camera frames arrive from the runtime's threads through ``RuntimeBridge``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from device.errors import EVoucherError
+from device.scanner import parse_evoucher
+from device.scanner.wedge import WedgeScanner
+from kiosk.flow.machine import FlowView
+from kiosk.flow.model import Method, State
+from ui.bridge import RuntimeBridge
+from ui.i18n import DEFAULT_LANG, tr
+from ui.port import KioskPort
+from ui.screens.attract import AttractScreen
+from ui.screens.base import Screen, TileButton, button, text_label
+from ui.screens.bill_review import BillReviewScreen
+from ui.screens.error import ErrorScreen
+from ui.screens.fallback import FallbackScreen
+from ui.screens.keypad import KeypadScreen
+from ui.screens.liveness import LivenessScreen
+from ui.screens.result import ResultScreen
+from ui.screens.scan import ScanScreen
+from ui.screens.settling import SettlingScreen
+from ui.theme import Theme, theme_for
+
+log = logging.getLogger(__name__)
+
+NOTICE_S = 15  # how long a hint or a scan problem stays on screen
+# Fallback reasons where only face pay failed: the patient can go on with card or QR here.
+FACE_FAMILIES = ("face.", "liveness.", "second_factor.", "patient.requested_cashier")
+# States in which the flow accepts each way to pay (see CheckoutFlow._start_lookup).
+LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW})
+ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+def screen_name(view: FlowView) -> str:
+    """Which screen shows ``view``."""
+    if view.state == State.FALLBACK:
+        return "fallback" if view.reason.startswith(FACE_FAMILIES) else "error"
+    return {
+        State.IDLE: "attract",
+        State.SEARCHING: "scan",
+        State.LIVENESS: "liveness",
+        State.SECOND_FACTOR: "keypad",
+        State.LOOKING_UP: "settling",
+        State.BILL_REVIEW: "bill_review",
+        State.SETTLING: "settling",
+        State.DONE: "result",
+    }.get(view.state, "error")
+
+
+class KioskWindow(QWidget):
+    rendered = Signal(str, object)  # screen name, FlowView: after every render
+    scan_arrived = Signal(str)  # any thread may emit a scanned payload here
+
+    def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_id: str = "",
+                 wedge: WedgeScanner | None = None, initial: FlowView | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("kiosk")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.port = port
+        self.clock = clock
+        self.lang = DEFAULT_LANG
+        self.elderly = False
+        self.theme: Theme | None = None
+        self.view = initial or FlowView(state=State.IDLE, guidance="idle.welcome")
+        self._deadline: float | None = None
+        self.hospital = hospital
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._top_bar())
+        self.notice = text_label("body", tone="warn")
+        self.notice.setVisible(False)
+        layout.addWidget(self.notice)
+        self.stack = QStackedWidget()
+        self.screens: dict[str, Screen] = {
+            "attract": AttractScreen(port),
+            "scan": ScanScreen(port),
+            "liveness": LivenessScreen(port),
+            "keypad": KeypadScreen(port),
+            "settling": SettlingScreen(port),
+            "bill_review": BillReviewScreen(port),
+            "result": ResultScreen(port, hospital=hospital, kiosk_id=kiosk_id),
+            "fallback": FallbackScreen(port),
+            "error": ErrorScreen(port),
+        }
+        for screen in self.screens.values():
+            self.stack.addWidget(screen)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self._bottom_bar())
+
+        self._notice_timer = QTimer(self, singleShot=True, interval=NOTICE_S * 1000)
+        self._notice_timer.timeout.connect(self.hide_notice)
+        self._countdown_timer = QTimer(self, interval=1000)
+        self._countdown_timer.timeout.connect(self._show_countdown)
+        self._countdown_timer.start()
+
+        self.wedge = wedge
+        if wedge is not None:
+            app = QApplication.instance()
+            if app is not None:
+                app.installEventFilter(self)
+        self.scan_arrived.connect(self.scan_received)
+        self.bridge = RuntimeBridge(port, self)
+        self.bridge.view_changed.connect(self.render)
+        self.bridge.frame_ready.connect(self._frame)
+        self.apply_theme()
+        self.render(self.view)
+
+    # ------------------------------------------------------------------ frame
+    def _top_bar(self) -> QWidget:
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(16, 8, 16, 8)
+        self.hospital_label = text_label("body",
+                                         align=Qt.AlignmentFlag.AlignLeft
+                                         | Qt.AlignmentFlag.AlignVCenter)
+        self.countdown = text_label("small", tone="muted", wrap=False)
+        self.lang_button = button("chrome", "lang")
+        self.lang_button.clicked.connect(self.toggle_language)
+        self.elderly_button = button("chrome", "elderly")
+        self.elderly_button.clicked.connect(lambda: self.set_elderly(not self.elderly))
+        row.addWidget(self.hospital_label, 1)
+        row.addWidget(self.countdown)
+        row.addSpacing(12)
+        row.addWidget(self.elderly_button)
+        row.addWidget(self.lang_button)
+        return bar
+
+    def _bottom_bar(self) -> QWidget:
+        bar = QWidget()
+        column = QVBoxLayout(bar)
+        column.setContentsMargins(16, 4, 16, 12)
+        row = QHBoxLayout()
+        self.tiles: dict[str, TileButton] = {}
+        for name, action in (("face", self.port.start_face),
+                             ("card", lambda: self.show_notice("ui.card_hint")),
+                             ("voucher", lambda: self.show_notice("ui.voucher_hint"))):
+            tile = TileButton(f"tile_{name}")
+            tile.clicked.connect(action)
+            row.addWidget(tile, 1)
+            self.tiles[name] = tile
+        self.cashier_button = TileButton("call_cashier")
+        self.cashier_button.clicked.connect(self.port.call_cashier)
+        row.addWidget(self.cashier_button, 1)
+        column.addLayout(row)
+        return bar
+
+    def _retranslate_frame(self) -> None:
+        lang = self.lang
+        self.hospital_label.setText(self.hospital or tr("ui.kiosk_name", lang))
+        self.lang_button.setText(tr("ui.lang_switch", lang))
+        self.elderly_button.setText(tr("ui.elderly_off" if self.elderly else "ui.elderly_on",
+                                       lang))
+        self.tiles["face"].set_caption(tr("ui.pay_face", lang) if self.view.face_available
+                                       else tr("ui.face_unavailable", lang))
+        self.tiles["card"].set_caption(tr("ui.pay_card", lang))
+        self.tiles["voucher"].set_caption(tr("ui.pay_voucher", lang))
+        self.cashier_button.set_caption(tr("ui.call_cashier", lang))
+        self._show_countdown()
+
+    # ---------------------------------------------------------------- render
+    def render(self, view: FlowView) -> None:
+        self.view = view
+        name = screen_name(view)
+        screen = self.screens[name]
+        for other in self.screens.values():
+            if other is not screen:
+                other.clear()
+        screen.show_view(view, self.lang)
+        self.stack.setCurrentWidget(screen)
+        self._deadline = (self.clock() + view.seconds_left
+                          if view.state != State.IDLE and view.seconds_left > 0 else None)
+        lookup_ok = view.state not in LOOKUP_BLOCKED
+        self.tiles["face"].setEnabled(view.state == State.IDLE and view.face_available)
+        self.tiles["card"].setEnabled(lookup_ok)
+        self.tiles["voucher"].setEnabled(lookup_ok)
+        self.cashier_button.setEnabled(view.state not in (State.SETTLING, State.FALLBACK))
+        active = {Method.FACE: "face", Method.CARD: "card", Method.VOUCHER: "voucher"}.get(
+            view.method) if view.state != State.IDLE else None
+        for tile_name, tile in self.tiles.items():
+            tile.set_active(tile_name == active)
+        if view.state == State.IDLE:
+            self.hide_notice()
+        self._retranslate_frame()
+        self.rendered.emit(name, view)
+
+    @property
+    def current(self) -> str:
+        return screen_name(self.view)
+
+    def _frame(self, image: QImage, box: QRectF | None) -> None:
+        screen = self.stack.currentWidget()
+        if isinstance(screen, ScanScreen):
+            screen.set_frame(image, box)
+        self.bridge.frame_consumed()
+
+    def _show_countdown(self) -> None:
+        if self._deadline is None:
+            self.countdown.setText("")
+            return
+        seconds = max(0, round(self._deadline - self.clock()))
+        self.countdown.setText(tr("ui.seconds_left", self.lang, seconds=seconds))
+
+    # -------------------------------------------------------------- switches
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.render(self.view)
+        if self.notice.isVisible():
+            self.notice.setText(tr(self._notice_key, lang))
+
+    def toggle_language(self) -> None:
+        self.set_language("en" if self.lang == "zh" else "zh")
+
+    def set_elderly(self, on: bool) -> None:
+        """Larger type here; longer timeouts in the flow."""
+        self.elderly = on
+        self.port.set_elderly(on)
+        self.apply_theme()
+        self._retranslate_frame()
+
+    def apply_theme(self) -> None:
+        theme = theme_for(self.width(), self.height(), self.elderly)
+        if theme != self.theme:
+            self.theme = theme
+            self.setStyleSheet(theme.stylesheet())
+            for tile in (*self.tiles.values(), self.cashier_button):
+                tile.setMinimumHeight(theme.touch_px)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.apply_theme()
+
+    # ---------------------------------------------------------------- notices
+    def show_notice(self, key: str) -> None:
+        self._notice_key = key
+        self.notice.setText(tr(key, self.lang))
+        self.notice.setVisible(True)
+        self._notice_timer.start()
+
+    def hide_notice(self) -> None:
+        self.notice.setVisible(False)
+        self.notice.setText("")
+
+    # ----------------------------------------------------------------- scans
+    def scan_received(self, text: str) -> None:
+        """A scanned code: e-vouchers go to the flow; anything else gets a plain notice."""
+        try:
+            voucher = parse_evoucher(text)
+        except EVoucherError as exc:
+            log.info("scan.rejected", extra={"code": exc.code})
+            self.show_notice(exc.code)
+            return
+        self.hide_notice()
+        self.port.voucher_scanned(voucher.payload)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Keyboard-wedge scanners type into whatever has focus: catch every key meant for
+        this window and let the wedge decoder tell a scan from a person typing."""
+        if (self.wedge is None or event.type() != QEvent.Type.KeyPress
+                or not isinstance(watched, QWidget) or watched.window() is not self):
+            return False
+        assert isinstance(event, QKeyEvent)
+        text = "\r" if event.key() in ENTER_KEYS else event.text()
+        stamp = event.timestamp() * 1_000_000 or time.monotonic_ns()
+        scan = self.wedge.feed_key(text, stamp)
+        if scan is not None:
+            self.scan_received(scan.text)
+        return True

@@ -1,0 +1,118 @@
+"""Example ``FlowView`` snapshots of every screen, and a port that only records commands.
+
+For the screenshot gallery (docs/screenshots), layout checks at every supported size, and
+designers reviewing wording without a camera or a backend. The figures add up like a real
+quote (integer fen); the names are masked as the platform sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kiosk.flow.machine import FlowView
+from kiosk.flow.model import BillLine, Method, PatientView, Quote, SettlementResult, State
+
+PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
+LINES = (
+    BillLine("头孢克肟胶囊 0.1g×12", "drug", 3_650),
+    BillLine("血常规（五分类）", "exam", 2_500),
+    BillLine("胸部 CT 平扫", "exam", 28_000),
+    BillLine("静脉输液（第一组）", "treatment", 4_800),
+)
+QUOTE = Quote(
+    quote_id="Q-DEMO-01", bill_ids=("B-DEMO-01",), lines=LINES, total_fen=38_950,
+    layers=(("basic_pool", 27_265), ("critical_illness", 3_000), ("self_pay", 8_685)),
+    self_pay_fen=8_685, credit_available_fen=492_000, bill_self_pay=(("B-DEMO-01", 8_685),))
+RESULT = SettlementResult("ST20240601A1B2C3", "settled", 8_685,
+                          {"settlements": [{"settlement_id": "ST20240601A1B2C3"}]})
+QUEUED = SettlementResult(None, "queued", 8_685, {"pending": True, "reference": "s9f3a-77c1"})
+
+
+def sample_views() -> dict[str, FlowView]:
+    """One view per screen (and a few variants), keyed by a file-name-safe label."""
+    face = {"method": Method.FACE, "liveness_off": False}
+    personal = {"patient": PATIENT, "quote": QUOTE, **face}
+    return {
+        "01-attract": FlowView(State.IDLE, "idle.welcome"),
+        "02-scan-too-far": FlowView(State.SEARCHING, "quality.too_far", seconds_left=27,
+                                    **face),
+        "03-scan-hold-still": FlowView(State.SEARCHING, "searching.hold_still",
+                                       seconds_left=24, method=Method.FACE, liveness_off=True),
+        "04-liveness-turn-left": FlowView(State.LIVENESS, "liveness.turn_left",
+                                          seconds_left=25, **face),
+        "05-keypad": FlowView(State.SECOND_FACTOR, "second_factor.wrong_digits",
+                              attempts_left=2, seconds_left=40, **face),
+        "06-looking-up": FlowView(State.LOOKING_UP, "lookup.please_wait", seconds_left=18,
+                                  **face),
+        "07-bill-review": FlowView(State.BILL_REVIEW, "review.check_and_confirm",
+                                   seconds_left=55, **personal),
+        "08-settling": FlowView(State.SETTLING, "settling.please_wait", seconds_left=19,
+                                **personal),
+        "09-result-paid": FlowView(State.DONE, "done.paid", result=RESULT, seconds_left=12,
+                                   **personal),
+        "10-result-queued": FlowView(State.DONE, "done.queued", result=QUEUED,
+                                     seconds_left=12, **personal),
+        "11-fallback-not-recognised": FlowView(State.FALLBACK, "fallback.go_to_cashier",
+                                               reason="face.not_recognised", seconds_left=20,
+                                               **face),
+        "12-error-credit": FlowView(State.FALLBACK, "fallback.go_to_cashier",
+                                    reason="credit.limit_exceeded", seconds_left=20,
+                                    method=Method.CARD),
+        "13-error-unreachable": FlowView(State.FALLBACK, "fallback.go_to_cashier",
+                                         reason="backend.unreachable", seconds_left=20,
+                                         method=Method.VOUCHER),
+        "14-attract-no-camera": FlowView(State.IDLE, "idle.welcome", face_available=False),
+    }
+
+
+class RecordingPort:
+    """A ``KioskPort`` that records the commands it gets and feeds what it is told to.
+
+    ``emit(view)`` / ``emit_frame(image, face)`` call the subscribed listeners like the
+    runtime's threads would (call them from another thread to exercise the bridge)."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, Any]] = []
+        self._views: list[Callable[[FlowView], None]] = []
+        self._frames: list[Callable[[np.ndarray, Any], None]] = []
+
+    def start_face(self) -> None:
+        self.commands.append(("start_face", None))
+
+    def confirm(self) -> None:
+        self.commands.append(("confirm", None))
+
+    def cancel(self) -> None:
+        self.commands.append(("cancel", None))
+
+    def call_cashier(self) -> None:
+        self.commands.append(("call_cashier", None))
+
+    def enter_digits(self, digits: str) -> None:
+        self.commands.append(("enter_digits", digits))
+
+    def card_read(self, card_no: str) -> None:
+        self.commands.append(("card_read", card_no))
+
+    def voucher_scanned(self, payload: str) -> None:
+        self.commands.append(("voucher_scanned", payload))
+
+    def set_elderly(self, on: bool) -> None:
+        self.commands.append(("set_elderly", on))
+
+    def subscribe(self, listener: Callable[[FlowView], None]) -> None:
+        self._views.append(listener)
+
+    def subscribe_preview(self, listener: Callable[[np.ndarray, Any], None]) -> None:
+        self._frames.append(listener)
+
+    def emit(self, view: FlowView) -> None:
+        for listener in self._views:
+            listener(view)
+
+    def emit_frame(self, image: np.ndarray, face: Any) -> None:
+        for listener in self._frames:
+            listener(image, face)

@@ -1,0 +1,32 @@
+"""Attract / idle: a calm welcome that says the three ways to pay and how face pay starts."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QWidget
+
+from kiosk.flow.machine import FlowView
+from ui.i18n import tr
+from ui.port import KioskPort
+from ui.screens.base import Screen, text_label
+
+
+class AttractScreen(Screen):
+    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
+        super().__init__(port, parent)
+        self.welcome = text_label("hero")
+        self.subtitle = text_label("guidance", tone="muted")
+        self.face_tip = text_label("body", tone="muted")
+        self.notice = text_label("body", tone="warn")
+        self.root.addStretch(2)
+        for widget in (self.welcome, self.subtitle, self.face_tip, self.notice):
+            self.root.addWidget(widget)
+            self.root.addSpacing(12)
+        self.root.addStretch(3)
+
+    def render(self, view: FlowView) -> None:
+        self.welcome.setText(tr("idle.welcome", self.lang))
+        self.subtitle.setText(tr("idle.subtitle", self.lang))
+        self.face_tip.setText(tr("idle.face_tip", self.lang) if view.face_available else "")
+        self.face_tip.setVisible(view.face_available)
+        self.notice.setText("" if view.face_available else tr("face.camera_failed", self.lang))
+        self.notice.setVisible(not view.face_available)

@@ -1,0 +1,133 @@
+"""What every patient screen shares: rendering a ``FlowView``, forgetting it, and layouts
+that turn from side-by-side (landscape) to stacked (portrait)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFrame,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.flow.machine import FlowView
+from ui.port import KioskPort
+
+LANDSCAPE_RATIO = 1.15  # wider than this times the height: panels side by side
+
+
+def text_label(role: str = "body", *, tone: str = "", wrap: bool = True,
+               align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter) -> QLabel:
+    label = QLabel()
+    label.setProperty("role", role)
+    if tone:
+        label.setProperty("tone", tone)
+    label.setWordWrap(wrap)
+    label.setAlignment(align)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # data never renders as markup
+    return label
+
+
+def button(role: str = "", name: str = "") -> QPushButton:
+    widget = QPushButton()
+    if role:
+        widget.setProperty("role", role)
+    if name:
+        widget.setObjectName(name)
+    widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys belong to the scanner, not buttons
+    return widget
+
+
+class TileButton(QPushButton):
+    """A large button whose caption wraps onto more lines instead of forcing the window
+    wider: long English or large-text captions must never push the layout off screen."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setProperty("role", "tile")
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.caption = text_label("tile")
+        self.caption.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.caption)
+
+    def set_caption(self, text: str) -> None:
+        self.caption.setText(text)
+        self.setAccessibleName(text)
+
+    def set_active(self, active: bool) -> None:
+        for widget in (self, self.caption):
+            set_style_property(widget, "active", "true" if active else "false")
+
+    def sizeHint(self) -> QSize:
+        return self.layout().sizeHint().expandedTo(self.minimumSize())
+
+    def minimumSizeHint(self) -> QSize:
+        return self.layout().minimumSize().expandedTo(self.minimumSize())
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return max(self.layout().totalHeightForWidth(width), self.minimumHeight())
+
+
+def set_style_property(widget: QWidget, name: str, value: str) -> None:
+    """Change a property that the stylesheet selects on, and restyle the widget."""
+    if widget.property(name) != value:
+        widget.setProperty(name, value)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+
+def panel() -> QFrame:
+    frame = QFrame()
+    frame.setProperty("panel", "true")
+    return frame
+
+
+class Screen(QWidget):
+    """One patient screen. ``show_view`` renders a snapshot in ``lang``; ``clear`` drops
+    anything personal it shows, and is called whenever the screen is not the current one."""
+
+    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.port = port
+        self.lang = "zh"
+        self._flips: list[QBoxLayout] = []
+        self.root = QVBoxLayout(self)
+        margin = 24
+        self.root.setContentsMargins(margin, margin // 2, margin, margin // 2)
+
+    def flip(self, layout: QBoxLayout) -> QBoxLayout:
+        """Register a layout that lays out side by side in landscape, stacked in portrait."""
+        self._flips.append(layout)
+        return layout
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        size = event.size()
+        landscape = size.width() > size.height() * LANDSCAPE_RATIO
+        direction = (QBoxLayout.Direction.LeftToRight if landscape
+                     else QBoxLayout.Direction.TopToBottom)
+        for layout in self._flips:
+            if layout.direction() != direction:
+                layout.setDirection(direction)
+        super().resizeEvent(event)
+
+    def show_view(self, view: FlowView, lang: str) -> None:
+        self.lang = lang
+        self.render(view)
+
+    def render(self, view: FlowView) -> None:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        """Forget personal data (masked names, amounts, receipts, camera images)."""

@@ -1,0 +1,73 @@
+"""The live camera preview: mirrored like a looking-glass, with a guide frame for where the
+face should be and the detected face's box (green when the guidance is satisfied)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui import theme
+
+GUIDE_W = 0.42  # the guide oval, as a fraction of the image's width / height
+GUIDE_H = 0.72
+
+
+class CameraPreview(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._box: QRectF | None = None
+        self.good = False  # the current guidance says the face is usable
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 120)
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, 360)
+
+    def set_frame(self, image: QImage, box: QRectF | None) -> None:
+        self._image, self._box = image, box
+        self.update()
+
+    def clear(self) -> None:
+        self._image, self._box = None, None
+        self.update()
+
+    @property
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    def _target(self) -> QRectF:
+        """Where the image is drawn: centred, aspect kept (4:3 until a frame arrives)."""
+        iw, ih = (self._image.width(), self._image.height()) if self._image else (4, 3)
+        scale = min(self.width() / iw, self.height() / ih)
+        w, h = iw * scale, ih * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        target = self._target()
+        painter.fillRect(target, QColor(theme.PANEL))
+        if self._image is not None:
+            painter.drawImage(target, self._image.mirrored(True, False))
+        line = max(3.0, target.width() / 120)
+        guide = QRectF(0, 0, target.width() * GUIDE_W, target.height() * GUIDE_H)
+        guide.moveCenter(target.center())
+        painter.setPen(QPen(QColor(theme.ACCENT if self.good else theme.MUTED), line,
+                            Qt.PenStyle.DashLine))
+        painter.drawEllipse(guide)
+        if self._image is not None and self._box is not None:
+            scale = target.width() / self._image.width()
+            box = self._box
+            mirrored_x = self._image.width() - box.x() - box.width()
+            face = QRectF(target.x() + mirrored_x * scale, target.y() + box.y() * scale,
+                          box.width() * scale, box.height() * scale)
+            painter.setPen(QPen(QColor(theme.GOOD if self.good else theme.WARN), line))
+            corner = min(face.width(), face.height()) / 4
+            for x, y, dx, dy in ((face.left(), face.top(), 1, 1), (face.right(), face.top(), -1, 1),
+                                 (face.left(), face.bottom(), 1, -1),
+                                 (face.right(), face.bottom(), -1, -1)):
+                painter.drawLine(QPointF(x, y), QPointF(x + dx * corner, y))
+                painter.drawLine(QPointF(x, y), QPointF(x, y + dy * corner))
+        painter.end()

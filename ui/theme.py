@@ -1,0 +1,100 @@
+"""Large type and high contrast for the patient screens; elderly mode makes everything larger.
+
+Sizes follow the screen's shorter side, so the same layout reads well on a 1024x768 kiosk and
+on a 1080x1920 portrait totem. Colours: white on deep navy (about 16:1), black on yellow for
+the one action that matters on each screen (about 14:1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BACKGROUND = "#0A1A33"
+PANEL = "#132A4D"
+LINE = "#3A5A8C"
+TEXT = "#FFFFFF"
+MUTED = "#D2DEF0"
+ACCENT = "#FFD400"
+ACCENT_TEXT = "#000000"
+WARN = "#FFB74D"
+GOOD = "#7CE38B"
+BAD = "#FF8A80"
+
+ELDERLY_SCALE = 1.25
+MIN_BASE_PX = 16
+
+# Font size of each text role, relative to the body size.
+ROLE_SCALE = {
+    "small": 0.75,
+    "body": 1.0,
+    "button": 1.1,
+    "guidance": 1.45,
+    "title": 1.7,
+    "money": 2.0,
+    "hero": 2.3,
+}
+
+
+@dataclass(frozen=True)
+class Theme:
+    base_px: int
+    elderly: bool = False
+
+    @property
+    def body_px(self) -> int:
+        return round(self.base_px * (ELDERLY_SCALE if self.elderly else 1.0))
+
+    def px(self, role: str) -> int:
+        return round(self.body_px * ROLE_SCALE.get(role, 1.0))
+
+    @property
+    def touch_px(self) -> int:
+        """Minimum height of anything a finger must hit."""
+        return round(self.body_px * 2.4)
+
+    def stylesheet(self) -> str:
+        pad = max(6, self.body_px // 3)
+        radius = max(6, self.body_px // 2)
+        roles = "\n".join(
+            f'QLabel[role="{role}"] {{ font-size: {self.px(role)}px; }}' for role in ROLE_SCALE)
+        return f"""
+QWidget#kiosk {{ background: {BACKGROUND}; }}
+QWidget {{ color: {TEXT}; font-size: {self.body_px}px; }}
+QLabel {{ background: transparent; }}
+{roles}
+QLabel[role="title"], QLabel[role="hero"] {{ font-weight: bold; }}
+QLabel[role="money"] {{ color: {ACCENT}; font-weight: bold; }}
+QLabel[tone="muted"] {{ color: {MUTED}; }}
+QLabel[tone="warn"] {{ color: {WARN}; }}
+QLabel[tone="bad"] {{ color: {BAD}; }}
+QLabel[tone="good"] {{ color: {GOOD}; }}
+QFrame[panel="true"] {{ background: {PANEL}; border: 2px solid {LINE};
+    border-radius: {radius}px; }}
+QPushButton {{ font-size: {self.px("button")}px; min-height: {self.touch_px}px;
+    padding: 0 {pad * 2}px; border-radius: {radius}px; color: {TEXT};
+    background: {PANEL}; border: 3px solid {MUTED}; }}
+QPushButton:pressed {{ background: {LINE}; }}
+QPushButton:disabled {{ color: #7A8BA6; border-color: #4A5D7C; }}
+QPushButton[role="primary"] {{ background: {ACCENT}; color: {ACCENT_TEXT};
+    border: 3px solid {ACCENT}; font-weight: bold; }}
+QPushButton[role="primary"]:disabled {{ background: #6B6230; color: #2A2A2A;
+    border-color: #6B6230; }}
+QPushButton[role="tile"] {{ padding: 0; }}
+QPushButton[role="tile"][active="true"] {{ border-color: {ACCENT}; }}
+QLabel[role="tile"] {{ font-size: {self.px("button")}px; font-weight: bold; }}
+QLabel[role="tile"][active="true"] {{ color: {ACCENT}; }}
+QLabel[role="tile"]:disabled {{ color: #7A8BA6; }}
+QPushButton[role="key"] {{ font-size: {self.px("title")}px; font-weight: bold; }}
+QPushButton[role="chrome"] {{ font-size: {self.px("small")}px;
+    min-height: {round(self.touch_px * 0.75)}px; }}
+QProgressBar {{ border: 2px solid {MUTED}; border-radius: {radius}px; background: {PANEL};
+    max-height: {self.body_px}px; }}
+QProgressBar::chunk {{ background: {ACCENT}; }}
+QScrollArea {{ background: transparent; border: none; }}
+QScrollArea > QWidget > QWidget {{ background: transparent; }}
+"""
+
+
+def theme_for(width: int, height: int, elderly: bool = False) -> Theme:
+    """The theme for a window of this size."""
+    return Theme(base_px=max(MIN_BASE_PX, round(min(width, height) / 32)), elderly=elderly)

@@ -19,6 +19,7 @@ from typing import Any
 
 from device.config import DevicesConfig
 from kiosk.errors import ConfigError
+from kiosk.liveness.config import LivenessConfig
 from models import default_store
 
 
@@ -190,6 +191,7 @@ class KioskConfig:
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: str = ""  # the file it was loaded from, for messages

@@ -1,66 +1,64 @@
-"""``kiosk demo``: recognition on bundled real faces (until the UI issue replaces it).
-
-Enrols the people in insightface's group photo t1.jpg, Tom Hanks and scikit-image's
-astronaut, then identifies altered frames of some of them, as a kiosk camera would see them.
-"""
+"""``kiosk demo``: the main job on embedded defaults — a local platform on loopback with a
+fresh SQLite, a demo hospital with credit users enrolled from bundled real face photos, a
+provisioned kiosk with a replay camera of the demo patient, and one whole checkout."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from device.opencv import cv2
+from device.printer.image_render import save_png
+from device.printer.receipt import Receipt
+from kiosk.commands.output import EXIT_INTERNAL, EXIT_OK
 from kiosk.config import KioskConfig
-from kiosk.recognition.engine import FaceEngine
-from kiosk.recognition.geometry import align_face
-from kiosk.recognition.images import read_image_file
+from kiosk.demo.scenario import Demo, DemoResult
+from kiosk.flow.model import LAYER_LABELS, State
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the demo on bundled images")
+    p = sub.add_parser("demo", help="the whole checkout on a local platform (headless)")
+    p.add_argument("--workdir", type=Path, default=Path("var/demo"),
+                   help="wiped and recreated (default: var/demo)")
     p.set_defaults(func=cmd_demo)
 
 
-def insightface_image(name: str) -> Path:
-    import insightface
-
-    return Path(insightface.__file__).resolve().parent / "data" / "images" / name
+def yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
 
 
-def _crop_second_face(engine: FaceEngine, group: np.ndarray) -> np.ndarray:
-    det = sorted(engine.detect(group), key=lambda d: d.box[0])[1]
-    x1, y1, x2, y2 = (int(v) for v in det.box)
-    pad = (x2 - x1) // 2
-    crop = group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
-    return np.ascontiguousarray(crop[:, ::-1])
+def summary(result: DemoResult, receipt_png: Path | None) -> str:
+    view = result.final
+    lines = [f"states:      {' → '.join(dict.fromkeys(v.state.value for v in result.views))}"]
+    if view.state != State.DONE or view.quote is None or view.result is None:
+        lines.append(f"result:      {view.state.value} ({view.reason or view.guidance})")
+        return "\n".join(lines)
+    q = view.quote
+    lines += [
+        f"recognised:  {result.recognised} ({view.patient.id_masked if view.patient else ''})"
+        f" in {result.seconds:.1f} s",
+        f"bill:        {yuan(q.total_fen)} yuan, {len(q.lines)} lines",
+        *(f"  {LAYER_LABELS.get(name, name):32s} {yuan(fen):>10s}" for name, fen in q.layers),
+        f"settlement:  {result.settlement_id} (self-pay {yuan(q.self_pay_fen)} yuan on credit)",
+        f"receipt:     {', '.join(str(p) for p in result.receipt_files) or 'not printed'}",
+    ]
+    if receipt_png is not None:
+        lines.append(f"             {receipt_png}")
+    return "\n".join(lines)
 
 
 def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:
-    from skimage import data
-
-    engine = FaceEngine.from_config(config)
-    gallery = engine.new_gallery()
-    group = read_image_file(insightface_image("t1.jpg"))
-    for i, det in enumerate(sorted(engine.detect(group), key=lambda d: d.box[0])):
-        gallery.add(f"t1-person-{i + 1}", engine.embed_aligned(align_face(group, det.landmarks)))
-    hanks = read_image_file(insightface_image("Tom_Hanks_54745.png"))
-    astronaut = np.ascontiguousarray(data.astronaut()[..., ::-1])
-    gallery.add("tom-hanks", engine.template_for(hanks, strict=False))
-    gallery.add("astronaut", engine.template_for(astronaut, strict=False))
-    print(f"enrolled {gallery.person_count} people from bundled images (pack {engine.pack})")
-    probes = {
-        "astronaut, mirrored and darker": cv2.convertScaleAbs(astronaut[:, ::-1], alpha=0.7),
-        "Tom Hanks, JPEG-recompressed": cv2.imdecode(
-            cv2.imencode(".jpg", hanks, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR),
-        "t1 person 2, cut from the group photo, mirrored": _crop_second_face(engine, group),
-    }
-    for label, frame in probes.items():
-        template = engine.template_for(frame, strict=False)
-        decision = engine.identify(template, gallery)
-        best = decision.best
-        assert best is not None
-        print(f"  {label:45s} -> {decision.outcome:9s} {best.person_id:14s} "
-              f"score {best.score:.3f} (gap {decision.gap:.3f})")
-    return 0
+    print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
+    demo = Demo(args.workdir)
+    try:
+        print(f"platform on {demo.platform.url}; "
+              f"{demo.app.runtime.gallery.person_count} faces enrolled; checking out ...",
+              flush=True)
+        result = demo.run_checkout()
+    finally:
+        demo.close()
+    png = None
+    if result.final.result is not None:
+        png = save_png(Receipt.from_dict(result.final.result.receipt),
+                       args.workdir / "receipt.png")
+    print(summary(result, png))
+    return EXIT_OK if result.final.state == State.DONE else EXIT_INTERNAL

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kiosk.config import FlowConfig
 from kiosk.flow.effects import (
@@ -32,6 +32,7 @@ from kiosk.flow.model import (
     SettlementResult,
     State,
 )
+from kiosk.liveness.result import LivenessInputError, LivenessResult
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Decision
 from kiosk.recognition.template import Template
@@ -46,19 +47,14 @@ class FrameObservation:
     reasons: tuple[str, ...]  # quality-gate reasons; empty means usable
     template: Template | None = None
     decision: Decision | None = None
-    frame: object | None = None  # the BGR frame, for liveness cues; never stored
-
-
-@dataclass(frozen=True)
-class LivenessVerdict:
-    status: str  # pending | passed | failed
-    guidance: str = ""
-    reason: str = ""
-    evidence: dict[str, object] = field(default_factory=dict)
+    frame: Any = None  # the BGR frame, for liveness cues; never stored
 
 
 class LivenessCheck(Protocol):
-    def feed(self, obs: FrameObservation) -> LivenessVerdict: ...
+    """What the flow needs of a liveness check (``kiosk.liveness.LivenessCheck`` is one)."""
+
+    def feed(self, timestamp_s: float, detection: Detection | None, frame_bgr: Any = None,
+             template: Template | None = None) -> LivenessResult: ...
 
 
 @dataclass
@@ -257,7 +253,10 @@ class CheckoutFlow:
     def _liveness(self, obs: FrameObservation) -> list[Effect]:
         s = self.session
         assert s is not None and s.liveness is not None
-        verdict = s.liveness.feed(obs)
+        try:
+            verdict = s.liveness.feed(obs.timestamp, obs.face, obs.frame, obs.template)
+        except LivenessInputError:
+            return []  # e.g. a frame older than the last: skip it, the check is unchanged
         audit = Audit("liveness." + verdict.status, {"session": s.id, "reason": verdict.reason,
                                                      **verdict.evidence})
         if verdict.status == "passed":

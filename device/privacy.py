@@ -9,10 +9,10 @@ from __future__ import annotations
 
 
 def mask_name(name: str) -> str:
-    """张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明; keeps first and last character."""
+    """张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明; a one-character name is hidden whole."""
     name = name.strip()
     if len(name) <= 1:
-        return name
+        return "*" * len(name)
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -308,7 +308,7 @@ def _line(text: str, path: tuple[str, ...]) -> int:
         header = _HEADER.match(line)
         if header:
             table = tuple(part.strip() for part in header.group(1).split("."))
-            if table == path:
+            if table == path or (table == path[:-1] and not header_line):
                 header_line = number
             continue
         key = _KEY.match(line)

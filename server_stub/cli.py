@@ -66,8 +66,11 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     platform = Platform(config)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
-    uvicorn.run(create_asgi_app(platform), host=host, port=port, log_config=None,
-                access_log=False, server_header=False)
+    try:
+        uvicorn.run(create_asgi_app(platform), host=host, port=port, log_config=None,
+                    access_log=False, server_header=False)
+    finally:
+        platform.db.dispose()  # commits whatever is still queued (nonces, purges)
     return EXIT_OK
 
 

@@ -144,10 +144,12 @@ def sync(conn: Connection, *, site_id: str, pack: str, cursor: int, limit: int, 
                         & (templates.c.pack == gallery_entries.c.pack))
              .where(gallery_entries.c.site_id == site_id, gallery_entries.c.pack == pack,
                     gallery_entries.c.version > cursor)
-             .order_by(gallery_entries.c.version).limit(limit))
+             .order_by(gallery_entries.c.version).limit(limit + 1))
     if cursor == 0:  # a first sync needs no deletions
         query = query.where(gallery_entries.c.present.is_(True))
     rows = list(conn.execute(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
     upserts, deletions = [], []
     for row in rows:
         if row.present and row.sealed is not None:
@@ -159,4 +161,4 @@ def sync(conn: Connection, *, site_id: str, pack: str, cursor: int, limit: int, 
             deletions.append(row.patient_id)
     return schemas.GallerySync(pack=pack, scope=scope,
                                cursor=rows[-1].version if rows else cursor,
-                               more=len(rows) == limit, upserts=upserts, deletions=deletions)
+                               more=more, upserts=upserts, deletions=deletions)

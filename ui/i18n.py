@@ -306,6 +306,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enrol.title": ("刷脸支付登记", "Face pay enrolment"),
     "enrol.consent_title": ("刷脸支付授权书（版本 {version}）",
                             "Face pay consent (version {version})"),
+    "enrol.consent_text": (
+        "开通刷脸支付后，本院自助缴费机将通过人脸识别确认您的身份，并将个人自付部分记入您的"
+        "信用账户（先看病，后缴费）。\n\n"
+        "1. 我们只保存由您的照片在本机计算出的人脸特征数据（模板），不保存照片。\n"
+        "2. 模板加密保存，仅用于本院缴费时确认是您本人，不作他用，不向第三方提供。\n"
+        "3. 刷脸支付是三种缴费方式之一，您随时可以改用医保卡、医保电子凭证或人工窗口。\n"
+        "4. 您可以随时在人工窗口撤回授权，撤回后您的人脸模板将立即删除。\n"
+        "5. 每次缴费记录保存两年以备审计。",
+        "With face pay, this hospital's self-service kiosks confirm who you are by face "
+        "recognition and put your self-pay part on your credit (treat first, pay later).\n\n"
+        "1. We keep only face feature data (a template) computed on this device from your "
+        "pictures; the pictures themselves are not kept.\n"
+        "2. The template is stored encrypted, used only to confirm it is you when paying at "
+        "this hospital, and never given to anyone else.\n"
+        "3. Face pay is one of three ways to pay; you can always use your insurance card, "
+        "your e-voucher or the cashier instead.\n"
+        "4. You can withdraw this consent at the cashier at any time; your template is then "
+        "deleted at once.\n"
+        "5. Payment records are kept for two years for audit."),
     "enrol.consent_ack": ("患者已阅读并同意以上内容", "The patient has read and agrees"),
     "enrol.start": ("同意并开始采集", "Agree and start capture"),
     "enrol.need_ack": ("请先请患者阅读并勾选同意", "The patient must read and tick the consent"),

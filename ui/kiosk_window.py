@@ -17,6 +17,7 @@ from PySide6.QtGui import QImage, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
+    QLayout,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -89,6 +90,8 @@ class KioskWindow(QWidget):
         self.hospital = hospital
 
         layout = QVBoxLayout(self)
+        # The screen's size is given (full screen): adapt to it, never grow past it.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._top_bar())
@@ -135,7 +138,7 @@ class KioskWindow(QWidget):
         bar = QWidget()
         row = QHBoxLayout(bar)
         row.setContentsMargins(16, 8, 16, 8)
-        self.hospital_label = text_label("body",
+        self.hospital_label = text_label("small",
                                          align=Qt.AlignmentFlag.AlignLeft
                                          | Qt.AlignmentFlag.AlignVCenter)
         self.countdown = text_label("small", tone="muted", wrap=False)
@@ -251,6 +254,9 @@ class KioskWindow(QWidget):
                 tile.setMinimumHeight(theme.touch_px)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        landscape = event.size().width() > event.size().height()
+        for screen in self.screens.values():
+            screen.set_landscape(landscape)
         super().resizeEvent(event)
         self.apply_theme()
 

@@ -97,6 +97,12 @@ def _cut_off(widget: QWidget) -> bool:
 def layout_problems(root: QWidget) -> list[str]:
     """Visible labels/buttons outside ``root``, with cut-off text, or overlapping."""
     problems = []
+    layout = root.layout()
+    if layout is not None:
+        need = layout.totalMinimumSize()
+        if need.width() > root.width() or need.height() > root.height():
+            problems.append(f"window {root.width()}x{root.height()} is smaller than its "
+                            f"layout's minimum {need.width()}x{need.height()}")
     bounds = root.rect().adjusted(-SLACK_PX, -SLACK_PX, SLACK_PX, SLACK_PX)
     widgets = [w for w in root.findChildren(QWidget)
                if isinstance(w, QLabel | QAbstractButton) and w.isVisibleTo(root)

@@ -41,6 +41,14 @@ class StallProbe(QObject):
     def stop(self) -> None:
         self._timer.stop()
 
+    def pause(self) -> None:
+        """Stop measuring (our own deliberate blocking work follows)."""
+        self._timer.stop()
+
+    def resume(self) -> None:
+        self._last_ns = time.perf_counter_ns()
+        self._timer.start()
+
     def _tick(self) -> None:
         now = time.perf_counter_ns()
         late_ms = (now - self._last_ns) / 1e6 - self.interval_ms

@@ -91,6 +91,11 @@ QProgressBar {{ border: 2px solid {MUTED}; border-radius: {radius}px; background
     max-height: {self.body_px}px; }}
 QProgressBar::chunk {{ background: {ACCENT}; }}
 QScrollArea {{ background: transparent; border: none; }}
+QScrollBar:vertical {{ width: {max(12, self.body_px // 2)}px; background: {BACKGROUND};
+    border: none; margin: 0; }}
+QScrollBar::handle:vertical {{ background: {MUTED}; border-radius: {max(4, self.body_px // 5)}px;
+    min-height: {self.body_px * 2}px; }}
+QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
 QScrollArea > QWidget > QWidget {{ background: transparent; }}
 """
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from escpos.printer import Dummy
 
+from device.errors import DeviceConfigError
 from device.printer.layout import Row, pair_lines, receipt_rows, wrap
 from device.printer.receipt import Receipt
 
@@ -22,9 +23,18 @@ KANJI_MODE_ON = b"\x1c\x26"  # FS &: two-byte (GB18030/GBK) characters from here
 QR_MODULE_DOTS = 6  # about 3 cm wide for a settlement id on a 203 dpi head
 
 
+def memory_printer(profile: str) -> Dummy:
+    """An in-memory python-escpos printer; ``DeviceConfigError`` for an unknown profile."""
+    try:
+        return Dummy(profile=profile)
+    except KeyError as exc:
+        raise DeviceConfigError(f"unknown printer profile {profile!r} (see python-escpos "
+                                "capability profiles)", profile=profile) from exc
+
+
 def render_escpos(receipt: Receipt, *, profile: str = "default", columns: int = 0,
                   reprint: bool = False) -> bytes:
-    printer = Dummy(profile=profile)
+    printer = memory_printer(profile)
     width = columns or int(printer.profile.get_columns("a"))
     printer.hw("INIT")
     printer._raw(KANJI_MODE_ON)

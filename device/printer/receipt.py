@@ -131,6 +131,8 @@ class Receipt:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Receipt:
         """Rebuild from ``to_dict`` output; anything malformed is a ``ReceiptError``."""
+        if not isinstance(data.get("extra", []), list | tuple):
+            raise ReceiptError("receipt 'extra' must be a list of lines", field="extra")
         try:
             return cls(
                 hospital=data["hospital"], kiosk_id=data["kiosk_id"],

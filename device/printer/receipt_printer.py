@@ -20,7 +20,7 @@ from escpos.exceptions import Error as EscposError
 from device.config import PrinterConfig
 from device.errors import PrinterError, PrinterOffline, PrinterOutOfPaper
 from device.health import Health, HealthState
-from device.printer.escpos_render import render_escpos
+from device.printer.escpos_render import memory_printer, render_escpos
 from device.printer.receipt import BillLine, LayerShare, Receipt
 from device.printer.spool import ReceiptSpool
 from device.printer.status import (
@@ -66,6 +66,7 @@ class ReceiptPrinter:
 
     def __init__(self, config: PrinterConfig) -> None:
         self.config = config
+        memory_printer(config.profile)  # fail at start-up, not at the first patient's slip
         self.spool = ReceiptSpool(config.spool_dir, keep=config.keep_receipts)
         self._lock = threading.Lock()
         self._health = Health("printer", HealthState.DEGRADED, "printer.unchecked",

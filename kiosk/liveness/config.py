@@ -22,7 +22,7 @@ class LivenessConfig:
     frontal_max_yaw_deg: float = 12.0
     reference_frames: int = 3
     # the challenge
-    min_turn_deg: float = 15.0  # yaw change from the reference that counts as "turned"
+    min_turn_deg: float = 10.0  # yaw change from the reference that counts as "turned"
     max_turn_deg: float = 45.0  # beyond this landmarks are unreliable; such frames are skipped
     wrong_direction_deg: float = 12.0  # yaw change the wrong way that fails the check
     min_response_s: float = 0.25  # a turn completed sooner than a person can react
@@ -52,9 +52,10 @@ class LivenessConfig:
         errors += [(name, "must be positive") for name in positive if getattr(self, name) <= 0]
         if not 0 <= self.min_response_s < self.turn_timeout_s:
             errors.append(("min_response_s", "need 0 <= min_response_s < turn_timeout_s"))
-        if not 0 < self.frontal_max_yaw_deg < self.min_turn_deg < self.max_turn_deg <= 60:
-            errors.append(("min_turn_deg", "need 0 < frontal_max_yaw_deg < min_turn_deg "
-                                           "< max_turn_deg <= 60"))
+        if not 0 < self.frontal_max_yaw_deg <= 30:
+            errors.append(("frontal_max_yaw_deg", "must be in (0, 30] degrees"))
+        if not 0 < self.min_turn_deg < self.max_turn_deg <= 60:
+            errors.append(("min_turn_deg", "need 0 < min_turn_deg < max_turn_deg <= 60"))
         if self.wrong_direction_deg <= 0:
             errors.append(("wrong_direction_deg", "must be positive"))
         counts = ("reference_frames", "turned_frames", "screen_frames", "model_frames")

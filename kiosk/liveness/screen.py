@@ -16,6 +16,7 @@ from device.opencv import cv2
 from kiosk.recognition.detection import Detection
 
 MIN_SIDE_PX = 32  # a smaller face crop has too few frequencies to tell anything
+MAX_SIDE_PX = 160  # texture is texture: the centre of a large face says as much
 _BAND = (0.12, 0.48)  # cycles per pixel: above the face's own shading, below Nyquist
 _RINGS = 16
 _PEAKS = 6  # a moiré pattern puts several peaks (each with its mirror) in the band
@@ -46,6 +47,9 @@ def moire_score(region_bgr: np.ndarray) -> float:
     rows, cols = grey.shape
     if min(rows, cols) < MIN_SIDE_PX:
         return 0.0
+    top, left = max(0, (rows - MAX_SIDE_PX) // 2), max(0, (cols - MAX_SIDE_PX) // 2)
+    grey = grey[top : top + MAX_SIDE_PX, left : left + MAX_SIDE_PX]  # bounds the cost
+    rows, cols = grey.shape
     window = np.outer(np.hanning(rows), np.hanning(cols))
     spectrum = np.abs(np.fft.fftshift(np.fft.fft2((grey - grey.mean()) * window)))
     fy = np.fft.fftshift(np.fft.fftfreq(rows))[:, None]

@@ -50,3 +50,10 @@ def test_syntax_errors_and_unreadable_files(tmp_path: Path):
     bad.write_bytes(b"name = '\xe9'\n")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(bad)
+
+
+def test_a_missing_required_value_points_at_its_table():
+    text = "[models]\nthreads = 1\n\n[devices.printer]\ndriver = \"serial\"\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "k.toml")
+    assert any(e.startswith("k.toml:4: 'devices.printer.port'") for e in err.value.context["errors"])

@@ -16,8 +16,9 @@ from kiosk.flow.effects import (
     PrintReceipt,
     Settle,
 )
-from kiosk.flow.machine import CheckoutFlow, FrameObservation, LivenessVerdict
+from kiosk.flow.machine import CheckoutFlow, FrameObservation
 from kiosk.flow.model import BillLine, Method, PatientView, Quote, SettlementResult, State
+from kiosk.liveness.result import LivenessResult as LivenessVerdict
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Candidate, Policy, decide
 
@@ -233,7 +234,7 @@ class ScriptedLiveness:
     def __init__(self, verdicts):
         self.verdicts = list(verdicts)
 
-    def feed(self, obs):
+    def feed(self, timestamp_s, detection, frame_bgr=None, template=None):
         return self.verdicts.pop(0)
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from device.config import PrinterConfig
 from device.errors import (
+    DeviceConfigError,
     PrinterError,
     PrinterOffline,
     PrinterOutOfPaper,
@@ -122,6 +123,13 @@ def test_escpos_is_a_pure_function_and_marks_reprints_and_pending() -> None:
     assert "张小三".encode("gb18030") not in reprint + pending
 
 
+def test_unknown_profile_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(DeviceConfigError):
+        render_escpos(sample(), profile="NoSuchPrinter-9000")
+    with pytest.raises(DeviceConfigError):
+        file_printer(tmp_path, profile="NoSuchPrinter-9000")
+
+
 def test_printer_without_native_qr_gets_a_raster_and_no_cut() -> None:
     data = render_escpos(sample(), profile="ZJ-5870")  # 58 mm, no QR, no cutter
     assert GS + b"(k" not in data and GS + b"v0" in data
@@ -160,6 +168,11 @@ def test_bad_lines_are_refused() -> None:
             BillLine(*args)
     with pytest.raises(ReceiptError):
         Receipt.from_dict({"hospital": "x"})
+    good = sample().to_dict()
+    for key, bad in (("lines", "挂号费"), ("lines", [["挂号费", 1000]]), ("extra", "abc"),
+                     ("issued_at", 20240501), ("shares", None)):
+        with pytest.raises(ReceiptError):
+            Receipt.from_dict({**good, key: bad})
 
 
 def test_money_formatting_is_exact() -> None:

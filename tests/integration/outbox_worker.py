@@ -31,7 +31,12 @@ def main() -> int:
         except BackendError as exc:
             return SendOutcome(False, error=exc.code, retryable=exc.retryable)
 
-    sender = OutboxSender(box, send)
+    def progress(item, outcome):
+        state = "delivered" if outcome.delivered else f"failed {outcome.error}"
+        print(f"{state} {item.idempotency_key}", flush=True)
+
+    print("started", flush=True)
+    sender = OutboxSender(box, send, on_result=progress)
     while box.pending():
         sender.run_once()
         for item in box.pending():

@@ -5,16 +5,46 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from kiosk.provisioning import connect
 
 WORKER = Path(__file__).with_name("outbox_worker.py")
+
+
+def _start(cfg: Path, bills: list, env: dict) -> tuple[subprocess.Popen, queue.Queue]:
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(cfg), json.dumps(bills)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for raw in proc.stdout:
+            lines.put(raw.decode().strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, lines
+
+
+def _wait_for(lines: queue.Queue, prefix: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if lines.get(timeout=0.1).startswith(prefix):
+                return True
+        except queue.Empty:
+            continue
+    return False
+
+
+def _wait_deliveries(lines: queue.Queue, count: int) -> bool:
+    return all(_wait_for(lines, "delivered", 60) for _ in range(count))
 
 
 def test_kill9_at_random_points_settles_each_bill_exactly_once(platform, tmp_path):
@@ -30,24 +60,20 @@ def test_kill9_at_random_points_settles_each_bill_exactly_once(platform, tmp_pat
         bills.append({"bill_id": bill_id, "patient_id": "P1006", "self_pay_fen": 0})
     cfg_path = Path(config.source)
     rng = random.Random(9)
-    kills = 0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    for _ in range(40):
-        proc = subprocess.Popen([sys.executable, str(WORKER), str(cfg_path), json.dumps(bills)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        time.sleep(rng.uniform(0.3, 1.5))
+    kills = 0
+    for _ in range(6):  # killed mid-delivery: after a random number of sends, at a random µs
+        proc, lines = _start(cfg_path, bills, env)
+        if _wait_for(lines, "started", 120) and _wait_deliveries(lines, rng.randint(0, 2)):
+            time.sleep(rng.uniform(0, 0.03))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
             kills += 1
-            continue
-        out, err = proc.communicate()
-        assert proc.returncode == 0, err.decode()[-2000:]
-        assert b"drained" in out
-        break
-    else:
-        raise AssertionError("the worker never drained the outbox")
-    assert kills >= 1, "the test must actually kill the worker at least once"
+        proc.wait()
+    proc, lines = _start(cfg_path, bills, env)  # and finally left alone to finish
+    assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-2000:]
+    assert _wait_for(lines, "drained", 5)
+    assert kills >= 3, "the test must actually kill the worker mid-delivery"
     day = counter.settlements_today()
     mine = [s for s in day.settlements if s.bill_id.startswith("K9-")]
     assert sorted(s.bill_id for s in mine) == [b["bill_id"] for b in bills]  # once each

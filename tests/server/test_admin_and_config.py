@@ -13,7 +13,7 @@ import pytest
 
 from server_stub.config import ConfigError, load_config
 from server_stub.masking import mask_card, mask_name, mask_national_id, mask_phone
-from tests.server.conftest import admin, write_config
+from tests.server.live import admin, write_config
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algor
 
 from kiosk.protocol.keys import fingerprint, generate_private_key, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
-from tests.server.conftest import Device, Server, error_code
+from tests.server.live import Device, Server, error_code
 
 QUOTE = {"bill_id": "B1001-1", "patient_id": "P1001", "method": "card"}
 

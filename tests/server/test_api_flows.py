@@ -18,7 +18,7 @@ import requests
 from kiosk.protocol.voucher import format_payload, new_token
 from server_stub.config import PolicySection
 from server_stub.policy import split_bill
-from tests.server.conftest import Device, Server, error_code, make_bill
+from tests.server.live import Device, Server, error_code, make_bill
 
 PACK = "opencv-zoo-sface"
 FULL_VALUES = ["张三丰", "李小四", "13800001001", "13800001002", "330784199001011234",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server.conftest import Device, seed_load, start_server
+from tests.server.live import Device, seed_load, start_server
 
 
 def _consistent(db_path: Path) -> None:
@@ -42,6 +42,10 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
     server = start_server(tmp_path)
     work, tokens = seed_load(server, patients=6, bills_each=60, tokens=6)
     devices = [Device.register(server, token) for token in tokens]
+    early = requests.Request("GET", f"{server.base}/v1/patients/LD000/bills")
+    early.auth = devices[0].session.auth
+    early_request = early.prepare()
+    assert devices[0].session.send(early_request.copy(), timeout=10).status_code == 200
     attempts: list[dict] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -85,6 +89,9 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
     assert len(acknowledged) >= 60
 
     server.start()  # same database, same port, after a crash
+    replayed = devices[0].session.send(early_request.copy(), timeout=10)
+    assert replayed.status_code == 401  # nonces outlive the process
+    assert replayed.json()["error"]["code"] == "auth.nonce_replayed"
     db_path = tmp_path / "server.db"
     _consistent(db_path)
     verify = json.loads(server.admin("audit", "verify").stdout)

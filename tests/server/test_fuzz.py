@@ -12,7 +12,7 @@ import schemathesis
 from http_message_signatures import HTTPMessageSignaturesException
 from hypothesis import HealthCheck, Phase, given, reject, settings
 
-from tests.server.conftest import start_server
+from tests.server.live import start_server
 
 EXAMPLES_PER_OPERATION = 12
 

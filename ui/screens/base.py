@@ -1,10 +1,9 @@
-"""What every patient screen shares: rendering a ``FlowView``, forgetting it, and layouts
-that turn from side-by-side (landscape) to stacked (portrait)."""
+"""What every patient screen shares: rendering a ``FlowView``, forgetting it, layouts that
+turn from side-by-side (landscape) to stacked (portrait), and the widgets they are built of."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFrame,
@@ -17,8 +16,6 @@ from PySide6.QtWidgets import (
 
 from kiosk.flow.machine import FlowView
 from ui.port import KioskPort
-
-LANDSCAPE_RATIO = 1.15  # wider than this times the height: panels side by side
 
 
 def text_label(role: str = "body", *, tone: str = "", wrap: bool = True,
@@ -112,15 +109,14 @@ class Screen(QWidget):
         self._flips.append(layout)
         return layout
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        size = event.size()
-        landscape = size.width() > size.height() * LANDSCAPE_RATIO
+    def set_landscape(self, landscape: bool) -> None:
+        """Side by side on a landscape screen, stacked on a portrait one (the window decides
+        for every screen at once, so hidden screens never hold on to the other layout)."""
         direction = (QBoxLayout.Direction.LeftToRight if landscape
                      else QBoxLayout.Direction.TopToBottom)
         for layout in self._flips:
             if layout.direction() != direction:
                 layout.setDirection(direction)
-        super().resizeEvent(event)
 
     def show_view(self, view: FlowView, lang: str) -> None:
         self.lang = lang

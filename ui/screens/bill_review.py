@@ -4,6 +4,7 @@ patient's own part in large yellow figures; then one big Confirm and a Cancel.""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -77,6 +78,11 @@ class BillReviewScreen(Screen):
         self.root.addLayout(actions)
         self._dynamic: list[QLabel] = []
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """At least three bill lines stay visible whatever the text size."""
+        self.scroll.setMinimumHeight(self.total.fontMetrics().lineSpacing() * 3 + 8)
+        super().resizeEvent(event)
+
     def _add(self, grid: QGridLayout, text: str, row: int, col: int, *, role: str = "body",
              align: Qt.AlignmentFlag = LEFT, wrap: bool = True, tone: str = "") -> None:
         widget = text_label(role, align=align, wrap=wrap, tone=tone)
@@ -121,7 +127,7 @@ class BillReviewScreen(Screen):
         self.total.setText(yuan(q.total_fen, lang))
         shares = [(name, fen) for name, fen in q.layers if name != "self_pay"]
         for row, (name, fen) in enumerate(shares):
-            self._add(self.layers, label("layer", name, lang), row, 0)
+            self._add(self.layers, label("layer", name, lang), row, 0, wrap=False)
             self._add(self.layers, yuan(fen, lang), row, 1, align=RIGHT, wrap=False)
         self.layers.setColumnStretch(0, 1)
         self.self_pay.setText(yuan(q.self_pay_fen, lang))

@@ -25,7 +25,7 @@ class KeypadScreen(Screen):
         self.digits = ""
         body = self.flip(QHBoxLayout())
         info = QVBoxLayout()
-        self.title = text_label("guidance")
+        self.title = text_label("body")
         self.dots = text_label("hero")
         self.guidance = text_label("guidance")
         self.attempts = text_label("body", tone="muted")
@@ -95,6 +95,7 @@ class KeypadScreen(Screen):
                               else tr(view.guidance, self.lang))
         self.attempts.setText(tr("keypad.attempts_left", self.lang, n=view.attempts_left)
                               if view.attempts_left else "")
+        self.attempts.setVisible(view.attempts_left > 0)
         self.clear_key.setText(tr("keypad.clear", self.lang))
         self.delete_key.setText(tr("keypad.delete", self.lang))
         self.cancel.setText(tr("ui.cancel", self.lang))

@@ -1,0 +1,218 @@
+"""A real platform for the tests: ``python -m server_stub run`` on a free loopback port, a
+temporary SQLite file, and devices that sign with ``kiosk.protocol`` like a kiosk would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
+from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(directory: Path, extra: str = "") -> Path:
+    path = directory / "server.toml"
+    path.write_text(
+        f'[server]\ndb_url = "sqlite:///{directory}/server.db"\n'
+        f'key_file = "{directory}/server_key.pem"\ndata_key_file = "{directory}/data.key"\n'
+        f"max_body_bytes = 65536\n{extra}", encoding="utf-8")
+    return path
+
+
+def admin(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The admin CLI as an operator runs it: a separate process on the same database."""
+    result = subprocess.run([sys.executable, "-m", "server_stub", "--config", str(config), *args],
+                            capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"admin {args} failed: {result.stderr}")
+    return result
+
+
+@dataclass
+class Server:
+    config: Path
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    seed: dict[str, Any] = field(default_factory=dict)
+    log: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self.log = self.directory / f"server-{time.time_ns()}.log"
+        with self.log.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
+                 "--host", HOST, "--port", str(self.port)],
+                stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()}")
+            try:
+                if requests.get(f"{self.base}/v1/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise AssertionError("server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no cleanup, no flush, no goodbye
+        self.process.wait(timeout=15)
+
+    def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return admin(self.config, *args, check=check)
+
+    def token(self, role: str = "kiosk") -> str:
+        out = self.admin("device", "token", "--site", self.seed["site_id"], "--role", role)
+        return str(json.loads(out.stdout)["token"])
+
+    def device(self, role: str = "kiosk") -> Device:
+        return Device.register(self, self.token(role))
+
+
+@dataclass
+class Device:
+    """A registered kiosk or counter: signs every request, verifies every response."""
+
+    server: Server
+    device_id: str
+    session: requests.Session
+    verifier: ResponseVerifier
+    role: str
+
+    @classmethod
+    def register(cls, server: Server, token: str, name: str = "test-device") -> Device:
+        key = generate_private_key()
+        reply = requests.post(f"{server.base}/v1/devices/register", timeout=10, json={
+            "token": token, "public_key": public_key_b64(key), "name": name})
+        assert reply.status_code == 201, reply.text
+        data = reply.json()
+        verifier = ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"]))
+        verifier.verify(reply)
+        session = requests.Session()
+        session.auth = DeviceSigner(data["device_id"], key)
+        return cls(server, data["device_id"], session, verifier, data["role"])
+
+    def call(self, method: str, path: str, *, key: str | None = None,
+             **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        reply = self.session.request(method, f"{self.server.base}{path}", headers=headers,
+                                     timeout=30, **kwargs)
+        self.verifier.verify(reply)  # every answer, errors included, is signed by the server
+        return reply
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, json_body: Any, *, key: str | None = None,
+             **kwargs: Any) -> requests.Response:
+        return self.call("POST", path, json=json_body, key=key, **kwargs)
+
+    def settle(self, bill_id: str, patient_id: str, method: str = "card",
+               key: str | None = None, **extra: Any) -> requests.Response:
+        return self.post("/v1/settlements", {"bill_id": bill_id, "patient_id": patient_id,
+                                             "method": method, **extra},
+                         key=key or str(uuid.uuid4()))
+
+
+def error_code(reply: requests.Response) -> str:
+    return str(reply.json()["error"]["code"])
+
+
+def start_server(directory: Path, extra_config: str = "", seed: bool = True) -> Server:
+    config = write_config(directory, extra_config)
+    server = Server(config=config, directory=directory, port=free_port())
+    if seed:
+        server.seed = json.loads(admin(config, "seed", "demo").stdout)
+    server.start()
+    return server
+
+
+def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, bool]],
+              bill_id: str | None = None) -> str:
+    """A pending bill, written to the platform's database as the hospital system would."""
+    from server_stub import gallery
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import Database
+    from server_stub.directory import NewItem, create_bill
+
+    config = load_config(server.config)
+    db = Database(config.server.db_url)
+    try:
+        with db.write() as conn:
+            made = create_bill(conn, site_id=server.seed["site_id"], patient_id=patient_id,
+                               visit_id=f"V-{uuid.uuid4().hex[:8]}", config=config,
+                               now=now_ms(), bill_id=bill_id,
+                               items=[NewItem(kind, "item", qty, unit, eligible)
+                                      for kind, qty, unit, eligible in items])
+            gallery.refresh_user(conn, patient_id, config.gallery.scope)
+    finally:
+        db.dispose()
+    return made
+
+
+def seed_load(server: Server, *, patients: int, bills_each: int,
+              tokens: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """Many pending bills and enrolment tokens at once, written as the admin CLI would."""
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import Database
+    from server_stub.directory import (
+        NewItem,
+        NewUser,
+        create_bill,
+        enrol_user,
+        issue_enrolment_token,
+    )
+
+    config = load_config(server.config)
+    db = Database(config.server.db_url)
+    made: list[tuple[str, str]] = []
+    try:
+        with db.write() as conn:
+            now, site = now_ms(), server.seed["site_id"]
+            for p in range(patients):
+                pid = f"LD{p:03d}"
+                enrol_user(conn, NewUser(pid, "负载", f"33078419900101{p:04d}", f"1370000{p:04d}",
+                                         "resident", credit_limit_fen=500_000_000), config, now)
+                for b in range(bills_each):
+                    made.append((create_bill(
+                        conn, site_id=site, patient_id=pid, visit_id=f"V{p}-{b}", config=config,
+                        now=now, items=[NewItem("exam", "e", 1, 10_000 + b, True),
+                                        NewItem("other", "o", 1, 77, False)]), pid))
+            issued = [issue_enrolment_token(conn, site_id=site, role="counter", ttl_hours=1,
+                                            now=now) for _ in range(tokens)]
+    finally:
+        db.dispose()
+    return made, issued

@@ -56,4 +56,5 @@ def test_a_missing_required_value_points_at_its_table():
     text = "[models]\nthreads = 1\n\n[devices.printer]\ndriver = \"serial\"\n"
     with pytest.raises(ConfigError) as err:
         parse_config(text, "k.toml")
-    assert any(e.startswith("k.toml:4: 'devices.printer.port'") for e in err.value.context["errors"])
+    errors = err.value.context["errors"]
+    assert any(e.startswith("k.toml:4: 'devices.printer.port'") for e in errors)

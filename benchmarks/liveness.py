@@ -55,7 +55,7 @@ FAMILY_NOTES = {
     "flat_perspective": "flat print 22-32 cm from the lens, tilted both ways",
     "flat_scale": "flat print moved 0.6-1.5x nearer/farther, slight tilt",
     "jpeg": "flat print tilted, each frame JPEG q25-60 and blurred",
-    "screen": "photo on a phone/tablet screen (RGB stripes, Bayer camera), tilted",
+    "screen": "photo on a screen (RGB sub-pixels, optics blur, pixel sampling), tilted",
     "bend_small": "print bent round a vertical cylinder r=120-300 mm, tilted",
     "bend_strong": "print bent round r=50-120 mm (a half-mask), tilted",
     "relief": "photo as a 3-D relief turning like a head (3-D mask stand-in)",
@@ -678,20 +678,20 @@ def landmark_jitter(engine: Any, reliefs: list[Relief], rng: np.random.Generator
 
 
 def usable_reliefs(engine: Any, faces: list[SourceFace], config: LivenessConfig) -> list[Relief]:
-    """Reliefs of near-frontal photos that the detector also reads as frontal."""
+    """Reliefs of near-frontal photos that the detector also reads as frontal when the relief
+    faces the camera, nodding up or down (a badly draped photo does not)."""
     from kiosk.liveness.parallax import yaw_toward_image_right
 
-    out = []
-    for face in faces:
-        if not face.frontal:
-            continue
-        relief = Relief(face)
-        detections = engine.detect(relief.render(rotation(), np.array([0.0, 0.0, 450.0])))
-        if detections:
-            d = max(detections, key=lambda x: x.area)
-            if abs(yaw_toward_image_right(d.landmarks, FRAME_SIZE)) <= config.frontal_max_yaw_deg:
-                out.append(relief)
-    return out
+    def frontal(relief: Relief, pitch: float) -> bool:
+        frame = relief.render(rotation(pitch=pitch), np.array([0.0, 0.0, 450.0]))
+        detections = engine.detect(frame)
+        if not detections:
+            return False
+        d = max(detections, key=lambda x: x.area)
+        return abs(yaw_toward_image_right(d.landmarks, FRAME_SIZE)) <= config.frontal_max_yaw_deg
+
+    reliefs = [Relief(face) for face in faces if face.frontal]
+    return [r for r in reliefs if all(frontal(r, pitch) for pitch in (-10.0, 0.0, 10.0))]
 
 
 def run_evaluation(seed: int = 7, n: int = 40, config: LivenessConfig | None = None, *,

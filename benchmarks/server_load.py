@@ -122,8 +122,15 @@ def client(base: str, token: str, work: list[tuple[str, str]], until: float,
     queue.put((latencies, errors))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost independent of how
+    busy the rest of the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clients: int,
-              duration: float, rate: float | None) -> dict[str, Any]:
+              duration: float, rate: float | None, server_pid: int) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     start_at = time.time() + 3.0  # let every client register first
@@ -135,7 +142,11 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
              for i in range(clients)]
     for proc in procs:
         proc.start()
+    while time.time() < start_at:
+        time.sleep(0.01)
+    cpu_before, load_before = cpu_seconds(server_pid), os.getloadavg()[0]
     results = [queue.get(timeout=duration + 60) for _ in procs]
+    server_cpu = cpu_seconds(server_pid) - cpu_before
     for proc in procs:
         proc.join(timeout=10)
     latencies = sorted(x for lat, _ in results for x in lat)
@@ -147,7 +158,9 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
             "settlements": len(latencies), "errors": errors,
             "settlements_per_s": round(len(latencies) / duration, 1),
             "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
-            "max_ms": round(latencies[-1] * 1000, 2)}
+            "max_ms": round(latencies[-1] * 1000, 2),
+            "server_cpu_ms_per_settlement": round(server_cpu * 1000 / len(latencies), 2),
+            "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,21 +196,25 @@ def main(argv: list[str] | None = None) -> int:
             paced_work = work[: int(args.rate * args.duration) + args.paced_clients]
             paced = run_phase(base, tokens[: args.paced_clients], paced_work,
                               clients=args.paced_clients, duration=args.duration,
-                              rate=args.rate)
+                              rate=args.rate, server_pid=server.pid)
             burst = run_phase(base, tokens[args.paced_clients:], work[len(paced_work):],
-                              clients=args.clients, duration=args.duration, rate=None)
+                              clients=args.clients, duration=args.duration, rate=None,
+                              server_pid=server.pid)
         finally:
             server.terminate()
             server.wait(timeout=10)
     rows = [("throughput", burst), ("paced", paced)]
     print(f"{'phase':<11} {'clients':>7} {'target/s':>8} {'done':>6} {'err':>4} "
-          f"{'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+          f"{'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'srv cpu ms':>10} "
+          f"{'load avg':>10}")
     for name, r in rows:
         print(f"{name:<11} {r['clients']:>7} {r['target_rate'] or '-':>8} {r['settlements']:>6} "
               f"{r['errors']:>4} {r['settlements_per_s']:>9} {r['p50_ms']:>7} {r['p99_ms']:>7} "
-              f"{r['max_ms']:>7}")
-    print(f"cpu cores: {os.cpu_count()}; SQLite WAL, synchronous=FULL; signed requests and "
-          f"verified signed responses")
+              f"{r['max_ms']:>7} {r['server_cpu_ms_per_settlement']:>10} "
+              f"{'→'.join(map(str, r['load_avg_1m'])):>10}")
+    print(f"cpu cores: {os.cpu_count()}; SQLite WAL, synchronous=FULL, group commit; signed "
+          "requests, verified signed responses; 'srv cpu ms' = server process CPU time per "
+          "settlement; 'load avg' = 1-min load before→after (other work on the machine)")
     if args.json:
         args.json.write_text(json.dumps(dict(rows), indent=2), encoding="utf-8")
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
@@ -15,10 +17,13 @@ from device.scanner.wedge import WedgeScanner
 from kiosk.config import KioskConfig
 from ui.checks import Check, binding_check
 from ui.fonts import register_cjk_font
+from ui.headless import CheckoutReport, drive_checkout
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
 
 log = logging.getLogger(__name__)
+
+HEADLESS_PLATFORMS = ("offscreen", "minimal")
 
 
 def create_app(argv: list[str] | None = None) -> tuple[QApplication, list[Check]]:
@@ -44,18 +49,41 @@ def wedge_for(config: KioskConfig) -> WedgeScanner | None:
                         min_length=scanner.min_length, max_length=scanner.max_length)
 
 
-def build_kiosk_window(port: KioskPort, config: KioskConfig) -> KioskWindow:
+def build_kiosk_window(port: KioskPort, config: KioskConfig, *,
+                       on_card: Callable[[], None] | None = None) -> KioskWindow:
     return KioskWindow(port, hospital=config.site.name, kiosk_id=config.site.kiosk_id,
-                       wedge=wedge_for(config))
+                       wedge=wedge_for(config), on_card=on_card)
 
 
-def run_kiosk(port: KioskPort, config: KioskConfig, *, fullscreen: bool = True) -> int:
+def has_display(app: QApplication) -> bool:
+    return app.platformName() not in HEADLESS_PLATFORMS
+
+
+def run_kiosk(port: KioskPort, config: KioskConfig, *, fullscreen: bool = True,
+              on_card: Callable[[], None] | None = None) -> int:
     """The interactive kiosk until the window closes (the runtime is the caller's)."""
     app, _ = create_app()
-    window = build_kiosk_window(port, config)
+    window = build_kiosk_window(port, config, on_card=on_card)
     if fullscreen:
         window.showFullScreen()
     else:
         window.resize(1024, 768)
         window.show()
     return app.exec()
+
+
+def demo_checkout(port: KioskPort, config: KioskConfig, out_dir: Path, *, digits: str = "",
+                  on_card: Callable[[], None] | None = None) -> CheckoutReport | None:
+    """``make demo``: on a display, the interactive window (returns None when closed);
+    without one, one whole checkout driven offscreen with a screenshot of every screen."""
+    app, checks = create_app()
+    if has_display(app):
+        run_kiosk(port, config, fullscreen=False, on_card=on_card)
+        return None
+    window = build_kiosk_window(port, config, on_card=on_card)
+    report = drive_checkout(window, out_dir, digits=digits)
+    window.close()
+    for check in checks:
+        if not check.ok:
+            log.warning("demo.check_failed", extra={"check": check.name, "code": check.code})
+    return report

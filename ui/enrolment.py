@@ -10,6 +10,7 @@ never leave this process except the one averaged template sent to the platform.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -61,7 +62,7 @@ class CaptureStatus:
     accepted: int
     needed: int
     reason: str = ""  # refusal code: enrol.quality_poor | enrol.inconsistent | enrol.timeout
-    detail: str = ""  # for quality_poor: the commonest quality reason
+    detail: str = ""  # for quality_poor: the quality problem seen in the most frames
 
 
 class EnrolmentCapture:
@@ -86,7 +87,7 @@ class EnrolmentCapture:
         self.frames += 1
         guidance = "enrol.capturing"
         if reasons:
-            self.problems[reasons[0]] += 1
+            self.problems.update(reasons)  # every problem seen, for the refusal's reason
             guidance = f"quality.{reasons[0]}"
         elif template is not None and timestamp - self._last_accept >= self.min_interval_s:
             self.accepted.append(template)
@@ -105,8 +106,10 @@ class EnrolmentCapture:
         return self.status
 
     def _finish(self) -> CaptureStatus:
-        mean = self.template()
-        if min(t.similarity(mean) for t in self.accepted) < self.match_threshold:
+        """Every two accepted frames must match each other as the kiosk would match them;
+        a mean alone would hide a second person in some of the frames."""
+        pairs = itertools.combinations(self.accepted, 2)
+        if min(a.similarity(b) for a, b in pairs) < self.match_threshold:
             self.accepted.clear()  # someone else in some frames: start again, keep nothing
             return self.refuse("enrol.inconsistent")
         self.status = CaptureStatus(DONE, "enrol.uploading", len(self.accepted), self.needed)
@@ -261,6 +264,7 @@ class EnrolmentPanel(QWidget):
         right.addWidget(self.guidance)
         layout.addLayout(right, 2)
         self.retranslate()
+        self._update_buttons()
 
     # ------------------------------------------------------------- state
     def set_patient(self, patient_id: str, shown_as: str) -> None:

@@ -21,6 +21,7 @@ from kiosk.flow.model import State
 from ui.i18n import label, yuan
 from ui.kiosk_window import KioskWindow
 from ui.receipt_view import receipt_for
+from ui.screens.scan import ScanScreen
 from ui.screenshots import settled
 from ui.stall import TARGET_MS, StallProbe
 
@@ -80,6 +81,7 @@ class CheckoutDriver:
         self._started = False
         self._digits_sent = 0
         self._captured: set[str] = set()
+        self._tries = 0
 
     def run(self, timeout_s: float = 90.0) -> CheckoutReport:
         window = self.window
@@ -162,12 +164,19 @@ class CheckoutDriver:
         else:
             QTimer.singleShot(50, lambda: self._when_settled(then))
 
+    def _waiting_for_camera(self, name: str) -> bool:
+        """The scan screens are worth a picture only once the preview shows the camera."""
+        screen = self.window.screens.get(name)
+        return isinstance(screen, ScanScreen) and not screen.preview.has_image
+
     def _screenshot(self, name: str) -> None:
-        if self.out_dir is None or name in self._captured:
-            return
-        if name == "result" and not settled(self.window):
+        if self.out_dir is None or name in self._captured or self.window.current != name:
+            return  # already captured, or the screen moved on before it could be
+        if not settled(self.window) or (self._waiting_for_camera(name) and self._tries < 30):
+            self._tries += 1
             QTimer.singleShot(50, lambda: self._screenshot(name))
             return
+        self._tries = 0
         self._captured.add(name)
         self.probe.pause()  # grabbing and encoding a PNG is ours, not the kiosk's, stall
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "Stand in front of the screen and look at the camera to pay by face"),
     # --- face scan -------------------------------------------------------------------
     "scan.title": ("刷脸支付", "Pay by face"),
+    "scan.tip": ("请看着摄像头，让脸在虚线框内",
+                 "Look at the camera and keep your face inside the dashed frame"),
     "searching.look_at_screen": ("请看着屏幕", "Please look at the screen"),
     "searching.hold_still": ("请保持不动，正在识别……", "Please hold still, recognising…"),
     "quality.no_face": ("请站到屏幕正前方", "Please stand in front of the screen"),

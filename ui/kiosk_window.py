@@ -51,6 +51,7 @@ FACE_FAMILIES = ("face.", "liveness.", "second_factor.", "patient.requested_cash
 # States in which the flow accepts each way to pay (see CheckoutFlow._start_lookup).
 LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW})
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+FRAME_FRESH_S = 1.0  # a camera frame older than this is not shown as "live"
 
 
 def screen_name(view: FlowView) -> str:
@@ -74,7 +75,8 @@ class KioskWindow(QWidget):
     scan_arrived = Signal(str)  # any thread may emit a scanned payload here
 
     def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_id: str = "",
-                 wedge: WedgeScanner | None = None, initial: FlowView | None = None,
+                 wedge: WedgeScanner | None = None, on_card: Callable[[], None] | None = None,
+                 initial: FlowView | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,11 +84,13 @@ class KioskWindow(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.port = port
         self.clock = clock
+        self.on_card = on_card  # e.g. KioskApp.pay_by_card: start reading the card reader
         self.lang = DEFAULT_LANG
         self.elderly = False
         self.theme: Theme | None = None
         self.view = initial or FlowView(state=State.IDLE, guidance="idle.welcome")
         self._deadline: float | None = None
+        self._last_frame: tuple[QImage, QRectF | None, float] | None = None
         self.hospital = hospital
 
         layout = QVBoxLayout(self)
@@ -160,7 +164,7 @@ class KioskWindow(QWidget):
         row = QHBoxLayout()
         self.tiles: dict[str, TileButton] = {}
         for name, action in (("face", self.port.start_face),
-                             ("card", lambda: self.show_notice("ui.card_hint")),
+                             ("card", self._card_chosen),
                              ("voucher", lambda: self.show_notice("ui.voucher_hint"))):
             tile = TileButton(f"tile_{name}")
             tile.clicked.connect(action)
@@ -194,6 +198,12 @@ class KioskWindow(QWidget):
             if other is not screen:
                 other.clear()
         screen.show_view(view, self.lang)
+        if isinstance(screen, ScanScreen) and not screen.preview.has_image \
+                and self._last_frame is not None \
+                and self.clock() - self._last_frame[2] < FRAME_FRESH_S:
+            screen.set_frame(*self._last_frame[:2])  # no blank preview until the next frame
+        if view.state == State.IDLE:
+            self._last_frame = None  # the camera sees passers-by: keep no image at idle
         self.stack.setCurrentWidget(screen)
         self._deadline = (self.clock() + view.seconds_left
                           if view.state != State.IDLE and view.seconds_left > 0 else None)
@@ -216,6 +226,7 @@ class KioskWindow(QWidget):
         return screen_name(self.view)
 
     def _frame(self, image: QImage, box: QRectF | None) -> None:
+        self._last_frame = (image, box, self.clock())
         screen = self.stack.currentWidget()
         if isinstance(screen, ScanScreen):
             screen.set_frame(image, box)
@@ -259,6 +270,11 @@ class KioskWindow(QWidget):
             screen.set_landscape(landscape)
         super().resizeEvent(event)
         self.apply_theme()
+
+    def _card_chosen(self) -> None:
+        self.show_notice("ui.card_hint")
+        if self.on_card is not None:
+            self.on_card()
 
     # ---------------------------------------------------------------- notices
     def show_notice(self, key: str) -> None:

@@ -13,8 +13,7 @@ from PySide6.QtGui import QImage
 from device.errors import DeviceError
 from device.printer import BillLine, LayerShare, Receipt, render_image
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import Method
-from ui.i18n import label
+from kiosk.flow.model import LAYER_LABELS, Method
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def receipt_for(view: FlowView, hospital: str, kiosk_id: str, issued_at: datetim
             hospital=hospital, kiosk_id=kiosk_id, issued_at=issued_at,
             patient_name=patient.name_masked,
             lines=tuple(BillLine(line.description[:64], line.amount_fen) for line in quote.lines),
-            shares=tuple(LayerShare(label("layer", name, "zh"), fen)
+            shares=tuple(LayerShare(LAYER_LABELS.get(name, name), fen)
                          for name, fen in quote.layers if name != "self_pay"),
             self_pay_fen=quote.self_pay_fen,
             method=RECEIPT_METHOD.get(view.method or Method.FACE, "face"),

@@ -22,7 +22,7 @@ class LivenessConfig:
     frontal_max_yaw_deg: float = 12.0
     reference_frames: int = 3
     # the challenge
-    min_turn_deg: float = 10.0  # yaw change from the reference that counts as "turned"
+    min_turn_deg: float = 8.0  # yaw change from the reference that counts as "turned"
     max_turn_deg: float = 45.0  # beyond this landmarks are unreliable; such frames are skipped
     wrong_direction_deg: float = 12.0  # yaw change the wrong way that fails the check
     min_response_s: float = 0.25  # a turn completed sooner than a person can react

@@ -7,9 +7,10 @@ and ``idempotency-key`` when the header is sent; parameters ``created``, ``expir
 ``@target-uri`` so a TLS-terminating proxy in front of the platform does not break them.
 
 Responses (label ``server``, tag ``chs-server-v1``) cover ``@status``, ``content-type``,
-``content-digest`` and the request's ``@method``/``@path``/``@query`` plus the request's own
-signature (``"signature";key="kiosk";req``), which binds each response to the exact request
-it answers: an old response cannot be replayed to a new request.
+``content-digest`` and the request's own signature (``"signature";key="kiosk";req``), which
+binds each response to the exact request it answers (and through it to that request's
+method, path, query and nonce): an old response cannot be replayed to a new request. A
+response to an unsigned request covers the request's ``@method``/``@path``/``@query``.
 
 Parsing and canonicalisation are left to ``http_message_signatures``; this module only fixes
 the profile and turns the library's failures into stable wire error codes.
@@ -52,6 +53,7 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 _ALG = algorithms.ED25519
 _BOUND_REQUEST_SIGNATURE = f'"signature";key="{REQUEST_LABEL}";req'
+_REQUEST_TARGET = ('"@method";req', '"@path";req', '"@query";req')
 
 
 class HeaderList(list):
@@ -149,8 +151,12 @@ class DeviceSigner(requests.auth.AuthBase):
 
 def sign_response(response: WireResponse, *, key_id: str, private_key: Ed25519PrivateKey,
                   body: bytes, now: float | None = None) -> None:
-    """Sign a server response, bound to the request's signature whenever it has one."""
-    covered = ["@status", '"@method";req', '"@path";req', '"@query";req']
+    """Sign a server response, bound to the request's signature whenever it has one.
+
+    The request's signature already covers its method, path and query, so a bound response
+    need not repeat them; a response to an unsigned request covers them directly.
+    """
+    covered = ["@status"]
     if "content-type" in {k.lower() for k in response.headers}:
         covered.append("content-type")
     options: dict[str, Any] = dict(key_id=key_id, created=_at(time.time() if now is None
@@ -164,7 +170,7 @@ def sign_response(response: WireResponse, *, key_id: str, private_key: Ed25519Pr
             return
         except HTTPMessageSignaturesException:  # its Signature field is unusable
             pass
-    _sign(response, private_key, covered_component_ids=covered, **options)
+    _sign(response, private_key, covered_component_ids=[*covered, *_REQUEST_TARGET], **options)
 
 
 class _Rejected(InvalidSignature):
@@ -286,13 +292,14 @@ class ResponseVerifier:
             raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, str(exc)) from None
         if result.parameters.get("keyid") != self.key_id:
             raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, "response signed by another key")
-        required = ['"@status"', '"content-digest"', '"@method";req', '"@path";req',
-                    '"@query";req']
+        required = ['"@status"', '"content-digest"']
         if response.content:
             required.append('"content-type"')
         request = response.request
         if request is not None and "signature" in {k.lower() for k in request.headers}:
             required.append(_BOUND_REQUEST_SIGNATURE)
+        else:
+            required.extend(_REQUEST_TARGET)
         covered = result.covered_components
         missing = [c for c in required if c not in covered]
         if missing:

@@ -1,6 +1,7 @@
 """Fuzz every operation from the served OpenAPI schema (schemathesis), signed as a counter
 device so requests get past authentication: no input may produce a server error, and every
-answer must be a signed, documented one. Bounded: a few examples per operation."""
+answer must be signed and match the schema (status, media type, body). Bounded: a few
+examples per operation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import requests
 import schemathesis
 from http_message_signatures import HTTPMessageSignaturesException
 from hypothesis import HealthCheck, Phase, given, reject, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.server.live import start_server
 
@@ -41,6 +48,10 @@ def test_no_input_produces_a_server_error(tmp_path: Path):
                 assert reply.status_code < 500, (case.path, reply.status_code, reply.text)
                 if reply.status_code >= 400:
                     assert reply.json()["error"]["code"], reply.text
+                # the served schema is accurate: documented status, media type and body
+                case.validate_response(reply, checks=[
+                    not_a_server_error, status_code_conformance, content_type_conformance,
+                    response_schema_conformance])
 
             call()
     finally:

@@ -50,7 +50,11 @@ class CameraPreview(QWidget):
         target = self._target()
         painter.fillRect(target, QColor(theme.PANEL))
         if self._image is not None:
-            painter.drawImage(target, self._image.mirrored(True, False))
+            painter.save()  # mirror by transform: no copy of the image per paint
+            painter.translate(target.right(), target.top())
+            painter.scale(-1.0, 1.0)
+            painter.drawImage(QRectF(0, 0, target.width(), target.height()), self._image)
+            painter.restore()
         line = max(3.0, target.width() / 120)
         guide = QRectF(0, 0, target.width() * GUIDE_W, target.height() * GUIDE_H)
         guide.moveCenter(target.center())

@@ -53,7 +53,7 @@ class ScanScreen(Screen):
         self.cancel.setText(tr("ui.cancel", self.lang))
 
     def hint_text(self, view: FlowView) -> str:
-        return tr("idle.face_tip", self.lang)
+        return tr("scan.tip", self.lang)
 
     def set_frame(self, image: QImage, box: QRectF | None) -> None:
         self.preview.set_frame(image, box)

@@ -1,0 +1,186 @@
+"""The window on a real kiosk runtime: real recognition of a replayed camera, the real flow
+thread and its timeouts, a real SQLite outbox, against the in-memory platform."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from device.scanner.wedge import WedgeScanner, keystrokes
+from kiosk.config import FlowConfig
+from tests.ui.conftest import ASTRO, HANKS, personal_left
+from tests.ui.test_screens import _type
+from ui.headless import drive_checkout
+from ui.i18n import tr
+
+WAIT_MS = 15_000
+
+
+def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera, platform,
+                                       tmp_path, qtbot):
+    runtime = make_runtime(camera=replay_camera)
+    window = make_window(runtime, hospital="永康市第一人民医院", kiosk_id="K-01")
+    report = drive_checkout(window, tmp_path / "shots", timeout_s=30, start_face_after_s=10)
+    assert report.outcome == "settled", report.summary()
+    assert report.screens[0] == "attract" and "bill_review" in report.screens
+    assert report.screens[-1] == "result"
+    assert report.patient == ASTRO.name_masked and report.method == "face"
+    assert report.total_fen == 34_150
+    assert dict(report.layers) == {"basic_pool": 23_905, "critical_illness": 3_000,
+                                   "self_pay": 7_245}
+    (settlement,) = platform.settlements.values()
+    assert report.settlement_id == settlement.settlement_id
+    assert settlement.method == "face" and settlement.layers.self_pay_fen == 7_245
+    assert platform.bills["B1"].settled
+    assert any("72.45" in line for line in report.receipt)
+    shots = [p.stem for p in report.screenshots]
+    assert shots == [f"{i:02d}-{name.split('-', 1)[1]}" for i, name in enumerate(shots, 1)]
+    assert {"bill_review", "result"} <= {name.split("-", 1)[1] for name in shots}
+    assert all(p.stat().st_size > 10_000 for p in report.screenshots)
+    assert report.frames_shown > 0  # the live preview ran through the bridge
+    result = window.screens["result"]
+    assert result.receipt.image is not None and "K-01" not in result.reference.text()
+    assert runtime.outbox.pending() == []  # delivered, nothing left to retry
+
+    result.finish.click()
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+    assert personal_left(window) == []
+    assert result.receipt.image is None
+
+
+def test_cancel_on_the_bill_goes_back_to_the_start(make_runtime, make_window, platform,
+                                                   qtbot):
+    runtime = make_runtime()
+    window = make_window(runtime)
+    runtime.card_read(ASTRO.card_no)
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    review = window.screens["bill_review"]
+    assert ASTRO.name_masked in review.patient.text() and review.total.text() == "¥341.50"
+    assert window.tiles["card"].caption.property("active") == "true"
+    review.cancel.click()
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+    assert personal_left(window) == []
+    assert platform.settlements == {} and not platform.bills["B1"].settled
+
+
+def test_every_screen_times_out_back_to_idle(make_runtime, make_window, qtbot):
+    now = [1_000.0]
+    flow = FlowConfig(review_timeout_s=60, personal_data_ttl_s=120)
+    runtime = make_runtime(flow=flow, clock=lambda: now[0])
+    window = make_window(runtime, clock=lambda: now[0])
+    runtime.card_read(ASTRO.card_no)
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    assert window.countdown.text() == tr("ui.seconds_left", seconds=60)
+    now[0] += 59
+    qtbot.wait(500)  # the flow thread ticks: nothing happens before the deadline
+    assert window.current == "bill_review"
+    now[0] += 2
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+    assert personal_left(window) == []
+    # the fallback screen times out too (and elderly mode makes it slower)
+    window.elderly_button.click()
+    runtime.call_cashier()
+    qtbot.waitUntil(lambda: window.current == "fallback", timeout=WAIT_MS)
+    now[0] += flow.fallback_display_s + 1
+    qtbot.wait(500)
+    assert window.current == "fallback"  # 1.5x longer for elderly patients
+    now[0] += flow.fallback_display_s * (flow.elderly_time_factor - 1)
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+
+
+def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, platform,
+                                     qtbot):
+    runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
+                           camera=replay_camera)
+    window = make_window(runtime)  # the face is recognised; self-pay 72.45 yuan asks digits
+    qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)
+    pad = window.screens["keypad"]
+    assert pad.attempts.text() == tr("keypad.attempts_left", n=3)
+    for digit in "0000":
+        pad.keys[digit].click()
+    pad.ok.click()
+    qtbot.waitUntil(lambda: pad.guidance.text() == tr("second_factor.wrong_digits"),
+                    timeout=WAIT_MS)
+    assert pad.attempts.text() == tr("keypad.attempts_left", n=2)
+    for digit in ASTRO.phone_last4:
+        pad.keys[digit].click()
+    pad.ok.click()
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    window.screens["bill_review"].confirm.click()
+    qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
+    assert platform.bills["B1"].settled
+
+
+def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_window,
+                                                        replay_camera, qtbot):
+    runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
+                           camera=replay_camera)
+    window = make_window(runtime)
+    qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)
+    pad = window.screens["keypad"]
+    for left in (2, 1):
+        for digit in "9999":
+            pad.keys[digit].click()
+        pad.ok.click()
+        qtbot.waitUntil(lambda n=left: pad.attempts.text() == tr("keypad.attempts_left", n=n)
+                        and pad.keys["9"].isEnabled(), timeout=WAIT_MS)
+    for digit in "9999":
+        pad.keys[digit].click()
+    pad.ok.click()
+    qtbot.waitUntil(lambda: window.current == "fallback", timeout=WAIT_MS)
+    assert window.screens["fallback"].message.text() == tr("second_factor.locked")
+    assert personal_left(window) == []  # the cashier screen shows nothing of the patient
+
+
+def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window, platform,
+                                                       qtbot):
+    runtime = make_runtime()
+    window = make_window(runtime)
+    window.cashier_button.click()
+    qtbot.waitUntil(lambda: window.current == "fallback", timeout=WAIT_MS)
+    fallback = window.screens["fallback"]
+    assert fallback.message.text() == tr("patient.requested_cashier")
+    assert not window.cashier_button.isEnabled() and window.tiles["card"].isEnabled()
+    runtime.card_read(HANKS.card_no)  # the patient inserts a card after all
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    window.screens["bill_review"].confirm.click()
+    qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
+    assert platform.bills["B9"].settled
+
+
+def test_platform_down_shows_the_error_with_a_way_forward(make_runtime, make_window,
+                                                          platform, qtbot):
+    platform.unreachable = True
+    runtime = make_runtime()
+    window = make_window(runtime)
+    runtime.card_read(ASTRO.card_no)
+    qtbot.waitUntil(lambda: window.current == "error", timeout=WAIT_MS)
+    error = window.screens["error"]
+    assert error.message.text() == tr("backend.unreachable")
+    assert error.options[0].text() == tr("fallback.option_cashier")
+    error.back.click()
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+
+
+def test_wedge_scanned_voucher_reaches_the_bill(make_runtime, make_window, qtbot):
+    runtime = make_runtime()
+    window = make_window(runtime, wedge=WedgeScanner())
+    _type(window, ASTRO.voucher, 5_000_000_000, interval_ms=5)
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    assert window.tiles["voucher"].caption.property("active") == "true"
+    assert ASTRO.name_masked in window.screens["bill_review"].patient.text()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_unknown_card_says_so_in_plain_words(make_runtime, make_window, qtbot, lang):
+    runtime = make_runtime()
+    window = make_window(runtime)
+    window.set_language(lang)
+    threading.Thread(target=runtime.card_read, args=("NOSUCHCARD",)).start()
+    qtbot.waitUntil(lambda: window.current == "error", timeout=WAIT_MS)
+    assert window.screens["error"].message.text() == tr("card.not_found", lang)
+
+
+def test_keystrokes_helper_matches_the_scanner():
+    assert [c for c, _ in keystrokes("AB", 0)] == ["A", "B", "\r"]

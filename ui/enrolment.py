@@ -135,11 +135,12 @@ class CaptureRunner(QObject):
     status = Signal(object)  # CaptureStatus
     frame = Signal(QImage, object)  # preview, face box (QRectF) | None
 
-    def __init__(self, engine: FaceEngine, camera: FrameFeed,
+    def __init__(self, engine: FaceEngine, camera: FrameFeed, *, max_frames: int = MAX_FRAMES,
                  clock: Callable[[], float] = time.monotonic,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine, self.camera, self.clock = engine, camera, clock
+        self.max_frames = max_frames
         self.capture: EnrolmentCapture | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -147,7 +148,8 @@ class CaptureRunner(QObject):
     def start(self) -> EnrolmentCapture:
         self.stop()
         self.capture = EnrolmentCapture(self.engine.pack, self.engine.manifest.embedding_dim,
-                                        self.engine.policy.threshold)
+                                        self.engine.policy.threshold,
+                                        max_frames=self.max_frames)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(self.capture, self._stop),
                                         name="enrol-capture", daemon=True)
@@ -218,7 +220,8 @@ class EnrolmentPanel(QWidget):
     finished = Signal(str, str)  # outcome (done | refused | failed), code
 
     def __init__(self, service: CashierService, worker: Worker, engine: FaceEngine | None,
-                 camera: FrameFeed | None, parent: QWidget | None = None) -> None:
+                 camera: FrameFeed | None, *, max_frames: int = MAX_FRAMES,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.service, self.worker = service, worker
         self.engine, self.camera = engine, camera
@@ -226,7 +229,8 @@ class EnrolmentPanel(QWidget):
         self.patient_id = ""
         self.consented_at: datetime | None = None
         self.capturing = False
-        self.runner = CaptureRunner(engine, camera, parent=self) if engine and camera else None
+        self.runner = (CaptureRunner(engine, camera, max_frames=max_frames, parent=self)
+                       if engine and camera else None)
         if self.runner is not None:
             self.runner.status.connect(self._on_status)
             self.runner.frame.connect(self._on_frame)

@@ -69,3 +69,19 @@ def test_tampered_pinned_key_and_unprovisioned_config_refuse_to_connect(platform
     empty.write_text("")
     with pytest.raises(ConfigError, match="not provisioned"):
         connect(load_config(empty))
+
+
+def test_doctor_reports_a_healthy_terminal_and_a_missing_platform(platform, tmp_path):
+    cfg, data = tmp_path / "k.toml", tmp_path / "d"
+    provision(platform.url, platform.token("kiosk"), cfg, data)
+    with cfg.open("a") as fh:
+        fh.write(f'[devices.printer]\npath = "{tmp_path / "printer"}"\n'
+                 f'spool_dir = "{tmp_path / "receipts"}"\n')
+    proc = kiosk("--config", str(cfg), "doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS platform" in proc.stdout and "PASS models" in proc.stdout
+    assert "FAIL" not in proc.stdout
+    broken = tmp_path / "broken.toml"
+    broken.write_text(cfg.read_text().replace(platform.url, "http://127.0.0.1:9"))
+    proc = kiosk("--config", str(broken), "doctor")
+    assert proc.returncode == 3 and "FAIL platform" in proc.stdout

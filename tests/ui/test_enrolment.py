@@ -107,8 +107,8 @@ def camera_of(tmp_path) -> Iterator:
 
 @pytest.fixture
 def panel_for(qtbot, platform, engine):
-    def make(camera) -> EnrolmentPanel:
-        panel = EnrolmentPanel(CashierAdapter(platform), Worker(), engine, camera)
+    def make(camera, **kwargs) -> EnrolmentPanel:
+        panel = EnrolmentPanel(CashierAdapter(platform), Worker(), engine, camera, **kwargs)
         qtbot.addWidget(panel)
         panel.show()
         return panel
@@ -142,10 +142,9 @@ def test_enrolment_needs_consent_then_uploads_the_template(panel_for, camera_of,
 
 
 def test_enrolment_refused_when_the_light_is_too_poor(panel_for, camera_of, platform,
-                                                      astronaut, qtbot, monkeypatch):
-    monkeypatch.setattr("ui.enrolment.MAX_FRAMES", 6)
+                                                      astronaut, qtbot):
     dark = [cv2.convertScaleAbs(f, alpha=0.15) for f in variants(astronaut)]
-    panel = panel_for(camera_of(dark))
+    panel = panel_for(camera_of(dark), max_frames=6)
     panel.set_patient("P-ASTRO", "王*芳")
     panel.ack.setChecked(True)
     with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:

@@ -1,0 +1,110 @@
+"""``kiosk doctor``: one PASS/WARN/FAIL line per thing IT must get right on a terminal —
+config, models, CJK font, keys and the platform, clock, outbox backlog, devices."""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.commands.output import EXIT_OK, EXIT_SETUP, emit_json
+from kiosk.config import KioskConfig
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str  # PASS | WARN | FAIL
+    item: str
+    detail: str
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check this terminal: config, models, font, platform...")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--offline", action="store_true", help="skip the platform checks")
+    p.set_defaults(func=cmd_doctor)
+
+
+def _models(config: KioskConfig) -> Finding:
+    from kiosk.recognition.manifest import get_pack
+    from kiosk.recognition.store import resolve_file
+
+    manifest = get_pack(config.models.pack)
+    for spec in manifest.files.values():
+        resolve_file(manifest, spec, config.models.store_path())
+    licence = "" if manifest.commercial_use else " (NON-COMMERCIAL RESEARCH ONLY: not for payments)"
+    status = "PASS" if manifest.commercial_use else "WARN"
+    return Finding(status, "models", f"pack {manifest.id} installed, SHA-256 verified{licence}")
+
+
+def _font(config: KioskConfig) -> Finding:
+    from device.fonts import cjk_font_path
+
+    return Finding("PASS", "font", f"Chinese renders with {cjk_font_path().name}")
+
+
+def _platform(config: KioskConfig) -> Finding:
+    from kiosk.provisioning import connect
+
+    client = connect(config)
+    started = time.time()
+    resp = client.request("GET", "/v1/gallery", params={"pack": config.models.pack,
+                                                        "cursor": 0, "limit": 1})
+    rtt_ms = (time.time() - started) * 1000
+    server_time = email.utils.parsedate_to_datetime(resp.headers["Date"]).timestamp()
+    skew = abs(server_time - (started + time.time()) / 2)
+    status = "PASS" if skew < 60 else "WARN"
+    return Finding(status, "platform", f"{config.server.url} accepts {config.site.kiosk_id} "
+                   f"({rtt_ms:.0f} ms); clock differs by {skew:.0f} s (limit 300 s)")
+
+
+def _outbox(config: KioskConfig) -> Finding:
+    from kiosk.outbox import Outbox
+
+    path = config.paths.data_path() / "outbox.db"
+    if not path.exists():
+        return Finding("PASS", "outbox", "empty (no settlement waiting)")
+    pending = Outbox(path).pending()
+    if not pending:
+        return Finding("PASS", "outbox", "no settlement waiting")
+    age_h = (time.time() - min(i.created_at for i in pending)) / 3600
+    total = sum(i.amount_fen for i in pending)
+    return Finding("WARN", "outbox", f"{len(pending)} settlement(s) waiting, "
+                   f"{total // 100}.{total % 100:02d} yuan, oldest {age_h:.1f} h")
+
+
+def _devices(config: KioskConfig) -> list[Finding]:
+    from device.devices import DeviceSet
+
+    findings = []
+    with DeviceSet(config.devices) as devices:
+        time.sleep(1.0)
+        devices.printer.check()
+        for name, health in devices.health().items():
+            status = {"ok": "PASS", "degraded": "WARN"}.get(health.state.value, "FAIL")
+            detail = f"{health.reason}: {health.message}" if health.message else health.reason
+            findings.append(Finding(status, name, detail))
+    return findings
+
+
+def cmd_doctor(args: argparse.Namespace, config: KioskConfig) -> int:
+    checks: list[Callable[[KioskConfig], Finding | list[Finding]]] = [_models, _font]
+    if not args.offline:
+        checks.append(_platform)
+    checks += [_outbox, _devices]
+    findings: list[Finding] = [Finding("PASS", "config", config.source or "built-in defaults")]
+    for check in checks:
+        try:
+            found = check(config)
+        except Exception as exc:  # each check reports its own failure, the others still run
+            code = getattr(exc, "code", type(exc).__name__)
+            found = Finding("FAIL", check.__name__.strip("_"), f"{code}: {exc}")
+        findings += found if isinstance(found, list) else [found]
+    for f in findings:
+        if args.json:
+            emit_json({"status": f.status, "item": f.item, "detail": f.detail})
+        else:
+            print(f"{f.status:4s} {f.item:9s} {f.detail}")
+    return EXIT_SETUP if any(f.status == "FAIL" for f in findings) else EXIT_OK

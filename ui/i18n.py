@@ -89,7 +89,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "liveness.screen_detected": _LIVENESS_FAILED,
     "liveness.model_rejected": _LIVENESS_FAILED,
     "liveness.failed": _LIVENESS_FAILED,
-    "liveness.bad_input": _LIVENESS_FAILED,
     "liveness._other": _LIVENESS_FAILED,
     # --- second factor ---------------------------------------------------------------
     "keypad.delete": ("删除", "Delete"),
@@ -124,7 +123,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "review.total": ("合计", "Total"),
     "review.self_pay": ("个人自付（记入信用账户）", "You pay (on your credit)"),
     "review.credit_available": ("可用信用额度 {amount}", "Credit available {amount}"),
-    "review.more_items": ("…… 另有 {n} 项", "… and {n} more items"),
     "layer.basic_pool": ("基本医疗保险", "Basic insurance"),
     "layer.critical_illness": ("大病保险", "Critical illness"),
     "layer.supplementary": ("重大疾病补充保险", "Supplementary"),
@@ -179,6 +177,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "backend.unreachable": ("暂时连不上缴费系统。",
                             "We cannot reach the payment system right now."),
     "backend.timeout": ("缴费系统响应太慢。", "The payment system is too slow to answer."),
+    "backend.bad_response": _SYSTEM,
     "settlement.unconfirmed": ("支付结果还没有确认，请不要重复缴费，到人工窗口查询。",
                                "Your payment is not confirmed yet. Please do not pay again: ask "
                                "at the cashier."),
@@ -305,7 +304,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cashier.need_patient": ("请先查询患者", "Look a patient up first"),
     "cashier.failed": ("操作失败：{message}", "Failed: {message}"),
     # --- enrolment -------------------------------------------------------------------
-    "enrol.title": ("刷脸支付登记", "Face pay enrolment"),
     "enrol.consent_title": ("刷脸支付授权书（版本 {version}）",
                             "Face pay consent (version {version})"),
     "enrol.consent_text": (
@@ -343,7 +341,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enrol.timeout": ("采集超时，请重试", "capture took too long; try again"),
     "enrol.camera_failed": ("摄像头不可用", "the camera is not available"),
     "enrol.cancel": ("取消", "Cancel"),
-    "enrol.retry": ("重新开始", "Start again"),
 }
 
 # Reason codes that name a system fault: patients get the same calm words for all of them.

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
+import kiosk.client
 import kiosk.flow.machine
 import kiosk.liveness.result
 import kiosk.runtime
@@ -55,6 +56,8 @@ def flow_keys() -> set[str]:
     keys |= {f"quality.{reason}" for reason in REASONS}
     source = Path(evoucher.__file__).read_text(encoding="utf-8")
     keys |= set(re.findall(r'code="(evoucher\.[a-z_]+)"', source))
+    client = Path(kiosk.client.__file__).read_text(encoding="utf-8")  # BackendError codes
+    keys |= set(re.findall(r'BackendError\(\s*"([a-z_]+\.[a-z_]+)"', client))
     return keys
 
 
@@ -62,7 +65,8 @@ def test_the_derivation_finds_what_the_flow_emits():
     keys = flow_keys()
     for expected in ("idle.welcome", "quality.too_dark", "liveness.turn_left",
                      "second_factor.locked", "done.queued", "face.not_recognised",
-                     "credit.limit_exceeded", "backend.unreachable", "evoucher.bad_token"):
+                     "credit.limit_exceeded", "backend.unreachable", "evoucher.bad_token",
+                     "backend.timeout", "backend.bad_response"):
         assert expected in keys
     assert "session.started" not in keys and "settlement.confirmed" not in keys  # audit only
 

@@ -87,10 +87,13 @@ def _fill(table: QTableWidget, rows: list[list[str]], keys: list[str]) -> None:
     table.resizeColumnsToContents()
 
 
-def _selected_key(table: QTableWidget) -> str:
-    row = table.currentRow()
+def _key_at(table: QTableWidget, row: int) -> str:
     item = table.item(row, 0) if row >= 0 else None
     return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+
+def _selected_key(table: QTableWidget) -> str:
+    return _key_at(table, table.currentRow())
 
 
 class CashierConsole(QWidget):
@@ -183,6 +186,8 @@ class CashierConsole(QWidget):
         tab = QWidget()
         column = QVBoxLayout(tab)
         row = QHBoxLayout()
+        self.lookup_by_label = QLabel()
+        row.addWidget(self.lookup_by_label)
         self.lookup_by = QComboBox()
         self.lookup_by.setObjectName("lookup_by")
         self.key = QLineEdit()
@@ -202,6 +207,8 @@ class CashierConsole(QWidget):
         self.bills.itemSelectionChanged.connect(self._bill_changed)
         column.addWidget(self.bills, 1)
         row = QHBoxLayout()
+        self.settle_as_label = QLabel()
+        row.addWidget(self.settle_as_label)
         self.settle_as = QComboBox()
         self.settle_as.setObjectName("settle_as")
         self.settle_as.currentIndexChanged.connect(self._bill_changed)
@@ -285,6 +292,8 @@ class CashierConsole(QWidget):
             "cashier.col_status")])
         self.queue_refresh.setText(tr("cashier.refresh", lang))
         self.take_button.setText(tr("cashier.take_over", lang))
+        self.lookup_by_label.setText(tr("cashier.lookup_by", lang))
+        self.settle_as_label.setText(tr("cashier.settle_as", lang))
         self._fill_combo(self.lookup_by, [(by, f"cashier.by_{by.value}") for by in LookupBy])
         self.key.setPlaceholderText(tr("cashier.lookup_key", lang))
         self.lookup_button.setText(tr("cashier.lookup", lang))
@@ -463,7 +472,7 @@ class CashierConsole(QWidget):
         self.quote, self._settle_key = None, ""
         self._say(tr("cashier.settled", self.lang, receipt=settlement.receipt_no))
         rows = [r for r in range(self.bills.rowCount())
-                if _selected_key_at(self.bills, r) == settlement.bill_id]
+                if _key_at(self.bills, r) == settlement.bill_id]
         for row in reversed(rows):
             self.bills.removeRow(row)
         self.quote_text.setText("")
@@ -542,7 +551,3 @@ class CashierConsole(QWidget):
         assert isinstance(recon, Reconciliation)
         self.recon_text.setText("\n".join(recon_lines(recon, self.lang)))
 
-
-def _selected_key_at(table: QTableWidget, row: int) -> str:
-    item = table.item(row, 0)
-    return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""

@@ -11,6 +11,11 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_SETUP = 0, 2, 3
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -81,7 +86,7 @@ def _screenshots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo_frame():  # -> tuple[QImage, QRectF | None]
+def _demo_frame() -> tuple[QImage, QRectF | None]:
     """A real face for the preview (scikit-image's astronaut), boxed by the real detector."""
     import numpy as np
     from PySide6.QtCore import QRectF

@@ -150,12 +150,14 @@ class CheckoutDriver:
         self.report.settlement_id = result.settlement_id or str(
             result.receipt.get("reference", ""))
         screen = self.window.screens["result"]
+        self.probe.pause()  # the report's receipt text is ours, not the kiosk's, work
         receipt = receipt_for(view, screen.hospital, screen.kiosk_id,
                               datetime.now().astimezone())
         if receipt is not None:
             self.report.receipt = [f"{row.left}  {row.right}".strip()
                                    for row in receipt_rows(receipt)
                                    if row.kind not in ("rule", "qr")]
+        self.probe.resume()
         self._when_settled(lambda: QTimer.singleShot(ACT_AFTER_MS, self._loop.quit))
 
     def _when_settled(self, then: Callable[[], None]) -> None:

@@ -299,7 +299,14 @@ def test_templates_gallery_sync_narrow_and_withdrawal(server: Server, kiosk: Dev
     assert kiosk.get(f"/v1/gallery?pack={PACK}").json()["upserts"] == []
 
 
-def test_reconciliation_balances_and_matches_the_settlements(counter: Device):
+def test_reconciliation_balances_and_matches_the_settlements(server: Server, kiosk: Device,
+                                                             counter: Device):
+    # its own settlement and reversal, so the test holds whatever ran before it (xdist)
+    bill = make_bill(server, "P1004", [("exam", 1, 3_000, True)])
+    settled = kiosk.settle(bill, "P1004", "card").json()
+    reversal = counter.post(f"/v1/settlements/{settled['settlement_id']}/reverse",
+                            {"reason": "recon test"}, key=str(uuid.uuid4()))
+    assert reversal.status_code == 200, reversal.text
     report = counter.get(f"/v1/reconciliation/{today()}").json()
     listed = counter.get(f"/v1/settlements?date={today()}").json()["settlements"]
     assert report["balanced"] is True and report["settled"]["count"] == len(listed) > 0

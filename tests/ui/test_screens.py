@@ -285,7 +285,7 @@ def test_bill_review_lists_every_line_and_the_split(make_window, port):
     window = make_window(port)
     show_view(window, sample_views()["07-bill-review"], (1024, 768))
     review = window.screens["bill_review"]
-    texts = [w.text() for w in review._dynamic]
+    texts = [w.text() for w in review.cells()]
     for line in QUOTE.lines:
         assert line.description in texts
     assert "¥272.65" in texts and "¥30.00" in texts and "基本医疗保险" in texts

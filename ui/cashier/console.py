@@ -61,6 +61,7 @@ from ui.worker import Worker
 log = logging.getLogger(__name__)
 
 IDLE_LOCK_S = 300  # the console locks itself after this long without a touch or key
+STAFF_FONT_PX = 16  # staff read this all day, often standing: larger than desktop default
 SETTLE_METHODS = (PaymentMethod.CARD, PaymentMethod.VOUCHER, PaymentMethod.CASH)
 
 
@@ -104,6 +105,7 @@ class CashierConsole(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("cashier")
+        self.setStyleSheet(f"QWidget {{ font-size: {STAFF_FONT_PX}px; }}")
         self.service, self.pin_gate, self.today, self.clock = service, pin_gate, today, clock
         self.lang = "zh"
         self.worker = Worker(self)

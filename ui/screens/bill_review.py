@@ -76,7 +76,8 @@ class BillReviewScreen(Screen):
         actions.addWidget(self.cancel, 1)
         actions.addWidget(self.confirm, 2)
         self.root.addLayout(actions)
-        self._dynamic: list[QLabel] = []
+        self._cells: dict[tuple[int, int, int], QLabel] = {}
+        self._shown: set[tuple[int, int, int]] = set()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """At least three bill lines stay visible whatever the text size."""
@@ -85,16 +86,27 @@ class BillReviewScreen(Screen):
 
     def _add(self, grid: QGridLayout, text: str, row: int, col: int, *, role: str = "body",
              align: Qt.AlignmentFlag = LEFT, wrap: bool = True, tone: str = "") -> None:
-        widget = text_label(role, align=align, wrap=wrap, tone=tone)
+        """Put ``text`` in a grid cell, reusing the cell's label from earlier bills (a new
+        label costs a stylesheet pass on the GUI thread)."""
+        key = (id(grid), row, col)
+        widget = self._cells.get(key)
+        if widget is None:
+            widget = text_label(role, align=align, wrap=wrap, tone=tone)
+            grid.addWidget(widget, row, col)
+            self._cells[key] = widget
         widget.setText(text)
-        grid.addWidget(widget, row, col)
-        self._dynamic.append(widget)
+        widget.setVisible(True)
+        self._shown.add(key)
+
+    def cells(self) -> list[QLabel]:
+        """The bill lines' and layers' labels now on screen."""
+        return [self._cells[key] for key in sorted(self._shown)]
 
     def _drop_rows(self) -> None:
-        for widget in self._dynamic:
-            widget.setParent(None)
-            widget.deleteLater()
-        self._dynamic.clear()
+        for key in self._shown:
+            self._cells[key].setText("")
+            self._cells[key].setVisible(False)
+        self._shown.clear()
 
     def render(self, view: FlowView) -> None:
         self._drop_rows()

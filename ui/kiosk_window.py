@@ -76,7 +76,7 @@ class KioskWindow(QWidget):
 
     def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_id: str = "",
                  wedge: WedgeScanner | None = None, on_card: Callable[[], None] | None = None,
-                 initial: FlowView | None = None,
+                 initial: FlowView | None = None,  # the runtime's view now, if it runs
                  clock: Callable[[], float] = time.monotonic,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +91,7 @@ class KioskWindow(QWidget):
         self.view = initial or FlowView(state=State.IDLE, guidance="idle.welcome")
         self._deadline: float | None = None
         self._last_frame: tuple[QImage, QRectF | None, float] | None = None
+        self._notice_key = ""
         self.hospital = hospital
 
         layout = QVBoxLayout(self)
@@ -191,6 +192,8 @@ class KioskWindow(QWidget):
 
     # ---------------------------------------------------------------- render
     def render(self, view: FlowView) -> None:
+        if view.state == State.IDLE and self.view.state != State.IDLE:
+            self._session_ended()
         self.view = view
         name = screen_name(view)
         screen = self.screens[name]
@@ -238,6 +241,12 @@ class KioskWindow(QWidget):
             return
         seconds = max(0, round(self._deadline - self.clock()))
         self.countdown.setText(tr("ui.seconds_left", self.lang, seconds=seconds))
+
+    def _session_ended(self) -> None:
+        """The next patient starts in Chinese with normal text, whatever the last one chose."""
+        self.lang = DEFAULT_LANG
+        if self.elderly:
+            self.set_elderly(False)
 
     # -------------------------------------------------------------- switches
     def set_language(self, lang: str) -> None:

@@ -27,6 +27,9 @@ SIZES: dict[str, tuple[int, int]] = {
     "1080x1920": (1080, 1920),
 }
 SLACK_PX = 1
+# A changed text can need a few event-loop turns to reach the window's layout (each nested
+# layout posts its own request): what a person sees is the state after them.
+LAYOUT_PASSES = 3
 
 
 def pump(ms: int = 0) -> None:
@@ -66,7 +69,8 @@ def show_view(window: KioskWindow, view: FlowView, size: tuple[int, int],
         screen.set_frame(*frame)
     pump(0)
     wait_until(lambda: settled(window))
-    pump(0)
+    for _ in range(LAYOUT_PASSES):
+        pump(0)
 
 
 def capture(window: KioskWindow, view: FlowView, size: tuple[int, int],

@@ -14,30 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QTableWidget, QWidget
 
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
 from device.opencv import cv2
-from device.scanner import make_evoucher
 from kiosk.config import FlowConfig, KioskConfig
 from kiosk.outbox import Outbox
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
 from kiosk.runtime import KioskRuntime
-from tests.ui.platform_double import BillRecord, Person, PlatformDouble
+from tests.ui.helpers import ASTRO, BILL_ITEMS, HANKS, padded
+from tests.ui.platform_double import BillRecord, PlatformDouble
 from ui.app import create_app
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
-
-VOUCHER = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-ASTRO = Person("P-ASTRO", "王*芳", "3301**********1234", "5678", "CARD0001", VOUCHER)
-HANKS = Person("P-HANKS", "李*明", "3302**********4321", "1111", "CARD0002",
-               make_evoucher("ZYXWVUTSRQPONMLKJIHGFEDCBA"))
-BILL_ITEMS = [("头孢克肟胶囊 0.1g×12", "drug", 3_650), ("血常规（五分类）", "exam", 2_500),
-              ("胸部 CT 平扫", "exam", 28_000)]
-# What must never be on any widget once the kiosk is back at the start.
-PERSONAL = ("王*芳", "3301**********1234", "头孢克肟", "血常规", "胸部", "¥341.50", "¥72.45")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,15 +35,6 @@ def ui_app(qapp):
     _, checks = create_app()
     assert all(check.ok for check in checks), [c.line() for c in checks]
     return qapp
-
-
-def padded(image: np.ndarray, size: tuple[int, int] = (640, 640)) -> np.ndarray:
-    """The image on a grey camera-sized canvas, as a kiosk camera frames a person."""
-    h, w = image.shape[:2]
-    canvas = np.full((max(size[1], h), max(size[0], w), 3), 96, np.uint8)
-    y, x = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
-    canvas[y:y + h, x:x + w] = image
-    return canvas
 
 
 @pytest.fixture(scope="session")
@@ -121,19 +102,3 @@ def make_window(qtbot) -> Callable[..., KioskWindow]:
 
     return make
 
-
-def visible_texts(root: QWidget) -> list[str]:
-    """Every text any widget under ``root`` holds, shown or hidden: labels, buttons, inputs
-    and table cells."""
-    texts = []
-    for widget in root.findChildren(QWidget):
-        if isinstance(widget, QLabel | QAbstractButton | QLineEdit):
-            texts.append(widget.text())
-        elif isinstance(widget, QTableWidget):
-            texts += [widget.item(r, c).text() for r in range(widget.rowCount())
-                      for c in range(widget.columnCount()) if widget.item(r, c)]
-    return texts
-
-
-def personal_left(root: QWidget, personal: tuple[str, ...] = PERSONAL) -> list[str]:
-    return [t for t in visible_texts(root) if any(p in t for p in personal)]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from kiosk.protocol.schemas import PaymentMethod
-from tests.ui.conftest import ASTRO, HANKS, personal_left
+from tests.ui.helpers import ASTRO, HANKS, personal_left
 from tests.ui.platform_double import CashierAdapter
 from ui.cashier import console as console_module
 from ui.cashier.console import CashierConsole

@@ -9,8 +9,7 @@ import pytest
 
 from device.scanner.wedge import WedgeScanner, keystrokes
 from kiosk.config import FlowConfig
-from tests.ui.conftest import ASTRO, HANKS, personal_left
-from tests.ui.test_screens import _type
+from tests.ui.helpers import ASTRO, HANKS, personal_left, type_keys
 from ui.headless import drive_checkout
 from ui.i18n import tr
 
@@ -58,9 +57,15 @@ def test_cancel_on_the_bill_goes_back_to_the_start(make_runtime, make_window, pl
     review = window.screens["bill_review"]
     assert ASTRO.name_masked in review.patient.text() and review.total.text() == "¥341.50"
     assert window.tiles["card"].caption.property("active") == "true"
+    window.lang_button.click()
+    window.elderly_button.click()
+    assert review.cancel.text() == "Cancel"
     review.cancel.click()
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
     assert personal_left(window) == []
+    # the next patient starts in Chinese, normal text, normal timeouts
+    assert window.lang == "zh" and not window.elderly and not runtime.flow.elderly
+    assert window.screens["attract"].welcome.text() == tr("idle.welcome", "zh")
     assert platform.settlements == {} and not platform.bills["B1"].settled
 
 
@@ -166,7 +171,7 @@ def test_platform_down_shows_the_error_with_a_way_forward(make_runtime, make_win
 def test_wedge_scanned_voucher_reaches_the_bill(make_runtime, make_window, qtbot):
     runtime = make_runtime()
     window = make_window(runtime, wedge=WedgeScanner())
-    _type(window, ASTRO.voucher, 5_000_000_000, interval_ms=5)
+    type_keys(window.stack.currentWidget(), ASTRO.voucher, 5_000_000_000, interval_ms=5)
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     assert window.tiles["voucher"].caption.property("active") == "true"
     assert ASTRO.name_masked in window.screens["bill_review"].patient.text()

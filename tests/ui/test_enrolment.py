@@ -13,7 +13,7 @@ from device.camera.grabbers import ImageFolderGrabber
 from device.opencv import cv2
 from kiosk.protocol.templates import parse_template
 from kiosk.recognition.template import Template
-from tests.ui.conftest import padded
+from tests.ui.helpers import padded
 from tests.ui.platform_double import CashierAdapter
 from ui.enrolment import CONSENT_VERSION, DONE, REFUSED, EnrolmentCapture, EnrolmentPanel
 from ui.i18n import tr

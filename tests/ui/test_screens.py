@@ -9,15 +9,15 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, Qt, QThread, QTimer
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
 from device.scanner import make_evoucher
-from device.scanner.wedge import WedgeScanner, keystrokes
+from device.scanner.wedge import WedgeScanner
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
 from kiosk.recognition.detection import Detection
+from tests.ui.helpers import type_keys
 from ui.i18n import tr
 from ui.kiosk_window import screen_name
 from ui.preview_views import PATIENT, QUOTE, RecordingPort, sample_views
@@ -36,13 +36,15 @@ def test_every_screen_fits_at_every_size_language_and_text_size(make_window, por
     views = sample_views()
     seen = set()
     for lang in ("zh", "en"):
-        window.set_language(lang)
         for elderly in (False, True):
-            window.set_elderly(elderly)
             for name, view in views.items():
+                window.render(view)  # a return to idle resets language and text size...
+                window.set_language(lang)  # ...so choose them for every view
+                window.set_elderly(elderly)
                 show_view(window, view, SIZES[size])
                 seen.add(window.current)
                 assert window.size().toTuple() == SIZES[size]
+                assert (window.lang, window.elderly) == (lang, elderly)
                 assert layout_problems(window) == [], (name, lang, elderly)
     assert seen == set(window.screens)  # every screen was exercised
 
@@ -177,11 +179,7 @@ def test_countdown_follows_the_flow_deadline(make_window, port):
 
 
 def _type(window, text: str, start_ns: int, interval_ms: float) -> None:
-    for char, stamp in keystrokes(text, start_ns, interval_ms):
-        key = Qt.Key.Key_Return if char == "\r" else Qt.Key.Key_unknown
-        event = QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier, char)
-        event.setTimestamp(stamp // 1_000_000)
-        QApplication.sendEvent(window.stack.currentWidget(), event)
+    type_keys(window.stack.currentWidget(), text, start_ns, interval_ms)
 
 
 def test_wedge_scanner_keys_become_a_voucher_scan(make_window, port):

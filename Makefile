@@ -5,9 +5,11 @@ PY     := $(VENV)/bin/python
 KIOSK  := $(VENV)/bin/kiosk
 STAMP  := $(VENV)/.installed
 MODELS := models/store/installed.json
-export QT_QPA_PLATFORM ?= offscreen
+# Debian packages for a real X server in the display test (Xvfb) and Qt's xcb plugin.
+DEBS   := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
+          libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1
 
-.PHONY: demo test lint bench models clean
+.PHONY: demo test lint bench models system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +22,21 @@ $(MODELS): $(STAMP) models/packs/*.toml
 
 models: $(MODELS)
 
-demo: $(MODELS)
-	$(KIOSK) demo
+# Installs what is missing when run as root (CI, terminals); otherwise says what to install.
+system-deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: for the display test install: $$missing"; fi
 
-test: $(MODELS)
+demo: $(MODELS)
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-$$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && echo xcb || echo offscreen )} \
+		$(PY) -m ui demo
+
+test: $(MODELS) system-deps
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 --durations=15
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --durations=15
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -34,4 +45,4 @@ bench: $(MODELS)
 	$(KIOSK) bench recognition
 
 clean:
-	rm -rf $(VENV) models/store
+	rm -rf $(VENV) models/store var

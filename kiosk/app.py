@@ -75,8 +75,10 @@ class KioskApp:
     def start(self) -> KioskApp:
         self.devices.start()
         self.runtime.start(camera=self.devices.camera)
-        for name, target in (("kiosk-scanner", self._scanner_loop),
-                             ("kiosk-health", self._health_loop)):
+        loops = [("kiosk-health", self._health_loop)]
+        if self.config.devices.scanner.driver != "wedge":  # wedge scans arrive as UI key events
+            loops.append(("kiosk-scanner", self._scanner_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -125,6 +125,10 @@ class KioskRuntime:
         """``listener(view)`` after every change, called on the flow thread."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[FlowView], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def subscribe_preview(self, listener: Callable[[np.ndarray, Any], None]) -> None:
         """``listener(bgr_image, face_detection_or_None)`` per recognised camera frame,
         called on the recognition thread (for the live preview and its face frame)."""
@@ -183,7 +187,10 @@ class KioskRuntime:
             if effects or (self.flow.state, self.flow.guidance) != before:
                 self.last_view = view
                 for listener in list(self._listeners):
-                    listener(view)
+                    try:
+                        listener(view)
+                    except Exception:  # a broken screen must not stop the checkout
+                        log.exception("listener.failed")
 
     def _execute(self, effect: Effect) -> None:
         if isinstance(effect, Audit):
@@ -257,6 +264,13 @@ class KioskRuntime:
         platform checks the digits against that person and counts the attempt."""
         probe = self._probe[1] if self._probe and self._probe[0] == effect.session_id else None
         try:
+            if probe is None and len(effect.candidates) == 1:  # identified without the face
+                ok, attempts = self.backend.verify_digits(effect.session_id,
+                                                          effect.candidates[0], effect.digits)
+                patient_id = effect.candidates[0] if ok else None
+                self.post(lambda now: self.flow.on_digits(now, effect.session_id, patient_id,
+                                                          attempts))
+                return
             narrowed = self.backend.narrow(effect.digits, list(effect.candidates) or None)
             chosen = None
             if probe is not None and narrowed:

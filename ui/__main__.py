@@ -1,4 +1,4 @@
-"""``python -m ui check|screenshots|pin-hash``: IT's checks and the screenshot gallery.
+"""``python -m ui demo|check|screenshots|pin-hash``: the demo, IT's checks, the screenshots.
 
 ``check`` prints one PASS/FAIL line per item (Qt platform, CJK font, and with ``--show`` a
 real window drawn on the display) and exits 0, or 3 when something failed, like
@@ -121,6 +121,30 @@ def _pin_hash(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """``make demo``: the demo hospital (kiosk.demo) through the real window. With a display,
+    the interactive kiosk; without one, one checkout driven offscreen, a screenshot of every
+    screen, and a one-screen summary."""
+    from kiosk.demo.scenario import Demo
+    from ui.app import demo_checkout
+
+    print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
+    demo = Demo(args.workdir)
+    try:
+        print(f"platform on {demo.platform.url}; {demo.app.runtime.gallery.person_count} faces "
+              "enrolled; the demo patient walks up ...", flush=True)
+        demo.app.start()
+        report = demo_checkout(demo.app.runtime, demo.config, args.workdir / "screens",
+                               on_card=demo.app.pay_by_card)
+    finally:
+        demo.app.stop()
+        demo.close()
+    if report is None:
+        return EXIT_OK  # the interactive window was closed
+    print(report.summary())
+    return EXIT_OK if report.outcome == "settled" else EXIT_SETUP
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elderly", action="store_true")
     p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
     p.set_defaults(func=_screenshots)
+    p = sub.add_parser("demo", help="the whole checkout on a local demo hospital")
+    p.add_argument("--workdir", type=Path, default=Path("var/demo"),
+                   help="wiped and recreated (default: var/demo)")
+    p.set_defaults(func=_demo)
     p = sub.add_parser("pin-hash", help="hash a staff PIN for the cashier console config")
     p.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
     p.set_defaults(func=_pin_hash)

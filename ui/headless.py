@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -148,11 +147,9 @@ class CheckoutDriver:
         assert result is not None
         self.report.outcome = result.status
         self.report.settlement_id = result.settlement_id or str(
-            result.receipt.get("reference", ""))
-        screen = self.window.screens["result"]
+            result.receipt.get("settlement_id", ""))
         self.probe.pause()  # the report's receipt text is ours, not the kiosk's, work
-        receipt = receipt_for(view, screen.hospital, screen.kiosk_id,
-                              datetime.now().astimezone())
+        receipt = receipt_for(view)
         if receipt is not None:
             self.report.receipt = [f"{row.left}  {row.right}".strip()
                                    for row in receipt_rows(receipt)

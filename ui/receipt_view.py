@@ -5,45 +5,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from device.errors import DeviceError
-from device.printer import BillLine, LayerShare, Receipt, render_image
+from device.printer import Receipt, render_image
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import LAYER_LABELS, Method
 
 log = logging.getLogger(__name__)
 
-RECEIPT_METHOD = {Method.FACE: "face", Method.CARD: "card", Method.VOUCHER: "evoucher"}
-
-
-def receipt_for(view: FlowView, hospital: str, kiosk_id: str, issued_at: datetime
-                ) -> Receipt | None:
-    """The slip for a finished checkout: the runtime's own receipt if it sent a complete one,
-    else built from what the patient confirmed; None if neither adds up."""
-    result, quote, patient = view.result, view.quote, view.patient
-    if result is None:
+def receipt_for(view: FlowView) -> Receipt | None:
+    """The slip of a finished checkout, exactly as the runtime printed it (None if none)."""
+    if view.result is None:
         return None
     try:
-        return Receipt.from_dict(result.receipt)
-    except DeviceError:
-        pass  # not a full receipt (the runtime sends settlement ids only): build it
-    if quote is None or patient is None:
-        return None
-    reference = result.settlement_id or str(result.receipt.get("reference", ""))[:64]
-    try:
-        return Receipt(
-            hospital=hospital, kiosk_id=kiosk_id, issued_at=issued_at,
-            patient_name=patient.name_masked,
-            lines=tuple(BillLine(line.description[:64], line.amount_fen) for line in quote.lines),
-            shares=tuple(LayerShare(LAYER_LABELS.get(name, name), fen)
-                         for name, fen in quote.layers if name != "self_pay"),
-            self_pay_fen=quote.self_pay_fen,
-            method=RECEIPT_METHOD.get(view.method or Method.FACE, "face"),
-            settlement_id=reference, pending=result.status == "queued")
+        return Receipt.from_dict(view.result.receipt)
     except DeviceError as exc:
         log.warning("receipt.unavailable", extra={"code": exc.code})
         return None

@@ -18,11 +18,11 @@ from typing import Any
 from device.errors import ReceiptError
 from device.privacy import mask_name
 
-METHODS: dict[str, tuple[str, str]] = {  # code -> (Chinese, English) label
+METHODS: dict[str, tuple[str, str]] = {  # wire payment method -> (Chinese, English) label
     "face": ("刷脸支付", "Face"),
     "card": ("医保卡", "Insurance card"),
-    "evoucher": ("医保电子凭证", "E-voucher"),
-    "cashier": ("人工收费", "Cashier"),
+    "voucher": ("医保电子凭证", "E-voucher"),
+    "cash": ("人工收费", "Cashier"),
 }
 SETTLEMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # also a safe file name
 MAX_TEXT = 64

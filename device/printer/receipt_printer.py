@@ -56,7 +56,7 @@ def printer_test_slip(now: datetime, kiosk_id: str = "KIOSK") -> Receipt:
         patient_name="测试", lines=(BillLine("检查费 Examination", 12000),
                                     BillLine("西药费 Western medicine", 3450)),
         shares=(LayerShare("基本医疗保险", 9000), LayerShare("大病保险", 1450)),
-        self_pay_fen=5000, method="cashier",
+        self_pay_fen=5000, method="cash",
         settlement_id=f"TEST-{now.strftime('%Y%m%d%H%M%S')}",
         extra=("打印机测试单 不作收费凭证", "Printer test - not a receipt"))
 

@@ -169,9 +169,12 @@ class CheckoutFlow:
             return []
         s.digits_pending = True
         self.guidance = "second_factor.checking"
-        candidates = tuple(c.person_id for c in s.decision.candidates) if s.decision else ()
-        if self.gallery_size() > self.cfg.second_factor_gallery_size:
+        if s.patient is not None:  # already identified (card, e-voucher, or a large amount)
+            candidates: tuple[str, ...] = (s.patient.patient_id,)
+        elif self.gallery_size() > self.cfg.second_factor_gallery_size:
             candidates = ()  # narrow the whole gallery by the digits, then the face decides
+        else:
+            candidates = tuple(c.person_id for c in s.decision.candidates) if s.decision else ()
         return [CheckDigits(s.id, candidates, digits)]
 
     def confirm(self, now: float) -> list[Effect]:

@@ -261,3 +261,11 @@ def test_receipt_is_printed_for_offline_queued_settlements(flow: CheckoutFlow):
     effects = flow.on_settled(3, "s0", SettlementResult(None, "queued", 3_000, {"pending": True}))
     assert next(e for e in effects if isinstance(e, PrintReceipt)).receipt == {"pending": True}
     assert flow.view(3).guidance == "done.queued"
+
+
+def test_card_payment_of_a_large_amount_checks_that_patients_digits(flow: CheckoutFlow):
+    flow.card_read(0, "C1")
+    flow.on_lookup(1, "s0", PATIENT, quote(self_pay=80_000))
+    assert flow.state == State.SECOND_FACTOR
+    (check,) = flow.enter_digits(2, "5678")
+    assert check.candidates == ("P001",)

@@ -183,3 +183,22 @@ def test_clock_skew_and_revoked_device_are_clear_errors(platform, engine):
     with pytest.raises(BackendError) as err:
         good.sync_gallery(0)
     assert err.value.code == "auth.device_revoked"
+
+
+def test_large_card_payment_asks_the_phone_digits(platform, engine, enrolled):
+    platform.admin("bill", "create", "--site", platform.seed["site_id"], "--patient", "P1005",
+                   "--visit", "V-LARGE", "--item", "drug:自费靶向药 self-paid drug:1:60000:self")
+    runtime = make_runtime(platform, engine, "kiosk-large")
+    runtime.start(camera=None, sync=False)
+    try:
+        runtime.card_read("YB33078400001005")
+        view = wait_for(runtime, lambda v: v.state == State.SECOND_FACTOR)
+        assert view.attempts_left == 3
+        runtime.enter_digits("9999")
+        view = wait_for(runtime, lambda v: v.guidance == "second_factor.wrong_digits")
+        assert view.attempts_left == 2
+        runtime.enter_digits("1005")  # the last 4 digits of P1005's phone
+        view = wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
+        assert view.quote.self_pay_fen >= 60_000 and view.method == Method.CARD
+    finally:
+        runtime.stop()

@@ -3,8 +3,6 @@ receipt as printed while the printer is printing it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
@@ -97,7 +95,7 @@ class ResultScreen(Screen):
             self._rendered_for = key
             self.receipt.set_image(None)
             self.receipt_note.setText("")
-            receipt = receipt_for(view, self.hospital, self.kiosk_id, datetime.now().astimezone())
+            receipt = receipt_for(view)
             if receipt is None:
                 self.receipt_note.setText(tr("done.receipt_unavailable", lang))
             else:

@@ -176,6 +176,22 @@ class OfflineConfig:
 
 
 @dataclass(frozen=True)
+class CashierConfig:
+    """The cashier console on a counter device."""
+
+    pin_hash: str = ""  # scrypt hash from `python -m ui pin-hash`; empty: console refuses
+    idle_lock_s: float = 120.0  # the console locks itself after this long untouched
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if self.pin_hash and not self.pin_hash.startswith("scrypt$"):
+            errors.append(("pin_hash", "must be made by `python -m ui pin-hash`"))
+        if not 10 <= self.idle_lock_s <= 3600:
+            errors.append(("idle_lock_s", "must be between 10 and 3600 seconds"))
+        return errors
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     data_dir: str = "var/kiosk"  # outbox, gallery, audit log, keys (relative: to the cwd)
 
@@ -193,6 +209,7 @@ class KioskConfig:
     offline: OfflineConfig = field(default_factory=OfflineConfig)
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
+    cashier: CashierConfig = field(default_factory=CashierConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: str = ""  # the file it was loaded from, for messages
 

@@ -207,8 +207,7 @@ class KioskRuntime:
             if self.printer is not None:
                 self._pool.submit(self._print, effect.receipt)
         elif isinstance(effect, NotifyCashier):
-            self.audit("cashier.notified", {"session": effect.session_id,
-                                            "reason": effect.reason})
+            self._pool.submit(self._notify_cashier, effect)
 
     # ---------------------------------------------------------- recognition
     def process_frame(self, image: np.ndarray, timestamp: float) -> None:
@@ -257,6 +256,17 @@ class KioskRuntime:
             self.post(lambda now: self.flow.on_lookup_failed(now, effect.session_id, code))
             return
         self.post(lambda now: self.flow.on_lookup(now, effect.session_id, patient, quote))
+
+    def _notify_cashier(self, effect: NotifyCashier) -> None:
+        """Put the hand-off on the counter's queue; if the platform is unreachable the
+        patient is still told to go to the cashier, who looks them up by card or QR."""
+        try:
+            self.backend.handoff(effect.session_id, effect.reason)
+            self.audit("cashier.notified", {"session": effect.session_id,
+                                            "reason": effect.reason})
+        except BackendError as exc:
+            self.audit("cashier.notify_failed", {"session": effect.session_id,
+                                                 "reason": effect.reason, "code": exc.code})
 
     def _check_digits(self, effect: CheckDigits) -> None:
         """The digits narrow the candidates (the platform knows the phones); then the face

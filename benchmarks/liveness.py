@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from device.opencv import cv2
-from kiosk.liveness.check import LivenessCheck
+from kiosk.liveness.check import CHALLENGES, LivenessCheck
 from kiosk.liveness.config import LivenessConfig
 from kiosk.liveness.result import PASSED, LivenessResult
 from kiosk.recognition.detection import Detection
@@ -569,7 +569,8 @@ def present(presenter: Presenter, config: LivenessConfig, rng: np.random.Generat
     The presenter sees the check's guidance as the patient would: it starts its movement
     ``reaction_s`` after the turn prompt first appears, in the direction the prompt names.
     """
-    check = LivenessCheck(config, FRAME_SIZE, challenge=challenge)
+    check = LivenessCheck(config, FRAME_SIZE,
+                          challenge=challenge or str(rng.choice(CHALLENGES)))  # reproducible
     prompt_at: float | None = None
     direction = 0.0
     t = float(rng.uniform(0, 1 / fps))
@@ -597,6 +598,7 @@ class Outcome:
     reason: str
     parallax: float | None
     nose_depth: float | None
+    turn_deg: float | None  # median turn of the judged pairs
     yaw_reached: float
 
     @property
@@ -612,7 +614,8 @@ class Outcome:
 def _outcome(group: str, attack: bool, result: LivenessResult) -> Outcome:
     ev = result.evidence
     return Outcome(group, attack, result.status == PASSED, result.reason or "passed",
-                   ev.get("parallax"), ev.get("nose_depth"), float(ev.get("yaw_reached") or 0))
+                   ev.get("parallax"), ev.get("nose_depth"), ev.get("turn_deg"),
+                   float(ev.get("yaw_reached") or 0))
 
 
 @dataclass
@@ -805,8 +808,8 @@ def render_tables(ev: Evaluation) -> str:
                      f"| {_rate(k, len(relief))} | {100 * upper_bound(k, len(relief)):.1f} | "
                      f"{_reasons(relief)} |")
     groups = [BONA_MEASURED] + (["relief"] if relief else [])
-    grid = sweep(ev, (0.0, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15),
-                 (0.0, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4), groups)
+    grid = sweep(ev, (0.0, 0.07, 0.10, 0.12, 0.15, 0.18),
+                 (0.0, 0.25, 0.35, 0.40, 0.45, 0.50), groups)
     lines += [
         "",
         f"Geometric thresholds swept (APCER on all planar attacks / BPCER on "

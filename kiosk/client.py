@@ -146,7 +146,22 @@ class PlatformClient:
                    for e in page.upserts]
         return GalleryPage(page.cursor, page.more, upserts, list(page.deletions))
 
+    def handoff(self, session_id: str, reason: str) -> schemas.Handoff:
+        """Tell the site's counters this session needs the cashier (safe to resend)."""
+        return self.request("POST", "/v1/handoffs",
+                            schemas.HandoffRequest(session_id=session_id, reason=reason),
+                            model=schemas.Handoff)
+
     # ------------------------------------------------------ counter (cashier)
+    def handoffs(self, *, open_only: bool = True, date: str | None = None
+                 ) -> schemas.HandoffList:
+        params = {"open": "true" if open_only else "false", **({"date": date} if date else {})}
+        return self.request("GET", "/v1/handoffs", params=params, model=schemas.HandoffList)
+
+    def take_handoff(self, handoff_id: str) -> schemas.Handoff:
+        return self.request("POST", f"/v1/handoffs/{urlquote(handoff_id, safe='')}/take",
+                            model=schemas.Handoff)
+
     def patient(self, patient_id: str) -> schemas.PatientView:
         return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}",
                             model=schemas.PatientView)

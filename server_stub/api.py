@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import IDEMPOTENCY_HEADER
-from server_stub import __version__, directory, gallery, identify, ledger, recon
+from server_stub import __version__, directory, gallery, handoffs, identify, ledger, recon
 from server_stub.clock import local_day, now_ms
 from server_stub.directory import Device
 from server_stub.edge import PUBLIC_PATHS, Edge
@@ -158,6 +158,38 @@ def build_app(platform: Platform) -> FastAPI:
         with db.read() as conn:
             return schemas.NarrowResponse(patient_ids=identify.narrow(conn, device=dev,
                                                                       req=body))
+
+    # --- cashier hand-offs -------------------------------------------------------------
+
+    @app.post("/v1/handoffs", response_model=schemas.Handoff, status_code=201,
+              tags=["handoffs"], responses={200: {
+                  "model": schemas.Handoff,
+                  "description": "this device already handed this session over: that "
+                                 "hand-off, unchanged"}})
+    def open_handoff(response: Response, dev: AnyDevice,
+                     body: schemas.HandoffRequest) -> schemas.Handoff:
+        handoff, created = db.transact(lambda conn: handoffs.open_handoff(
+            conn, device=dev, req=body, now=now_ms()))
+        if not created:
+            response.status_code = 200
+        return handoff
+
+    @app.get("/v1/handoffs", response_model=schemas.HandoffList, tags=["handoffs"])
+    def handoffs_of_day(dev: CounterDevice,
+                        open_only: Annotated[bool, Query(
+                            alias="open", description="only those not yet taken")] = True,
+                        date: Annotated[dt.date | None, Query()] = None
+                        ) -> schemas.HandoffList:
+        day = date or local_day(now_ms(), config.server.timezone)
+        with db.read() as conn:
+            return handoffs.handoffs_on(conn, site_id=dev.site_id, day=day,
+                                        timezone=config.server.timezone, open_only=open_only)
+
+    @app.post("/v1/handoffs/{handoff_id}/take", response_model=schemas.Handoff,
+              tags=["handoffs"])
+    def take_handoff(dev: CounterDevice, handoff_id: PathId) -> schemas.Handoff:
+        return db.transact(lambda conn: handoffs.take(conn, device=dev, handoff_id=handoff_id,
+                                                      now=now_ms()))
 
     # --- patients ---------------------------------------------------------------------
 

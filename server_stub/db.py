@@ -209,6 +209,20 @@ second_factor_failures = Table(
     Index("ix_sf_patient", "patient_id", "at_ms"),
 )
 
+handoffs = Table(
+    "handoffs", metadata,
+    Column("handoff_id", String(64), primary_key=True),
+    Column("site_id", String(64), ForeignKey("sites.site_id"), nullable=False),
+    Column("kiosk_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("taken_by", String(64), ForeignKey("devices.device_id")),
+    Column("taken_ms", BigInteger),
+    Index("ux_handoffs_session", "kiosk_id", "session_id", unique=True),
+    Index("ix_handoffs_site_day", "site_id", "created_ms"),
+)
+
 nonces = Table(
     "nonces", metadata,
     Column("key_id", String(64), primary_key=True),

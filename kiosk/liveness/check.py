@@ -58,7 +58,6 @@ CHALLENGES = ("turn_left", "turn_right")
 # Sign of yaw_toward_image_right() that each challenge asks for (see the module docstring).
 _DIRECTION = {"turn_left": 1.0, "turn_right": -1.0}
 _PROMPT = {"turn_left": TURN_LEFT, "turn_right": TURN_RIGHT}
-_DEPTH_CAP = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class _Evidence:
     yaw_reached: float = 0.0
     parallax: float | None = None
     nose_depth: float | None = None
-    foreshortening_deg: float | None = None
+    turn_deg: float | None = None
     pairs: int = 0
     min_identity_similarity: float | None = None
     screen_frames: int = 0
@@ -259,16 +258,17 @@ class LivenessCheck:
         return ""
 
     def _geometry_passes(self) -> bool:
-        measures = [m for ref in self._references for turned in self._turned
+        measures = [(m, self._direction * (turned.yaw - ref.yaw))
+                    for ref in self._references for turned in self._turned
                     if (m := parallax.measure(ref.landmarks, turned.landmarks)) is not None]
         ev = self._evidence
         ev.pairs = len(measures)
         if not measures:
             return False
-        ev.parallax = median(self._direction * m.parallax for m in measures)
-        depth = median(self._direction * m.nose_depth for m in measures)
-        ev.nose_depth = max(-_DEPTH_CAP, min(_DEPTH_CAP, depth))  # no foreshortening: inf
-        ev.foreshortening_deg = median(m.foreshortening_deg for m in measures)
+        ev.parallax = median(self._direction * m.parallax for m, _ in measures)
+        ev.turn_deg = median(turn for _, turn in measures)
+        ev.nose_depth = median(parallax.nose_depth(self._direction * m.parallax, turn)
+                               for m, turn in measures)
         return (ev.parallax >= self.config.min_parallax
                 and ev.nose_depth >= self.config.min_nose_depth)
 
@@ -311,7 +311,7 @@ class LivenessCheck:
             "response_s": ev.response_s,
             "parallax": ev.parallax,
             "nose_depth": ev.nose_depth,
-            "foreshortening_deg": ev.foreshortening_deg,
+            "turn_deg": ev.turn_deg,
             "pairs": ev.pairs,
             "min_identity_similarity": ev.min_identity_similarity,
             "screen_frames": ev.screen_frames,

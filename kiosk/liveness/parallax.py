@@ -7,8 +7,8 @@ real head's nose leaves that homography by roughly ``sin(turn)`` times its heigh
 photo or a screen, flat however it is tilted, keeps all five points on one homography.
 
 Real landmark detectors are not exact: a photo tilted far enough (40-60°) makes them place
-the nose where a turned head's would be. Such a tilt also shortens the eye line a lot, so the
-nose height implied by parallax per foreshortening (``nose_depth``) stays low for a photo.
+the nose where a turned head's would be, and the pose estimate reads a large turn from the
+foreshortening. The nose height implied by parallax per turn (``nose_depth``) stays low then.
 """
 
 from __future__ import annotations
@@ -32,17 +32,16 @@ class ParallaxMeasure:
 
     parallax: float  # nose residual along the eye axis; positive toward the image right
     residual: float  # length of the nose residual
-    foreshortening_deg: float  # turn implied by the eye line shortening against the face height
 
-    @property
-    def nose_depth(self) -> float:
-        """Nose height over the eyes/mouth plane implied by parallax and foreshortening,
-        signed like ``parallax``: about 0.5 for a head, whatever its pitch; a photo tilted
-        far enough to make a detector misplace the nose shows far less."""
-        sine = math.sin(math.radians(self.foreshortening_deg))
-        if sine < 1e-6:
-            return math.copysign(math.inf, self.parallax) if self.parallax else 0.0
-        return self.parallax / sine
+
+def nose_depth(parallax: float, turn_deg: float) -> float:
+    """The nose height over the eyes/mouth plane that ``parallax`` implies for a turn of
+    ``turn_deg`` (both signed toward the asked side): about 0.5-0.7 for a head. A photo tilted
+    far enough for the detector to misplace the nose (and for the pose estimate to read a big
+    turn from the foreshortening) shows far less. 0 when there was no turn to divide by."""
+    if turn_deg <= 0:
+        return 0.0
+    return parallax / math.sin(math.radians(min(turn_deg, 90.0)))
 
 
 def yaw_toward_image_right(landmarks: np.ndarray, frame_size: tuple[int, int]) -> float:
@@ -81,23 +80,4 @@ def measure(frontal: np.ndarray, turned: np.ndarray) -> ParallaxMeasure | None:
     return ParallaxMeasure(
         parallax=float(residual @ axis) / interocular**2,
         residual=float(np.linalg.norm(residual)) / interocular,
-        foreshortening_deg=foreshortening_deg(src, dst),
     )
-
-
-def foreshortening_deg(frontal: np.ndarray, turned: np.ndarray) -> float:
-    """The turn implied by how much the eye line shortened relative to the face's height.
-
-    A turn about the vertical axis shortens the eye line by cos(turn) and leaves the height
-    (eyes to mouth, across the eye line) alone, whatever the head's pitch or roll; nearer or
-    farther scales both. 0 when the eye line did not shorten (noise, or a nod).
-    """
-    def ratio(points: np.ndarray) -> float:
-        axis = points[1] - points[0]
-        width = float(np.linalg.norm(axis))
-        drop = (points[3] + points[4]) / 2 - (points[0] + points[1]) / 2
-        height = abs(float(axis[0] * drop[1] - axis[1] * drop[0])) / max(width, 1e-9)
-        return width / max(height, 1e-9)
-
-    shortening = ratio(turned) / max(ratio(frontal), 1e-9)
-    return math.degrees(math.acos(min(1.0, max(0.0, shortening))))

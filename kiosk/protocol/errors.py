@@ -58,6 +58,8 @@ class ErrorCode(StrEnum):
     AMOUNT_INVALID = "amount.invalid"
     AMOUNT_EXCEEDS_BALANCE = "amount.exceeds_balance"
     TEMPLATE_INVALID = "template.invalid"
+    HANDOFF_NOT_FOUND = "handoff.not_found"
+    HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
     # server side
     INTERNAL = "server.internal"
     # client side only: never sent by the server, raised by the response verifier
@@ -106,6 +108,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.AMOUNT_INVALID: 422,
     ErrorCode.AMOUNT_EXCEEDS_BALANCE: 422,
     ErrorCode.TEMPLATE_INVALID: 422,
+    ErrorCode.HANDOFF_NOT_FOUND: 404,
+    ErrorCode.HANDOFF_ALREADY_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNTRUSTED_RESPONSE: 502,
 }

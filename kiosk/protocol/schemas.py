@@ -19,6 +19,10 @@ Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0, le=MAX_FEN)]
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Last4 = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+SessionId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
+                                 description="the kiosk's checkout session")]
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.]+$",
+                                  description="dotted code, e.g. face.not_recognised")]
 
 
 class Role(StrEnum):
@@ -186,7 +190,7 @@ class VoucherLookupRequest(Request):
 
 
 class SecondFactorVerifyRequest(Request):
-    session_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    session_id: SessionId
     patient_id: Identifier
     last4: Last4
 
@@ -397,3 +401,30 @@ class WithdrawConsentResponse(Response):
     patient_id: str
     withdrawn_at: AwareDatetime
     templates_deleted: int
+
+
+# --- cashier hand-offs -------------------------------------------------------------------
+
+class HandoffRequest(Request):
+    session_id: SessionId
+    reason: ReasonCode
+
+
+class Handoff(Response):
+    """A kiosk session given up on self-service. Ids and a reason code only: no patient."""
+
+    handoff_id: str
+    site_id: str
+    kiosk_id: str = Field(description="device id of the device that handed the session over")
+    session_id: str
+    reason: str
+    created_at: AwareDatetime
+    taken_by: str | None = Field(description="device id of the counter that took it; "
+                                             "null while open")
+    taken_at: AwareDatetime | None
+
+
+class HandoffList(Response):
+    site_id: str
+    date: str
+    handoffs: list[Handoff] = Field(description="newest first")

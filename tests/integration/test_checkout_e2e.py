@@ -202,3 +202,24 @@ def test_large_card_payment_asks_the_phone_digits(platform, engine, enrolled):
         assert view.quote.self_pay_fen >= 60_000 and view.method == Method.CARD
     finally:
         runtime.stop()
+
+
+def test_a_fallback_reaches_the_counters_queue(platform, engine, enrolled):
+    runtime = make_runtime(platform, engine, "kiosk-handoff")
+    runtime.start(camera=None, sync=False)
+    try:
+        runtime.call_cashier()
+        view = wait_for(runtime, lambda v: v.state == State.FALLBACK)
+        assert view.reason == "patient.requested_cashier"
+        deadline = time.monotonic() + 10
+        while True:
+            mine = [h for h in enrolled.handoffs().handoffs
+                    if h.kiosk_id == runtime.config.site.kiosk_id]
+            if mine or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert [h.reason for h in mine] == ["patient.requested_cashier"]
+        taken = enrolled.take_handoff(mine[0].handoff_id)
+        assert taken.taken_by == enrolled.device_id
+    finally:
+        runtime.stop()

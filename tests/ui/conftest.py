@@ -1,5 +1,7 @@
-"""UI test fixtures: offscreen Qt with the CJK font, a real kiosk runtime (real engine, real
-SQLite outbox, real recognition of bundled face images) against an in-memory platform."""
+"""UI test fixtures: offscreen Qt with the CJK font; the real platform (``server_stub`` as a
+subprocess on loopback with a fresh SQLite, seeded demo hospital) per test module; kiosk
+runtimes with the real engine, a real SQLite outbox and the signed client of a provisioned
+kiosk; the counter's signed client for the cashier console."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
+import dataclasses
+import datetime as dt
+import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +22,32 @@ import pytest
 
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
+from device.config import PrinterConfig
 from device.opencv import cv2
+from device.printer import Receipt
+from device.printer.receipt_printer import ReceiptPrinter
+from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig, KioskConfig
+from kiosk.demo.platform import Platform, make_platform
 from kiosk.outbox import Outbox
+from kiosk.protocol.schemas import Quote, QuoteRequest
+from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.template import Template
 from kiosk.runtime import KioskRuntime
-from tests.ui.helpers import ASTRO, BILL_ITEMS, HANKS, padded
-from tests.ui.platform_double import BillRecord, PlatformDouble
+from tests.ui.helpers import (
+    ASTRO_NAME,
+    ASTRO_NATIONAL_ID,
+    ASTRO_PHONE,
+    BILL_ITEMS,
+    CONSENT,
+    P1003,
+    Person,
+    padded,
+)
 from ui.app import create_app
+from ui.i18n import yuan
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
 
@@ -39,38 +61,100 @@ def ui_app(qapp):
 
 @pytest.fixture(scope="session")
 def enrolled(engine: FaceEngine, astronaut: np.ndarray, hanks: np.ndarray
-             ) -> list[tuple[str, object]]:
+             ) -> list[tuple[str, Template]]:
     """Gallery templates from *other* pictures than the camera shows: the astronaut mirrored
     and darker, Tom Hanks framed like a camera would."""
     enrol_astro = cv2.convertScaleAbs(np.ascontiguousarray(astronaut[:, ::-1]), alpha=0.8)
-    return [("P-ASTRO", engine.template_for(enrol_astro, strict=False)),
-            ("P-HANKS", engine.template_for(padded(hanks, (480, 480)), strict=False))]
+    return [("astronaut", engine.template_for(enrol_astro, strict=False)),
+            ("hanks", engine.template_for(padded(hanks, (480, 480)), strict=False))]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory) -> Iterator[Platform]:
+    """The real platform for this module's tests (each test uses its own patients)."""
+    started = make_platform(tmp_path_factory.mktemp("platform"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def counter(platform: Platform, enrolled) -> PlatformClient:
+    """The cashier counter's signed client. It enrolled Tom Hanks's face for P1003, with
+    consent, so every kiosk gallery holds someone besides the patient in front of it."""
+    client = connect(platform.device("counter", "counter"))
+    client.enrol(P1003.patient_id, dict(enrolled)["hanks"], CONSENT, dt.datetime.now(dt.UTC))
+    return client
+
+
+@pytest.fixture(scope="module")
+def kiosk_config(platform: Platform) -> KioskConfig:
+    return platform.device("kiosk", "kiosk")
+
+
+@pytest.fixture(scope="module")
+def kiosk_client(kiosk_config: KioskConfig) -> PlatformClient:
+    return connect(kiosk_config)
+
+
+@pytest.fixture(scope="module")
+def server_day(counter: PlatformClient) -> dt.date:
+    """The platform's "today" (its time zone decides, not this machine's)."""
+    return dt.date.fromisoformat(counter.settlements_today().date)
+
+
+def register_astronaut(platform: Platform, counter: PlatformClient, template: Template
+                       ) -> Person:
+    """A new credit user whose face is the astronaut's, with one pending bill of
+    ``BILL_ITEMS``: registered as the hospital's systems would (admin CLI), face enrolled
+    at the counter with consent."""
+    patient_id = f"PA{uuid.uuid4().hex[:10].upper()}"
+    card_no = f"CA{uuid.uuid4().hex[:14].upper()}"
+    platform.admin("user", "enrol", "--patient-id", patient_id, "--name", ASTRO_NAME,
+                   "--national-id", ASTRO_NATIONAL_ID, "--phone", ASTRO_PHONE,
+                   "--category", "employee", "--card-no", card_no, "--consent-version", CONSENT)
+    items = [f"{kind}:{text}:1:{fen}" for text, kind, fen in BILL_ITEMS]
+    bill = json.loads(platform.admin("bill", "create", "--site", platform.seed["site_id"],
+                                     "--patient", patient_id, "--visit", f"V{patient_id}",
+                                     *(arg for item in items for arg in ("--item", item))))
+    counter.enrol(patient_id, template, CONSENT, dt.datetime.now(dt.UTC))
+    self_pay = _self_pay(counter, patient_id, bill["bill_id"])
+    return Person(patient_id, "王*芳", "3301**********1234", ASTRO_PHONE[-4:], card_no,
+                  bill["bill_id"], yuan(sum(fen for *_, fen in BILL_ITEMS)), yuan(self_pay),
+                  ("头孢克肟", "血常规", "胸部"))
+
+
+def _self_pay(counter: PlatformClient, patient_id: str, bill_id: str) -> int:
+    quote = counter.request("POST", "/v1/quotes", QuoteRequest(
+        bill_id=bill_id, patient_id=patient_id, method="card"), model=Quote)
+    return quote.layers.self_pay_fen
 
 
 @pytest.fixture
-def platform() -> PlatformDouble:
-    double = PlatformDouble()
-    for person in (ASTRO, HANKS):
-        double.persons[person.patient_id] = replace(person)
-    double.bills["B1"] = BillRecord("B1", "P-ASTRO", list(BILL_ITEMS), basic_pct=70,
-                                    critical_fen=3_000)
-    double.bills["B9"] = BillRecord("B9", "P-HANKS", [("门诊诊查费", "treatment", 2_000)])
-    return double
+def astro(platform: Platform, counter: PlatformClient, enrolled) -> Iterator[Person]:
+    """The patient in front of the camera (a fresh one per test, so a face maps to one
+    bill); consent withdrawn afterwards, so no later gallery holds her face twice."""
+    person = register_astronaut(platform, counter, dict(enrolled)["astronaut"])
+    yield person
+    counter.withdraw_consent(person.patient_id, "test finished")
 
 
 @pytest.fixture
-def make_runtime(tmp_path: Path, engine: FaceEngine, platform: PlatformDouble,
-                 enrolled) -> Iterator[Callable[..., KioskRuntime]]:
+def make_runtime(tmp_path: Path, engine: FaceEngine, kiosk_config: KioskConfig,
+                 counter: PlatformClient) -> Iterator[Callable[..., KioskRuntime]]:
+    """Runtimes of the provisioned kiosk, its gallery synced from the platform first."""
     started: list[KioskRuntime] = []
 
     def make(flow: FlowConfig | None = None, clock: Callable[[], float] = time.monotonic,
-             camera: FrameSource | None = None) -> KioskRuntime:
-        config = KioskConfig(flow=flow or FlowConfig())
+             camera: FrameSource | None = None,
+             printer: ReceiptPrinter | None = None) -> KioskRuntime:
+        config = dataclasses.replace(kiosk_config, flow=flow or FlowConfig())
         gallery = Gallery(engine.pack, engine.manifest.embedding_dim)
-        for person_id, template in enrolled:
-            gallery.add(person_id, template)
-        runtime = KioskRuntime(config, engine, gallery, platform,
-                               Outbox(tmp_path / f"outbox{len(started)}.sqlite"), clock=clock)
+        prints = None if printer is None else (
+            lambda receipt: printer.print_receipt(Receipt.from_dict(receipt)))
+        runtime = KioskRuntime(config, engine, gallery, connect(config),
+                               Outbox(tmp_path / f"outbox{len(started)}.sqlite"),
+                               printer=prints, clock=clock)
+        runtime.sync_once()
         started.append(runtime)
         return runtime.start(camera=camera, sync=False)
 
@@ -78,6 +162,13 @@ def make_runtime(tmp_path: Path, engine: FaceEngine, platform: PlatformDouble,
     for runtime in started:
         runtime.stop()
         runtime.outbox.close()
+
+
+@pytest.fixture
+def receipt_printer(tmp_path: Path) -> ReceiptPrinter:
+    """The kiosk's receipt printer writing ESC/POS jobs to a folder, spooling every slip."""
+    return ReceiptPrinter(PrinterConfig(driver="file", path=str(tmp_path / "printer"),
+                                        spool_dir=str(tmp_path / "receipts")))
 
 
 @pytest.fixture
@@ -101,4 +192,3 @@ def make_window(qtbot) -> Callable[..., KioskWindow]:
         return window
 
     return make
-

@@ -1,5 +1,6 @@
 """The window on a real kiosk runtime: real recognition of a replayed camera, the real flow
-thread and its timeouts, a real SQLite outbox, against the in-memory platform."""
+thread and its timeouts, a real SQLite outbox, the signed client of a provisioned kiosk, and
+the real platform process on loopback (its answers checked through the counter's client)."""
 
 from __future__ import annotations
 
@@ -9,30 +10,43 @@ import pytest
 
 from device.scanner.wedge import WedgeScanner, keystrokes
 from kiosk.config import FlowConfig
-from tests.ui.helpers import ASTRO, HANKS, personal_left, type_keys
+from kiosk.protocol.schemas import PaymentMethod
+from tests.ui.helpers import BILL_TOTAL_FEN, P1002, P1003, P1005, personal_left, type_keys
 from ui.headless import drive_checkout
 from ui.i18n import tr
 
 WAIT_MS = 15_000
+LAYERS = ("basic_pool", "critical_illness", "medical_aid", "self_pay")
 
 
-def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera, platform,
-                                       tmp_path, qtbot):
+def pending(counter, patient_id: str) -> list[str]:
+    return [b.bill_id for b in counter.pending_bills(patient_id).bills]
+
+
+def handoff_reasons(counter, kiosk_id: str) -> list[str]:
+    return [h.reason for h in counter.handoffs(open_only=False).handoffs
+            if h.kiosk_id == kiosk_id]
+
+
+def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera, astro,
+                                       counter, tmp_path, qtbot):
     runtime = make_runtime(camera=replay_camera)
     window = make_window(runtime, hospital="永康市第一人民医院", kiosk_id="K-01")
     report = drive_checkout(window, tmp_path / "shots", timeout_s=30, start_face_after_s=10)
     assert report.outcome == "settled", report.summary()
     assert report.screens[0] == "attract" and "bill_review" in report.screens
     assert report.screens[-1] == "result"
-    assert report.patient == ASTRO.name_masked and report.method == "face"
-    assert report.total_fen == 34_150
-    assert dict(report.layers) == {"basic_pool": 23_905, "critical_illness": 3_000,
-                                   "self_pay": 7_245}
-    (settlement,) = platform.settlements.values()
-    assert report.settlement_id == settlement.settlement_id
-    assert settlement.method == "face" and settlement.layers.self_pay_fen == 7_245
-    assert platform.bills["B1"].settled
-    assert any("72.45" in line for line in report.receipt)
+    assert report.patient == astro.name_masked and report.method == "face"
+    assert report.total_fen == BILL_TOTAL_FEN
+    settlement = counter.settlement(report.settlement_id)  # what the platform recorded
+    assert settlement.patient.patient_id == astro.patient_id and settlement.bill_id == astro.bill_id
+    assert settlement.method == PaymentMethod.FACE and settlement.total_fen == BILL_TOTAL_FEN
+    assert dict(report.layers) == {name: getattr(settlement.layers, f"{name}_fen")
+                                   for name in LAYERS}
+    assert report.self_pay_fen == settlement.charge_to_credit_fen > 0
+    assert sum(fen for _, fen in report.layers) == BILL_TOTAL_FEN
+    assert pending(counter, astro.patient_id) == []
+    assert any(astro.self_pay[1:] in line for line in report.receipt)
     shots = [p.stem for p in report.screenshots]
     assert shots == [f"{i:02d}-{name.split('-', 1)[1]}" for i, name in enumerate(shots, 1)]
     assert {"bill_review", "result"} <= {name.split("-", 1)[1] for name in shots}
@@ -44,29 +58,31 @@ def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera,
 
     result.finish.click()
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
-    assert personal_left(window) == []
+    assert personal_left(window, astro.personal) == []
     assert result.receipt.image is None
 
 
-def test_cancel_on_the_bill_goes_back_to_the_start(make_runtime, make_window, platform,
-                                                   qtbot):
+def test_cancel_on_the_bill_goes_back_to_the_start(make_runtime, make_window, counter,
+                                                   server_day, qtbot):
     runtime = make_runtime()
     window = make_window(runtime)
-    runtime.card_read(ASTRO.card_no)
+    runtime.card_read(P1005.card_no)
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     review = window.screens["bill_review"]
-    assert ASTRO.name_masked in review.patient.text() and review.total.text() == "¥341.50"
+    assert P1005.name_masked in review.patient.text() and review.total.text() == P1005.total
     assert window.tiles["card"].caption.property("active") == "true"
     window.lang_button.click()
     window.elderly_button.click()
     assert review.cancel.text() == "Cancel"
     review.cancel.click()
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
-    assert personal_left(window) == []
+    assert personal_left(window, P1005.personal) == []
     # the next patient starts in Chinese, normal text, normal timeouts
     assert window.lang == "zh" and not window.elderly and not runtime.flow.elderly
     assert window.screens["attract"].welcome.text() == tr("idle.welcome", "zh")
-    assert platform.settlements == {} and not platform.bills["B1"].settled
+    assert pending(counter, P1005.patient_id) == [P1005.bill_id]  # nothing was charged
+    settled = counter.settlements_today(server_day.isoformat()).settlements
+    assert P1005.bill_id not in {s.bill_id for s in settled}
 
 
 def test_every_screen_times_out_back_to_idle(make_runtime, make_window, qtbot):
@@ -74,7 +90,7 @@ def test_every_screen_times_out_back_to_idle(make_runtime, make_window, qtbot):
     flow = FlowConfig(review_timeout_s=60, personal_data_ttl_s=120)
     runtime = make_runtime(flow=flow, clock=lambda: now[0])
     window = make_window(runtime, clock=lambda: now[0])
-    runtime.card_read(ASTRO.card_no)
+    runtime.card_read(P1005.card_no)
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     assert window.countdown.text() == tr("ui.seconds_left", seconds=60)
     now[0] += 59
@@ -82,7 +98,7 @@ def test_every_screen_times_out_back_to_idle(make_runtime, make_window, qtbot):
     assert window.current == "bill_review"
     now[0] += 2
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
-    assert personal_left(window) == []
+    assert personal_left(window, P1005.personal) == []
     # the fallback screen times out too (and elderly mode makes it slower)
     window.elderly_button.click()
     runtime.call_cashier()
@@ -94,11 +110,11 @@ def test_every_screen_times_out_back_to_idle(make_runtime, make_window, qtbot):
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
 
 
-def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, platform,
-                                     qtbot):
+def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, astro,
+                                     counter, qtbot):
     runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
                            camera=replay_camera)
-    window = make_window(runtime)  # the face is recognised; self-pay 72.45 yuan asks digits
+    window = make_window(runtime)  # the face is recognised; a self-pay over 50 yuan asks digits
     qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)
     pad = window.screens["keypad"]
     assert pad.attempts.text() == tr("keypad.attempts_left", n=3)
@@ -108,17 +124,18 @@ def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, p
     qtbot.waitUntil(lambda: pad.guidance.text() == tr("second_factor.wrong_digits"),
                     timeout=WAIT_MS)
     assert pad.attempts.text() == tr("keypad.attempts_left", n=2)
-    for digit in ASTRO.phone_last4:
+    for digit in astro.phone_last4:
         pad.keys[digit].click()
     pad.ok.click()
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     window.screens["bill_review"].confirm.click()
     qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
-    assert platform.bills["B1"].settled
+    assert pending(counter, astro.patient_id) == []
 
 
 def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_window,
-                                                        replay_camera, qtbot):
+                                                        replay_camera, astro, counter,
+                                                        kiosk_config, qtbot):
     runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
                            camera=replay_camera)
     window = make_window(runtime)
@@ -135,11 +152,15 @@ def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_windo
     pad.ok.click()
     qtbot.waitUntil(lambda: window.current == "fallback", timeout=WAIT_MS)
     assert window.screens["fallback"].message.text() == tr("second_factor.locked")
-    assert personal_left(window) == []  # the cashier screen shows nothing of the patient
+    assert personal_left(window, astro.personal) == []  # the screen says nothing of her
+    # the counter's queue got the session, with the reason and no patient
+    qtbot.waitUntil(lambda: "second_factor.locked" in handoff_reasons(
+        counter, kiosk_config.site.kiosk_id), timeout=WAIT_MS)
+    assert pending(counter, astro.patient_id) == [astro.bill_id]
 
 
-def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window, platform,
-                                                       qtbot):
+def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window, counter,
+                                                       kiosk_config, qtbot):
     runtime = make_runtime()
     window = make_window(runtime)
     window.cashier_button.click()
@@ -147,20 +168,25 @@ def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window
     fallback = window.screens["fallback"]
     assert fallback.message.text() == tr("patient.requested_cashier")
     assert not window.cashier_button.isEnabled() and window.tiles["card"].isEnabled()
-    runtime.card_read(HANKS.card_no)  # the patient inserts a card after all
+    qtbot.waitUntil(lambda: "patient.requested_cashier" in handoff_reasons(
+        counter, kiosk_config.site.kiosk_id), timeout=WAIT_MS)
+    runtime.card_read(P1003.card_no)  # the patient inserts a card after all
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     window.screens["bill_review"].confirm.click()
     qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
-    assert platform.bills["B9"].settled
+    assert pending(counter, P1003.patient_id) == []
 
 
 def test_platform_down_shows_the_error_with_a_way_forward(make_runtime, make_window,
                                                           platform, qtbot):
-    platform.unreachable = True
     runtime = make_runtime()
     window = make_window(runtime)
-    runtime.card_read(ASTRO.card_no)
-    qtbot.waitUntil(lambda: window.current == "error", timeout=WAIT_MS)
+    platform.stop()
+    try:
+        runtime.card_read(P1005.card_no)
+        qtbot.waitUntil(lambda: window.current == "error", timeout=WAIT_MS)
+    finally:
+        platform.start()
     error = window.screens["error"]
     assert error.message.text() == tr("backend.unreachable")
     assert error.options[0].text() == tr("fallback.option_cashier")
@@ -168,13 +194,16 @@ def test_platform_down_shows_the_error_with_a_way_forward(make_runtime, make_win
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
 
 
-def test_wedge_scanned_voucher_reaches_the_bill(make_runtime, make_window, qtbot):
+def test_wedge_scanned_voucher_reaches_the_bill(make_runtime, make_window, platform, qtbot):
     runtime = make_runtime()
     window = make_window(runtime, wedge=WedgeScanner())
-    type_keys(window.stack.currentWidget(), ASTRO.voucher, 5_000_000_000, interval_ms=5)
+    voucher = platform.seed["voucher"]
+    assert voucher["patient_id"] == P1002.patient_id
+    type_keys(window.stack.currentWidget(), voucher["payload"], 5_000_000_000, interval_ms=5)
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     assert window.tiles["voucher"].caption.property("active") == "true"
-    assert ASTRO.name_masked in window.screens["bill_review"].patient.text()
+    review = window.screens["bill_review"]
+    assert P1002.name_masked in review.patient.text() and review.total.text() == P1002.total
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -1,0 +1,224 @@
+"""Cashier hand-offs over real HTTP against a real server process and its SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from kiosk.backend import BackendError
+from kiosk.client import PlatformClient
+from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
+from tests.server.live import Device, Server, error_code
+
+HANDOFF_FIELDS = {"handoff_id", "site_id", "kiosk_id", "session_id", "reason", "created_at",
+                  "taken_by", "taken_at"}
+
+
+def session() -> str:
+    return f"s-{uuid.uuid4().hex[:12]}"
+
+
+def today() -> str:
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def hand_over(kiosk: Device, session_id: str, reason: str = "face.not_recognised"
+              ) -> requests.Response:
+    return kiosk.post("/v1/handoffs", {"session_id": session_id, "reason": reason})
+
+
+def listed(counter: Device, **params: str) -> list[dict]:
+    reply = counter.get("/v1/handoffs", params=params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["handoffs"]
+
+
+def client(server: Server, role: str) -> PlatformClient:
+    key = generate_private_key()
+    reply = requests.post(f"{server.base}/v1/devices/register", timeout=10, json={
+        "token": server.token(role), "public_key": public_key_b64(key), "name": "client"})
+    assert reply.status_code == 201, reply.text
+    data = reply.json()
+    return PlatformClient(server.base, data["device_id"], key,
+                          load_public_key_b64(data["server_key"]["public_key"]))
+
+
+@pytest.fixture(scope="module")
+def other_counter(server: Server) -> Device:
+    return server.device("counter")
+
+
+def test_a_kiosk_hands_over_and_a_repeat_returns_the_same_handoff(
+        server: Server, kiosk: Device):
+    sid = session()
+    first = hand_over(kiosk, sid)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert set(body) == HANDOFF_FIELDS
+    assert body["handoff_id"].startswith("hof_")
+    assert (body["site_id"], body["kiosk_id"], body["session_id"], body["reason"]) == (
+        server.seed["site_id"], kiosk.device_id, sid, "face.not_recognised")
+    assert body["taken_by"] is None and body["taken_at"] is None
+    created = dt.datetime.fromisoformat(body["created_at"])
+    assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 30
+
+    again = hand_over(kiosk, sid)
+    assert again.status_code == 200 and again.json() == body
+    # the first reason stands: the session was handed over once
+    other_reason = hand_over(kiosk, sid, "patient.requested_cashier")
+    assert other_reason.status_code == 200 and other_reason.json() == body
+
+
+def test_the_same_session_id_from_another_kiosk_is_another_handoff(
+        server: Server, kiosk: Device):
+    sid = session()
+    second_kiosk = server.device("kiosk")
+    a, b = hand_over(kiosk, sid).json(), hand_over(second_kiosk, sid).json()
+    assert a["handoff_id"] != b["handoff_id"]
+    assert (a["kiosk_id"], b["kiosk_id"]) == (kiosk.device_id, second_kiosk.device_id)
+
+
+def test_counter_lists_open_handoffs_of_its_site_newest_first(
+        kiosk: Device, counter: Device):
+    made = [hand_over(kiosk, session(), reason).json()["handoff_id"]
+            for reason in ("face.not_recognised", "liveness.failed", "credit.limit_exceeded")]
+    reply = counter.get("/v1/handoffs")
+    assert reply.status_code == 200
+    data = reply.json()
+    assert data["date"] == today() and data["site_id"] == kiosk.server.seed["site_id"]
+    ids = [h["handoff_id"] for h in data["handoffs"]]
+    assert [i for i in ids if i in made] == made[::-1]
+    times = [h["created_at"] for h in data["handoffs"]]
+    assert times == sorted(times, reverse=True)
+    assert all(h["taken_by"] is None for h in data["handoffs"])
+    assert listed(counter, open="true", date=today()) == data["handoffs"]
+
+
+def test_a_kiosk_may_not_list_or_take(kiosk: Device):
+    listing = kiosk.get("/v1/handoffs")
+    assert listing.status_code == 403 and error_code(listing) == "auth.role_forbidden"
+    handoff_id = hand_over(kiosk, session()).json()["handoff_id"]
+    take = kiosk.post(f"/v1/handoffs/{handoff_id}/take", None)
+    assert take.status_code == 403 and error_code(take) == "auth.role_forbidden"
+
+
+def test_take_marks_it_taken_and_the_open_filter_follows(
+        kiosk: Device, counter: Device, other_counter: Device):
+    created = hand_over(kiosk, session()).json()
+    hid = created["handoff_id"]
+    taken = counter.post(f"/v1/handoffs/{hid}/take", None)
+    assert taken.status_code == 200, taken.text
+    body = taken.json()
+    assert body["taken_by"] == counter.device_id and body["taken_at"] is not None
+    assert {k: v for k, v in body.items() if not k.startswith("taken_")} == {
+        k: v for k, v in created.items() if not k.startswith("taken_")}
+
+    assert hid not in {h["handoff_id"] for h in listed(counter)}
+    everything = {h["handoff_id"]: h for h in listed(counter, open="false")}
+    assert everything[hid] == body
+
+    same_again = counter.post(f"/v1/handoffs/{hid}/take", None)
+    assert same_again.status_code == 200 and same_again.json() == body
+
+    by_other = other_counter.post(f"/v1/handoffs/{hid}/take", None)
+    assert by_other.status_code == 409 and error_code(by_other) == "handoff.already_taken"
+    assert by_other.json()["error"]["details"]["taken_by"] == counter.device_id
+    # the refusal changed nothing
+    assert {h["handoff_id"]: h for h in listed(other_counter, open="false")}[hid] == body
+
+
+def test_a_kiosk_repeat_after_take_returns_the_taken_handoff(kiosk: Device, counter: Device):
+    sid = session()
+    hid = hand_over(kiosk, sid).json()["handoff_id"]
+    taken = counter.post(f"/v1/handoffs/{hid}/take", None).json()
+    again = hand_over(kiosk, sid)
+    assert again.status_code == 200 and again.json() == taken
+
+
+def test_date_selects_the_local_day(kiosk: Device, counter: Device):
+    hid = hand_over(kiosk, session()).json()["handoff_id"]
+    yesterday = (dt.date.fromisoformat(today()) - dt.timedelta(days=1)).isoformat()
+    reply = counter.get("/v1/handoffs", params={"date": yesterday, "open": "false"})
+    assert reply.status_code == 200 and reply.json()["date"] == yesterday
+    assert hid not in {h["handoff_id"] for h in reply.json()["handoffs"]}
+    assert hid in {h["handoff_id"] for h in listed(counter, date=today())}
+    bad = counter.get("/v1/handoffs", params={"date": "2024-13-01"})
+    assert bad.status_code == 422 and error_code(bad) == "request.invalid"
+
+
+def test_unknown_and_other_site_handoffs_are_not_found(server: Server, kiosk: Device):
+    counter_elsewhere = Device.register(server, json.loads(server.admin(
+        "device", "token", "--site", json.loads(server.admin(
+            "site", "create", "--code", "ELSEWHERE", "--name", "别院").stdout)["site_id"],
+        "--role", "counter").stdout)["token"])
+    hid = hand_over(kiosk, session()).json()["handoff_id"]
+    for device_, handoff_id in ((counter_elsewhere, hid), (counter_elsewhere, "hof_nope")):
+        reply = device_.post(f"/v1/handoffs/{handoff_id}/take", None)
+        assert reply.status_code == 404 and error_code(reply) == "handoff.not_found"
+    assert hid not in {h["handoff_id"] for h in listed(counter_elsewhere, open="false")}
+
+
+@pytest.mark.parametrize("body", [
+    {"session_id": "s-12345678", "reason": "Face.Not_Recognised"},
+    {"session_id": "s-12345678", "reason": "face-not-recognised"},
+    {"session_id": "s-12345678", "reason": ""},
+    {"session_id": "s-12345678", "reason": "x" * 65},
+    {"session_id": "s-12345678", "reason": "张三.failed"},
+    {"session_id": "short", "reason": "face.not_recognised"},
+    {"session_id": "s 12345678", "reason": "face.not_recognised"},
+    {"session_id": "s-12345678"},
+    {"session_id": "s-12345678", "reason": "face.timeout", "patient_id": "P1001"},
+])
+def test_bad_bodies_are_refused_and_nothing_is_stored(server: Server, kiosk: Device,
+                                                      body: dict):
+    reply = kiosk.post("/v1/handoffs", body)
+    assert reply.status_code == 422 and error_code(reply) == "request.invalid"
+    with sqlite3.connect(server.directory / "server.db") as db:
+        assert db.execute("select count(*) from handoffs where session_id = ?",
+                          (body["session_id"],)).fetchone() == (0,)
+
+
+def test_every_change_is_in_the_audit_chain_without_personal_data(
+        server: Server, kiosk: Device, counter: Device):
+    sid = session()
+    hid = hand_over(kiosk, sid, "second_factor.locked").json()["handoff_id"]
+    hand_over(kiosk, sid)  # a repeat changes nothing, so it records nothing
+    counter.post(f"/v1/handoffs/{hid}/take", None)
+    counter.post(f"/v1/handoffs/{hid}/take", None)
+    with sqlite3.connect(server.directory / "server.db") as db:
+        rows = db.execute("select actor, action, details from audit_log where subject = ? "
+                          "order by seq", (hid,)).fetchall()
+    assert [(actor, action) for actor, action, _ in rows] == [
+        (f"device:{kiosk.device_id}", "handoff.created"),
+        (f"device:{counter.device_id}", "handoff.taken")]
+    assert json.loads(rows[0][2]) == {"site_id": server.seed["site_id"], "session_id": sid,
+                                      "reason": "second_factor.locked"}
+    assert json.loads(rows[1][2]) == {"site_id": server.seed["site_id"], "session_id": sid}
+    assert json.loads(server.admin("audit", "verify").stdout)["ok"]
+
+
+def test_the_platform_client_methods(server: Server):
+    kiosk, counter, rival = (client(server, "kiosk"), client(server, "counter"),
+                             client(server, "counter"))
+    sid = session()
+    made = kiosk.handoff(sid, "backend.unreachable")
+    assert (made.session_id, made.reason, made.kiosk_id) == (sid, "backend.unreachable",
+                                                             kiosk.device_id)
+    assert kiosk.handoff(sid, "backend.unreachable") == made
+    assert made in counter.handoffs().handoffs
+    taken = counter.take_handoff(made.handoff_id)
+    assert taken.taken_by == counter.device_id and taken.taken_at is not None
+    assert made.handoff_id not in {h.handoff_id for h in counter.handoffs().handoffs}
+    assert taken in counter.handoffs(open_only=False, date=today()).handoffs
+    with pytest.raises(BackendError) as conflict:
+        rival.take_handoff(made.handoff_id)
+    assert conflict.value.code == "handoff.already_taken"
+    with pytest.raises(BackendError) as forbidden:
+        kiosk.handoffs()
+    assert forbidden.value.code == "auth.role_forbidden"

@@ -1,0 +1,106 @@
+"""The console's ``CashierService`` over the signed platform client of a counter device.
+
+Everything the cashier does is a platform call, except reprinting: receipts are kept in the
+kiosk printer's spool, so that goes through a callback (``KioskApp.reprint`` or a
+``ReceiptPrinter.reprint``). Printer failures are turned into ``BackendError`` with the
+device's code, because that is the one failure shape the console knows how to put in words.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+from device.errors import DeviceError, PrinterOffline
+from kiosk.backend import BackendError
+from kiosk.client import PlatformClient
+from kiosk.protocol import schemas
+from kiosk.recognition.template import Template
+from ui.cashier.service import Handoff, LookupBy
+
+log = logging.getLogger(__name__)
+
+
+def handoff_view(wire: schemas.Handoff) -> Handoff:
+    """The console's hand-off: the wire one without the site, taken_by "" while open."""
+    return Handoff(handoff_id=wire.handoff_id, kiosk_id=wire.kiosk_id,
+                   session_id=wire.session_id, reason=wire.reason, at=wire.created_at,
+                   taken_by=wire.taken_by or "")
+
+
+class PlatformCashierService:
+    def __init__(self, client: PlatformClient,
+                 printer_reprint: Callable[[str], None] | None = None) -> None:
+        self.client = client
+        self.printer_reprint = printer_reprint
+
+    # ------------------------------------------------------------- hand-offs
+    def handoffs(self) -> list[Handoff]:
+        """Today's hand-offs of the site, taken ones too: the queue shows who took what."""
+        listing = self.client.handoffs(open_only=False)
+        return [handoff_view(h) for h in listing.handoffs]
+
+    def take_over(self, handoff_id: str) -> Handoff:
+        return handoff_view(self.client.take_handoff(handoff_id))
+
+    # ---------------------------------------------------------------- look-up
+    def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
+        if by == LookupBy.CARD:
+            patient_id = self._identify("/v1/identify/card",
+                                        schemas.CardLookupRequest(card_no=key))
+        elif by == LookupBy.VOUCHER:
+            patient_id = self._identify("/v1/identify/voucher",
+                                        schemas.VoucherLookupRequest(payload=key))
+        else:
+            patient_id = key
+        return self.client.pending_bills(patient_id)
+
+    def _identify(self, path: str, body: schemas.Request) -> str:
+        view = self.client.request("POST", path, body, model=schemas.PatientView)
+        return view.patient.patient_id
+
+    # ------------------------------------------------------------------ money
+    def quote(self, bill_id: str, patient_id: str,
+              method: schemas.PaymentMethod) -> schemas.Quote:
+        return self.client.request("POST", "/v1/quotes", schemas.QuoteRequest(
+            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote)
+
+    def settle(self, request: schemas.SettleRequest, idempotency_key: str
+               ) -> schemas.Settlement:
+        """The console's key is kept: a retry of the same quoted settlement charges once."""
+        body = self.client.settle(idempotency_key, request.model_dump(mode="json"))
+        return schemas.Settlement.model_validate(body)
+
+    def reverse(self, settlement_id: str, reason: str) -> schemas.Settlement:
+        """A fresh key per click: a repeated reversal is refused by the platform
+        (``settlement.already_reversed``), never refunded twice."""
+        return self.client.reverse(settlement_id, reason, idempotency_key=uuid.uuid4().hex)
+
+    def reprint(self, settlement_id: str) -> None:
+        try:
+            if self.printer_reprint is None:
+                raise PrinterOffline("no receipt printer is attached to this console")
+            self.printer_reprint(settlement_id)
+        except DeviceError as exc:
+            log.warning("cashier.reprint_failed", extra={"code": exc.code,
+                                                         "settlement_id": settlement_id})
+            raise BackendError(exc.code, exc.message, retryable=False) from exc
+
+    def settlements(self, day: date) -> schemas.SettlementList:
+        return self.client.settlements_today(day.isoformat())
+
+    def reconciliation(self, day: date) -> schemas.Reconciliation:
+        return self.client.reconciliation(day.isoformat())
+
+    # ---------------------------------------------------------------- consent
+    def withdraw_consent(self, patient_id: str, reason: str | None
+                         ) -> schemas.WithdrawConsentResponse:
+        return self.client.withdraw_consent(patient_id, reason)
+
+    def enrol(self, patient_id: str, request: schemas.EnrolTemplateRequest
+              ) -> schemas.EnrolTemplateResponse:
+        template = Template.from_dict(request.template.model_dump())
+        return self.client.enrol(patient_id, template, request.consent.text_version,
+                                 request.consent.consented_at)

@@ -56,7 +56,8 @@ def test_public_endpoints_and_openapi(server: Server):
             "/v1/second-factor/verify", "/v1/second-factor/narrow", "/v1/quotes",
             "/v1/settlements", "/v1/settlements/{settlement_id}/reverse", "/v1/repayments",
             "/v1/reconciliation/{date}", "/v1/patients/{patient_id}/templates",
-            "/v1/patients/{patient_id}/consent/withdraw"} <= paths
+            "/v1/patients/{patient_id}/consent/withdraw", "/v1/handoffs",
+            "/v1/handoffs/{handoff_id}/take"} <= paths
     assert "httpMessageSignature" in schema["components"]["securitySchemes"]
     assert schema["paths"]["/v1/quotes"]["post"]["security"]
     assert "security" not in schema["paths"]["/v1/health"]["get"]

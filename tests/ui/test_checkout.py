@@ -171,6 +171,7 @@ def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window
     qtbot.waitUntil(lambda: "patient.requested_cashier" in handoff_reasons(
         counter, kiosk_config.site.kiosk_id), timeout=WAIT_MS)
     runtime.card_read(P1003.card_no)  # the patient inserts a card after all
+    qtbot.wait(3000); print("DBG", runtime.last_view)
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     window.screens["bill_review"].confirm.click()
     qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)

@@ -30,7 +30,7 @@ from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig, KioskConfig
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.outbox import Outbox
-from kiosk.protocol.schemas import Quote, QuoteRequest
+from kiosk.protocol.schemas import PaymentMethod, Quote, QuoteRequest
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
@@ -117,16 +117,11 @@ def register_astronaut(platform: Platform, counter: PlatformClient, template: Te
                                      "--patient", patient_id, "--visit", f"V{patient_id}",
                                      *(arg for item in items for arg in ("--item", item))))
     counter.enrol(patient_id, template, CONSENT, dt.datetime.now(dt.UTC))
-    self_pay = _self_pay(counter, patient_id, bill["bill_id"])
-    return Person(patient_id, "王*芳", "3301**********1234", ASTRO_PHONE[-4:], card_no,
-                  bill["bill_id"], yuan(sum(fen for *_, fen in BILL_ITEMS)), yuan(self_pay),
-                  ("头孢克肟", "血常规", "胸部"))
-
-
-def _self_pay(counter: PlatformClient, patient_id: str, bill_id: str) -> int:
     quote = counter.request("POST", "/v1/quotes", QuoteRequest(
-        bill_id=bill_id, patient_id=patient_id, method="card"), model=Quote)
-    return quote.layers.self_pay_fen
+        bill_id=bill["bill_id"], patient_id=patient_id, method=PaymentMethod.CARD), model=Quote)
+    return Person(patient_id, "王*芳", "3301**********1234", ASTRO_PHONE[-4:], card_no,
+                  bill["bill_id"], yuan(sum(fen for *_, fen in BILL_ITEMS)),
+                  yuan(quote.layers.self_pay_fen), ("头孢克肟", "血常规", "胸部"))
 
 
 @pytest.fixture
@@ -141,7 +136,8 @@ def astro(platform: Platform, counter: PlatformClient, enrolled) -> Iterator[Per
 @pytest.fixture
 def make_runtime(tmp_path: Path, engine: FaceEngine, kiosk_config: KioskConfig,
                  counter: PlatformClient) -> Iterator[Callable[..., KioskRuntime]]:
-    """Runtimes of the provisioned kiosk, its gallery synced from the platform first."""
+    """Runtimes of the provisioned kiosk, each with its gallery synced from the platform
+    first (Tom Hanks's face, and the astronaut's when a test registered her)."""
     started: list[KioskRuntime] = []
 
     def make(flow: FlowConfig | None = None, clock: Callable[[], float] = time.monotonic,

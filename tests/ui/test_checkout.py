@@ -23,9 +23,10 @@ def pending(counter, patient_id: str) -> list[str]:
     return [b.bill_id for b in counter.pending_bills(patient_id).bills]
 
 
-def handoff_reasons(counter, kiosk_id: str) -> list[str]:
-    return [h.reason for h in counter.handoffs(open_only=False).handoffs
-            if h.kiosk_id == kiosk_id]
+def open_handoffs(counter, kiosk_id: str, reason: str) -> int:
+    """How many of the kiosk's sessions wait at the counters for this reason today."""
+    return sum(1 for h in counter.handoffs().handoffs
+               if h.kiosk_id == kiosk_id and h.reason == reason)
 
 
 def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera, astro,
@@ -136,6 +137,8 @@ def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, a
 def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_window,
                                                         replay_camera, astro, counter,
                                                         kiosk_config, qtbot):
+    kiosk_id = kiosk_config.site.kiosk_id
+    before = open_handoffs(counter, kiosk_id, "second_factor.locked")
     runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
                            camera=replay_camera)
     window = make_window(runtime)
@@ -154,13 +157,15 @@ def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_windo
     assert window.screens["fallback"].message.text() == tr("second_factor.locked")
     assert personal_left(window, astro.personal) == []  # the screen says nothing of her
     # the counter's queue got the session, with the reason and no patient
-    qtbot.waitUntil(lambda: "second_factor.locked" in handoff_reasons(
-        counter, kiosk_config.site.kiosk_id), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: open_handoffs(counter, kiosk_id, "second_factor.locked")
+                    == before + 1, timeout=WAIT_MS)
     assert pending(counter, astro.patient_id) == [astro.bill_id]
 
 
 def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window, counter,
                                                        kiosk_config, qtbot):
+    kiosk_id = kiosk_config.site.kiosk_id
+    before = open_handoffs(counter, kiosk_id, "patient.requested_cashier")
     runtime = make_runtime()
     window = make_window(runtime)
     window.cashier_button.click()
@@ -168,10 +173,14 @@ def test_call_cashier_then_pay_by_card_at_the_fallback(make_runtime, make_window
     fallback = window.screens["fallback"]
     assert fallback.message.text() == tr("patient.requested_cashier")
     assert not window.cashier_button.isEnabled() and window.tiles["card"].isEnabled()
-    qtbot.waitUntil(lambda: "patient.requested_cashier" in handoff_reasons(
-        counter, kiosk_config.site.kiosk_id), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: open_handoffs(counter, kiosk_id, "patient.requested_cashier")
+                    == before + 1, timeout=WAIT_MS)
     runtime.card_read(P1003.card_no)  # the patient inserts a card after all
-    qtbot.wait(3000); print("DBG", runtime.last_view)
+    qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)  # 594.03 yuan: a
+    pad = window.screens["keypad"]  # card is not proof of who holds it, so digits too
+    for digit in P1003.phone_last4:
+        pad.keys[digit].click()
+    pad.ok.click()
     qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
     window.screens["bill_review"].confirm.click()
     qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)

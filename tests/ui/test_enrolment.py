@@ -1,9 +1,13 @@
 """Assisted enrolment: consent acknowledged and recorded with its version, quality-guided
-capture of several real frames, a template made here and uploaded; refusal with a reason."""
+capture of several real frames, a template made here and uploaded to the real platform
+through the counter's client (and synced back to a kiosk); refusal with a reason."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -13,8 +17,8 @@ from device.camera.grabbers import ImageFolderGrabber
 from device.opencv import cv2
 from kiosk.protocol.templates import parse_template
 from kiosk.recognition.template import Template
-from tests.ui.helpers import padded
-from tests.ui.platform_double import CashierAdapter
+from tests.ui.helpers import P1004, P1006, padded
+from ui.cashier.platform import PlatformCashierService
 from ui.enrolment import CONSENT_VERSION, DONE, REFUSED, EnrolmentCapture, EnrolmentPanel
 from ui.i18n import tr
 from ui.worker import Worker
@@ -53,7 +57,7 @@ def test_good_frames_make_one_template_of_that_person(engine, astronaut, hanks, 
     status = feed(capture, engine, variants(astronaut))
     assert status.state == DONE and status.accepted == 5
     template = capture.template()
-    astro_gallery, hanks_gallery = (t for _, t in enrolled)
+    astro_gallery, hanks_gallery = dict(enrolled)["astronaut"], dict(enrolled)["hanks"]
     assert template.similarity(astro_gallery) > engine.policy.threshold
     assert template.similarity(hanks_gallery) < engine.policy.candidate_threshold
     wire = parse_template(template.to_dict())  # what the platform will accept
@@ -105,10 +109,31 @@ def camera_of(tmp_path) -> Iterator:
         source.stop()
 
 
+def gallery_of(kiosk_client) -> dict[str, Template]:
+    """What a kiosk of the site would sync: every face enrolled with consent."""
+    cursor, faces = 0, {}
+    while True:
+        page = kiosk_client.sync_gallery(cursor)
+        faces.update(page.upserts)
+        for patient_id in page.deletions:
+            faces.pop(patient_id, None)
+        cursor = page.cursor
+        if not page.more:
+            return faces
+
+
+def consent_on_record(platform, patient_id: str) -> tuple[str | None, int | None]:
+    """The consent version and time the platform stored (read from its SQLite file)."""
+    with closing(sqlite3.connect(f"file:{platform.root / 'server.db'}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT consent_version, consent_ms FROM users WHERE patient_id = ?",
+                          (patient_id,)).fetchone()
+
+
 @pytest.fixture
-def panel_for(qtbot, platform, engine):
+def panel_for(qtbot, counter, engine):
     def make(camera, **kwargs) -> EnrolmentPanel:
-        panel = EnrolmentPanel(CashierAdapter(platform), Worker(), engine, camera, **kwargs)
+        panel = EnrolmentPanel(PlatformCashierService(counter), Worker(), engine, camera,
+                               **kwargs)
         qtbot.addWidget(panel)
         panel.show()
         return panel
@@ -117,47 +142,54 @@ def panel_for(qtbot, platform, engine):
 
 
 def test_enrolment_needs_consent_then_uploads_the_template(panel_for, camera_of, platform,
-                                                           astronaut, enrolled, qtbot):
+                                                           counter, kiosk_client, astronaut,
+                                                           enrolled, qtbot):
+    assert not counter.patient(P1004.patient_id).face_consent
     panel = panel_for(camera_of(variants(astronaut)))
     assert CONSENT_VERSION in panel.consent_title.text()
     assert "撤回" in panel.consent_text.toPlainText()  # withdrawal is explained
     assert not panel.start_button.isEnabled()  # no patient yet
-    panel.set_patient("P-ASTRO", "王*芳 3301**********1234")
+    panel.set_patient(P1004.patient_id, f"{P1004.name_masked} {P1004.id_masked}")
     assert not panel.start_button.isEnabled()  # consent not acknowledged
     panel.start()
     assert panel.message.text() == tr("enrol.need_ack") and not panel.capturing
     panel.ack.setChecked(True)
     assert panel.start_button.isEnabled()
+    acknowledged = dt.datetime.now(dt.UTC)
     with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
         panel.start_button.click()
         assert panel.capturing and panel.cancel_button.isEnabled()
     assert outcome.args == ["done", ""]
     assert panel.message.text() == tr("enrol.done")
-    ((patient_id, request),) = platform.enrolments
-    assert patient_id == "P-ASTRO" and request.consent.text_version == CONSENT_VERSION
-    assert request.consent.consented_at.tzinfo is not None
-    uploaded = Template.from_dict(request.template.model_dump())
-    assert uploaded.similarity(enrolled[0][1]) > 0.5
+    assert counter.patient(P1004.patient_id).face_consent
+    version, consented_ms = consent_on_record(platform, P1004.patient_id)
+    assert version == CONSENT_VERSION  # the text the patient was shown
+    assert abs(consented_ms / 1000 - acknowledged.timestamp()) < 5
+    uploaded = gallery_of(kiosk_client)[P1004.patient_id]  # what kiosks will recognise
+    assert uploaded.similarity(dict(enrolled)["astronaut"]) > 0.5
     assert not panel.preview.has_image  # no face picture left on screen
 
 
-def test_enrolment_refused_when_the_light_is_too_poor(panel_for, camera_of, platform,
-                                                      astronaut, qtbot):
+def test_enrolment_refused_when_the_light_is_too_poor(panel_for, camera_of, counter,
+                                                      kiosk_client, astronaut, qtbot):
     dark = [cv2.convertScaleAbs(f, alpha=0.15) for f in variants(astronaut)]
     panel = panel_for(camera_of(dark), max_frames=6)
-    panel.set_patient("P-ASTRO", "王*芳")
+    panel.set_patient(P1006.patient_id, P1006.name_masked)
     panel.ack.setChecked(True)
     with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
         panel.start_button.click()
     assert outcome.args == ["refused", "enrol.quality_poor"]
     assert tr("quality.too_dark") in panel.message.text()
-    assert platform.enrolments == []
+    assert not counter.patient(P1006.patient_id).face_consent
+    assert P1006.patient_id not in gallery_of(kiosk_client)
 
 
-def test_enrolment_without_a_camera_says_so(panel_for, platform):
+def test_enrolment_without_a_camera_says_so(panel_for, counter, kiosk_client, qtbot):
     panel = panel_for(None)
-    panel.set_patient("P-ASTRO", "王*芳")
+    panel.set_patient(P1006.patient_id, P1006.name_masked)
     panel.ack.setChecked(True)
     panel.start_button.click()
     assert tr("enrol.camera_failed") in panel.message.text()
-    assert platform.enrolments == []
+    qtbot.wait(200)  # nothing is on its way to the platform either
+    assert not counter.patient(P1006.patient_id).face_consent
+    assert P1006.patient_id not in gallery_of(kiosk_client)

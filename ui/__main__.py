@@ -1,4 +1,5 @@
-"""``python -m ui demo|check|screenshots|pin-hash``: the demo, IT's checks, the screenshots.
+"""``python -m ui kiosk|cashier|demo|check|screenshots|pin-hash``: the kiosk and the cashier
+console, the demo, IT's checks, the screenshots.
 
 ``check`` prints one PASS/FAIL line per item (Qt platform, CJK font, and with ``--show`` a
 real window drawn on the display) and exits 0, or 3 when something failed, like
@@ -145,6 +146,48 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK if report.outcome == "settled" else EXIT_SETUP
 
 
+def _kiosk(args: argparse.Namespace) -> int:
+    """The production kiosk: devices, recognition, the platform, full screen."""
+    from kiosk.app import KioskApp
+    from kiosk.config import load_config
+    from ui.app import run_kiosk
+
+    config = load_config(args.config)
+    app = KioskApp(config).start()
+    try:
+        return run_kiosk(app.runtime, config, fullscreen=not args.windowed,
+                         on_card=app.pay_by_card)
+    finally:
+        app.stop()
+
+
+def _cashier(args: argparse.Namespace) -> int:
+    """The cashier console on a counter device (staff PIN from [cashier] pin_hash)."""
+    from device.camera import camera_from_config
+    from device.printer import ReceiptPrinter
+    from kiosk.config import load_config
+    from kiosk.provisioning import connect
+    from kiosk.recognition.engine import FaceEngine
+    from ui.app import create_app
+    from ui.cashier.console import CashierConsole
+    from ui.cashier.pin import PinGate
+    from ui.cashier.platform import PlatformCashierService
+
+    config = load_config(args.config)
+    app, _ = create_app()
+    printer = ReceiptPrinter(config.devices.printer)
+    service = PlatformCashierService(connect(config), printer.reprint)
+    camera = camera_from_config(config.devices.camera).start()
+    try:
+        console = CashierConsole(service, PinGate(config.cashier.pin_hash),
+                                 engine=FaceEngine.from_config(config), camera=camera)
+        console.resize(1280, 800)
+        console.show()
+        return app.exec()
+    finally:
+        camera.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--elderly", action="store_true")
     p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
     p.set_defaults(func=_screenshots)
+    p = sub.add_parser("kiosk", help="run the kiosk (full screen)")
+    p.add_argument("--config", type=Path, help="default: $KIOSK_CONFIG")
+    p.add_argument("--windowed", action="store_true")
+    p.set_defaults(func=_kiosk)
+    p = sub.add_parser("cashier", help="run the cashier console on a counter device")
+    p.add_argument("--config", type=Path, help="default: $KIOSK_CONFIG")
+    p.set_defaults(func=_cashier)
     p = sub.add_parser("demo", help="the whole checkout on a local demo hospital")
     p.add_argument("--workdir", type=Path, default=Path("var/demo"),
                    help="wiped and recreated (default: var/demo)")

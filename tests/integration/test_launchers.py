@@ -1,0 +1,40 @@
+"""The production launchers start against a real platform and keep running (smoke test:
+the window itself is covered by tests/ui; here the wiring of devices, keys and client)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ui.cashier.pin import hash_pin
+
+
+def _run_for(args: list[str], seconds: float, cwd) -> tuple[bool, str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "ui", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(seconds)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    return alive, err.decode(errors="replace")
+
+
+@pytest.mark.parametrize("role", ["kiosk", "counter"])
+def test_launcher_starts_and_stays_up(platform, tmp_path, role):
+    pin = f'[cashier]\npin_hash = "{hash_pin("135790")}"\n' if role == "counter" else ""
+    extra = (f'{pin}[devices.printer]\npath = "{tmp_path / "printer"}"\n'
+             f'spool_dir = "{tmp_path / "receipts"}"\n')
+    config = platform.device(role, f"launch-{role}", extra)
+    command = ["kiosk", "--windowed"] if role == "kiosk" else ["cashier"]
+    alive, err = _run_for([*command, "--config", config.source], 12, tmp_path)
+    assert alive, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    if role == "kiosk":  # the replay camera's face walked up: the flow ran on real frames
+        audit = (config.paths.data_path() / "audit.jsonl").read_text()
+        assert "session.started" in audit

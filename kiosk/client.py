@@ -98,13 +98,9 @@ class PlatformClient:
     # -------------------------------------------------------------- kiosk
     def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]:
         if method == Method.CARD:
-            patient_id = self.request("POST", "/v1/identify/card",
-                                      schemas.CardLookupRequest(card_no=key),
-                                      model=schemas.PatientView).patient.patient_id
+            patient_id = self.identify_card(key).patient.patient_id
         elif method == Method.VOUCHER:
-            patient_id = self.request("POST", "/v1/identify/voucher",
-                                      schemas.VoucherLookupRequest(payload=key),
-                                      model=schemas.PatientView).patient.patient_id
+            patient_id = self.identify_voucher(key).patient.patient_id
         else:
             patient_id = key
         pending = self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/bills",
@@ -113,14 +109,26 @@ class PlatformClient:
         view = PatientView(p.patient_id, p.name, p.national_id, p.category.value)
         if not pending.bills:
             return view, None
-        quotes = [self.request("POST", "/v1/quotes", schemas.QuoteRequest(
-            bill_id=b.bill_id, patient_id=p.patient_id,
-            method=schemas.PaymentMethod(method.value)), model=schemas.Quote)
-            for b in pending.bills]
+        quotes = [self.quote(b.bill_id, p.patient_id, schemas.PaymentMethod(method.value))
+                  for b in pending.bills]
         refused = next((q.refusal for q in quotes if not q.payable and q.refusal), None)
         if refused is not None:
             raise BackendError(refused.code, refused.message, retryable=False)
         return view, aggregate_quote(pending, quotes)
+
+    def identify_card(self, card_no: str) -> schemas.PatientView:
+        return self.request("POST", "/v1/identify/card",
+                            schemas.CardLookupRequest(card_no=card_no), model=schemas.PatientView)
+
+    def identify_voucher(self, payload: str) -> schemas.PatientView:
+        return self.request("POST", "/v1/identify/voucher",
+                            schemas.VoucherLookupRequest(payload=payload),
+                            model=schemas.PatientView)
+
+    def quote(self, bill_id: str, patient_id: str, method: schemas.PaymentMethod
+              ) -> schemas.Quote:
+        return self.request("POST", "/v1/quotes", schemas.QuoteRequest(
+            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote)
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]:
         return self.request("POST", "/v1/second-factor/narrow",

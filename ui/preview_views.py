@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import BillLine, Method, PatientView, Quote, SettlementResult, State
+from kiosk.flow.model import (
+    LAYER_LABELS,
+    BillLine,
+    Method,
+    PatientView,
+    Quote,
+    SettlementResult,
+    State,
+)
 
 PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
 LINES = (
@@ -26,9 +34,24 @@ QUOTE = Quote(
     quote_id="Q-DEMO-01", bill_ids=("B-DEMO-01",), lines=LINES, total_fen=38_950,
     layers=(("basic_pool", 27_265), ("critical_illness", 3_000), ("self_pay", 8_685)),
     self_pay_fen=8_685, credit_available_fen=492_000, bill_self_pay=(("B-DEMO-01", 8_685),))
+
+
+def _receipt(settlement_id: str, pending: bool) -> dict[str, object]:
+    """The sample patient's receipt in the printer's ``Receipt.to_dict`` form, as the runtime
+    sends it with every result."""
+    return {"hospital": "永康市第一人民医院", "kiosk_id": "K-01",
+            "issued_at": "2024-06-01T09:30:00+08:00", "patient_name": PATIENT.name_masked,
+            "lines": [{"item": line.description, "amount_fen": line.amount_fen}
+                      for line in LINES],
+            "shares": [{"layer": LAYER_LABELS[name], "amount_fen": fen}
+                       for name, fen in QUOTE.layers if name != "self_pay"],
+            "self_pay_fen": QUOTE.self_pay_fen, "method": "face",
+            "settlement_id": settlement_id, "pending": pending, "extra": []}
+
+
 RESULT = SettlementResult("ST20240601A1B2C3", "settled", 8_685,
-                          {"settlements": [{"settlement_id": "ST20240601A1B2C3"}]})
-QUEUED = SettlementResult(None, "queued", 8_685, {"pending": True, "reference": "s9f3a-77c1"})
+                          _receipt("ST20240601A1B2C3", pending=False))
+QUEUED = SettlementResult(None, "queued", 8_685, _receipt("s9f3a-77c1", pending=True))
 
 
 def sample_views() -> dict[str, FlowView]:

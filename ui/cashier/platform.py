@@ -48,24 +48,17 @@ class PlatformCashierService:
     # ---------------------------------------------------------------- look-up
     def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
         if by == LookupBy.CARD:
-            patient_id = self._identify("/v1/identify/card",
-                                        schemas.CardLookupRequest(card_no=key))
+            patient_id = self.client.identify_card(key).patient.patient_id
         elif by == LookupBy.VOUCHER:
-            patient_id = self._identify("/v1/identify/voucher",
-                                        schemas.VoucherLookupRequest(payload=key))
+            patient_id = self.client.identify_voucher(key).patient.patient_id
         else:
             patient_id = key
         return self.client.pending_bills(patient_id)
 
-    def _identify(self, path: str, body: schemas.Request) -> str:
-        view = self.client.request("POST", path, body, model=schemas.PatientView)
-        return view.patient.patient_id
-
     # ------------------------------------------------------------------ money
     def quote(self, bill_id: str, patient_id: str,
               method: schemas.PaymentMethod) -> schemas.Quote:
-        return self.client.request("POST", "/v1/quotes", schemas.QuoteRequest(
-            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote)
+        return self.client.quote(bill_id, patient_id, method)
 
     def settle(self, request: schemas.SettleRequest, idempotency_key: str
                ) -> schemas.Settlement:

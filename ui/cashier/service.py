@@ -1,9 +1,7 @@
-"""What the console needs from the platform, as an interface the lead wires to the signed
-platform client. Bodies are the wire models of ``kiosk.protocol.schemas`` (money in integer
-fen, patients masked); failures are ``kiosk.backend.BackendError`` with the wire code.
-
-Hand-offs are not a platform resource yet: a kiosk's ``NotifyCashier`` effect has to reach
-the counter somehow (platform relay or a local feed); the console only needs this shape.
+"""What the console needs from the platform (``ui.cashier.platform`` implements it over the
+signed counter client). Bodies are the wire models of ``kiosk.protocol.schemas`` (money in
+integer fen, patients masked); failures are ``kiosk.backend.BackendError`` with the wire
+code. Hand-offs are the platform's ``/v1/handoffs`` resource, filled by kiosks' fallbacks.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class ResultScreen(Screen):
             self.reference.setText(tr("done.settlement_no", lang, id=result.settlement_id))
         elif result:
             self.reference.setText(tr("done.reference", lang,
-                                      id=str(result.receipt.get("reference", ""))))
+                                      id=str(result.receipt.get("settlement_id", ""))))
         self.printing.setText(tr("done.printing", lang))
         self.finish.setText(tr("ui.finish", lang))
         key = (result, view.quote, view.patient)

@@ -25,3 +25,17 @@ def mask_number(number: str) -> str:
     if keep == 0:
         return "*" * len(number)
     return number[:keep] + "*" * (len(number) - 2 * keep) + number[-keep:]
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 -> 138****5678 (the form mainland services print)."""
+    phone = phone.strip()
+    if len(phone) <= 7:
+        return "*" * max(0, len(phone) - 2) + phone[-2:] if len(phone) > 2 else "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_card(card_no: str) -> str:
+    """Card numbers in logs and lists: the last 4 characters only."""
+    card_no = card_no.strip()
+    return "*" * (len(card_no) - 4) + card_no[-4:] if len(card_no) > 4 else "*" * len(card_no)

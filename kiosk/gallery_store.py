@@ -19,9 +19,9 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from device.atomic import atomic_write
 from kiosk.errors import KioskError
 from kiosk.recognition.gallery import Gallery
-from kiosk.recognition.store import atomic_write
 from kiosk.recognition.template import Template
 
 MAGIC = b"KGAL1"

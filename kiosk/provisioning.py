@@ -12,6 +12,7 @@ import requests
 import tomlkit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from device.atomic import atomic_write
 from kiosk.client import PlatformClient
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, KioskError
@@ -26,7 +27,6 @@ from kiosk.protocol.keys import (
     public_key_b64,
 )
 from kiosk.protocol.signing import ResponseVerifier
-from kiosk.recognition.store import atomic_write
 
 
 class ProvisionError(KioskError):

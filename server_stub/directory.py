@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from device.privacy import mask_card, mask_name, mask_phone
+from device.privacy import mask_number as mask_national_id
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import load_public_key_b64, public_key_b64
@@ -36,7 +38,6 @@ from server_stub.db import (
     users,
     vouchers,
 )
-from server_stub.masking import mask_card, mask_name, mask_national_id, mask_phone
 
 TOKEN_PREFIX = "enrol-"
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from device.privacy import mask_phone
 from kiosk.protocol.schemas import InsuranceCategory
 from server_stub import directory
 from server_stub.config import ServerConfig
 from server_stub.directory import NewItem, NewUser
-from server_stub.masking import mask_phone
 
 SITE_CODE = "YK01"
 SITE_NAME = "永康市第一人民医院 (demo)"

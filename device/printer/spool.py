@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from device.atomic import atomic_write
 from device.errors import ReceiptError, ReceiptNotFound
 from device.printer.receipt import SETTLEMENT_ID, Receipt
 
@@ -82,18 +81,8 @@ class ReceiptSpool:
             return {}
 
     def _write(self, settlement_id: str, record: dict[str, Any]) -> None:
-        path = self._path(settlement_id)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle, ensure_ascii=False, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
+        atomic_write(self._path(settlement_id), data)
 
     def _prune(self) -> None:
         """Drop the oldest printed receipts beyond ``keep``; unprinted ones always stay."""

@@ -17,11 +17,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.atomic import atomic_write
 from kiosk.errors import ModelDigestMismatch, ModelInstallError
 from kiosk.recognition.convert import convert_file
 from kiosk.recognition.manifest import PackManifest
 from kiosk.recognition.store import (
-    atomic_write,
     converted_name,
     read_record,
     sha256_file,

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from device.privacy import mask_card, mask_name, mask_phone
+from device.privacy import mask_number as mask_national_id
 from server_stub.config import ConfigError, load_config
-from server_stub.masking import mask_card, mask_name, mask_national_id, mask_phone
 from tests.server.live import admin, write_config
 
 

@@ -201,7 +201,7 @@ class Gallery:
             if m >= n:
                 top = np.argsort(-scores)
             else:
-                part = np.argpartition(-scores, m - 1)[:m]
+                part = np.argpartition(scores, n - m)[n - m :]
                 top = part[np.argsort(-scores[part])]
             found = self._distinct(top, scores, k)
             if len(found) >= min(want, self.person_count) or m >= n:

@@ -599,23 +599,31 @@ class Outcome:
     parallax: float | None
     nose_depth: float | None
     turn_deg: float | None  # median turn of the judged pairs
+    texture_parallax: float | None
     yaw_reached: float
+    rendered: bool  # frames were given, so the texture test had to pass too
 
     @property
     def judged(self) -> bool:
         """Reached the geometric test (the only step the thresholds below change)."""
         return self.parallax is not None and self.nose_depth is not None
 
-    def accepted_at(self, min_parallax: float, min_nose_depth: float) -> bool:
-        return (self.judged and self.parallax >= min_parallax  # type: ignore[operator]
-                and self.nose_depth >= min_nose_depth)  # type: ignore[operator]
+    def accepted_at(self, min_parallax: float, min_nose_depth: float,
+                    min_texture: float) -> bool:
+        if not self.judged or self.parallax < min_parallax:  # type: ignore[operator]
+            return False
+        if self.nose_depth < min_nose_depth:  # type: ignore[operator]
+            return False
+        if not self.rendered:
+            return True
+        return self.texture_parallax is not None and self.texture_parallax >= min_texture
 
 
-def _outcome(group: str, attack: bool, result: LivenessResult) -> Outcome:
+def _outcome(group: str, attack: bool, rendered: bool, result: LivenessResult) -> Outcome:
     ev = result.evidence
     return Outcome(group, attack, result.status == PASSED, result.reason or "passed",
                    ev.get("parallax"), ev.get("nose_depth"), ev.get("turn_deg"),
-                   float(ev.get("yaw_reached") or 0))
+                   ev.get("texture_parallax"), float(ev.get("yaw_reached") or 0), rendered)
 
 
 @dataclass
@@ -726,8 +734,8 @@ def run_evaluation(seed: int = 7, n: int = 40, config: LivenessConfig | None = N
     for label, sigma in ((BONA_MEASURED, noise), (BONA_DOUBLE, 2 * noise)):
         for _ in range(bona_n):
             head = SyntheticHead(rng, sigma)
-            ev.outcomes.append(_outcome(label, False,
-                                        present(head, config, rng, float(rng.uniform(8, 30)))))
+            result = present(head, config, rng, float(rng.uniform(8, 30)))
+            ev.outcomes.append(_outcome(label, False, False, result))
         say(f"{label}: {bona_n} done")
     for family in families:
         for i in range(n):
@@ -736,7 +744,7 @@ def run_evaluation(seed: int = 7, n: int = 40, config: LivenessConfig | None = N
             else:
                 presenter = PhotoAttack(engine, rng, family, prints[i % len(prints)])
             result = present(presenter, config, rng, float(rng.uniform(8, 12)))
-            ev.outcomes.append(_outcome(family, family != "relief", result))
+            ev.outcomes.append(_outcome(family, family != "relief", True, result))
         say(f"{family}: {n} done")
     ev.seconds = time.perf_counter() - started
     return ev
@@ -753,7 +761,7 @@ def _reasons(rows: list[Outcome]) -> str:
 
 
 def sweep(ev: Evaluation, parallaxes: Iterable[float], depths: Iterable[float],
-          bona_groups: list[str]) -> list[dict[str, float]]:
+          textures: Iterable[float], bona_groups: list[str]) -> list[dict[str, float]]:
     """APCER (planar attacks) and BPCER (given bona fide sets) at other geometric thresholds;
     exact, because no other step depends on them."""
     attacks = ev.rows(PLANAR_FAMILIES)
@@ -761,9 +769,11 @@ def sweep(ev: Evaluation, parallaxes: Iterable[float], depths: Iterable[float],
     out = []
     for p in parallaxes:
         for d in depths:
-            apcer = sum(o.accepted_at(p, d) for o in attacks) / max(1, len(attacks))
-            bpcer = sum(not o.accepted_at(p, d) for o in bona) / max(1, len(bona))
-            out.append({"min_parallax": p, "min_nose_depth": d, "apcer": apcer, "bpcer": bpcer})
+            for x in textures:
+                apcer = sum(o.accepted_at(p, d, x) for o in attacks) / max(1, len(attacks))
+                bpcer = sum(not o.accepted_at(p, d, x) for o in bona) / max(1, len(bona))
+                out.append({"min_parallax": p, "min_nose_depth": d, "min_texture_parallax": x,
+                            "apcer": apcer, "bpcer": bpcer})
     return out
 
 
@@ -808,21 +818,22 @@ def render_tables(ev: Evaluation) -> str:
                      f"| {_rate(k, len(relief))} | {100 * upper_bound(k, len(relief)):.1f} | "
                      f"{_reasons(relief)} |")
     groups = [BONA_MEASURED] + (["relief"] if relief else [])
-    grid = sweep(ev, (0.0, 0.07, 0.10, 0.12, 0.15, 0.18),
-                 (0.0, 0.25, 0.35, 0.40, 0.45, 0.50), groups)
+    depths = (0.0, 0.25, 0.35, 0.45)
+    textures = (0.0, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
+    grid = sweep(ev, (cfg.min_parallax,), depths, textures, groups)
     lines += [
         "",
-        f"Geometric thresholds swept (APCER on all planar attacks / BPCER on "
-        f"{' + '.join(groups)}), %",
+        f"Thresholds swept at min_parallax {cfg.min_parallax} (APCER on all planar attacks / "
+        f"BPCER on {' + '.join(groups)}), %",
         "",
-        "| min_parallax \\ min_nose_depth | " + " | ".join(
-            f"{d:.2f}" for d in sorted({g['min_nose_depth'] for g in grid})) + " |",
-        "| ---: |" + " ---: |" * len({g["min_nose_depth"] for g in grid}),
+        "| min_texture_parallax \\ min_nose_depth | " + " | ".join(f"{d:.2f}" for d in depths)
+        + " |",
+        "| ---: |" + " ---: |" * len(depths),
     ]
-    for p in sorted({g["min_parallax"] for g in grid}):
+    for x in textures:
         cells = [f"{100 * g['apcer']:.1f} / {100 * g['bpcer']:.1f}" for g in grid
-                 if g["min_parallax"] == p]
-        lines.append(f"| {p:.2f} | " + " | ".join(cells) + " |")
+                 if g["min_texture_parallax"] == x]
+        lines.append(f"| {x:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

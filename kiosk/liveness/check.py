@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.errors import ConfigError
-from kiosk.liveness import parallax
+from kiosk.liveness import parallax, texture
 from kiosk.liveness.config import LivenessConfig
 from kiosk.liveness.pad_model import PadModel
 from kiosk.liveness.result import (
@@ -77,6 +77,8 @@ class _Evidence:
     parallax: float | None = None
     nose_depth: float | None = None
     turn_deg: float | None = None
+    texture_parallax: float | None = None
+    texture_frames: int = 0
     pairs: int = 0
     min_identity_similarity: float | None = None
     screen_frames: int = 0
@@ -119,6 +121,9 @@ class LivenessCheck:
         self._references: list[_Frame] = []
         self._turned: list[_Frame] = []
         self._recent_yaw: deque[float] = deque(maxlen=3)  # one noisy frame must not decide
+        self._texture_ref: texture.TextureReference | None = None
+        self._texture: list[float] = []
+        self._turned_images = 0
         self._identity: Template | None = None
         self._evidence = _Evidence()
         self._result: LivenessResult | None = None
@@ -165,8 +170,8 @@ class LivenessCheck:
         if math.isfinite(yaw):
             self._recent_yaw.append(yaw)
         if not self.prompted:
-            return self._reference(frame)
-        return self._turn(frame)
+            return self._reference(frame, detection, frame_bgr)
+        return self._turn(frame, detection, frame_bgr)
 
     # ------------------------------------------------------------------ phases
     def _no_face(self, t: float) -> LivenessResult:
@@ -178,7 +183,8 @@ class LivenessCheck:
             return self._finish(t, FAILED, FACE_LOST)
         return self._pending(t, _PROMPT[self.challenge])
 
-    def _reference(self, frame: _Frame) -> LivenessResult:
+    def _reference(self, frame: _Frame, detection: Detection,
+                   image: np.ndarray | None) -> LivenessResult:
         cfg = self.config
         if not math.isfinite(frame.yaw) or abs(frame.yaw) > cfg.frontal_max_yaw_deg:
             self._references.clear()
@@ -188,9 +194,12 @@ class LivenessCheck:
             return self._pending(frame.t, HOLD_STILL)
         self._evidence.reference_yaw = median(r.yaw for r in self._references)
         self._evidence.prompt_at = frame.t
+        if image is not None:
+            self._texture_ref = texture.reference(image, detection)
         return self._pending(frame.t, _PROMPT[self.challenge])
 
-    def _turn(self, frame: _Frame) -> LivenessResult:
+    def _turn(self, frame: _Frame, detection: Detection,
+              image: np.ndarray | None) -> LivenessResult:
         cfg, ev = self.config, self._evidence
         assert ev.prompt_at is not None and ev.reference_yaw is not None
         if not math.isfinite(frame.yaw):
@@ -205,6 +214,12 @@ class LivenessCheck:
                 if ev.response_s < cfg.min_response_s:
                     return self._finish(frame.t, FAILED, TOO_FAST)
             self._turned.append(frame)
+            if image is not None:
+                self._turned_images += 1
+                measured = (texture.texture_parallax(self._texture_ref, image, detection)
+                            if self._texture_ref is not None else None)
+                if measured is not None:
+                    self._texture.append(measured)
         elif not self._turned and frame.t - ev.prompt_at > cfg.turn_timeout_s * self.time_factor:
             return self._finish(frame.t, FAILED, TIMEOUT)
         if len(self._turned) < cfg.turned_frames:
@@ -269,8 +284,16 @@ class LivenessCheck:
         ev.turn_deg = median(turn for _, turn in measures)
         ev.nose_depth = median(parallax.nose_depth(self._direction * m.parallax, turn)
                                for m, turn in measures)
-        return (ev.parallax >= self.config.min_parallax
-                and ev.nose_depth >= self.config.min_nose_depth)
+        landmarks_pass = (ev.parallax >= self.config.min_parallax
+                          and ev.nose_depth >= self.config.min_nose_depth)
+        if not self._turned_images:
+            return landmarks_pass  # no frames given: the landmarks are all there is
+        ev.texture_frames = len(self._texture)
+        # frames were given: no measurable texture is no proof (a blurred print must not
+        # fall back to the landmarks alone)
+        ev.texture_parallax = median(self._texture) if self._texture else None
+        return (landmarks_pass and ev.texture_parallax is not None
+                and ev.texture_parallax >= self.config.min_texture_parallax)
 
     # ------------------------------------------------------------------ results
     def _validate(self, t: float, frame: np.ndarray | None) -> None:
@@ -312,6 +335,8 @@ class LivenessCheck:
             "parallax": ev.parallax,
             "nose_depth": ev.nose_depth,
             "turn_deg": ev.turn_deg,
+            "texture_parallax": ev.texture_parallax,
+            "texture_frames": ev.texture_frames,
             "pairs": ev.pairs,
             "min_identity_similarity": ev.min_identity_similarity,
             "screen_frames": ev.screen_frames,

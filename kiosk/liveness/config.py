@@ -31,6 +31,7 @@ class LivenessConfig:
     # geometry (units: inter-ocular distances of the turned frame)
     min_parallax: float = 0.07  # median nose residual off the eyes/mouth homography
     min_nose_depth: float = 0.25  # parallax per sin(turn): ~0.6 for a head, 0 for a plane
+    min_texture_parallax: float = 0.02  # tracked skin points off their best plane (median)
     # passive cues
     min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
     screen_check: bool = True
@@ -63,6 +64,8 @@ class LivenessConfig:
                    if not 1 <= getattr(self, name) <= 30]
         if not 0 <= self.min_parallax < 1:
             errors.append(("min_parallax", "must be in [0, 1) inter-ocular distances"))
+        if not 0 <= self.min_texture_parallax < 1:
+            errors.append(("min_texture_parallax", "must be in [0, 1) inter-ocular distances"))
         if not 0 <= self.min_nose_depth < 1:
             errors.append(("min_nose_depth", "must be in [0, 1) inter-ocular distances"))
         if not -1 <= self.min_identity_similarity <= 1:

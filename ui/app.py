@@ -51,7 +51,7 @@ def wedge_for(config: KioskConfig) -> WedgeScanner | None:
 
 def build_kiosk_window(port: KioskPort, config: KioskConfig, *,
                        on_card: Callable[[], None] | None = None) -> KioskWindow:
-    return KioskWindow(port, hospital=config.site.name, kiosk_id=config.site.kiosk_id,
+    return KioskWindow(port, hospital=config.site.name,
                        wedge=wedge_for(config), on_card=on_card,
                        initial=getattr(port, "last_view", None))
 

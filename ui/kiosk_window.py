@@ -74,7 +74,7 @@ class KioskWindow(QWidget):
     rendered = Signal(str, object)  # screen name, FlowView: after every render
     scan_arrived = Signal(str)  # any thread may emit a scanned payload here
 
-    def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_id: str = "",
+    def __init__(self, port: KioskPort, *, hospital: str = "",
                  wedge: WedgeScanner | None = None, on_card: Callable[[], None] | None = None,
                  initial: FlowView | None = None,  # the runtime's view now, if it runs
                  clock: Callable[[], float] = time.monotonic,
@@ -111,7 +111,7 @@ class KioskWindow(QWidget):
             "keypad": KeypadScreen(port),
             "settling": SettlingScreen(port),
             "bill_review": BillReviewScreen(port),
-            "result": ResultScreen(port, hospital=hospital, kiosk_id=kiosk_id),
+            "result": ResultScreen(port),
             "fallback": FallbackScreen(port),
             "error": ErrorScreen(port),
         }

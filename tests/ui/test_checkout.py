@@ -32,7 +32,7 @@ def open_handoffs(counter, kiosk_id: str, reason: str) -> int:
 def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera, astro,
                                        counter, tmp_path, qtbot):
     runtime = make_runtime(camera=replay_camera)
-    window = make_window(runtime, hospital="永康市第一人民医院", kiosk_id="K-01")
+    window = make_window(runtime, hospital="永康市第一人民医院")
     report = drive_checkout(window, tmp_path / "shots", timeout_s=30, start_face_after_s=10)
     assert report.outcome == "settled", report.summary()
     assert report.screens[0] == "attract" and "bill_review" in report.screens

@@ -44,11 +44,8 @@ class FitImage(QWidget):
 
 
 class ResultScreen(Screen):
-    def __init__(self, port: KioskPort, hospital: str = "", kiosk_id: str = "",
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
         super().__init__(port, parent)
-        self.hospital = hospital or "自助缴费"
-        self.kiosk_id = kiosk_id or "kiosk"
         self.renderer = ReceiptRenderer(self)
         self.renderer.ready.connect(self._receipt_ready)
         self.renderer.failed.connect(self._receipt_failed)

@@ -2,9 +2,11 @@
 
 Fed one observation per camera frame, the check first collects a few frontal frames (the
 reference), then prompts a turn to the patient's left or right, then judges the turned frames
-against the reference with the parallax test, while the passive cues (same face throughout,
-no screen, time bounds) run on every frame. It never retries: a failure carries a reason and
-the flow hands the patient to the cashier.
+against the reference: the nose must leave the plane of the eyes and mouth (landmarks), and,
+when frames are given, the face's tracked texture must leave its best plane too. The passive
+cues (same face throughout, no screen, time bounds) run on every frame. It never retries: a
+failure carries a reason and the flow hands the patient to the cashier. The reference frame's
+grey image is held for the texture test while the check runs; it is never logged.
 
 Left and right are the patient's own. Landmarks come from the camera's frame as captured
 (not the mirrored preview): a patient turning to their left turns toward the image's right

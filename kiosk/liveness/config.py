@@ -22,7 +22,7 @@ class LivenessConfig:
     frontal_max_yaw_deg: float = 12.0
     reference_frames: int = 3
     # the challenge
-    min_turn_deg: float = 15.0  # yaw change from the reference that counts as "turned"
+    min_turn_deg: float = 12.0  # yaw change from the reference that counts as "turned"
     max_turn_deg: float = 45.0  # beyond this landmarks are unreliable; such frames are skipped
     wrong_direction_deg: float = 12.0  # yaw change the wrong way that fails the check
     min_response_s: float = 0.25  # a turn completed sooner than a person can react
@@ -30,8 +30,8 @@ class LivenessConfig:
     turned_frames: int = 3
     # geometry (units: inter-ocular distances of the turned frame)
     min_parallax: float = 0.07  # median nose residual off the eyes/mouth homography
-    min_nose_depth: float = 0.25  # parallax per sin(turn): ~0.6 for a head, 0 for a plane
-    min_texture_parallax: float = 0.02  # tracked skin points off their best plane (median)
+    min_nose_depth: float = 0.35  # parallax per sin(turn): ~0.6 for a head, 0 for a plane
+    min_texture_parallax: float = 0.03  # tracked skin points off their best plane (median)
     # passive cues
     min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
     screen_check: bool = True

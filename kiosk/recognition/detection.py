@@ -78,6 +78,8 @@ def letterbox(
     if not fixed:
         width = -(-new_w // multiple) * multiple
         height = -(-new_h // multiple) * multiple
+    if (new_w, new_h) == (width, height):
+        return resized, scale  # 640x480 from a camera needs no padding: no copy
     canvas = np.zeros((height, width, 3), dtype=np.uint8)
     canvas[:new_h, :new_w] = resized
     return canvas, scale

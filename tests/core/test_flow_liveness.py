@@ -37,10 +37,17 @@ def run(head) -> tuple[CheckoutFlow, list]:
     return flow, effects
 
 
-def test_a_turning_head_passes_to_the_bill():
-    flow, effects = run(SyntheticHead(np.random.default_rng(3), noise_iod=0.02))
-    assert flow.state == State.LOOKING_UP, flow.view(0)
-    assert any(isinstance(e, LookupPatient) and e.key == "P1001" for e in effects)
+def test_turning_heads_pass_to_the_bill():
+    """Bona fide rejection is small but not zero (docs/liveness.md): most of them get through."""
+    passed = 0
+    for seed in range(6):
+        flow, effects = run(SyntheticHead(np.random.default_rng(seed), noise_iod=0.02))
+        if flow.state == State.LOOKING_UP:
+            passed += 1
+            assert any(isinstance(e, LookupPatient) and e.key == "P1001" for e in effects)
+        else:
+            assert flow.state == State.FALLBACK and flow.reason.startswith("liveness.")
+    assert passed >= 5
 
 
 class StillPhoto(SyntheticHead):
@@ -51,7 +58,8 @@ class StillPhoto(SyntheticHead):
 
 
 def test_a_face_that_never_turns_goes_to_the_cashier():
-    flow, effects = run(StillPhoto(np.random.default_rng(4), noise_iod=0.02))
-    assert flow.state == State.FALLBACK
-    assert flow.reason.startswith("liveness.")
-    assert not any(isinstance(e, LookupPatient) for e in effects)
+    for seed in range(4):
+        flow, effects = run(StillPhoto(np.random.default_rng(seed), noise_iod=0.02))
+        assert flow.state == State.FALLBACK
+        assert flow.reason.startswith("liveness.")
+        assert not any(isinstance(e, LookupPatient) for e in effects)

@@ -92,8 +92,9 @@ class Outbox:
             self._db.close()
 
     def enqueue(self, key: str, session_id: str, payload: dict[str, Any], amount_fen: int,
-                now: float | None = None, offline: bool = False) -> bool:
-        """Durably record an intent; False if the key was already there (nothing changes)."""
+                now: float | None = None, offline: bool = False, hold_s: float = 0.0) -> bool:
+        """Durably record an intent; False if the key was already there (nothing changes).
+        ``hold_s`` keeps the background sender off it while the caller sends it itself."""
         if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen < 0:
             raise ValueError("amount_fen must be a non-negative integer")
         now = time.time() if now is None else now
@@ -102,7 +103,7 @@ class Outbox:
                 "INSERT OR IGNORE INTO outbox (idempotency_key, session_id, payload, amount_fen,"
                 " created_at, offline, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key, session_id, json.dumps(payload, sort_keys=True), amount_fen, now,
-                 int(offline), now),
+                 int(offline), now + hold_s),
             )
             return cur.rowcount == 1
 

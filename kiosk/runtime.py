@@ -311,7 +311,8 @@ class KioskRuntime:
         per_bill = dict(intent.bill_self_pay)
         for bill_id in bills:
             self.outbox.enqueue(f"{intent.idempotency_key}-{bill_id}", intent.session_id,
-                                settle_payload(intent, bill_id), per_bill.get(bill_id, 0))
+                                settle_payload(intent, bill_id), per_bill.get(bill_id, 0),
+                                hold_s=self.config.flow.settling_timeout_s)
         results: list[dict[str, Any]] = []
         for bill_id in bills:
             item = self.outbox.get(f"{intent.idempotency_key}-{bill_id}")

@@ -60,7 +60,8 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.
 def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from the five landmarks, via PnP on a mean 3-D face.
 
-    Positive yaw turns the face toward the image right; positive pitch tilts it down.
+    Positive yaw: the face turns toward the image left (measured on t1.jpg); positive pitch
+    tilts it down.
     """
     width, height = frame_size
     focal = float(max(width, height))

@@ -46,8 +46,8 @@ BACKGROUND = 90
 PLANAR_FAMILIES = ("flat_tilt_yaw", "flat_tilt_pitch", "flat_rotate", "flat_perspective",
                    "flat_scale", "jpeg", "screen", "bend_small")
 OTHER_FAMILIES = ("bend_strong", "relief")
-BONA_MEASURED = "synthetic turns, measured landmark noise"
-BONA_DOUBLE = "synthetic turns, twice that noise"
+BONA_MEASURED = "synthetic turns (landmarks only), measured landmark noise"
+BONA_DOUBLE = "synthetic turns (landmarks only), twice that noise"
 FAMILY_NOTES = {
     "flat_tilt_yaw": "flat print tilted about its vertical axis, 15-60°",
     "flat_tilt_pitch": "flat print tilted about its horizontal axis, 15-50°",
@@ -597,8 +597,6 @@ class Outcome:
     accepted: bool
     reason: str
     parallax: float | None
-    nose_depth: float | None
-    turn_deg: float | None  # median turn of the judged pairs
     texture_parallax: float | None
     yaw_reached: float
     rendered: bool  # frames were given, so the texture test had to pass too
@@ -606,13 +604,10 @@ class Outcome:
     @property
     def judged(self) -> bool:
         """Reached the geometric test (the only step the thresholds below change)."""
-        return self.parallax is not None and self.nose_depth is not None
+        return self.parallax is not None
 
-    def accepted_at(self, min_parallax: float, min_nose_depth: float,
-                    min_texture: float) -> bool:
-        if not self.judged or self.parallax < min_parallax:  # type: ignore[operator]
-            return False
-        if self.nose_depth < min_nose_depth:  # type: ignore[operator]
+    def accepted_at(self, min_parallax: float, min_texture: float) -> bool:
+        if self.parallax is None or self.parallax < min_parallax:
             return False
         if not self.rendered:
             return True
@@ -622,8 +617,8 @@ class Outcome:
 def _outcome(group: str, attack: bool, rendered: bool, result: LivenessResult) -> Outcome:
     ev = result.evidence
     return Outcome(group, attack, result.status == PASSED, result.reason or "passed",
-                   ev.get("parallax"), ev.get("nose_depth"), ev.get("turn_deg"),
-                   ev.get("texture_parallax"), float(ev.get("yaw_reached") or 0), rendered)
+                   ev.get("parallax"), ev.get("texture_parallax"),
+                   float(ev.get("yaw_reached") or 0), rendered)
 
 
 @dataclass
@@ -731,10 +726,11 @@ def run_evaluation(seed: int = 7, n: int = 40, config: LivenessConfig | None = N
     ev = Evaluation(seed, n, config, noise)
     say = progress or (lambda _msg: None)
     bona_n = 10 * n if bona_fide is None else bona_fide
+    landmarks_only = dataclasses.replace(config, texture_check=False)  # no pixels to track
     for label, sigma in ((BONA_MEASURED, noise), (BONA_DOUBLE, 2 * noise)):
         for _ in range(bona_n):
             head = SyntheticHead(rng, sigma)
-            result = present(head, config, rng, float(rng.uniform(8, 30)))
+            result = present(head, landmarks_only, rng, float(rng.uniform(8, 30)))
             ev.outcomes.append(_outcome(label, False, False, result))
         say(f"{label}: {bona_n} done")
     for family in families:
@@ -760,20 +756,19 @@ def _reasons(rows: list[Outcome]) -> str:
     return ", ".join(f"{r.removeprefix('liveness.')} {c}" for r, c in counts.most_common(4))
 
 
-def sweep(ev: Evaluation, parallaxes: Iterable[float], depths: Iterable[float],
-          textures: Iterable[float], bona_groups: list[str]) -> list[dict[str, float]]:
+def sweep(ev: Evaluation, parallaxes: Iterable[float], textures: Iterable[float],
+          bona_groups: list[str]) -> list[dict[str, float]]:
     """APCER (planar attacks) and BPCER (given bona fide sets) at other geometric thresholds;
     exact, because no other step depends on them."""
     attacks = ev.rows(PLANAR_FAMILIES)
     bona = ev.rows(bona_groups)
     out = []
     for p in parallaxes:
-        for d in depths:
-            for x in textures:
-                apcer = sum(o.accepted_at(p, d, x) for o in attacks) / max(1, len(attacks))
-                bpcer = sum(not o.accepted_at(p, d, x) for o in bona) / max(1, len(bona))
-                out.append({"min_parallax": p, "min_nose_depth": d, "min_texture_parallax": x,
-                            "apcer": apcer, "bpcer": bpcer})
+        for x in textures:
+            apcer = sum(o.accepted_at(p, x) for o in attacks) / max(1, len(attacks))
+            bpcer = sum(not o.accepted_at(p, x) for o in bona) / max(1, len(bona))
+            out.append({"min_parallax": p, "min_texture_parallax": x, "apcer": apcer,
+                        "bpcer": bpcer})
     return out
 
 
@@ -781,9 +776,9 @@ def render_tables(ev: Evaluation) -> str:
     cfg = ev.config
     lines = [
         f"Liveness evaluation, seed {ev.seed}, {ev.n} presentations per attack family, "
-        f"{ev.seconds:.0f} s. Thresholds: min_parallax {cfg.min_parallax}, min_nose_depth "
-        f"{cfg.min_nose_depth}, min_turn_deg {cfg.min_turn_deg}. Landmark jitter of the "
-        f"detector (measured): {ev.noise_iod:.3f} inter-ocular distances.",
+        f"{ev.seconds:.0f} s. Thresholds: min_turn_deg {cfg.min_turn_deg}, min_parallax "
+        f"{cfg.min_parallax}, min_texture_parallax {cfg.min_texture_parallax}. Landmark "
+        f"jitter of the detector (measured): {ev.noise_iod:.3f} inter-ocular distances.",
         "",
         "Attack presentations (APCER = attacks accepted; bound = one-sided 95% upper limit)",
         "",
@@ -818,17 +813,16 @@ def render_tables(ev: Evaluation) -> str:
                      f"| {_rate(k, len(relief))} | {100 * upper_bound(k, len(relief)):.1f} | "
                      f"{_reasons(relief)} |")
     groups = [BONA_MEASURED] + (["relief"] if relief else [])
-    depths = (0.0, 0.25, 0.35, 0.45)
+    parallaxes = (0.0, 0.07, 0.10, 0.15)
     textures = (0.0, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
-    grid = sweep(ev, (cfg.min_parallax,), depths, textures, groups)
+    grid = sweep(ev, parallaxes, textures, groups)
     lines += [
         "",
-        f"Thresholds swept at min_parallax {cfg.min_parallax} (APCER on all planar attacks / "
-        f"BPCER on {' + '.join(groups)}), %",
+        f"Thresholds swept (APCER on all planar attacks / BPCER on {' + '.join(groups)}), %",
         "",
-        "| min_texture_parallax \\ min_nose_depth | " + " | ".join(f"{d:.2f}" for d in depths)
-        + " |",
-        "| ---: |" + " ---: |" * len(depths),
+        "| min_texture_parallax \\ min_parallax | "
+        + " | ".join(f"{p:.2f}" for p in parallaxes) + " |",
+        "| ---: |" + " ---: |" * len(parallaxes),
     ]
     for x in textures:
         cells = [f"{100 * g['apcer']:.1f} / {100 * g['bpcer']:.1f}" for g in grid

@@ -77,8 +77,6 @@ class _Evidence:
     response_s: float | None = None
     yaw_reached: float = 0.0
     parallax: float | None = None
-    nose_depth: float | None = None
-    turn_deg: float | None = None
     texture_parallax: float | None = None
     texture_frames: int = 0
     pairs: int = 0
@@ -123,9 +121,9 @@ class LivenessCheck:
         self._references: list[_Frame] = []
         self._turned: list[_Frame] = []
         self._recent_yaw: deque[float] = deque(maxlen=3)  # one noisy frame must not decide
+        self._recent_parallax_turn: deque[float] = deque(maxlen=3)
         self._texture_ref: texture.TextureReference | None = None
         self._texture: list[float] = []
-        self._turned_images = 0
         self._identity: Template | None = None
         self._evidence = _Evidence()
         self._result: LivenessResult | None = None
@@ -196,7 +194,7 @@ class LivenessCheck:
             return self._pending(frame.t, HOLD_STILL)
         self._evidence.reference_yaw = median(r.yaw for r in self._references)
         self._evidence.prompt_at = frame.t
-        if image is not None:
+        if image is not None and self.config.texture_check:
             self._texture_ref = texture.reference(image, detection)
         return self._pending(frame.t, _PROMPT[self.challenge])
 
@@ -206,7 +204,7 @@ class LivenessCheck:
         assert ev.prompt_at is not None and ev.reference_yaw is not None
         if not math.isfinite(frame.yaw):
             return self._pending(frame.t, _PROMPT[self.challenge])
-        turned = self._direction * (median(self._recent_yaw) - ev.reference_yaw)
+        turned = self._turn_estimate(frame)
         ev.yaw_reached = max(ev.yaw_reached, turned)
         if turned <= -cfg.wrong_direction_deg:
             return self._finish(frame.t, FAILED, WRONG_DIRECTION)
@@ -216,10 +214,8 @@ class LivenessCheck:
                 if ev.response_s < cfg.min_response_s:
                     return self._finish(frame.t, FAILED, TOO_FAST)
             self._turned.append(frame)
-            if image is not None:
-                self._turned_images += 1
-                measured = (texture.texture_parallax(self._texture_ref, image, detection)
-                            if self._texture_ref is not None else None)
+            if image is not None and self._texture_ref is not None and self.config.texture_check:
+                measured = texture.texture_parallax(self._texture_ref, image, detection)
                 if measured is not None:
                     self._texture.append(measured)
         elif not self._turned and frame.t - ev.prompt_at > cfg.turn_timeout_s * self.time_factor:
@@ -231,6 +227,21 @@ class LivenessCheck:
         if self.config.policy == "model":
             return self._model_decision(frame.t)
         return self._finish(frame.t, PASSED)
+
+    def _turn_estimate(self, frame: _Frame) -> float:
+        """Degrees turned the asked way: the larger of the pose estimate's yaw change and the
+        turn the nose's parallax implies (the pose estimate under-reads some faces; the
+        geometry decides later anyway). Each is a median of the last three frames."""
+        assert self._evidence.reference_yaw is not None
+        by_pose = self._direction * (median(self._recent_yaw) - self._evidence.reference_yaw)
+        measured = [m.parallax for ref in self._references
+                    if (m := parallax.measure(ref.landmarks, frame.landmarks)) is not None]
+        if measured:
+            self._recent_parallax_turn.append(
+                parallax.turn_from_parallax(self._direction * median(measured)))
+        if not self._recent_parallax_turn:
+            return by_pose
+        return max(by_pose, median(self._recent_parallax_turn))
 
     def _model_decision(self, t: float) -> LivenessResult:
         """Once enough frames are scored, their mean live score decides."""
@@ -275,27 +286,22 @@ class LivenessCheck:
         return ""
 
     def _geometry_passes(self) -> bool:
-        measures = [(m, self._direction * (turned.yaw - ref.yaw))
-                    for ref in self._references for turned in self._turned
+        cfg, ev = self.config, self._evidence
+        measures = [m for ref in self._references for turned in self._turned
                     if (m := parallax.measure(ref.landmarks, turned.landmarks)) is not None]
-        ev = self._evidence
         ev.pairs = len(measures)
         if not measures:
             return False
-        ev.parallax = median(self._direction * m.parallax for m, _ in measures)
-        ev.turn_deg = median(turn for _, turn in measures)
-        ev.nose_depth = median(parallax.nose_depth(self._direction * m.parallax, turn)
-                               for m, turn in measures)
-        landmarks_pass = (ev.parallax >= self.config.min_parallax
-                          and ev.nose_depth >= self.config.min_nose_depth)
-        if not self._turned_images:
-            return landmarks_pass  # no frames given: the landmarks are all there is
+        ev.parallax = median(self._direction * m.parallax for m in measures)
         ev.texture_frames = len(self._texture)
-        # frames were given: no measurable texture is no proof (a blurred print must not
-        # fall back to the landmarks alone)
         ev.texture_parallax = median(self._texture) if self._texture else None
-        return (landmarks_pass and ev.texture_parallax is not None
-                and ev.texture_parallax >= self.config.min_texture_parallax)
+        if ev.parallax < cfg.min_parallax:
+            return False
+        if not cfg.texture_check:
+            return True
+        # no measurable texture (no frames, a blurred or plain picture) is no proof: a print
+        # must not get away with the landmarks alone
+        return ev.texture_parallax is not None and ev.texture_parallax >= cfg.min_texture_parallax
 
     # ------------------------------------------------------------------ results
     def _validate(self, t: float, frame: np.ndarray | None) -> None:
@@ -335,8 +341,6 @@ class LivenessCheck:
             "yaw_reached": ev.yaw_reached,
             "response_s": ev.response_s,
             "parallax": ev.parallax,
-            "nose_depth": ev.nose_depth,
-            "turn_deg": ev.turn_deg,
             "texture_parallax": ev.texture_parallax,
             "texture_frames": ev.texture_frames,
             "pairs": ev.pairs,

@@ -22,7 +22,7 @@ class LivenessConfig:
     frontal_max_yaw_deg: float = 12.0
     reference_frames: int = 3
     # the challenge
-    min_turn_deg: float = 12.0  # yaw change from the reference that counts as "turned"
+    min_turn_deg: float = 12.0  # turn from the reference (pose or nose parallax) that counts
     max_turn_deg: float = 45.0  # beyond this landmarks are unreliable; such frames are skipped
     wrong_direction_deg: float = 12.0  # yaw change the wrong way that fails the check
     min_response_s: float = 0.25  # a turn completed sooner than a person can react
@@ -30,8 +30,8 @@ class LivenessConfig:
     turned_frames: int = 3
     # geometry (units: inter-ocular distances of the turned frame)
     min_parallax: float = 0.07  # median nose residual off the eyes/mouth homography
-    min_nose_depth: float = 0.35  # parallax per sin(turn): ~0.6 for a head, 0 for a plane
     min_texture_parallax: float = 0.03  # tracked skin points off their best plane (median)
+    texture_check: bool = True  # false: landmarks alone (tests, tools; 3-5 % of prints pass)
     # passive cues
     min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
     screen_check: bool = True
@@ -66,8 +66,6 @@ class LivenessConfig:
             errors.append(("min_parallax", "must be in [0, 1) inter-ocular distances"))
         if not 0 <= self.min_texture_parallax < 1:
             errors.append(("min_texture_parallax", "must be in [0, 1) inter-ocular distances"))
-        if not 0 <= self.min_nose_depth < 1:
-            errors.append(("min_nose_depth", "must be in [0, 1) inter-ocular distances"))
         if not -1 <= self.min_identity_similarity <= 1:
             errors.append(("min_identity_similarity", "must be a cosine similarity in [-1, 1]"))
         if self.max_moire <= 1:

@@ -7,8 +7,8 @@ real head's nose leaves that homography by roughly ``sin(turn)`` times its heigh
 photo or a screen, flat however it is tilted, keeps all five points on one homography.
 
 Real landmark detectors are not exact: a photo tilted far enough (40-60°) makes them place
-the nose where a turned head's would be, and the pose estimate reads a large turn from the
-foreshortening. The nose height implied by parallax per turn (``nose_depth``) stays low then.
+the nose where a turned head's would be. kiosk/liveness/texture.py checks the same geometry on
+the face's tracked texture, which such a photo cannot fake.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from kiosk.recognition.geometry import head_pose
 PLANE_POINTS = (0, 1, 3, 4)  # eyes and mouth corners, in Detection.landmarks order
 NOSE = 2
 MIN_INTEROCULAR_PX = 4.0  # below this the landmarks carry no usable geometry
+NOSE_HEIGHT_IOD = 0.55  # the mean face's nose tip over its eyes/mouth plane, in IOD
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,13 @@ class ParallaxMeasure:
     """One frontal/turned pair, in inter-ocular distances of the turned frame."""
 
     parallax: float  # nose residual along the eye axis; positive toward the image right
-    residual: float  # length of the nose residual
 
 
-def nose_depth(parallax: float, turn_deg: float) -> float:
-    """The nose height over the eyes/mouth plane that ``parallax`` implies for a turn of
-    ``turn_deg`` (both signed toward the asked side): about 0.5-0.7 for a head. A photo tilted
-    far enough for the detector to misplace the nose (and for the pose estimate to read a big
-    turn from the foreshortening) shows far less. 0 when there was no turn to divide by."""
-    if turn_deg <= 0:
-        return 0.0
-    return parallax / math.sin(math.radians(min(turn_deg, 90.0)))
+def turn_from_parallax(parallax: float) -> float:
+    """The turn, in degrees, that moves the nose of the mean face by ``parallax``: a second
+    reading of the turn, for faces whose pose estimate under-reads it. The nose moves by
+    height x sin(turn) while the eye line it is measured in shrinks by cos(turn)."""
+    return math.degrees(math.atan(parallax / NOSE_HEIGHT_IOD))
 
 
 def yaw_toward_image_right(landmarks: np.ndarray, frame_size: tuple[int, int]) -> float:
@@ -77,7 +74,4 @@ def measure(frontal: np.ndarray, turned: np.ndarray) -> ParallaxMeasure | None:
     interocular = float(np.linalg.norm(axis))
     if interocular < MIN_INTEROCULAR_PX:
         return None
-    return ParallaxMeasure(
-        parallax=float(residual @ axis) / interocular**2,
-        residual=float(np.linalg.norm(residual)) / interocular,
-    )
+    return ParallaxMeasure(parallax=float(residual @ axis) / interocular**2)

@@ -28,8 +28,6 @@ FACE_LOST = "liveness.face_lost"
 FACE_CHANGED = "liveness.face_changed"
 SCREEN_DETECTED = "liveness.screen_detected"
 MODEL_REJECTED = "liveness.model_rejected"
-REASONS = (NO_PARALLAX, WRONG_DIRECTION, TOO_FAST, TIMEOUT, FACE_LOST, FACE_CHANGED,
-           SCREEN_DETECTED, MODEL_REJECTED)
 
 
 class LivenessInputError(KioskError):
@@ -41,7 +39,7 @@ class LivenessInputError(KioskError):
 
 @dataclass(frozen=True)
 class LivenessResult:
-    """Field names match the checkout flow's ``LivenessVerdict`` so it maps one to one.
+    """What the checkout flow acts on and audits.
 
     ``evidence`` holds only numbers and short codes (times, yaw, residuals, scores) for the
     audit log: never an image, a template or anything that identifies the patient.
@@ -55,7 +53,3 @@ class LivenessResult:
     @property
     def done(self) -> bool:
         return self.status != PENDING
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "guidance": self.guidance, "reason": self.reason,
-                "evidence": dict(self.evidence)}

@@ -59,7 +59,7 @@ def reference(frame_bgr: np.ndarray, detection: Detection) -> TextureReference |
 def texture_parallax(ref: TextureReference, frame_bgr: np.ndarray,
                      detection: Detection) -> float | None:
     """Median distance of the tracked points from their best common homography, in
-    inter-ocular distances of ``detection``: ~0.001-0.01 for a photo or a screen, several
+    inter-ocular distances of ``detection``: mostly under 0.01 for a photo or a screen, several
     hundredths for a head turned 10-20°. None when too few points could be tracked."""
     grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     plane = list(PLANE_POINTS)
@@ -68,15 +68,14 @@ def texture_parallax(ref: TextureReference, frame_bgr: np.ndarray,
     if homography is None:
         return None
     tolerance = _INLIER_IOD * detection.interocular
-    src = dst = np.zeros((0, 2))
     for _ in range(_PASSES):
         tracked = _track(ref, grey, homography)
         if tracked is None:
             return None
-        src, dst = tracked
-        homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, tolerance)
+        homography, _ = cv2.findHomography(*tracked, cv2.RANSAC, tolerance)
         if homography is None:
             return None
+    src, dst = tracked
     predicted = cv2.perspectiveTransform(src[None], homography)[0]
     residual = np.linalg.norm(predicted - dst, axis=1)
     return float(np.median(residual)) / detection.interocular

@@ -18,7 +18,7 @@ MATCH = decide([Candidate("P1001", 0.8, "t1"), Candidate("P1002", 0.2, "t2")],
 
 
 def run(head) -> tuple[CheckoutFlow, list]:
-    cfg = LivenessConfig()
+    cfg = LivenessConfig(texture_check=False)  # synthetic heads are landmarks, no frames
     flow = CheckoutFlow(FlowConfig(), liveness_factory=lambda: LivenessCheck(cfg, FRAME_SIZE),
                         new_id=lambda: "s1")
     flow.start_face(0.0)

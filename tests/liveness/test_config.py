@@ -12,7 +12,7 @@ from kiosk.liveness import POLICIES, LivenessConfig
 def test_defaults_are_valid_and_production_safe():
     cfg = LivenessConfig()
     assert cfg.validate() == []
-    assert cfg.policy == "active" and cfg.screen_check
+    assert cfg.policy == "active" and cfg.screen_check and cfg.texture_check
     assert POLICIES == ("off", "active", "model")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.policy = "off"  # type: ignore[misc]
@@ -31,7 +31,7 @@ def test_defaults_are_valid_and_production_safe():
     ({"reference_frames": 0}, "reference_frames"),
     ({"turned_frames": 31}, "turned_frames"),
     ({"min_parallax": 1.5}, "min_parallax"),
-    ({"min_nose_depth": -0.1}, "min_nose_depth"),
+    ({"min_texture_parallax": -0.1}, "min_texture_parallax"),
     ({"min_identity_similarity": 2.0}, "min_identity_similarity"),
     ({"max_moire": 0.5}, "max_moire"),
     ({"max_glare": 0.0}, "max_glare"),

@@ -41,7 +41,7 @@ def test_a_small_evaluation_rejects_photos_and_accepts_heads(engine):
     assert len(attacks) == 2 and not any(o.accepted for o in attacks)
     assert len(heads) == 12 and sum(o.accepted for o in heads) >= 11
     assert all(o.judged for o in heads if o.accepted)
-    grid = sweep(ev, (0.0, 1.0), (0.0,), (0.0,), [BONA_MEASURED])
+    grid = sweep(ev, (0.0, 1.0), (0.0,), [BONA_MEASURED])
     assert grid[1]["bpcer"] == 1.0  # nobody's nose moves a whole inter-ocular distance
     text = render_tables(ev)
     assert "| flat_tilt_yaw" in text and "BPCER" in text and "APCER" in text

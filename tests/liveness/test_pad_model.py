@@ -154,8 +154,9 @@ def test_an_output_index_the_model_does_not_have_is_a_model_error(tmp_path):
 
 
 def model_config(manifest: Path, requires_turn: bool) -> LivenessConfig:
+    # the test frames are uniform: nothing for the texture test to track (test_texture.py)
     return LivenessConfig(policy="model", model_manifest=str(manifest),
-                          model_requires_turn=requires_turn)
+                          model_requires_turn=requires_turn, texture_check=False)
 
 
 @pytest.mark.parametrize("inside, status, reason", [(235, r.PASSED, ""),
@@ -182,10 +183,7 @@ def test_model_policy_with_the_turn_needs_both(tmp_path, inside, reason):
         turned = 0.0 if prompt_at is None else 25.0 * min(1.0, max(0.0, t - prompt_at - 0.6))
         landmarks = project(pose_points(MEAN_FACE_5, rotation(turned), np.array([0, 0, 500.0]),
                                         95.0))
-        # the model scores the frontal frames; the turn's frames carry no image here, so
-        # the texture test (which a uniform test frame could never pass) is not run
-        image = frame_with_face(inside) if prompt_at is None else None
-        result = check.feed(t, Detection(BOX, 0.9, landmarks), image)
+        result = check.feed(t, Detection(BOX, 0.9, landmarks), frame_with_face(inside))
         if result.done:
             break
         if prompt_at is None and result.guidance == r.TURN_LEFT:

@@ -16,6 +16,7 @@ Prints a table (and writes JSON with --json). Loopback only; every loop is bound
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing as mp
 import os
@@ -26,10 +27,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
@@ -81,26 +85,53 @@ def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:
     return {"tokens": tokens, "work": work}
 
 
-def _register(base: str, token: str) -> tuple[requests.Session, ResponseVerifier]:
+@dataclass
+class Received:
+    """One reply as the response verifier reads it (the attributes of a requests.Response)."""
+
+    status_code: int
+    headers: CaseInsensitiveDict
+    content: bytes
+    request: requests.PreparedRequest
+
+
+def _register(base: str, token: str) -> tuple[DeviceSigner, ResponseVerifier]:
     key = generate_private_key()
     reply = requests.post(f"{base}/v1/devices/register", timeout=10, json={
         "token": token, "public_key": public_key_b64(key), "name": "load"})
     reply.raise_for_status()
     data = reply.json()
-    session = requests.Session()
-    session.auth = DeviceSigner(data["device_id"], key)
-    return session, ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"]))
+    return (DeviceSigner(data["device_id"], key),
+            ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"])))
 
 
-def client(base: str, token: str, work: list[tuple[str, str]], until: float,
-           interval: float | None, start_at: float, queue: Any) -> None:
-    """Settle bills from ``work`` until ``until`` (paced every ``interval`` s, if given)."""
-    session, verifier = _register(base, token)
-    latencies, errors = [], 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    next_at = start_at
-    for bill_id, patient_id in work:
+def _signed(base: str, signer: DeviceSigner, bill_id: str,
+            patient_id: str) -> requests.PreparedRequest:
+    body = {"bill_id": bill_id, "patient_id": patient_id, "method": "card"}
+    return signer(requests.Request("POST", f"{base}/v1/settlements", json=body, headers={
+        "Idempotency-Key": str(uuid.uuid4())}).prepare())
+
+
+def client(base: str, token: str, work: list[tuple[str, str]], interval: float | None,
+           offset: float, ready: Any, go: Any, queue: Any) -> None:
+    """Settle bills from ``work`` for the phase (paced every ``interval`` s, if given).
+
+    Every request is signed before the clock starts and every reply verified after it
+    stops, so the shared cores measure the platform rather than this generator's own
+    signatures; both stay well inside the ±300 s window the signatures are valid for.
+    """
+    signer, verifier = _register(base, token)
+    prepared = [_signed(base, signer, bill_id, patient_id) for bill_id, patient_id in work]
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    ready.put(os.getpid())
+    start_at, until = go.get()
+    replies: list[tuple[float, Received]] = []
+    next_at = start_at + offset
+    while time.time() < next_at:
+        time.sleep(0.0005)
+    cpu_start = time.process_time()
+    for request in prepared:
         now = time.time()
         if now >= until:
             break
@@ -109,48 +140,75 @@ def client(base: str, token: str, work: list[tuple[str, str]], until: float,
                 time.sleep(next_at - now)
             next_at += interval
         began = time.perf_counter()
-        reply = session.post(f"{base}/v1/settlements", timeout=30,
-                             json={"bill_id": bill_id, "patient_id": patient_id,
-                                   "method": "card"},
-                             headers={"Idempotency-Key": str(uuid.uuid4())})
-        verifier.verify(reply)
-        elapsed = time.perf_counter() - began
+        connection.request("POST", urlsplit(request.url).path, body=request.body,
+                           headers=dict(request.headers))
+        reply = connection.getresponse()
+        content = reply.read()
+        replies.append((time.perf_counter() - began, Received(
+            reply.status, CaseInsensitiveDict(reply.getheaders()), content, request)))
+    cpu = time.process_time() - cpu_start
+    latencies, errors = [], 0
+    for elapsed, reply in replies:
+        verifier.verify(reply)  # raises on any reply the platform did not sign for us
         if reply.status_code == 201:
             latencies.append(elapsed)
         else:
             errors += 1
-    queue.put((latencies, errors))
+    queue.put((latencies, errors, cpu))
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to report cost independent of how
-    busy the rest of the machine is."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live descendants (the server's worker
+    processes), from Linux /proc: its cost independent of how busy the machine is."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in tree)
 
 
 def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clients: int,
               duration: float, rate: float | None, server_pid: int) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    start_at = time.time() + 3.0  # let every client register first
-    until = start_at + duration
+    ready, go, queue = ctx.Queue(), ctx.Queue(), ctx.Queue()
     interval = clients / rate if rate else None
     shares = [work[i::clients] for i in range(clients)]
-    procs = [ctx.Process(target=client, args=(base, tokens[i], shares[i], until, interval,
-                                              start_at + (interval or 0) * i / clients, queue))
+    procs = [ctx.Process(target=client, args=(base, tokens[i], shares[i], interval,
+                                              (interval or 0) * i / clients, ready, go, queue))
              for i in range(clients)]
     for proc in procs:
         proc.start()
+    for _ in procs:
+        ready.get(timeout=120)  # registered and signed
+    start_at = time.time() + 0.5
+    until = start_at + duration
+    for _ in procs:
+        go.put((start_at, until))
     while time.time() < start_at:
         time.sleep(0.01)
     cpu_before, load_before = cpu_seconds(server_pid), os.getloadavg()[0]
-    results = [queue.get(timeout=duration + 60) for _ in procs]
+    while time.time() < until:
+        time.sleep(0.05)
     server_cpu = cpu_seconds(server_pid) - cpu_before
+    results = [queue.get(timeout=duration + 120) for _ in procs]
     for proc in procs:
         proc.join(timeout=10)
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    errors = sum(e for _, e, _ in results)
+    client_cpu = sum(c for _, _, c in results)
     if not latencies:
         raise SystemExit("no settlement succeeded")
     q = statistics.quantiles(latencies, n=100, method="inclusive")
@@ -160,6 +218,7 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
             "p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
             "max_ms": round(latencies[-1] * 1000, 2),
             "server_cpu_ms_per_settlement": round(server_cpu * 1000 / len(latencies), 2),
+            "client_cpu_ms_per_settlement": round(client_cpu * 1000 / len(latencies), 2),
             "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
@@ -169,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-clients", type=int, default=4)
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--rate", type=float, default=50.0, help="paced phase, settlements/s")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 64 and 0 < args.duration <= 120 and 0 < args.rate <= 2000):
@@ -183,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         base = f"http://{HOST}:{port}"
         server = subprocess.Popen([sys.executable, "-m", "server_stub", "--config", str(config),
-                                   "run", "--host", HOST, "--port", str(port)],
+                                   "run", "--host", HOST, "--port", str(port),
+                                   "--workers", str(args.workers)],
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             for _ in range(100):
@@ -206,11 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("throughput", burst), ("paced", paced)]
     print(f"{'phase':<11} {'clients':>7} {'target/s':>8} {'done':>6} {'err':>4} "
           f"{'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'srv cpu ms':>10} "
-          f"{'load avg':>10}")
+          f"{'cli cpu ms':>10} {'load avg':>10}")
     for name, r in rows:
         print(f"{name:<11} {r['clients']:>7} {r['target_rate'] or '-':>8} {r['settlements']:>6} "
               f"{r['errors']:>4} {r['settlements_per_s']:>9} {r['p50_ms']:>7} {r['p99_ms']:>7} "
               f"{r['max_ms']:>7} {r['server_cpu_ms_per_settlement']:>10} "
+              f"{r['client_cpu_ms_per_settlement']:>10} "
               f"{'→'.join(map(str, r['load_avg_1m'])):>10}")
     print(f"cpu cores: {os.cpu_count()}; SQLite WAL, synchronous=FULL, group commit; signed "
           "requests, verified signed responses; 'srv cpu ms' = server process CPU time per "

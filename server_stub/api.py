@@ -2,18 +2,22 @@
 
 Authentication happens before any route runs (``server_stub.edge``); a route only checks
 the device's role. Handlers are plain functions, so FastAPI runs them in its worker threads
-and a slow fsync never blocks the event loop.
+and a slow fsync never blocks the event loop; the money routes await the group commit on the
+loop itself (``Database.run``), which holds no thread while the batch is on its way to disk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,14 +44,14 @@ def _error(error: ProtocolError) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=error.status)
 
 
-def device(request: Request) -> Device:
+async def device(request: Request) -> Device:  # async: no worker-thread hop just to read state
     found = getattr(request.state, "device", None)
     if found is None:
         raise ProtocolError(ErrorCode.SIGNATURE_MISSING, "this route needs a signed request")
     return found
 
 
-def counter(dev: Annotated[Device, Depends(device)]) -> Device:
+async def counter(dev: Annotated[Device, Depends(device)]) -> Device:
     if dev.role != schemas.Role.COUNTER:
         raise ProtocolError(ErrorCode.ROLE_FORBIDDEN, "cashier (counter) devices only")
     return dev
@@ -55,6 +59,16 @@ def counter(dev: Annotated[Device, Depends(device)]) -> Device:
 
 AnyDevice = Annotated[Device, Depends(device)]
 CounterDevice = Annotated[Device, Depends(counter)]
+
+
+# The money routes (they call run_once) record the request's nonce inside their own
+# transaction, saving a group commit per settlement; the edge records every other
+# route's nonce before the route runs.
+_RECORDS_OWN_NONCE = re.compile(r"^/v1/(?:settlements|repayments|settlements/[^/]+/reverse)$")
+
+
+def records_own_nonce(method: str, path: str) -> bool:
+    return method == "POST" and _RECORDS_OWN_NONCE.match(path) is not None
 
 
 def _fingerprint(request: Request) -> str:
@@ -228,14 +242,18 @@ def build_app(platform: Platform) -> FastAPI:
         with db.read() as conn:
             return ledger.quote(conn, device=dev, req=body, config=config, now=now_ms())
 
+    async def once(request: Request, dev: Device, key: str | None, status_code: int,
+                   operation: Callable[[Connection, int], BaseModel]) -> Response:
+        return await run_once(db, platform.inflight, device_id=dev.device_id, key=key,
+                              fingerprint=_fingerprint(request), status_code=status_code,
+                              nonce=request.state.nonce, operation=operation)
+
     @app.post("/v1/settlements", response_model=schemas.Settlement, status_code=201,
               tags=["money"])
-    def settle(request: Request, dev: AnyDevice, body: schemas.SettleRequest,
-               idempotency_key: IdempotencyKey = None) -> Response:
-        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
-                        fingerprint=_fingerprint(request), status_code=201,
-                        operation=lambda conn, now: ledger.settle(
-                            conn, device=dev, req=body, config=config, now=now))
+    async def settle(request: Request, dev: AnyDevice, body: schemas.SettleRequest,
+                     idempotency_key: IdempotencyKey = None) -> Response:
+        return await once(request, dev, idempotency_key, 201, lambda conn, now: ledger.settle(
+            conn, device=dev, req=body, config=config, now=now))
 
     @app.get("/v1/settlements", response_model=schemas.SettlementList, tags=["money"])
     def settlements_of_day(dev: CounterDevice,
@@ -253,23 +271,19 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.post("/v1/settlements/{settlement_id}/reverse", response_model=schemas.Settlement,
               tags=["money"])
-    def reverse(request: Request, dev: CounterDevice, settlement_id: PathId,
-                body: schemas.ReverseRequest, idempotency_key: IdempotencyKey = None
-                ) -> Response:
-        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
-                        fingerprint=_fingerprint(request), status_code=200,
-                        operation=lambda conn, now: ledger.reverse(
-                            conn, device=dev, settlement_id=settlement_id, reason=body.reason,
-                            config=config, now=now))
+    async def reverse(request: Request, dev: CounterDevice, settlement_id: PathId,
+                      body: schemas.ReverseRequest, idempotency_key: IdempotencyKey = None
+                      ) -> Response:
+        return await once(request, dev, idempotency_key, 200, lambda conn, now: ledger.reverse(
+            conn, device=dev, settlement_id=settlement_id, reason=body.reason, config=config,
+            now=now))
 
     @app.post("/v1/repayments", response_model=schemas.Repayment, status_code=201,
               tags=["money"])
-    def repay(request: Request, dev: AnyDevice, body: schemas.RepayRequest,
-              idempotency_key: IdempotencyKey = None) -> Response:
-        return run_once(db, platform.inflight, device_id=dev.device_id, key=idempotency_key,
-                        fingerprint=_fingerprint(request), status_code=201,
-                        operation=lambda conn, now: ledger.repay(
-                            conn, actor=dev.actor, req=body, config=config, now=now))
+    async def repay(request: Request, dev: AnyDevice, body: schemas.RepayRequest,
+                    idempotency_key: IdempotencyKey = None) -> Response:
+        return await once(request, dev, idempotency_key, 201, lambda conn, now: ledger.repay(
+            conn, actor=dev.actor, req=body, config=config, now=now))
 
     @app.get("/v1/reconciliation/{date}", response_model=schemas.Reconciliation,
              tags=["money"], responses={200: {"content": {"text/csv": {
@@ -306,4 +320,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_asgi_app(platform: Platform) -> Edge:
-    return Edge(build_app(platform), platform)
+    return Edge(build_app(platform), platform, records_own_nonce)
+
+
+def app_from_environment() -> Edge:
+    """Each worker process's app (``[server] workers`` > 1): the config named by
+    $KIOSK_SERVER_CONFIG, a platform of its own over the shared database."""
+    from server_stub import logs
+    from server_stub.config import load_config
+
+    config = load_config()
+    logs.setup(config.server.log_level)
+    return create_asgi_app(Platform(config))

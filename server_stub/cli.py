@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,12 @@ def _in_transaction(action: Callable[..., Any]) -> Callable[[argparse.Namespace,
     return command
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError("must be a whole number 1-64")
+    return int(text)
+
+
 def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     import uvicorn
 
@@ -63,14 +70,23 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     from server_stub.platform import Platform
 
     logs.setup(config.server.log_level)
-    platform = Platform(config)
+    platform = Platform(config)  # schema, keys and scope policy: once, before any worker
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    workers = args.workers or config.server.workers
+    options: dict[str, Any] = dict(host=host, port=port, log_config=None, access_log=False,
+                                   server_header=False)
+    if workers > 1:
+        platform.db.dispose()
+        if config.source:
+            os.environ["KIOSK_SERVER_CONFIG"] = config.source  # read again by each worker
+        uvicorn.run("server_stub.api:app_from_environment", factory=True, workers=workers,
+                    **options)
+        return EXIT_OK
     try:
-        uvicorn.run(create_asgi_app(platform), host=host, port=port, log_config=None,
-                    access_log=False, server_header=False)
+        uvicorn.run(create_asgi_app(platform), **options)
     finally:
-        platform.db.dispose()  # commits whatever is still queued (nonces, purges)
+        platform.db.dispose()  # commits whatever is still queued (purges)
     return EXIT_OK
 
 
@@ -195,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="serve the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=_workers, help="processes (default: [server] workers)")
     p.set_defaults(func=cmd_run)
 
     site = sub.add_parser("site", help="hospitals").add_subparsers(dest="sub", required=True)

@@ -32,11 +32,16 @@ class ServerSection:
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Shanghai"  # what "a day" means for reconciliation
     log_level: str = "INFO"
+    # processes serving requests: each holds the GIL of one core; nonces, idempotency keys
+    # and the audit chain live in the database, so they agree across processes
+    workers: int = 1
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
         if not 0 < self.port < 65536:
             errors.append(("port", "must be 1-65535"))
+        if not 1 <= self.workers <= 64:
+            errors.append(("workers", "must be 1-64"))
         if not 1024 <= self.max_body_bytes <= 64 * 1024 * 1024:
             errors.append(("max_body_bytes", "must be between 1 KiB and 64 MiB"))
         try:

@@ -8,7 +8,9 @@ in-process writer lock serialise writers, and row locks on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -39,6 +41,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's busy handler alone serialises processes
+    fcntl = None  # type: ignore[assignment]
 
 metadata = MetaData()
 
@@ -272,6 +279,37 @@ AUDIT_HEAD = "audit_head"  # meta row "seq:hash": the chain's one serialisation 
 COUNTERS = ("gallery_version", "receipt")
 
 
+class _WriterLock:
+    """One SQLite writer at a time, across threads and processes (server workers, admin
+    commands). SQLite's own busy handler would also serialise them, but it polls with
+    sleeps of up to 100 ms; a blocking ``flock`` hands the lock over as soon as it is free."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = (f"{database}.writer-lock" if fcntl is not None and database
+                      and database != ":memory:" else None)
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 @dataclass
 class _Job:
     fn: Callable[[Connection], Any]
@@ -279,6 +317,16 @@ class _Job:
     result: Any = None
     error: BaseException | None = None
     awaited: bool = True
+    on_done: Callable[[_Job], None] | None = None  # called from the writer thread
+
+
+def _resolve(future: asyncio.Future[Any], job: _Job) -> None:
+    if future.cancelled():  # the caller went away; the job's outcome stands regardless
+        return
+    if job.error is not None:
+        future.set_exception(job.error)
+    else:
+        future.set_result(job.result)
 
 
 class Database:
@@ -297,29 +345,35 @@ class Database:
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = self._engine()
-        self._writer = threading.Lock() if self.is_sqlite else None
+        self._writer = _WriterLock(self.url.database) if self.is_sqlite else None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
 
     def _engine(self) -> Engine:
-        engine = create_engine(self.url, pool_size=8, max_overflow=8, pool_timeout=30)
+        # sized for the worker threads: an overflow connection is opened and closed per use
+        engine = create_engine(self.url, pool_size=24, max_overflow=16, pool_timeout=30)
         if self.is_sqlite:
             @event.listens_for(engine, "connect")
             def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-                dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself
+                dbapi_connection.isolation_level = None  # BEGIN is ours: _transaction
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=FULL")  # durable: fsync at every commit
                 cursor.execute("PRAGMA busy_timeout=10000")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
-
-            @event.listens_for(engine, "begin")
-            def _begin(conn: Connection) -> None:
-                immediate = conn.get_execution_options().get("immediate", False)
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         return engine
+
+    @contextmanager
+    def _transaction(self, conn: Connection, *, immediate: bool) -> Iterator[Connection]:
+        """SQLite's driver runs in autocommit mode (above), so BEGIN is issued here; not from
+        a "begin" event, because any connection event makes SQLAlchemy dispatch events
+        around every statement (about a tenth of its cost per statement)."""
+        with conn.begin():
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            yield conn
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
@@ -333,10 +387,9 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._writer or nullcontext(), self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
-            with conn.begin():
-                yield conn
+        with (self._writer or nullcontext(), self.engine.connect() as conn,
+              self._transaction(conn, immediate=True)):
+            yield conn
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in the next group commit; its result once durable, or its error."""
@@ -346,6 +399,15 @@ class Database:
         if job.error is not None:
             raise job.error
         return job.result
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        """``transact`` for the event loop: awaits the group commit without holding a
+        worker thread (one thread hop per request instead of three)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._submit(_Job(fn, on_done=lambda job: loop.call_soon_threadsafe(
+            _resolve, future, job)))
+        return await future
 
     def transact_later(self, fn: Callable[[Connection], Any]) -> None:
         """Queue ``fn`` for the next group commit without waiting for it."""
@@ -394,10 +456,12 @@ class Database:
                 if job.error is not None and not job.awaited:
                     log.error("queued write failed", extra={"error": repr(job.error)})
                 job.done.set()
+                if job.on_done is not None:
+                    job.on_done(job)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self.engine.connect() as conn, self._transaction(conn, immediate=False):
             yield conn
 
     def dispose(self) -> None:

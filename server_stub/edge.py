@@ -20,6 +20,7 @@ import anyio
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_response
 from server_stub.directory import Device
+from server_stub.nonces import PendingNonce
 from server_stub.platform import Platform
 
 Scope = MutableMapping[str, Any]
@@ -77,6 +78,7 @@ class _SigningSender:
         self._send = send
         self._platform = platform
         self._request = request
+        self.nonce: PendingNonce | None = None  # recorded before anything is sent
         self._start: Message | None = None
         self._chunks: list[bytes] = []
         self.status = 0
@@ -98,6 +100,15 @@ class _SigningSender:
 
     async def _flush(self, body: bytes) -> None:
         assert self._start is not None
+        if self.nonce is not None and not self.nonce.spent:
+            # a money route that failed (its transaction, nonce included, rolled back) or
+            # never reached its transaction: the nonce is spent all the same
+            nonce, self.nonce = self.nonce, None
+            try:
+                await self._platform.spend_nonce(nonce)
+            except ProtocolError as exc:
+                await self.send_error(exc)
+                return
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._start["headers"]]
         headers = {k: v for k, v in raw}
         response = WireResponse(self.status, dict(headers), self._request)
@@ -122,9 +133,11 @@ class _SigningSender:
 
 
 class Edge:
-    def __init__(self, app: ASGIApp, platform: Platform) -> None:
+    def __init__(self, app: ASGIApp, platform: Platform,
+                 records_own_nonce: Callable[[str, str], bool]) -> None:
         self.app = app
         self.platform = platform
+        self.records_own_nonce = records_own_nonce  # (method, path): the route's transaction
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,10 +155,12 @@ class Edge:
             if body and not _is_json(content_type):
                 raise ProtocolError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                                     "request bodies must be application/json")
-            if needs_signature(scope["path"]):
-                device = await anyio.to_thread.run_sync(self.platform.authenticate, request,
-                                                        body)
             state = scope.setdefault("state", {})
+            if needs_signature(scope["path"]):
+                device, verified = self.platform.authenticate(request, body)
+                state["nonce"] = sender.nonce = self.platform.pending_nonce(verified)
+                if not self.records_own_nonce(scope["method"], scope["path"]):
+                    await self.platform.spend_nonce(sender.nonce)
             state["device"], state["body"] = device, body
             await self.app(scope, _replay(body, receive), sender)
         except ProtocolError as exc:

@@ -25,6 +25,7 @@ from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import REPLAY_HEADER
 from server_stub.clock import now_ms
 from server_stub.db import Database, idempotency
+from server_stub.nonces import PendingNonce
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 _LOOKUP = select(idempotency).where(idempotency.c.device_id == bindparam("device_id"),
@@ -80,13 +81,15 @@ def _stored(conn: Connection, device_id: str, key: str, fingerprint: str) -> Res
                     headers={REPLAY_HEADER: "true"})
 
 
-def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str | None,
-             fingerprint: str, status_code: int,
-             operation: Callable[[Connection, int], BaseModel]) -> Response:
-    """Run ``operation`` (in one write transaction) at most once per (device, key)."""
+async def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str | None,
+                   fingerprint: str, status_code: int, nonce: PendingNonce,
+                   operation: Callable[[Connection, int], BaseModel]) -> Response:
+    """Run ``operation`` (in one write transaction) at most once per (device, key). The
+    request's signature nonce is recorded in the same transaction."""
     key = check_key(key)
 
     def once(conn: Connection) -> Response:
+        nonce.record(conn)
         replay = _stored(conn, device_id, key, fingerprint)
         if replay is not None:
             return replay
@@ -98,7 +101,9 @@ def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str | Non
 
     with inflight.claim(device_id, key):
         try:
-            return db.transact(once)
+            response = await db.run(once)
+            nonce.spent = True
+            return response
         except IntegrityError:
             # another process completed the same key first: answer as a replay of it
             with db.read() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ class ServerIdentity:
     def load(cls, path: str | Path) -> ServerIdentity:
         return cls(load_or_create_private_key(Path(path)))
 
-    @property
-    def key_id(self) -> str:
+    @functools.cached_property
+    def key_id(self) -> str:  # every response names it: computed once
         return fingerprint(self.private_key)
 
     def describe(self) -> ServerKey:

@@ -7,20 +7,18 @@ import threading
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
-from kiosk.protocol.signing import RequestVerifier, WireRequest
-from server_stub import audit, gallery, idempotency
+from kiosk.protocol.signing import RequestVerifier, VerifiedRequest, WireRequest
+from server_stub import audit, gallery, idempotency, nonces
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
-from server_stub.db import Database, nonces
+from server_stub.db import Database
 from server_stub.directory import Device, active_device
 from server_stub.keys import ServerIdentity, TemplateSealer
 
 log = logging.getLogger("server_stub")
 PURGE_EVERY_MS = 60_000
-_SPEND_NONCE = insert(nonces)
 
 
 class Platform:
@@ -33,11 +31,9 @@ class Platform:
         self.inflight = idempotency.InFlight()
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
-        self._nonce_lock = threading.Lock()
+        self._devices: dict[str, Device] = {}
         with self.db.write() as conn:
             changed = gallery.apply_scope_policy(conn, config.gallery.scope)
-            self._nonces = {(r.key_id, r.nonce): r.expires_ms for r in conn.execute(
-                select(nonces).where(nonces.c.expires_ms >= now_ms()))}
         if changed:
             log.info("gallery scope applied", extra={"scope": config.gallery.scope,
                                                      "rows_changed": changed})
@@ -50,42 +46,41 @@ class Platform:
             if now < self._next_purge_ms:
                 return
             self._next_purge_ms = now + PURGE_EVERY_MS
-        with self._nonce_lock:
-            self._nonces = {k: v for k, v in self._nonces.items() if v >= now}
         retention = self.config.security.idempotency_retention_hours
 
         def purge(conn: Connection) -> None:
-            conn.execute(delete(nonces).where(nonces.c.expires_ms < now))
+            nonces.purge(conn, now=now)
             idempotency.purge(conn, now=now, retention_hours=retention)
 
         self.db.transact_later(purge)
 
-    def authenticate(self, request: WireRequest, body: bytes) -> Device:
-        """Verify the RFC 9421 signature, then spend its nonce. Runs in a worker thread."""
-        found: dict[str, Device] = {}
-
-        def lookup(key_id: str) -> Ed25519PublicKey:
-            with self.db.read() as conn:
-                found["device"] = active_device(conn, key_id)
-            return found["device"].public_key
-
-        verifier = RequestVerifier(lookup, skew_s=self.config.security.skew_seconds)
+    def authenticate(self, request: WireRequest, body: bytes) -> tuple[Device,
+                                                                       VerifiedRequest]:
+        """Verify the RFC 9421 signature on the event loop; the device's status is read
+        when the nonce is recorded (server_stub/nonces.py)."""
+        verifier = RequestVerifier(self._device_key, skew_s=self.config.security.skew_seconds)
         verified = verifier.verify(request.method, request.url, request.headers, body)
-        self.purge_expired()
-        self.spend_nonce(verified.key_id, verified.nonce,
-                         (verified.created + self.config.security.skew_seconds + 1) * 1000)
-        return found["device"]
+        return self._devices[verified.key_id], verified
 
-    def spend_nonce(self, key_id: str, nonce: str, expires_ms: int) -> None:
-        """Replay check in memory; the record is queued for the next group commit, so it is
-        durable no later than any change the request makes (and reloaded at start-up)."""
-        with self._nonce_lock:
-            if (key_id, nonce) in self._nonces:
-                raise ProtocolError(ErrorCode.NONCE_REPLAYED,
-                                    "this signature nonce was already used")
-            self._nonces[(key_id, nonce)] = expires_ms
-        row = {"key_id": key_id, "nonce": nonce, "expires_ms": expires_ms}
-        self.db.transact_later(lambda conn: conn.execute(_SPEND_NONCE, row))
+    def _device_key(self, device_id: str) -> Ed25519PublicKey:
+        """A device's site, role and key never change, so each is read once per process;
+        only its status can, and that is read on every request."""
+        device = self._devices.get(device_id)
+        if device is None:
+            with self.db.read() as conn:
+                device = self._devices.setdefault(device_id, active_device(conn, device_id))
+        return device.public_key
+
+    def pending_nonce(self, verified: VerifiedRequest) -> nonces.PendingNonce:
+        self.purge_expired()
+        return nonces.pending(verified.key_id, verified.nonce, verified.created,
+                              self.config.security.skew_seconds)
+
+    async def spend_nonce(self, nonce: nonces.PendingNonce) -> None:
+        """Record ``nonce`` in a transaction of its own, unless one already did."""
+        if not nonce.spent:
+            await self.db.run(nonce.record)
+            nonce.spent = True
 
     def record_rejection(self, *, method: str, path: str, status: int, code: str,
                          device: Device | None) -> None:

@@ -150,16 +150,6 @@ def active_device(conn: Connection, device_id: str) -> Device:
     return Device(device_id, row.site_id, schemas.Role(row.role), key)
 
 
-_STATUS = select(devices.c.status).where(devices.c.device_id == bindparam("device_id"))
-
-
-def require_active(conn: Connection, device_id: str) -> None:
-    """DEVICE_REVOKED unless the device is still active, read inside the caller's
-    transaction (a revocation committed before it is always seen)."""
-    if conn.execute(_STATUS, {"device_id": device_id}).scalar() != "active":
-        raise ProtocolError(ErrorCode.DEVICE_REVOKED, "this device has been revoked")
-
-
 def revoke_device(conn: Connection, *, device_id: str, reason: str, now: int) -> None:
     done = conn.execute(update(devices).where(devices.c.device_id == device_id,
                                               devices.c.status == "active")

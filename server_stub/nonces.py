@@ -12,14 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import BigInteger, Connection, String, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.protocol.errors import ErrorCode, ProtocolError
-from server_stub.db import nonces
-from server_stub.directory import require_active
+from server_stub.db import devices, nonces
 
-_SPEND = insert(nonces)
+# one statement for both checks: the row is inserted only if the device is still active
+# (no row: revoked), and the primary key refuses a nonce already spent
+_SPEND = insert(nonces).from_select(
+    ["key_id", "nonce", "expires_ms"],
+    select(devices.c.device_id, bindparam("nonce", type_=String),
+           bindparam("expires_ms", type_=BigInteger))
+    .where(devices.c.device_id == bindparam("key_id"), devices.c.status == "active"))
 
 
 @dataclass
@@ -30,12 +35,13 @@ class PendingNonce:
 
     def record(self, conn: Connection) -> None:
         """Inside the caller's transaction: DEVICE_REVOKED or NONCE_REPLAYED, else recorded."""
-        require_active(conn, self.device_id)
         try:
-            conn.execute(_SPEND, self.row)
+            recorded = conn.execute(_SPEND, self.row).rowcount
         except IntegrityError:
             raise ProtocolError(ErrorCode.NONCE_REPLAYED,
                                 "this signature nonce was already used") from None
+        if recorded != 1:
+            raise ProtocolError(ErrorCode.DEVICE_REVOKED, "this device has been revoked")
 
 
 def pending(device_id: str, nonce: str, created: int, skew_s: int) -> PendingNonce:

@@ -391,8 +391,13 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with (self._writer or nullcontext(), self.engine.connect() as conn,
-              self._transaction(conn, immediate=True)):
+        with self._writer or nullcontext(), self._immediate() as conn:
+            yield conn
+
+    @contextmanager
+    def _immediate(self) -> Iterator[Connection]:
+        """A write transaction; the caller holds the writer lock."""
+        with self.engine.connect() as conn, self._transaction(conn, immediate=True):
             yield conn
 
     def transact(self, fn: Callable[[Connection], T]) -> T:
@@ -431,17 +436,20 @@ class Database:
             job = self._jobs.get()
             if job is None:
                 return
-            batch = [job]
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._jobs.put(None)
-                    break
-                batch.append(more)
-            self._run_batch(batch)
+            # the lock first, then the batch: jobs that queued while another process was
+            # writing join this batch, so each commit carries as many as are waiting
+            with self._writer or nullcontext():
+                batch = [job]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._jobs.put(None)
+                        break
+                    batch.append(more)
+                self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Job]) -> None:
         """Run the batch in one transaction. Jobs rarely fail, so they first run without a
@@ -466,7 +474,7 @@ class Database:
     def _commit_all(self, batch: list[_Job]) -> bool:
         """False (and nothing written) if any job failed."""
         try:
-            with self.write() as conn:
+            with self._immediate() as conn:
                 results = []
                 for job in batch:
                     try:
@@ -480,7 +488,7 @@ class Database:
         return True
 
     def _commit_each(self, batch: list[_Job]) -> None:
-        with self.write() as conn:
+        with self._immediate() as conn:
             for job in batch:
                 try:
                     with conn.begin_nested():

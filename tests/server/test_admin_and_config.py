@@ -93,14 +93,21 @@ def test_audit_chain_detects_tampering(config: Path):
 
 def test_config_errors_name_the_key_and_exit_3(tmp_path: Path):
     path = tmp_path / "bad.toml"
-    path.write_text('[server]\nport = "eighty"\nbogus = 1\n[gallery]\nscope = "everyone"\n',
-                    encoding="utf-8")
+    path.write_text('[server]\nport = "eighty"\nbogus = 1\nworkers = 0\n'
+                    '[gallery]\nscope = "everyone"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    for key in ("server.port", "server.bogus", "gallery.scope"):
+    for key in ("server.port", "server.bogus", "server.workers", "gallery.scope"):
         assert key in str(info.value)
     result = admin(path, "audit", "verify", check=False)
     assert result.returncode == 3 and "server.port" in result.stderr
+
+
+def test_bad_worker_count_on_the_command_line_is_refused(config: Path):
+    for bad in ("0", "65", "two"):
+        result = admin(config, "run", "--workers", bad, check=False)
+        assert result.returncode == 2 and "--workers: must be a whole number 1-64" in \
+            result.stderr
 
 
 def test_partial_policy_keeps_the_seed_figures(tmp_path: Path):

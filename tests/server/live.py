@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,7 +66,8 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
                  "--host", HOST, "--port", str(self.port)],
-                stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True)  # its own process group: workers included in kill()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -83,8 +85,10 @@ class Server:
             self.process.wait(timeout=15)
 
     def kill(self) -> None:
+        """SIGKILL to the platform and its worker processes at once: no cleanup, no flush,
+        no goodbye."""
         assert self.process is not None
-        self.process.kill()  # SIGKILL: no cleanup, no flush, no goodbye
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=15)
 
     def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -38,8 +38,9 @@ def _consistent(db_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
-    server = start_server(tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, workers: int):
+    server = start_server(tmp_path, f"workers = {workers}\n")
     work, tokens = seed_load(server, patients=6, bills_each=60, tokens=6)
     devices = [Device.register(server, token) for token in tokens]
     early = requests.Request("GET", f"{server.base}/v1/patients/LD000/bills")

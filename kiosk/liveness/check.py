@@ -100,8 +100,11 @@ class LivenessCheck:
         pad_model: PadModel | None = None,
         time_factor: float = 1.0,
     ) -> None:
-        """``frame_size`` is the camera's (width, height); ``time_factor`` stretches every
-        time limit (elderly mode); ``challenge`` is for tests, otherwise drawn from secrets."""
+        """``frame_size`` is the camera's configured (width, height), used until a frame
+        arrives: the first frame's own size then holds for the rest of the check (a camera
+        may not deliver the size it was configured for, and refusing every frame would only
+        time out). ``time_factor`` stretches every time limit (elderly mode); ``challenge``
+        is for tests, otherwise drawn from secrets."""
         if config.policy == "model" and pad_model is None:
             raise ConfigError("liveness policy 'model' needs a loaded PAD model "
                               "(liveness.model_manifest)")
@@ -111,6 +114,7 @@ class LivenessCheck:
             raise ValueError("time_factor must be between 1 and 4")
         self.config = config
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        self._size_from_frame = False
         self.challenge = challenge or secrets.choice(CHALLENGES)
         self.pad_model = pad_model
         self.time_factor = time_factor
@@ -312,9 +316,13 @@ class LivenessCheck:
                                      f"({self._last_t}); timestamps must be monotonic")
         if frame is not None:
             shape = getattr(frame, "shape", ())
-            if len(shape) != 3 or (shape[1], shape[0]) != self.frame_size:
-                raise LivenessInputError(f"frame of shape {shape} does not match the camera "
-                                         f"size {self.frame_size} this check was made for")
+            if len(shape) != 3 or min(shape[:2]) < 1:
+                raise LivenessInputError(f"frame of shape {shape} is not a colour image")
+            if not self._size_from_frame:
+                self.frame_size, self._size_from_frame = (int(shape[1]), int(shape[0])), True
+            elif (shape[1], shape[0]) != self.frame_size:
+                raise LivenessInputError(f"frame of shape {shape} does not match the "
+                                         f"{self.frame_size} frames of this check")
 
     def _pending(self, t: float, guidance: str) -> LivenessResult:
         return LivenessResult(PENDING, guidance, evidence=self._export(t))

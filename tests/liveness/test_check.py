@@ -200,8 +200,11 @@ def test_bad_frames_are_refused_without_losing_the_check():
     assert backwards.value.code == "liveness.bad_input"
     with pytest.raises(LivenessInputError):
         check.feed(math.nan, face(0))
-    with pytest.raises(LivenessInputError):
+    check.feed(1.05, face(0), np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8))
+    with pytest.raises(LivenessInputError):  # the camera does not change size mid-check
         check.feed(1.1, face(0), np.zeros((480, 320, 3), np.uint8))
+    with pytest.raises(LivenessInputError):
+        check.feed(1.1, face(0), np.zeros((480, 640), np.uint8))
     nan_face = dataclasses.replace(face(0), landmarks=np.full((5, 2), np.nan, np.float32))
     assert check.feed(1.1, nan_face).guidance == r.LOOK_STRAIGHT  # unusable: like no face
     result, _, _ = run(check, turning(1.0), start=1.2)
@@ -241,3 +244,19 @@ def test_the_verdict_is_logged_with_evidence_and_nothing_personal(caplog):
     assert record.liveness["parallax"] >= CFG.min_parallax
     flat = json.dumps(record.liveness)
     assert "landmarks" not in flat and "[" not in flat
+
+
+def test_a_camera_delivering_another_size_than_configured_still_works():
+    """Made for 1280x720 (the config), fed the camera's real 640x480 frames: the first
+    frame's size is taken, and a turning head passes as it would with the right config."""
+    check = LivenessCheck(CFG, (1280, 720), challenge="turn_left")
+    frame = np.zeros((FRAME_SIZE[1], FRAME_SIZE[0], 3), np.uint8)
+    prompt_at, t = None, 0.0
+    while t < 20 and check.result is None:
+        yaw = 0.0 if prompt_at is None or t - prompt_at < 0.6 else 20.0 * SIGN["turn_left"]
+        check.feed(t, face(yaw), frame)
+        if prompt_at is None and check.prompted:
+            prompt_at = t
+        t += 1 / FPS
+    assert check.frame_size == FRAME_SIZE
+    assert check.result is not None and check.result.status == r.PASSED, check.result

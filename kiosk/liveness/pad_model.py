@@ -35,8 +35,7 @@ import numpy as np
 from device.opencv import cv2
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelError, ModelMissing
 from kiosk.recognition.detection import Detection
-from kiosk.recognition.manifest import ModelFile
-from kiosk.recognition.manifest import _file as parse_file_table
+from kiosk.recognition.manifest import ModelFile, parse_model_file
 from kiosk.recognition.runtime import new_session
 from kiosk.recognition.store import sha256_file
 
@@ -63,7 +62,7 @@ def parse_pad_manifest(data: dict[str, Any], where: str) -> PadManifest:
     if not isinstance(table, dict):
         raise ManifestError(f"{where}: missing [file]")
     try:
-        spec = parse_file_table("pad", table, f"{where} [file]")
+        spec = parse_model_file("pad", table, f"{where} [file]")
     except (TypeError, ValueError) as exc:  # a list of strings, a number for a list...
         raise ManifestError(f"{where} [file]: {exc}") from exc
     if spec.sha256 is None:

@@ -72,7 +72,8 @@ def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def _file(role: str, table: dict[str, Any], where: str) -> ModelFile:
+def parse_model_file(role: str, table: dict[str, Any], where: str) -> ModelFile:
+    """One ``[files.<role>]`` table (also the PAD model manifest's ``[file]``)."""
     path = _require(table, "path", str, where)
     if Path(path).is_absolute() or ".." in Path(path).parts:
         raise ManifestError(f"{where}: path must be relative to the store")
@@ -108,7 +109,7 @@ def parse_manifest(data: dict[str, Any], where: str) -> PackManifest:
     for role in ("detector", "recognizer"):
         if role not in files_table:
             raise ManifestError(f"{where}: missing [files.{role}]")
-        files[role] = _file(role, files_table[role], f"{where} [files.{role}]")
+        files[role] = parse_model_file(role, files_table[role], f"{where} [files.{role}]")
     th = _require(data, "thresholds", dict, where)
     tw = f"{where} [thresholds]"
     thresholds = Thresholds(

@@ -837,14 +837,15 @@ def to_json(ev: Evaluation) -> dict[str, Any]:
             "outcomes": [dataclasses.asdict(o) for o in ev.outcomes]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.liveness")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--n", type=int, default=40, help="presentations per attack family")
     parser.add_argument("--bona-fide", type=int, help="synthetic turns per noise level")
     parser.add_argument("--families", nargs="*", default=list(PLANAR_FAMILIES + OTHER_FAMILIES))
     parser.add_argument("--out", type=Path, default=Path("bench-results/liveness.json"))
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     ev = run_evaluation(args.seed, args.n, families=args.families, bona_fide=args.bona_fide,
                         progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -852,6 +853,12 @@ def main(argv: list[str] | None = None) -> int:
     print(render_tables(ev))
     print(f"\nJSON written to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.liveness")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

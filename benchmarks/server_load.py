@@ -228,19 +228,40 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
             "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=16, help="throughput phase")
-    parser.add_argument("--paced-clients", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
-    parser.add_argument("--rate", type=float, default=50.0, help="paced phase, settlements/s")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+def _bounded(kind: type, low: float, high: float) -> Any:
+    """An argparse type: ``kind`` within [low, high], checked when the options are read."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
+        return value
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clients", type=_bounded(int, 1, 64), default=16,
+                        help="throughput phase")
+    parser.add_argument("--paced-clients", type=_bounded(int, 1, 64), default=4)
+    parser.add_argument("--duration", type=_bounded(float, 1, 120), default=15.0,
+                        help="seconds per phase")
+    parser.add_argument("--rate", type=_bounded(float, 1, 2000), default=50.0,
+                        help="paced phase, settlements/s")
+    parser.add_argument("--workers", type=_bounded(int, 1, 16), default=os.cpu_count() or 1,
                         help="server processes (default: one per core, as deployed)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
-    if not (1 <= args.clients <= 64 and 0 < args.duration <= 120 and 0 < args.rate <= 2000
-            and 1 <= args.workers <= 16):
-        parser.error("clients 1-64, duration up to 120 s, rate up to 2000/s, workers 1-16")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python benchmarks/server_load.py",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     budget = int(args.duration * (800 + args.rate)) + 200
     with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
         config = Path(tmp) / "server.toml"

@@ -323,6 +323,9 @@ class KioskRuntime:
                 results.append(outcome.response or {})
                 continue
             self.outbox.mark_failed(item.idempotency_key, outcome.error, outcome.retryable)
+            if not outcome.retryable and results:
+                self._partial(intent, patient, results, outcome.error)
+                return
             if not outcome.retryable:
                 self.post(lambda now, c=outcome.error: self.flow.on_settle_failed(
                     now, intent.session_id, c))
@@ -332,6 +335,36 @@ class KioskRuntime:
         first = str(results[0].get("settlement_id")) if results else intent.idempotency_key
         receipt = self.receipt(intent, quote, patient, first, pending=False)
         result = SettlementResult(first, "settled", intent.self_pay_fen, receipt)
+        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
+
+    def _partial(self, intent: SettlementIntent, patient: PatientView,
+                 settled: list[dict[str, Any]], refusal: str) -> None:
+        """Some bills settled before the platform refused one: the patient must not be told
+        nothing was paid. The receipt covers exactly the settled bills, from the platform's
+        own answers; the cashier is told the rest is open."""
+        paid = {str(r["bill_id"]) for r in settled}
+        unpaid = tuple(b for b in intent.bill_ids if b not in paid)
+        shares: dict[str, int] = {}
+        for response in settled:
+            for name, fen in response["layers"].items():
+                layer = name.removesuffix("_fen")
+                shares[layer] = shares.get(layer, 0) + int(fen)
+        self_pay = shares.pop("self_pay", 0)
+        receipt = {
+            **self.receipt_header(patient),
+            "lines": [{"item": line["description"], "amount_fen": line["amount_fen"]}
+                      for response in settled for line in response["items"]],
+            "shares": [{"layer": LAYER_LABELS.get(name, name), "amount_fen": fen}
+                       for name, fen in shares.items()],
+            "self_pay_fen": self_pay,
+            "method": intent.method.value,
+            "settlement_id": str(settled[0]["settlement_id"]),
+            "pending": False,
+            "extra": [f"未支付账单 Unpaid bills: {len(unpaid)}",
+                      "请到人工收费窗口办理 Please see the cashier"],
+        }
+        result = SettlementResult(str(settled[0]["settlement_id"]), "partial", self_pay,
+                                  receipt, unpaid_bill_ids=unpaid, refusal=refusal)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
     def _offline(self, intent: SettlementIntent, item: Item, quote: Quote,
@@ -351,14 +384,17 @@ class KioskRuntime:
         result = SettlementResult(None, "queued", intent.self_pay_fen, receipt)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
+    def receipt_header(self, patient: PatientView) -> dict[str, Any]:
+        return {"hospital": self.config.site.name or "Hospital",
+                "kiosk_id": self.config.site.kiosk_id or "kiosk",
+                "issued_at": dt.datetime.now(dt.UTC).isoformat(),
+                "patient_name": patient.name_masked}
+
     def receipt(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
                 settlement_id: str, pending: bool) -> dict[str, Any]:
         """The receipt, in the printer's ``Receipt.to_dict`` form (integer fen throughout)."""
         return {
-            "hospital": self.config.site.name or "Hospital",
-            "kiosk_id": self.config.site.kiosk_id or "kiosk",
-            "issued_at": dt.datetime.now(dt.UTC).isoformat(),
-            "patient_name": patient.name_masked,
+            **self.receipt_header(patient),
             "lines": [{"item": line.description, "amount_fen": line.amount_fen}
                       for line in quote.lines],
             "shares": [{"layer": LAYER_LABELS.get(name, name), "amount_fen": fen}

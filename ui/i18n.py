@@ -140,6 +140,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "item.other": ("其他", "Other"),
     # --- result ----------------------------------------------------------------------
     "done.paid": ("支付成功", "Payment complete"),
+    "done.partial": ("部分账单已支付，其余账单请到人工收费窗口办理",
+                     "Part of your bills is paid. Please take the rest to the cashier's desk"),
     "done.queued": ("已记录，网络恢复后自动确认", "Recorded: it will be confirmed when we are back "
                     "online"),
     "done.self_pay": ("本次个人自付 {amount}，已记入您的信用账户",
@@ -181,6 +183,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "settlement.unconfirmed": ("支付结果还没有确认，请不要重复缴费，到人工窗口查询。",
                                "Your payment is not confirmed yet. Please do not pay again: ask "
                                "at the cashier."),
+    "settlement.partial": ("部分账单已在自助机支付，其余账单未支付。",
+                           "Part of the bills was paid at the kiosk; the rest is not paid."),
     "bill.none_pending": ("您目前没有待缴费用。", "You have no bills to pay right now."),
     "bill.not_found": ("没有找到这张账单，请到人工窗口。",
                        "We could not find this bill. Please ask at the cashier."),

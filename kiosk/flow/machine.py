@@ -339,11 +339,18 @@ class CheckoutFlow:
         if not self._current(session_id) or self.state != State.SETTLING or s is None:
             return []
         s.result = result
-        self._enter(State.DONE, now, self.cfg.result_display_s,
-                    "done.queued" if result.status == "queued" else "done.paid")
-        return [PrintReceipt(s.id, result.receipt),
-                Audit("settlement." + result.status, {"session": s.id,
-                                                      "settlement": result.settlement_id})]
+        self._enter(State.DONE, now, self.cfg.result_display_s, {
+            "queued": "done.queued", "partial": "done.partial"}.get(result.status, "done.paid"))
+        effects: list[Effect] = [
+            PrintReceipt(s.id, result.receipt),
+            Audit("settlement." + result.status, {"session": s.id,
+                                                  "settlement": result.settlement_id})]
+        if result.status == "partial":  # the receipt shows what was paid; the rest is theirs
+            effects.append(NotifyCashier(s.id, "settlement.partial"))
+            effects.append(Audit("session.fallback", {
+                "session": s.id, "reason": "settlement.partial", "refusal": result.refusal,
+                "unpaid_bills": len(result.unpaid_bill_ids)}))
+        return effects
 
     def on_settle_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
         if not self._current(session_id) or self.state != State.SETTLING:

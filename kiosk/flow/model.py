@@ -90,6 +90,8 @@ class SettlementIntent:
 @dataclass(frozen=True)
 class SettlementResult:
     settlement_id: str | None  # None while only queued offline
-    status: str  # settled | queued
-    self_pay_fen: int
+    status: str  # settled | queued | partial (some bills paid, the platform refused the rest)
+    self_pay_fen: int  # what was actually paid (partial: the paid bills only)
     receipt: dict[str, object] = field(default_factory=dict)
+    unpaid_bill_ids: tuple[str, ...] = ()  # partial: left for the cashier
+    refusal: str = ""  # partial: the platform's code for the first refused bill

@@ -75,9 +75,9 @@ class ResultScreen(Screen):
     def render(self, view: FlowView) -> None:
         lang = self.lang
         result = view.result
-        queued = result is not None and result.status == "queued"
+        settled_all = result is not None and result.status == "settled"
         self.title.setText(tr(view.guidance, lang))
-        set_style_property(self.title, "tone", "warn" if queued else "good")
+        set_style_property(self.title, "tone", "good" if settled_all else "warn")
         self.amount.setText(tr("done.self_pay", lang, amount=yuan(result.self_pay_fen, lang))
                             if result else "")
         if result and result.settlement_id:

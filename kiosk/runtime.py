@@ -48,6 +48,8 @@ from kiosk.recognition.gallery import Gallery, decide
 from kiosk.recognition.template import Template
 
 log = logging.getLogger(__name__)
+HANDOFF_RETRY_EVERY_S = 3.0
+HANDOFF_RETRY_S = 600.0  # after ten minutes the patient has been served or has left
 
 RECOGNISING = (State.IDLE, State.SEARCHING, State.LIVENESS)
 
@@ -95,6 +97,10 @@ class KioskRuntime:
         self._probe: tuple[str, Template] | None = None  # (session id, latest usable probe)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # hand-offs the platform could not take yet: (session, reason, first try); kept
+        # only while a patient could still be standing at the desk
+        self._late_handoffs: list[tuple[str, str, float]] = []
+        self._late_lock = threading.Lock()
         self.sender = OutboxSender(outbox, self._deliver, clock=time.time)
         self.last_view: FlowView = self.flow.view(self.clock())
 
@@ -105,6 +111,7 @@ class KioskRuntime:
             self._spawn("kiosk-recognition", lambda: self._recognition_loop(camera))
         if sync:
             self._spawn("kiosk-sync", self._sync_loop)
+        self._spawn("kiosk-handoffs", self._handoff_loop)
         self.sender.start()
         return self
 
@@ -258,15 +265,36 @@ class KioskRuntime:
         self.post(lambda now: self.flow.on_lookup(now, effect.session_id, patient, quote))
 
     def _notify_cashier(self, effect: NotifyCashier) -> None:
-        """Put the hand-off on the counter's queue; if the platform is unreachable the
-        patient is still told to go to the cashier, who looks them up by card or QR."""
+        """Put the hand-off on the counter's queue. The patient is told to go to the
+        cashier either way; if the platform cannot be reached the hand-off is sent again in
+        the background (it is idempotent per session) for ``HANDOFF_RETRY_S``."""
+        if not self._send_handoff(effect.session_id, effect.reason, late=False):
+            with self._late_lock:
+                self._late_handoffs.append((effect.session_id, effect.reason, time.time()))
+
+    def _send_handoff(self, session_id: str, reason: str, *, late: bool) -> bool:
+        """True when done with (sent, or refused for good); False to try again later."""
         try:
-            self.backend.handoff(effect.session_id, effect.reason)
-            self.audit("cashier.notified", {"session": effect.session_id,
-                                            "reason": effect.reason})
+            self.backend.handoff(session_id, reason)
         except BackendError as exc:
-            self.audit("cashier.notify_failed", {"session": effect.session_id,
-                                                 "reason": effect.reason, "code": exc.code})
+            if not late or not exc.retryable:  # one record per outage, not one per retry
+                self.audit("cashier.notify_failed", {"session": session_id, "reason": reason,
+                                                     "code": exc.code, "late": late})
+            return not exc.retryable
+        self.audit("cashier.notified", {"session": session_id, "reason": reason, "late": late})
+        return True
+
+    def _handoff_loop(self) -> None:
+        while not self._stop.wait(HANDOFF_RETRY_EVERY_S):
+            with self._late_lock:
+                waiting, self._late_handoffs = self._late_handoffs, []
+            for session_id, reason, since in waiting:
+                if time.time() - since > HANDOFF_RETRY_S:
+                    self.audit("cashier.notify_expired", {"session": session_id,
+                                                          "reason": reason})
+                elif not self._send_handoff(session_id, reason, late=True):
+                    with self._late_lock:
+                        self._late_handoffs.append((session_id, reason, since))
 
     def _check_digits(self, effect: CheckDigits) -> None:
         """The digits narrow the candidates (the platform knows the phones); then the face

@@ -223,3 +223,36 @@ def test_a_fallback_reaches_the_counters_queue(platform, engine, enrolled):
         assert taken.taken_by == enrolled.device_id
     finally:
         runtime.stop()
+
+
+def test_a_hand_off_made_while_the_platform_is_down_reaches_the_desk_later(platform, engine,
+                                                                          enrolled):
+    events: list[tuple[str, dict]] = []
+    runtime = make_runtime(platform, engine, "kiosk-late-handoff")
+    runtime.audit = lambda event, fields: events.append((event, fields))
+    runtime.start(camera=None, sync=False)
+    try:
+        platform.stop()
+        runtime.call_cashier()
+        view = wait_for(runtime, lambda v: v.state == State.FALLBACK)
+        deadline = time.monotonic() + 10
+        while not any(e == "cashier.notify_failed" for e, _ in events):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.05)
+        platform.start()
+        deadline = time.monotonic() + 20
+        while True:
+            mine = [h for h in enrolled.handoffs().handoffs
+                    if h.kiosk_id == runtime.config.site.kiosk_id]
+            if mine or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert [h.reason for h in mine] == [view.reason] == ["patient.requested_cashier"]
+        assert ("cashier.notified", {"session": mine[0].session_id,
+                                     "reason": "patient.requested_cashier",
+                                     "late": True}) in events
+        assert sum(e == "cashier.notify_failed" for e, _ in events) == 1
+    finally:
+        if platform.proc is None:
+            platform.start()
+        runtime.stop()

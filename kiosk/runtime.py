@@ -9,7 +9,6 @@ sender, gallery sync on its own schedule. The UI subscribes to ``FlowView`` snap
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kiosk import receipts
 from kiosk.backend import Backend, BackendError
 from kiosk.config import KioskConfig
 from kiosk.flow.effects import (
@@ -33,7 +33,6 @@ from kiosk.flow.effects import (
 )
 from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessCheck
 from kiosk.flow.model import (
-    LAYER_LABELS,
     PatientView,
     Quote,
     SettlementIntent,
@@ -43,6 +42,7 @@ from kiosk.flow.model import (
 from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
 from kiosk.offline_policy import offline_refusal
 from kiosk.outbox import Item, Outbox, OutboxSender, SendOutcome
+from kiosk.protocol import schemas
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery, decide
 from kiosk.recognition.template import Template
@@ -102,6 +102,7 @@ class KioskRuntime:
         self._late_handoffs: list[tuple[str, str, float]] = []
         self._late_lock = threading.Lock()
         self.sender = OutboxSender(outbox, self._deliver, clock=time.time)
+        self.station = receipts.Station(config.site.name, config.site.kiosk_id)
         self.last_view: FlowView = self.flow.view(self.clock())
 
     # ------------------------------------------------------------ lifecycle
@@ -352,7 +353,7 @@ class KioskRuntime:
                 continue
             self.outbox.mark_failed(item.idempotency_key, outcome.error, outcome.retryable)
             if not outcome.retryable and results:
-                self._partial(intent, patient, results, outcome.error)
+                self._partial(intent, results, outcome.error)
                 return
             if not outcome.retryable:
                 self.post(lambda now, c=outcome.error: self.flow.on_settle_failed(
@@ -365,34 +366,20 @@ class KioskRuntime:
         result = SettlementResult(first, "settled", intent.self_pay_fen, receipt)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
-    def _partial(self, intent: SettlementIntent, patient: PatientView,
-                 settled: list[dict[str, Any]], refusal: str) -> None:
+    def _partial(self, intent: SettlementIntent, settled: list[dict[str, Any]],
+                 refusal: str) -> None:
         """Some bills settled before the platform refused one: the patient must not be told
         nothing was paid. The receipt covers exactly the settled bills, from the platform's
         own answers; the cashier is told the rest is open."""
-        paid = {str(r["bill_id"]) for r in settled}
+        answers = [schemas.Settlement.model_validate(r) for r in settled]
+        paid = {a.bill_id for a in answers}
         unpaid = tuple(b for b in intent.bill_ids if b not in paid)
-        shares: dict[str, int] = {}
-        for response in settled:
-            for name, fen in response["layers"].items():
-                layer = name.removesuffix("_fen")
-                shares[layer] = shares.get(layer, 0) + int(fen)
-        self_pay = shares.pop("self_pay", 0)
-        receipt = {
-            **self.receipt_header(patient),
-            "lines": [{"item": line["description"], "amount_fen": line["amount_fen"]}
-                      for response in settled for line in response["items"]],
-            "shares": [{"layer": LAYER_LABELS.get(name, name), "amount_fen": fen}
-                       for name, fen in shares.items()],
-            "self_pay_fen": self_pay,
-            "method": intent.method.value,
-            "settlement_id": str(settled[0]["settlement_id"]),
-            "pending": False,
-            "extra": [f"未支付账单 Unpaid bills: {len(unpaid)}",
-                      "请到人工收费窗口办理 Please see the cashier"],
-        }
-        result = SettlementResult(str(settled[0]["settlement_id"]), "partial", self_pay,
-                                  receipt, unpaid_bill_ids=unpaid, refusal=refusal)
+        receipt = receipts.from_settlements(self.station, answers, extra=(
+            f"未支付账单 Unpaid bills: {len(unpaid)}",
+            "请到人工收费窗口办理 Please see the cashier"))
+        result = SettlementResult(answers[0].settlement_id, "partial",
+                                  int(receipt["self_pay_fen"]), receipt,
+                                  unpaid_bill_ids=unpaid, refusal=refusal)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
     def _offline(self, intent: SettlementIntent, item: Item, quote: Quote,
@@ -412,27 +399,11 @@ class KioskRuntime:
         result = SettlementResult(None, "queued", intent.self_pay_fen, receipt)
         self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
-    def receipt_header(self, patient: PatientView) -> dict[str, Any]:
-        return {"hospital": self.config.site.name or "Hospital",
-                "kiosk_id": self.config.site.kiosk_id or "kiosk",
-                "issued_at": dt.datetime.now(dt.UTC).isoformat(),
-                "patient_name": patient.name_masked}
-
     def receipt(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
                 settlement_id: str, pending: bool) -> dict[str, Any]:
-        """The receipt, in the printer's ``Receipt.to_dict`` form (integer fen throughout)."""
-        return {
-            **self.receipt_header(patient),
-            "lines": [{"item": line.description, "amount_fen": line.amount_fen}
-                      for line in quote.lines],
-            "shares": [{"layer": LAYER_LABELS.get(name, name), "amount_fen": fen}
-                       for name, fen in quote.layers if name != "self_pay"],
-            "self_pay_fen": intent.self_pay_fen,
-            "method": intent.method.value,
-            "settlement_id": settlement_id,
-            "pending": pending,
-            "extra": [],
-        }
+        return receipts.from_quote(self.station, patient.name_masked, quote,
+                                   method=intent.method.value, self_pay_fen=intent.self_pay_fen,
+                                   settlement_id=settlement_id, pending=pending)
 
     def _deliver(self, item: Item) -> SendOutcome:
         try:

@@ -167,6 +167,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from device.printer import ReceiptPrinter
     from kiosk.config import load_config
     from kiosk.provisioning import connect
+    from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
     from ui.app import create_app
     from ui.cashier.console import CashierConsole
@@ -176,7 +177,8 @@ def _cashier(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     app, _ = create_app()
     printer = ReceiptPrinter(config.devices.printer)
-    service = PlatformCashierService(connect(config), printer.reprint)
+    service = PlatformCashierService(connect(config), printer,
+                                     Station(config.site.name, config.site.kiosk_id))
     camera = camera_from_config(config.devices.camera).start()
     try:
         console = CashierConsole(service, PinGate(config.cashier.pin_hash),

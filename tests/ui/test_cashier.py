@@ -89,8 +89,9 @@ def test_reversal_needs_a_reason():
 
 @pytest.fixture
 def service(counter, receipt_printer) -> PlatformCashierService:
-    """The console's platform: the counter's client; reprints from the kiosk's spool."""
-    return PlatformCashierService(counter, receipt_printer.reprint)
+    """The console's platform: the counter's client and a printer whose spool the kiosk's
+    slips also go to (reprints of kiosk receipts work from it)."""
+    return PlatformCashierService(counter, receipt_printer)
 
 
 @pytest.fixture
@@ -135,7 +136,8 @@ def test_console_stays_locked_without_the_pin(console, qtbot):
 
 
 def test_take_over_then_settle_by_cash_then_reverse_and_reprint(console, counter, handoffs,
-                                                               server_day, qtbot):
+                                                               receipt_printer, server_day,
+                                                               qtbot):
     unlock(console, qtbot, handoffs)
     first = handoffs[0]
     assert console.queue.item(row_of(console.queue, first), 2).text() == \
@@ -202,8 +204,15 @@ def test_take_over_then_settle_by_cash_then_reverse_and_reprint(console, counter
     assert reversed_.reversal.reason == "患者要求改用医保卡"
     assert console.status.text() == tr("cashier.reversed", refund=P1001.self_pay)  # cash back
     assert [b.bill_id for b in counter.pending_bills(P1001.patient_id).bills] == [P1001.bill_id]
-    # a slip settled at the counter was never in the kiosk's spool: said so, with the code
+    # the counter printed a slip when it took the cash; that slip can be printed again
+    slip = receipt_printer.spool.load(settlement.settlement_id)
+    assert slip.method == "cash" and slip.self_pay_fen == settlement.layers.self_pay_fen
     console.today_table.selectRow(row_of(console.today_table, settlement.settlement_id))
+    console.reprint_button.click()
+    qtbot.waitUntil(lambda: console.status.text() == tr(
+        "cashier.reprinted", receipt=settlement.receipt_no), timeout=WAIT_MS)
+    # a settlement this printer never printed: said so, with the code
+    (receipt_printer.spool.folder / f"{settlement.settlement_id}.json").unlink()
     console.reprint_button.click()
     qtbot.waitUntil(lambda: "(receipt.not_found)" in console.status.text(), timeout=WAIT_MS)
 
@@ -228,6 +237,10 @@ def test_reconciliation_and_reprint_of_a_kiosk_receipt(console, counter, service
     cash = service.settle(SettleRequest(bill_id=P1006.bill_id, patient_id=P1006.patient_id,
                                         method=PaymentMethod.CASH), uuid.uuid4().hex)
     assert cash.pay_at_counter_fen == 28_540
+    slip = receipt_printer.spool.load(cash.settlement_id)  # the counter printed its own slip
+    assert (printed / f"{cash.settlement_id}.escpos").exists()
+    assert slip.method == "cash" and slip.self_pay_fen == cash.layers.self_pay_fen
+    assert slip.total_fen == cash.total_fen and slip.patient_name == P1006.name_masked
 
     unlock(console, qtbot, handoffs)
     console.tabs.setCurrentIndex(3)
@@ -334,5 +347,5 @@ def test_settle_keeps_the_consoles_key_so_a_retry_charges_once(service, counter)
 
 def test_reprint_without_a_printer_is_a_coded_error(counter):
     with pytest.raises(BackendError) as exc:
-        PlatformCashierService(counter, None).reprint("stl_0000")
+        PlatformCashierService(counter).reprint("stl_0000")
     assert exc.value.code == "printer.offline"

@@ -1,22 +1,26 @@
 """The console's ``CashierService`` over the signed platform client of a counter device.
 
-Everything the cashier does is a platform call, except reprinting: receipts are kept in the
-kiosk printer's spool, so that goes through a callback (``KioskApp.reprint`` or a
-``ReceiptPrinter.reprint``). Printer failures are turned into ``BackendError`` with the
-device's code, because that is the one failure shape the console knows how to put in words.
+Everything the cashier does is a platform call, except printing: a payment taken at the
+counter prints its slip on the counter's printer (kept in its spool, so it can be
+reprinted), and reprints go to that printer's spool. Reprint failures are turned into
+``BackendError`` with the device's code, because that is the one failure shape the console
+knows how to put in words; a slip that fails to print never undoes the payment.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import date
+from typing import Protocol
 
 from device.errors import DeviceError, PrinterOffline
+from device.printer.receipt import Receipt
+from kiosk import receipts
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.protocol import schemas
+from kiosk.receipts import Station
 from kiosk.recognition.template import Template
 from ui.cashier.service import Handoff, LookupBy
 
@@ -30,11 +34,20 @@ def handoff_view(wire: schemas.Handoff) -> Handoff:
                    taken_by=wire.taken_by or "")
 
 
+class SlipPrinter(Protocol):
+    """What the console needs of a receipt printer (``device.printer.ReceiptPrinter``)."""
+
+    def print_receipt(self, receipt: Receipt) -> object: ...
+
+    def reprint(self, settlement_id: str) -> object: ...
+
+
 class PlatformCashierService:
-    def __init__(self, client: PlatformClient,
-                 printer_reprint: Callable[[str], None] | None = None) -> None:
+    def __init__(self, client: PlatformClient, printer: SlipPrinter | None = None,
+                 station: Station | None = None) -> None:
         self.client = client
-        self.printer_reprint = printer_reprint
+        self.printer = printer
+        self.station = station or Station("", client.device_id)
 
     # ------------------------------------------------------------- hand-offs
     def handoffs(self) -> list[Handoff]:
@@ -64,7 +77,19 @@ class PlatformCashierService:
                ) -> schemas.Settlement:
         """The console's key is kept: a retry of the same quoted settlement charges once."""
         body = self.client.settle(idempotency_key, request.model_dump(mode="json"))
-        return schemas.Settlement.model_validate(body)
+        settlement = schemas.Settlement.model_validate(body)
+        self._print_slip(settlement)
+        return settlement
+
+    def _print_slip(self, settlement: schemas.Settlement) -> None:
+        if self.printer is None:
+            return
+        try:
+            self.printer.print_receipt(Receipt.from_dict(
+                receipts.from_settlements(self.station, [settlement])))
+        except DeviceError as exc:  # kept in the spool when it got that far: reprint
+            log.warning("cashier.slip_failed", extra={
+                "code": exc.code, "settlement_id": settlement.settlement_id})
 
     def reverse(self, settlement_id: str, reason: str) -> schemas.Settlement:
         """A fresh key per click: a repeated reversal is refused by the platform
@@ -73,9 +98,9 @@ class PlatformCashierService:
 
     def reprint(self, settlement_id: str) -> None:
         try:
-            if self.printer_reprint is None:
+            if self.printer is None:
                 raise PrinterOffline("no receipt printer is attached to this console")
-            self.printer_reprint(settlement_id)
+            self.printer.reprint(settlement_id)
         except DeviceError as exc:
             log.warning("cashier.reprint_failed", extra={"code": exc.code,
                                                          "settlement_id": settlement_id})

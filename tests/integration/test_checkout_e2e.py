@@ -65,6 +65,17 @@ def wait_for(runtime: KioskRuntime, predicate, timeout: float = 20.0):
     raise AssertionError(f"timed out; last view: {runtime.last_view}")
 
 
+def handoffs_of(counter, runtime: KioskRuntime, timeout: float = 10.0) -> list:
+    """The counter's hand-offs from this kiosk, once there is one (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mine = [h for h in counter.handoffs().handoffs
+                if h.kiosk_id == runtime.config.site.kiosk_id]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
+
+
 def test_face_checkout_end_to_end(platform, engine, enrolled, astronaut):
     runtime = make_runtime(platform, engine, "kiosk-e2e")
     added, _ = runtime.sync_once()
@@ -211,13 +222,7 @@ def test_a_fallback_reaches_the_counters_queue(platform, engine, enrolled):
         runtime.call_cashier()
         view = wait_for(runtime, lambda v: v.state == State.FALLBACK)
         assert view.reason == "patient.requested_cashier"
-        deadline = time.monotonic() + 10
-        while True:
-            mine = [h for h in enrolled.handoffs().handoffs
-                    if h.kiosk_id == runtime.config.site.kiosk_id]
-            if mine or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        mine = handoffs_of(enrolled, runtime)
         assert [h.reason for h in mine] == ["patient.requested_cashier"]
         taken = enrolled.take_handoff(mine[0].handoff_id)
         assert taken.taken_by == enrolled.device_id
@@ -240,13 +245,7 @@ def test_a_hand_off_made_while_the_platform_is_down_reaches_the_desk_later(platf
             assert time.monotonic() < deadline, events
             time.sleep(0.05)
         platform.start()
-        deadline = time.monotonic() + 20
-        while True:
-            mine = [h for h in enrolled.handoffs().handoffs
-                    if h.kiosk_id == runtime.config.site.kiosk_id]
-            if mine or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        mine = handoffs_of(enrolled, runtime, timeout=20)
         assert [h.reason for h in mine] == [view.reason] == ["patient.requested_cashier"]
         assert ("cashier.notified", {"session": mine[0].session_id,
                                      "reason": "patient.requested_cashier",

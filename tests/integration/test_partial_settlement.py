@@ -4,14 +4,13 @@ what was paid, a receipt of exactly that bill, and the rest handed to the cashie
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from device.printer.receipt import Receipt
 from kiosk.flow.model import State
 from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
-from tests.integration.test_checkout_e2e import make_runtime, wait_for
+from tests.integration.test_checkout_e2e import handoffs_of, make_runtime, wait_for
 
 
 def test_a_bill_refused_after_another_settled_is_a_partial_result(platform, engine):
@@ -43,13 +42,6 @@ def test_a_bill_refused_after_another_settled_is_a_partial_result(platform, engi
         assert receipt.self_pay_fen == paid.layers.self_pay_fen
         assert receipt.total_fen == paid.total_fen  # the paid bill only, not both
         assert any("Unpaid bills: 1" in line for line in receipt.extra)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            mine = [h for h in counter.handoffs().handoffs
-                    if h.kiosk_id == runtime.config.site.kiosk_id]
-            if mine:
-                break
-            time.sleep(0.1)
-        assert [h.reason for h in mine] == ["settlement.partial"]
+        assert [h.reason for h in handoffs_of(counter, runtime)] == ["settlement.partial"]
     finally:
         runtime.stop()

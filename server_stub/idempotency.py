@@ -34,7 +34,9 @@ _STORE = insert(idempotency)
 
 
 class InFlight:
-    """Keys being processed by this process right now (the platform runs one process)."""
+    """Keys being processed by this process right now. A retry that reaches another
+    worker process waits for the first one's transaction instead (SQLite has one writer;
+    on PostgreSQL the primary key refuses the second insert) and gets the stored reply."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -313,6 +313,12 @@ class _WriterLock:
         finally:
             self._threads.release()
 
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
 
 @dataclass
 class _Job:
@@ -506,6 +512,8 @@ class Database:
             self._jobs.put(None)
             self._thread.join(timeout=30)
             self._thread = None
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
 
 

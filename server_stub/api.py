@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,7 +25,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import IDEMPOTENCY_HEADER
-from server_stub import __version__, directory, gallery, handoffs, identify, ledger, recon
+from server_stub import (
+    __version__,
+    directory,
+    gallery,
+    handoffs,
+    heartbeats,
+    identify,
+    ledger,
+    recon,
+)
 from server_stub.clock import local_day, now_ms
 from server_stub.directory import Device
 from server_stub.edge import PUBLIC_PATHS, Edge
@@ -132,6 +142,18 @@ def build_app(platform: Platform) -> FastAPI:
         return schemas.RegisterDeviceResponse(device_id=device_id, site_id=site.site_id,
                                               site_name=site.name, role=role,
                                               server_key=platform.identity.describe())
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+        return Response(platform.metrics.exposition(authorization),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    # --- fleet health -----------------------------------------------------------------
+
+    @app.post("/v1/heartbeat", response_model=schemas.HeartbeatResponse, tags=["fleet"])
+    def heartbeat(dev: AnyDevice, body: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
+        return db.transact(lambda conn: heartbeats.record(conn, device=dev, req=body,
+                                                          now=now_ms()))
 
     # --- gallery and identification ---------------------------------------------------
 

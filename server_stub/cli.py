@@ -1,8 +1,9 @@
 """``kiosk-server``: run the platform and administer it (sites, devices, users, bills, vouchers,
-demo data, reconciliation, overdue handling, audit verification).
+demo data, reconciliation, overdue handling, audit verification, fleet health).
 
 Admin commands write straight to the database in one transaction each (they may run while
-the server is up). Results are printed as one JSON object; errors as one line on stderr.
+the server is up). Results are printed as one JSON object (``fleet``: a table, unless
+``--json``); errors as one line on stderr.
 Exit codes: 0 done, 1 internal error, 2 bad input, 3 set-up problem (config, keys).
 """
 
@@ -80,8 +81,11 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
         platform.db.dispose()
         if config.source:
             os.environ["KIOSK_SERVER_CONFIG"] = config.source  # read again by each worker
-        uvicorn.run("server_stub.api:app_from_environment", factory=True, workers=workers,
-                    **options)
+        from server_stub.metrics import multiprocess_dir
+
+        with multiprocess_dir():  # every worker's request metrics, summed at each scrape
+            uvicorn.run("server_stub.api:app_from_environment", factory=True,
+                        workers=workers, **options)
         return EXIT_OK
     try:
         uvicorn.run(create_asgi_app(platform), **options)
@@ -176,6 +180,26 @@ def cmd_recon(args: argparse.Namespace, config: ServerConfig) -> int:
         sys.stdout.write(recon.to_csv(report))
     else:
         _emit(report.model_dump(mode="json"))
+    return EXIT_OK
+
+
+def cmd_fleet(args: argparse.Namespace, config: ServerConfig) -> int:
+    from server_stub import fleet, heartbeats
+
+    db = _database(config)
+    now = now_ms()
+    try:
+        with db.read() as conn:
+            if args.site is not None:
+                directory.require_site(conn, args.site)
+            entries = heartbeats.fleet(conn, now=now, limits=config.fleet, site_id=args.site)
+    finally:
+        db.dispose()
+    if args.json:
+        _emit({"devices": [e.model_dump(mode="json") for e in entries],
+               "counts": fleet.counts(entries)})
+    else:
+        sys.stdout.write(fleet.render(entries, now))
     return EXIT_OK
 
 
@@ -285,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True).add_parser("overdue", help="suspend/blacklist overdue users")
     p.add_argument("--as-of", type=_aware, help="ISO time with zone (default: now)")
     p.set_defaults(func=_in_transaction(_overdue))
+
+    p = sub.add_parser("fleet", help="every device: ok, degraded or offline, and why")
+    p.add_argument("--site", help="one site only")
+    p.add_argument("--json", action="store_true", help="one JSON object, reports included")
+    p.set_defaults(func=cmd_fleet)
 
     p = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="sub", required=True).add_parser("verify", help="recompute the hash chain")

@@ -35,11 +35,18 @@ class ServerSection:
     # processes serving requests: each holds the GIL of one core; nonces, idempotency keys
     # and the audit chain live in the database, so they agree across processes
     workers: int = 1
+    # `Authorization: Bearer <token>` opens /metrics; empty: /metrics is 404
+    metrics_token: str = ""
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
         if not 0 < self.port < 65536:
             errors.append(("port", "must be 1-65535"))
+        if self.metrics_token and not (16 <= len(self.metrics_token) <= 256
+                                       and self.metrics_token.isascii()
+                                       and self.metrics_token.isprintable()
+                                       and " " not in self.metrics_token):
+            errors.append(("metrics_token", "must be 16-256 visible ASCII characters"))
         if not 1 <= self.workers <= 64:
             errors.append(("workers", "must be 1-64"))
         if not 1024 <= self.max_body_bytes <= 64 * 1024 * 1024:
@@ -106,6 +113,25 @@ class CreditSection:
 
 
 @dataclass(frozen=True)
+class FleetSection:
+    """When a device that still sends heartbeats counts as degraded (``server_stub.fleet``)."""
+
+    outbox_oldest_s: int = 900  # a settlement undelivered this long: the link is bad
+    clock_offset_s: int = 30  # receipts and signatures depend on the clock
+    min_disk_free_mb: int = 1024
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 10 <= self.outbox_oldest_s <= 7 * 86400:
+            errors.append(("outbox_oldest_s", "must be 10 s to 7 days"))
+        if not 1 <= self.clock_offset_s <= 3600:
+            errors.append(("clock_offset_s", "must be 1-3600"))
+        if self.min_disk_free_mb < 0:
+            errors.append(("min_disk_free_mb", "must not be negative"))
+        return errors
+
+
+@dataclass(frozen=True)
 class CategoryPolicy:
     """One insurance category's rules. Ratios are basis points (8072 = 80.72 %)."""
 
@@ -153,6 +179,7 @@ class ServerConfig:
     gallery: GallerySection = field(default_factory=GallerySection)
     credit: CreditSection = field(default_factory=CreditSection)
     policy: PolicySection = field(default_factory=PolicySection)
+    fleet: FleetSection = field(default_factory=FleetSection)
     source: str = ""
 
 

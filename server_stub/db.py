@@ -230,6 +230,13 @@ handoffs = Table(
     Index("ix_handoffs_site_day", "site_id", "created_ms"),
 )
 
+heartbeats = Table(  # the latest heartbeat of each device, replaced by the next one
+    "heartbeats", metadata,
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("report", Text, nullable=False),  # the HeartbeatRequest, as the device sent it
+)
+
 nonces = Table(
     "nonces", metadata,
     Column("key_id", String(64), primary_key=True),

@@ -20,6 +20,7 @@ import anyio
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_response
 from server_stub.directory import Device
+from server_stub.metrics import route_template
 from server_stub.nonces import PendingNonce
 from server_stub.platform import Platform
 
@@ -174,10 +175,14 @@ class Edge:
 
     async def _after(self, scope: Scope, sender: _SigningSender, device: Device | None,
                      started: float) -> None:
+        seconds = time.perf_counter() - started
         log.info("request", extra={
             "method": scope["method"], "path": scope["path"], "status": sender.status,
             "code": sender.code, "device_id": device.device_id if device else None,
-            "ms": round((time.perf_counter() - started) * 1000, 2)})
+            "ms": round(seconds * 1000, 2)})
+        self.platform.metrics.observe(
+            route=route_template(scope, getattr(self.app, "routes", ())),
+            method=scope["method"], seconds=seconds, status=sender.status, code=sender.code)
         if sender.status >= 400 and scope["path"].startswith("/v1/"):
             try:
                 await anyio.to_thread.run_sync(lambda: self.platform.record_rejection(

@@ -16,6 +16,7 @@ from server_stub.config import ServerConfig
 from server_stub.db import Database
 from server_stub.directory import Device, active_device
 from server_stub.keys import ServerIdentity, TemplateSealer
+from server_stub.metrics import Metrics
 
 log = logging.getLogger("server_stub")
 PURGE_EVERY_MS = 60_000
@@ -29,6 +30,7 @@ class Platform:
         self.identity = ServerIdentity.load(config.server.key_file)
         self.sealer = TemplateSealer.load(config.server.data_key_file)
         self.inflight = idempotency.InFlight()
+        self.metrics = Metrics(self.db, config.fleet, config.server.metrics_token)
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
         self._devices: dict[str, Device] = {}

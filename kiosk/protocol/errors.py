@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     DIGEST_MISMATCH = "auth.digest_mismatch"
     COMPONENT_MISSING = "auth.component_missing"
     ROLE_FORBIDDEN = "auth.role_forbidden"
+    OPERATOR_TOKEN_INVALID = "auth.operator_token"  # /metrics: no or wrong bearer token
     # device enrolment
     TOKEN_INVALID = "device.token_invalid"
     PUBLIC_KEY_INVALID = "device.public_key_invalid"
@@ -83,6 +84,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DIGEST_MISMATCH: 400,
     ErrorCode.COMPONENT_MISSING: 400,
     ErrorCode.ROLE_FORBIDDEN: 403,
+    ErrorCode.OPERATOR_TOKEN_INVALID: 401,
     ErrorCode.TOKEN_INVALID: 403,
     ErrorCode.PUBLIC_KEY_INVALID: 422,
     ErrorCode.IDEMPOTENCY_KEY_MISSING: 400,

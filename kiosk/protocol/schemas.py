@@ -428,3 +428,45 @@ class HandoffList(Response):
     site_id: str
     date: str
     handoffs: list[Handoff] = Field(description="newest first")
+
+
+# --- fleet health ------------------------------------------------------------------------
+
+class DeviceState(StrEnum):
+    """A peripheral's health, as ``device.health.HealthState`` reports it."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+class PeripheralHealth(Request):
+    device: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$",
+                                 description="camera, scanner, card, printer, ...")]
+    state: DeviceState
+    reason: ReasonCode
+
+
+class HeartbeatRequest(Request):
+    """What a device says about itself every ``heartbeat_s``: enough for the fleet view to
+    tell a healthy terminal from one that needs a visit, and nothing about any patient."""
+
+    interval_s: Annotated[float, Field(gt=0, le=3600, description=(
+        "the device's heartbeat interval: three missed in a row is offline"))]
+    software_version: Annotated[str, Field(min_length=1, max_length=32)]
+    model_pack: Annotated[str, Field(max_length=64, description="empty: no recognition")]
+    devices: Annotated[list[PeripheralHealth], Field(max_length=16)]
+    outbox_depth: Annotated[int, Field(strict=True, ge=0)]
+    outbox_oldest_s: Annotated[float | None, Field(ge=0, description=(
+        "age of the oldest undelivered outbox row; null when the outbox is empty"))]
+    last_sync_at: AwareDatetime | None = Field(description="last complete gallery sync")
+    clock_offset_ms: int | None = Field(description=(
+        "device clock minus platform clock, from the previous heartbeat's answer; "
+        "null until measured"))
+    disk_free_bytes: Annotated[int, Field(strict=True, ge=0)]
+
+
+class HeartbeatResponse(Response):
+    device_id: str
+    received_at: AwareDatetime = Field(description="platform time: the device's clock "
+                                                   "offset is measured against it")

@@ -66,7 +66,7 @@ class KioskApp:
         self.runtime = KioskRuntime(
             config, self.engine, gallery, self.client, Outbox(data / "outbox.db"),
             gallery_store=store, sync_state=state, printer=self._print,
-            audit=self.audit_log.append)
+            audit=self.audit_log.append, peripherals=self.devices.health)
         self.runtime.flow.liveness_factory = liveness_factory(
             config, lambda: self.runtime.flow.elderly)
         self._stop = threading.Event()

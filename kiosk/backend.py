@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.model import Method, PatientView, Quote
+from kiosk.protocol import schemas
 from kiosk.recognition.template import Template
 
 
@@ -46,3 +47,5 @@ class Backend(Protocol):
     def sync_gallery(self, cursor: int) -> GalleryPage: ...
 
     def handoff(self, session_id: str, reason: str) -> Any: ...
+
+    def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse: ...

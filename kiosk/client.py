@@ -160,6 +160,10 @@ class PlatformClient:
                             schemas.HandoffRequest(session_id=session_id, reason=reason),
                             model=schemas.Handoff)
 
+    def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
+        """This device's health, for the platform's fleet view (kiosks and counters)."""
+        return self.request("POST", "/v1/heartbeat", report, model=schemas.HeartbeatResponse)
+
     # ------------------------------------------------------ counter (cashier)
     def handoffs(self, *, open_only: bool = True, date: str | None = None
                  ) -> schemas.HandoffList:

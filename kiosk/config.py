@@ -102,6 +102,7 @@ class ServerConfig:
     connect_timeout_s: float = 3.0
     read_timeout_s: float = 10.0
     sync_interval_s: float = 60.0
+    heartbeat_s: float = 60.0  # signed health report to the platform's fleet view
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
@@ -113,6 +114,8 @@ class ServerConfig:
             errors.append(("read_timeout_s", "must be in (0, 120] seconds"))
         if self.sync_interval_s < 5:
             errors.append(("sync_interval_s", "must be at least 5 seconds"))
+        if not 1 <= self.heartbeat_s <= 3600:
+            errors.append(("heartbeat_s", "must be 1-3600 seconds"))
         return errors
 
 

@@ -132,6 +132,13 @@ class Outbox:
                                    (PENDING,)).fetchone()
         return row[0] if row else None
 
+    def backlog(self) -> tuple[int, float | None]:
+        """(count, oldest created_at) of every undelivered row: what the heartbeat reports."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE state = ?",
+                                   (PENDING,)).fetchone()
+        return int(row[0]), row[1]
+
     def offline_exposure(self) -> tuple[int, int, float | None]:
         """(count, total fen, oldest created_at) of settlements accepted while offline
         and not yet delivered: what the offline limits are checked against."""

@@ -4,7 +4,8 @@ One *flow thread* owns the ``CheckoutFlow`` and applies every event in order (fr
 recognition results, patient commands, backend replies, clock ticks), so the flow needs no
 locks. Slow work runs elsewhere: recognition on a worker thread that always takes the
 newest camera frame, backend calls and printing on a small pool, delivery in the outbox
-sender, gallery sync on its own schedule. The UI subscribes to ``FlowView`` snapshots.
+sender, gallery sync and heartbeats on their own schedules. The UI subscribes to ``FlowView``
+snapshots.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from device.health import Health
 from kiosk import receipts
 from kiosk.backend import Backend, BackendError
 from kiosk.config import KioskConfig
@@ -40,6 +42,7 @@ from kiosk.flow.model import (
     State,
 )
 from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
+from kiosk.heartbeat import HeartbeatSender, build_report
 from kiosk.offline_policy import offline_refusal
 from kiosk.outbox import Item, Outbox, OutboxSender, SendOutcome
 from kiosk.protocol import schemas
@@ -75,6 +78,7 @@ class KioskRuntime:
         sync_state: SyncState | None = None,
         printer: Callable[[dict[str, Any]], None] | None = None,
         audit: Callable[[str, dict[str, Any]], None] | None = None,
+        peripherals: Callable[[], Mapping[str, Health]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -102,6 +106,9 @@ class KioskRuntime:
         self._late_handoffs: list[tuple[str, str, float]] = []
         self._late_lock = threading.Lock()
         self.sender = OutboxSender(outbox, self._deliver, clock=time.time)
+        self.peripherals = peripherals or dict
+        self.heartbeat = HeartbeatSender(backend, self._heartbeat_report,
+                                         config.server.heartbeat_s)
         self.station = receipts.Station(config.site.name, config.site.kiosk_id)
         self.last_view: FlowView = self.flow.view(self.clock())
 
@@ -114,12 +121,14 @@ class KioskRuntime:
             self._spawn("kiosk-sync", self._sync_loop)
         self._spawn("kiosk-handoffs", self._handoff_loop)
         self.sender.start()
+        self.heartbeat.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._events.put(None)
         self.sender.stop()
+        self.heartbeat.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -418,6 +427,11 @@ class KioskRuntime:
             self.printer(receipt)
         except Exception as exc:  # the cashier can reprint; the patient must not be stuck
             self.audit("receipt.print_failed", {"error": type(exc).__name__})
+
+    def _heartbeat_report(self, clock_offset_ms: int | None) -> schemas.HeartbeatRequest:
+        return build_report(self.config, peripherals=self.peripherals(), outbox=self.outbox,
+                            synced_at=self.sync_state.synced_at,
+                            clock_offset_ms=clock_offset_ms, now=time.time())
 
     # ---------------------------------------------------------------- sync
     def sync_once(self) -> tuple[int, int]:

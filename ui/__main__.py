@@ -166,6 +166,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from device.camera import camera_from_config
     from device.printer import ReceiptPrinter
     from kiosk.config import load_config
+    from kiosk.heartbeat import counter_heartbeat
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
@@ -180,6 +181,9 @@ def _cashier(args: argparse.Namespace) -> int:
     service = PlatformCashierService(connect(config), printer,
                                      Station(config.site.name, config.site.kiosk_id))
     camera = camera_from_config(config.devices.camera).start()
+    heartbeat = counter_heartbeat(config, service.client, lambda: {
+        "camera": camera.health(), "printer": printer.health()})
+    heartbeat.start()
     try:
         console = CashierConsole(service, PinGate(config.cashier.pin_hash),
                                  engine=FaceEngine.from_config(config), camera=camera)
@@ -187,6 +191,7 @@ def _cashier(args: argparse.Namespace) -> int:
         console.show()
         return app.exec()
     finally:
+        heartbeat.stop()
         camera.stop()
 
 

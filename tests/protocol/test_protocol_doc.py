@@ -44,3 +44,17 @@ def test_every_wire_error_code_is_documented_with_its_status():
                 assert f"`{code.value}`" in DOC, code
                 continue
         assert str(STATUS[code]) in row, (code, row)
+
+
+def test_the_heartbeat_schema_is_documented_field_by_field():
+    from kiosk.protocol.schemas import HeartbeatRequest, HeartbeatResponse
+
+    rows = {line.split("|")[1].strip() for line in DOC.splitlines() if line.startswith("| `")}
+    for field in HeartbeatRequest.model_fields:
+        assert f"`{field}`" in rows, field
+    for field in HeartbeatResponse.model_fields:
+        assert f'"{field}"' in DOC, field
+    for metric in ("platform_settlements_total", "platform_request_seconds",
+                   "platform_rejected_requests_total", "platform_devices",
+                   "platform_outbox_oldest_seconds"):
+        assert f"| `{metric}` |" in DOC, metric

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from kiosk.config import parse_config
+from kiosk.errors import ConfigError as KioskConfigError
 from kiosk.protocol import schemas
-from server_stub.config import FleetSection
+from server_stub.config import ConfigError, FleetSection, load_config
 from server_stub.fleet import FleetStatus, classify
 
 NOW = 1_800_000_000_000
@@ -63,3 +67,17 @@ def test_limits_are_exclusive_and_unknowns_are_not_faults():
     assert classify(edge, NOW, NOW, LIMITS) == (FleetStatus.OK, [])
     assert classify(report(clock_offset_ms=None), NOW, NOW, LIMITS) == (FleetStatus.OK, [])
     assert classify(report(devices=[]), NOW, NOW, LIMITS) == (FleetStatus.OK, [])
+
+
+def test_config_keys_are_checked_where_they_are_read(tmp_path):
+    assert parse_config("[server]\nheartbeat_s = 1\n").server.heartbeat_s == 1.0
+    with pytest.raises(KioskConfigError, match="heartbeat_s"):
+        parse_config("[server]\nheartbeat_s = 0.5\n")
+    path = tmp_path / "server.toml"
+    path.write_text('[server]\nmetrics_token = "0123456789abcdef"\n[fleet]\nclock_offset_s = 5\n')
+    loaded = load_config(path)
+    assert loaded.server.metrics_token == "0123456789abcdef" and loaded.fleet.clock_offset_s == 5
+    for bad in ('[server]\nmetrics_token = "short"\n', '[fleet]\noutbox_oldest_s = 1\n'):
+        path.write_text(bad)
+        with pytest.raises(ConfigError):
+            load_config(path)

@@ -174,6 +174,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from ui.cashier.console import CashierConsole
     from ui.cashier.pin import PinGate
     from ui.cashier.platform import PlatformCashierService
+    from ui.watchdog import notify_systemd
 
     config = load_config(args.config)
     app, _ = create_app()
@@ -189,6 +190,7 @@ def _cashier(args: argparse.Namespace) -> int:
                                  engine=FaceEngine.from_config(config), camera=camera)
         console.resize(1280, 800)
         console.show()
+        notify_systemd(console)
         return app.exec()
     finally:
         heartbeat.stop()

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from device.scanner.wedge import WedgeScanner
 from kiosk.config import KioskConfig
@@ -20,6 +21,7 @@ from ui.fonts import register_cjk_font
 from ui.headless import CheckoutReport, drive_checkout
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
+from ui.watchdog import notify_systemd
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +68,20 @@ def run_kiosk(port: KioskPort, config: KioskConfig, *, fullscreen: bool = True,
     app, _ = create_app()
     window = build_kiosk_window(port, config, on_card=on_card)
     if fullscreen:
-        window.showFullScreen()
+        fill_screen(window)
     else:
         window.resize(1024, 768)
         window.show()
+    notify_systemd(window)
     return app.exec()
+
+
+def fill_screen(window: QWidget) -> None:
+    """Full screen also on a bare X server (deploy/: no window manager to honour
+    showFullScreen()): frameless, with the whole screen's geometry set explicitly."""
+    window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+    window.setGeometry(window.screen().geometry())
+    window.showFullScreen()
 
 
 def demo_checkout(port: KioskPort, config: KioskConfig, out_dir: Path, *, digits: str = "",

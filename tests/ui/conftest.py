@@ -12,6 +12,9 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 import dataclasses
 import datetime as dt
 import json
+import shutil
+import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -188,3 +191,25 @@ def make_window(qtbot) -> Callable[..., KioskWindow]:
         return window
 
     return make
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    """A real X server (Xvfb, 1280x1024, no window manager); yields its DISPLAY."""
+    binary = shutil.which("Xvfb")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("Xvfb is missing: CI must install Debian's xvfb (see docs/ui.md)")
+        pytest.skip("Xvfb not installed (apt-get install xvfb)")
+    read, write = os.pipe()
+    proc = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()  # Xvfb writes its display number once it is ready
+    try:
+        assert number.isdigit(), "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)

@@ -5,14 +5,9 @@ leaking into Qt6) that the offscreen tests cannot see. Also the doctor-style che
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,27 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run_ui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ui", *args], cwd=ROOT, env=env, text=True,
                           capture_output=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def xvfb() -> Iterator[str]:
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("Xvfb is missing: CI must install Debian's xvfb (see docs/ui.md)")
-        pytest.skip("Xvfb not installed (apt-get install xvfb)")
-    read, write = os.pipe()
-    proc = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", "1280x1024x24",
-                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()  # Xvfb writes its display number once it is ready
-    try:
-        assert number.isdigit(), "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def test_the_window_draws_on_a_real_x_server(xvfb):

@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 KIOSK  := $(VENV)/bin/kiosk
 STAMP  := $(VENV)/.installed
 MODELS := models/store/installed.json
-# Debian packages for a real X server in the display test (Xvfb) and Qt's xcb plugin.
+# Debian packages for a real X server in the display tests (Xvfb; xwininfo from x11-utils)
+# and Qt's xcb plugin.
 DEBS   := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
-          libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1
+          libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 x11-utils
 
-.PHONY: demo test lint bench models system-deps clean
+.PHONY: demo test lint bench bundle models system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,10 @@ test: $(MODELS) system-deps
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The offline installer for terminals: build/hospital-face-kiosk-*.tar (deploy/README.md).
+bundle: $(MODELS)
+	PY=$(PY) deploy/bundle.sh build
 
 bench: $(MODELS)
 	$(KIOSK) bench recognition

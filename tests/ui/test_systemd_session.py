@@ -79,13 +79,14 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.close()
 
 
-def _start(command: str, config: Path, notify: NotifySocket, log: Path,
+def _start(command: str, config: Path, notify: NotifySocket, log: Path, *args: str,
            **env: str) -> subprocess.Popen[bytes]:
     full = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTIFY_SOCKET": str(notify.path),
             "WATCHDOG_USEC": "1000000", **env}
     full.pop("QT_QPA_PLATFORM_PLUGIN_PATH", None)
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "ui", command, "--config", str(config)],
+        return subprocess.Popen([sys.executable, "-m", "ui", command, "--config", str(config),
+                                 *args],
                                 cwd=ROOT, env=full, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -141,7 +142,7 @@ def test_cashier_console_tells_systemd_ready_then_pings_the_watchdog(
     extra = _devices(tmp_path) + f'[cashier]\npin_hash = "{pin_hash}"\n'
     config = _provision(platform, "counter", "notify-counter", extra)
     log = tmp_path / "cashier.log"
-    proc = _start("cashier", config, notify, log)
+    proc = _start("cashier", config, notify, log, "--fullscreen")  # as the unit runs it
     running.append(proc)
     ready_at = notify.wait_for("READY=1", START_S, proc, log)
     _assert_pings(notify, proc, log, ready_at)

@@ -170,7 +170,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
-    from ui.app import create_app
+    from ui.app import create_app, fill_screen
     from ui.cashier.console import CashierConsole
     from ui.cashier.pin import PinGate
     from ui.cashier.platform import PlatformCashierService
@@ -188,8 +188,11 @@ def _cashier(args: argparse.Namespace) -> int:
     try:
         console = CashierConsole(service, PinGate(config.cashier.pin_hash),
                                  engine=FaceEngine.from_config(config), camera=camera)
-        console.resize(1280, 800)
-        console.show()
+        if args.fullscreen:
+            fill_screen(console)  # deploy/hospital-counter.service: no window manager
+        else:
+            console.resize(1280, 800)
+            console.show()
         notify_systemd(console)
         return app.exec()
     finally:
@@ -217,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_kiosk)
     p = sub.add_parser("cashier", help="run the cashier console on a counter device")
     p.add_argument("--config", type=Path, help="default: $KIOSK_CONFIG")
+    p.add_argument("--fullscreen", action="store_true", help="fill the screen (no window manager)")
     p.set_defaults(func=_cashier)
     p = sub.add_parser("demo", help="the whole checkout on a local demo hospital")
     p.add_argument("--workdir", type=Path, default=Path("var/demo"),

@@ -1,10 +1,11 @@
 """Device configuration: the ``[devices.*]`` tables of the kiosk's TOML file.
 
 Same conventions as ``kiosk/config.py`` (whose loader maps the tables onto these frozen
-dataclasses): safe defaults and ``validate() -> [(key, message)]``. The defaults need no
-hardware at all - a synthetic camera from a bundled face photo, a keyboard-wedge scanner, a
-simulated card reader and a printer that writes ESC/POS files under ``var/`` - so a fresh
-checkout demos and tests anywhere; IT switches drivers per terminal.
+dataclasses): safe defaults and ``validate() -> [(key, message)]``. Every driver
+defaults to ``"none"`` (not configured): a terminal runs on the hardware IT names and nothing
+else. The simulators (a synthetic or replayed camera, the simulated card reader, a printer
+that writes ESC/POS files into a folder) are for demos and tests; ``simulated_defaults`` is
+what ``[demo] simulated_devices = true`` fills in for a table the config leaves out.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 
 import zxingcpp
 
-CAMERA_DRIVERS = ("synthetic", "opencv", "file", "folder")
-SCANNER_DRIVERS = ("wedge", "serial", "camera")
-CARD_DRIVERS = ("simulated", "serial")
-PRINTER_DRIVERS = ("file", "serial", "network", "usb")
+CAMERA_DRIVERS = ("none", "synthetic", "opencv", "file", "folder")
+SCANNER_DRIVERS = ("none", "wedge", "serial", "camera")
+CARD_DRIVERS = ("none", "simulated", "serial")
+PRINTER_DRIVERS = ("none", "file", "serial", "network", "usb")
 FOURCCS = ("", "MJPG", "YUYV")
 CARD_NO = re.compile(r"^[0-9A-Z]{6,32}$")  # insurance / social-security card numbers
 # A vendor SDK plugs in as "python:package.module:ClassName" (see docs/devices.md).
@@ -42,7 +43,7 @@ def _backoff_errors(initial_s: float, max_s: float, failed_after_s: float
 
 @dataclass(frozen=True)
 class CameraConfig:
-    driver: str = "synthetic"
+    driver: str = "none"
     device: str = "0"  # opencv: index, /dev/videoN, or an rtsp:// / http(s):// URL
     path: str = ""  # file: a video; folder: images; synthetic: a still ("" = bundled photo)
     width: int = 640
@@ -77,7 +78,7 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ScannerConfig:
-    driver: str = "wedge"
+    driver: str = "none"
     port: str = ""  # serial: /dev/ttyACM0, COM3 or a pyserial URL
     baudrate: int = 9600
     max_key_interval_ms: int = 60  # wedge: slower keystrokes are a person typing
@@ -111,7 +112,7 @@ class ScannerConfig:
 
 @dataclass(frozen=True)
 class CardReaderConfig:
-    driver: str = "simulated"  # or "serial", or "python:module:Class" for a vendor SDK
+    driver: str = "none"  # "serial", "simulated", or "python:module:Class" for a vendor SDK
     port: str = ""
     baudrate: int = 9600
     timeout_s: float = 5.0
@@ -139,8 +140,8 @@ class CardReaderConfig:
 
 @dataclass(frozen=True)
 class PrinterConfig:
-    driver: str = "file"
-    path: str = "var/printer"  # file: a device node (/dev/usb/lp0) or a folder, one file a job
+    driver: str = "none"
+    path: str = ""  # file: a device node (/dev/usb/lp0) or a folder, one file a job
     port: str = ""  # serial
     baudrate: int = 9600
     host: str = ""  # network
@@ -151,7 +152,7 @@ class PrinterConfig:
     profile: str = "default"  # python-escpos printer profile (paper width, QR, cutter)
     columns: int = 0  # characters per line; 0 = the profile's
     status_query: bool = True  # ask online/paper status (DLE EOT) where the link can answer
-    spool_dir: str = "var/receipts"  # every receipt, kept for reprint
+    spool_dir: str = ""  # every receipt, kept for reprint ("" = <data_dir>/receipts)
     keep_receipts: int = 500
 
     def validate(self) -> list[tuple[str, str]]:
@@ -170,8 +171,6 @@ class PrinterConfig:
             errors.append(("columns", "must be 0 (profile) or between 16 and 80"))
         if self.keep_receipts < 1:
             errors.append(("keep_receipts", "must be at least 1"))
-        if not self.spool_dir:
-            errors.append(("spool_dir", "is required (receipts are kept for reprint)"))
         return errors
 
 
@@ -181,3 +180,22 @@ class DevicesConfig:
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     card: CardReaderConfig = field(default_factory=CardReaderConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
+
+
+def simulated(device: str, driver: str, path: str = "") -> bool:
+    """A demo source rather than hardware: a synthetic or replayed camera, the simulated card
+    reader, a printer that writes into a folder. Outside demo mode these are refused."""
+    if device == "camera":
+        return driver in ("synthetic", "file", "folder")
+    if device == "card":
+        return driver == "simulated"
+    if device == "printer":
+        return driver == "file" and not path.startswith("/dev/")
+    return False
+
+
+def simulated_defaults(data_dir: str) -> dict[str, dict[str, str]]:
+    """What ``[demo] simulated_devices = true`` fills in for each table the config omits."""
+    return {"camera": {"driver": "synthetic"}, "scanner": {"driver": "wedge"},
+            "card": {"driver": "simulated"},
+            "printer": {"driver": "file", "path": f"{data_dir}/printer"}}

@@ -42,6 +42,12 @@ class Health:
                 "message": self.message}
 
 
+def not_configured(device: str) -> Health:
+    """The config names no driver for ``device``: unusable, and IT must be told which."""
+    return Health(device, HealthState.FAILED, f"{device}.not_configured",
+                  f"no [devices.{device}] driver in the config")
+
+
 @dataclass(frozen=True)
 class DeviceEvent:
     device: str

@@ -9,12 +9,12 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from pathlib import Path
 
 import kiosk.commands
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SETUP, fail
 from kiosk.config import load_config
 from kiosk.errors import ConfigError, KioskError, ModelError
+from kiosk.paths import absolute_path
 
 
 def command_modules() -> list:
@@ -29,7 +29,7 @@ def command_modules() -> list:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, help="TOML config (default: $KIOSK_CONFIG)")
+    parser.add_argument("--config", type=absolute_path, help="TOML config (default: $KIOSK_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in command_modules():
         module.register(sub)

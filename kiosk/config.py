@@ -1,8 +1,13 @@
 """The kiosk's one configuration: a TOML file mapped onto typed, frozen dataclasses.
 
-Every section is a dataclass with safe defaults, so an empty file is a valid (demo-safe)
-config. Unknown keys, wrong types and out-of-range values are errors that name the file, the
-line and the key, because IT edits these files by hand on terminals.
+Every section is a dataclass with safe defaults, so an empty file is a valid config: one that
+names no device (each is "not configured" until IT names its driver; simulators only with
+``[demo] simulated_devices = true``). Unknown keys, wrong types and out-of-range values are
+errors that name the file, the line and the key, because IT edits these files by hand.
+
+Relative paths in a file are taken relative to that file's folder (relative defaults: to the
+working directory at load time) and stored absolute, so no subprocess or later ``chdir`` can
+change what they mean.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.config import DevicesConfig
+from device.config import DevicesConfig, simulated_defaults
 from kiosk.errors import ConfigError
 from kiosk.liveness.config import LivenessConfig
+from kiosk.paths import absolute_path
 from models import default_store
 
 
@@ -196,10 +202,17 @@ class CashierConfig:
 
 @dataclass(frozen=True)
 class PathsConfig:
-    data_dir: str = "var/kiosk"  # outbox, gallery, audit log, keys (relative: to the cwd)
+    data_dir: str = "var/kiosk"  # outbox, gallery, audit log, keys, logs
 
     def data_path(self) -> Path:
         return Path(self.data_dir)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Demo and test terminals only: simulators stand in for every device not configured."""
+
+    simulated_devices: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,36 +227,77 @@ class KioskConfig:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     cashier: CashierConfig = field(default_factory=CashierConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = ""  # the file it was loaded from, for messages
 
 
 def default_config_path() -> Path | None:
     env = os.environ.get("KIOSK_CONFIG")
-    return Path(env) if env else None
+    return absolute_path(env) if env else None
 
 
 def load_config(path: str | Path | None = None) -> KioskConfig:
     """Load and validate a config file; ``None`` means $KIOSK_CONFIG, else all defaults."""
-    path = Path(path) if path is not None else default_config_path()
+    path = absolute_path(path) if path is not None else default_config_path()
     if path is None:
-        return KioskConfig()
+        return absolute_paths(KioskConfig(), Path.cwd())
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), base=path.parent)
 
 
-def parse_config(text: str, name: str = "<config>") -> KioskConfig:
+def parse_config(text: str, name: str = "<config>", base: Path | None = None) -> KioskConfig:
+    """``base``: the folder relative paths are taken from (default: the working directory)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
+    _fill_simulated_devices(data)
     errors: list[str] = []
     built = _build(KioskConfig, data, (), text, name, errors)
     if errors:
         raise ConfigError("\n".join(errors), errors=errors)
-    return dataclasses.replace(built, source=name)
+    return absolute_paths(dataclasses.replace(built, source=name), base or Path.cwd())
+
+
+def _fill_simulated_devices(data: dict[str, Any]) -> None:
+    demo = data.get("demo")
+    if not (isinstance(demo, dict) and demo.get("simulated_devices") is True):
+        return
+    devices = data.setdefault("devices", {})
+    if not isinstance(devices, dict):
+        return  # _build names the error
+    paths = data.get("paths")
+    data_dir = paths.get("data_dir") if isinstance(paths, dict) else None
+    for device, table in simulated_defaults(data_dir or PathsConfig.data_dir).items():
+        devices.setdefault(device, table)
+
+
+def absolute_paths(config: KioskConfig, base: Path) -> KioskConfig:
+    """Every path in ``config`` made absolute against ``base``; an empty receipt spool
+    becomes ``<data_dir>/receipts``."""
+    def absolute(value: str) -> str:
+        return str(absolute_path(base / Path(value).expanduser())) if value else value
+
+    data_dir = absolute(config.paths.data_dir)
+    devices = config.devices
+    camera = devices.camera
+    if camera.driver in ("file", "folder", "synthetic"):
+        camera = dataclasses.replace(camera, path=absolute(camera.path))
+    printer = devices.printer
+    printer = dataclasses.replace(
+        printer, path=absolute(printer.path),
+        spool_dir=absolute(printer.spool_dir) or str(Path(data_dir) / "receipts"))
+    liveness = config.liveness
+    if liveness.model_manifest:
+        liveness = dataclasses.replace(liveness, model_manifest=absolute(liveness.model_manifest))
+    return dataclasses.replace(
+        config, paths=dataclasses.replace(config.paths, data_dir=data_dir),
+        models=dataclasses.replace(config.models, store=absolute(config.models.store)),
+        devices=dataclasses.replace(devices, camera=camera, printer=printer),
+        liveness=liveness)
 
 
 def _build(cls: type, data: Any, path: tuple[str, ...], text: str, name: str,

@@ -13,13 +13,16 @@ import argparse
 import datetime as dt
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
+from kiosk.paths import absolute_path
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, directory, gallery, ledger, recon, seed
@@ -37,9 +40,53 @@ def _emit(obj: Any) -> None:
 
 
 def _database(config: ServerConfig) -> Database:
+    """The platform's existing database (its schema brought up to date). Only ``init`` and
+    ``run`` create one: an admin command run against the wrong config or from another
+    folder must say which database it looked for, not answer from a new empty one."""
+    url = make_url(config.server.db_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(file).is_file():
+        raise ConfigError(f"no platform database at {file} (config: "
+                          f"{config.source or 'built-in defaults'}); `kiosk-server init` "
+                          "creates one")
     db = Database(config.server.db_url)
     db.create_schema()
     return db
+
+
+def cmd_init(args: argparse.Namespace, config: ServerConfig) -> int:
+    """Create the database, the response-signing key and the template key (idempotent)."""
+    from server_stub.platform import Platform
+
+    platform = Platform(config)
+    fingerprint = platform.identity.describe().fingerprint
+    platform.db.dispose()
+    _emit({"db_url": make_url(config.server.db_url).render_as_string(hide_password=True),
+           "key_file": config.server.key_file, "data_key_file": config.server.data_key_file,
+           "key_fingerprint": fingerprint})
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError("must be a TCP port 1-65535")
+    return int(text)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a busy port before start-up rather than after uvicorn's 'startup complete'."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror} "
+                              "(another platform already running? choose --port)") from exc
 
 
 def _in_transaction(action: Callable[..., Any]) -> Callable[[argparse.Namespace,
@@ -74,6 +121,7 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     platform = Platform(config)  # schema, keys and scope policy: once, before any worker
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    _check_port_free(host, port)
     workers = args.workers or config.server.workers
     options: dict[str, Any] = dict(host=host, port=port, log_config=None, access_log=False,
                                    server_header=False)
@@ -229,14 +277,17 @@ def _aware(text: str) -> dt.datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-server", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, help="TOML (default: $KIOSK_SERVER_CONFIG)")
+    parser.add_argument("--config", type=absolute_path, help="TOML (default: $KIOSK_SERVER_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="serve the HTTP API")
     p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", type=_port)
     p.add_argument("--workers", type=_workers, help="processes (default: [server] workers)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("init", help="create the database and keys (run does too)")
+    p.set_defaults(func=cmd_init)
 
     site = sub.add_parser("site", help="hospitals").add_subparsers(dest="sub", required=True)
     p = site.add_parser("create")

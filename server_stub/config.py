@@ -1,7 +1,8 @@
 """The platform's own TOML config (it may not import ``kiosk.config``: only the protocol is shared).
 
 Every key has a safe default, so an empty file (or none) runs a development server with
-SQLite in WAL mode under ./var. Unknown keys and wrong types are errors naming the key.
+SQLite in WAL mode under ./var. Relative paths in a file are relative to that file's folder.
+Unknown keys and wrong types are errors naming the key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+
+from kiosk.paths import absolute_path
 from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
 
 
@@ -187,7 +191,8 @@ def load_config(path: str | Path | None = None) -> ServerConfig:
     """``path``, else $KIOSK_SERVER_CONFIG, else all defaults."""
     chosen = path if path is not None else os.environ.get("KIOSK_SERVER_CONFIG")
     if not chosen:
-        return ServerConfig()
+        return absolute_paths(ServerConfig(), Path.cwd())
+    chosen = absolute_path(chosen)
     try:
         text = Path(chosen).read_text(encoding="utf-8")
         data = tomllib.loads(text)
@@ -197,7 +202,21 @@ def load_config(path: str | Path | None = None) -> ServerConfig:
     config = _build(ServerConfig(), data, (), errors)
     if errors:
         raise ConfigError(f"{chosen}: " + "; ".join(errors))
-    return dataclasses.replace(config, source=str(chosen))
+    return absolute_paths(dataclasses.replace(config, source=str(chosen)), chosen.parent)
+
+
+def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
+    """The database file and key files made absolute against ``base`` (the config file's
+    folder, or the working directory for the defaults): an admin command run from another
+    folder, or a worker process, must open the same files."""
+    server = config.server
+    url = make_url(server.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(absolute_path(base / url.database)))
+    return dataclasses.replace(config, server=dataclasses.replace(
+        server, db_url=url.render_as_string(hide_password=False),
+        key_file=str(absolute_path(base / server.key_file)),
+        data_key_file=str(absolute_path(base / server.data_key_file))))
 
 
 def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.paths import absolute_path
+
 if TYPE_CHECKING:
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QImage
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--show", action="store_true", help="also draw a real window")
     p.set_defaults(func=_check)
     p = sub.add_parser("screenshots", help="render every screen to PNG")
-    p.add_argument("--out", type=Path, default=DOCS)
+    p.add_argument("--out", type=absolute_path, default=DOCS)
     p.add_argument("--sizes", nargs="*", help="1024x768 768x1024 1920x1080 1080x1920")
     p.add_argument("--views", nargs="*", help="names from ui.preview_views (default: all)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
@@ -215,15 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
     p.set_defaults(func=_screenshots)
     p = sub.add_parser("kiosk", help="run the kiosk (full screen)")
-    p.add_argument("--config", type=Path, help="default: $KIOSK_CONFIG")
+    p.add_argument("--config", type=absolute_path, help="default: $KIOSK_CONFIG")
     p.add_argument("--windowed", action="store_true")
     p.set_defaults(func=_kiosk)
     p = sub.add_parser("cashier", help="run the cashier console on a counter device")
-    p.add_argument("--config", type=Path, help="default: $KIOSK_CONFIG")
+    p.add_argument("--config", type=absolute_path, help="default: $KIOSK_CONFIG")
     p.add_argument("--fullscreen", action="store_true", help="fill the screen (no window manager)")
     p.set_defaults(func=_cashier)
     p = sub.add_parser("demo", help="the whole checkout on a local demo hospital")
-    p.add_argument("--workdir", type=Path, default=Path("var/demo"),
+    p.add_argument("--workdir", type=absolute_path, default=absolute_path("var/demo"),
                    help="wiped and recreated (default: var/demo)")
     p.set_defaults(func=_demo)
     p = sub.add_parser("pin-hash", help="hash a staff PIN for the cashier console config")

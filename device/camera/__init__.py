@@ -30,6 +30,10 @@ def grabber_from_config(config: CameraConfig) -> Grabber:
 
 def camera_from_config(config: CameraConfig, on_event: EventSink | None = None) -> FrameSource:
     """A frame source for the configured camera (not started: call ``start()``)."""
+    if config.driver == "none":
+        from device.unconfigured import UnconfiguredCamera
+
+        return UnconfiguredCamera()
     return FrameSource(grabber_from_config(config), queue_size=config.queue_size,
                        mirror=config.mirror, reconnect_initial_s=config.reconnect_initial_s,
                        reconnect_max_s=config.reconnect_max_s,

@@ -15,6 +15,10 @@ __all__ = ["CardData", "CardReader", "card_reader_from_config"]
 
 
 def card_reader_from_config(config: CardReaderConfig) -> CardReader:
+    if config.driver == "none":
+        from device.unconfigured import UnconfiguredCardReader
+
+        return UnconfiguredCardReader()
     if config.driver == "simulated":
         return SimulatedCardReader(CardData(config.simulated_card_no, config.simulated_name),
                                    delay_s=config.simulated_delay_s)

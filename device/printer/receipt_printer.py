@@ -19,7 +19,7 @@ from escpos.exceptions import Error as EscposError
 
 from device.config import PrinterConfig
 from device.errors import PrinterError, PrinterOffline, PrinterOutOfPaper
-from device.health import Health, HealthState
+from device.health import Health, HealthState, not_configured
 from device.printer.escpos_render import memory_printer, render_escpos
 from device.printer.receipt import BillLine, LayerShare, Receipt
 from device.printer.spool import ReceiptSpool
@@ -69,8 +69,9 @@ class ReceiptPrinter:
         memory_printer(config.profile)  # fail at start-up, not at the first patient's slip
         self.spool = ReceiptSpool(config.spool_dir, keep=config.keep_receipts)
         self._lock = threading.Lock()
-        self._health = Health("printer", HealthState.DEGRADED, "printer.unchecked",
-                              f"printer {describe(config)} not used yet")
+        self._health = (not_configured("printer") if config.driver == "none" else
+                        Health("printer", HealthState.DEGRADED, "printer.unchecked",
+                               f"printer {describe(config)} not used yet"))
 
     def render(self, receipt: Receipt, *, reprint: bool = False) -> bytes:
         return render_escpos(receipt, profile=self.config.profile, columns=self.config.columns,

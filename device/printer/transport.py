@@ -78,6 +78,9 @@ def can_read_status(printer: Escpos) -> bool:
 
 def _make(config: PrinterConfig, job_name: str) -> Escpos:
     profile = config.profile
+    if config.driver == "none":
+        raise PrinterError("no printer configured ([devices.printer] driver)",
+                           code="printer.not_configured")
     if config.driver == "file":
         target = job_target(config, job_name)
         if config.path.startswith("/dev/") and not _is_char_device(target):

@@ -20,6 +20,10 @@ def scanner_from_config(config: ScannerConfig, *, camera: FrameSource | None = N
                         on_event: EventSink | None = None) -> Scanner:
     """The configured scanner (not started). The camera driver decodes frames from the
     kiosk's own ``camera`` source, since one camera cannot be opened twice."""
+    if config.driver == "none":
+        from device.unconfigured import UnconfiguredScanner
+
+        return UnconfiguredScanner()
     if config.driver == "wedge":
         return WedgeScanner(max_key_interval_ms=config.max_key_interval_ms,
                             min_length=config.min_length, max_length=config.max_length)

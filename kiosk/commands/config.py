@@ -11,13 +11,14 @@ from pathlib import Path
 from kiosk.commands.output import EXIT_OK, EXIT_SETUP
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
+from kiosk.paths import absolute_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     cfg = sub.add_parser("config", help="validate or show the kiosk configuration")
     csub = cfg.add_subparsers(dest="config_command", required=True)
     p = csub.add_parser("validate", help="report every error with its line, or OK")
-    p.add_argument("file", type=Path, nargs="?", help="default: --config / $KIOSK_CONFIG")
+    p.add_argument("file", type=absolute_path, nargs="?", help="default: --config / $KIOSK_CONFIG")
     p.set_defaults(func=cmd_validate)
     p = csub.add_parser("show", help="the effective configuration (defaults filled in)")
     p.set_defaults(func=cmd_show)

@@ -13,11 +13,12 @@ from kiosk.commands.output import EXIT_INTERNAL, EXIT_OK
 from kiosk.config import KioskConfig
 from kiosk.demo.scenario import Demo, DemoResult
 from kiosk.flow.model import LAYER_LABELS, State
+from kiosk.paths import absolute_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole checkout on a local platform (headless)")
-    p.add_argument("--workdir", type=Path, default=Path("var/demo"),
+    p.add_argument("--workdir", type=absolute_path, default=absolute_path("var/demo"),
                    help="wiped and recreated (default: var/demo)")
     p.set_defaults(func=cmd_demo)
 

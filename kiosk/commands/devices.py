@@ -29,6 +29,7 @@ from device.printer.transport import describe
 from device.scanner import Scan, parse_evoucher, scanner_from_config
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, EXIT_SETUP, emit_json
 from kiosk.config import KioskConfig
+from kiosk.paths import absolute_path
 
 OUT_DIR = Path("var/devices")
 FPS_WINDOW_S = 1.0
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("which", choices=("camera", "scanner", "card", "printer"))
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait (camera 5, scanner 30, card 10)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=absolute_path, default=None,
                    help="where the camera frame / printer slip image is saved")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_test)

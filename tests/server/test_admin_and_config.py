@@ -6,7 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,52 @@ from tests.server.live import admin, write_config
 
 @pytest.fixture()
 def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path)
+    path = write_config(tmp_path)
+    admin(path, "init")
+    return path
+
+
+def test_admin_commands_never_create_a_database(tmp_path: Path):
+    """Run from another folder with the default config: say which database, create none."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "server_stub", "site", "create", "--code",
+                             "H1", "--name", "x"], capture_output=True, text=True, timeout=60,
+                            cwd=elsewhere, env={**os.environ, "KIOSK_SERVER_CONFIG": ""})
+    assert result.returncode == 3
+    assert f"no platform database at {elsewhere}/var/server.db" in result.stderr
+    assert "kiosk-server init" in result.stderr and "Traceback" not in result.stderr
+    assert not (elsewhere / "var").exists()
+
+
+def test_init_creates_database_and_keys_and_relative_paths_follow_the_config(tmp_path: Path):
+    site = tmp_path / "platform"
+    site.mkdir()
+    (site / "server.toml").write_text('[server]\ndb_url = "sqlite:///data/server.db"\n'
+                                      'key_file = "keys/server.pem"\n'
+                                      'data_key_file = "keys/data.key"\n')
+    made = json.loads(admin(site / "server.toml", "init").stdout)
+    assert made["key_file"] == str(site / "keys" / "server.pem")
+    assert (site / "data" / "server.db").is_file() and (site / "keys" / "data.key").is_file()
+    again = json.loads(admin(site / "server.toml", "init").stdout)
+    assert again["key_fingerprint"] == made["key_fingerprint"]  # idempotent: same key kept
+    created = admin(site / "server.toml", "site", "create", "--code", "H9", "--name", "九院")
+    assert json.loads(created.stdout)["site_id"]
+
+
+def test_run_refuses_a_busy_port_and_a_port_out_of_range(config: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "server_stub", "--config", str(config),
+                                 "run", "--port", str(port)], capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"kiosk-server: error: cannot listen on 127.0.0.1:{port}")
+    assert "startup complete" not in result.stderr.lower()
+    out_of_range = admin(config, "run", "--port", "99999", check=False)
+    assert out_of_range.returncode == 2 and "must be a TCP port 1-65535" in out_of_range.stderr
 
 
 def test_seed_enrol_bill_and_reconcile_from_the_shell(config: Path):
@@ -117,7 +166,7 @@ def test_partial_policy_keeps_the_seed_figures(tmp_path: Path):
     assert config.policy.resident.deductible_fen == 0
     assert config.policy.resident.basic_ratio_bp == 7217
     assert config.policy.employee.basic_ratio_bp == 8072
-    assert load_config(None).server.db_url == "sqlite:///var/server.db"
+    assert load_config(None).server.db_url == f"sqlite:///{Path.cwd()}/var/server.db"
 
 
 def test_masks():

@@ -19,6 +19,7 @@ from kiosk.config import KioskConfig
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
+from kiosk.paths import absolute_path
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.geometry import align_face
@@ -61,6 +62,7 @@ class Demo:
     """Set up everything under ``workdir`` (wiped first); ``run_checkout`` drives one patient."""
 
     def __init__(self, workdir: Path, engine: FaceEngine | None = None) -> None:
+        workdir = absolute_path(workdir)
         if workdir.exists():
             shutil.rmtree(workdir)
         self.workdir = workdir
@@ -77,6 +79,7 @@ class Demo:
         camera_still.parent.mkdir(parents=True)
         cv2.imwrite(str(camera_still), faces[DEMO_PATIENT])
         self.config = self.platform.device("kiosk", "kiosk", (
+            '[demo]\nsimulated_devices = true\n'
             '[liveness]\npolicy = "off"  # a replayed photo cannot turn its head\n'
             f'[devices.camera]\ndriver = "synthetic"\npath = "{camera_still}"\n'
             f'[devices.printer]\ndriver = "file"\npath = "{workdir / "printer"}"\n'

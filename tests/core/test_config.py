@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from kiosk.config import KioskConfig, load_config, parse_config
+from kiosk.config import load_config, parse_config
 from kiosk.errors import ConfigError
 
 
-def test_empty_config_is_the_safe_defaults():
-    assert parse_config("") == KioskConfig(source="<config>")
-    assert load_config(None) == KioskConfig()
+def test_empty_config_is_the_safe_defaults_with_paths_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KIOSK_CONFIG", raising=False)
+    config = load_config(None)
+    assert dataclasses.replace(config, source="<config>") == parse_config("", base=tmp_path)
+    assert config.paths.data_dir == str(tmp_path / "var" / "kiosk")
+    assert config.devices.printer.spool_dir == str(tmp_path / "var" / "kiosk" / "receipts")
+    assert {config.devices.camera.driver, config.devices.card.driver,
+            config.devices.scanner.driver, config.devices.printer.driver} == {"none"}
+    assert not config.demo.simulated_devices
+
+
+def test_relative_paths_follow_the_config_file_not_the_working_directory(tmp_path,
+                                                                         monkeypatch):
+    site = tmp_path / "etc"
+    site.mkdir()
+    (site / "kiosk.toml").write_text('[paths]\ndata_dir = "data"\n[models]\nstore = "m"\n',
+                                     encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config("../etc/kiosk.toml")
+    assert config.source == str(site / "kiosk.toml")
+    assert config.paths.data_dir == str(site / "data")
+    assert config.models.store == str(site / "m")
+
+
+def test_demo_mode_fills_only_the_devices_the_config_leaves_out(tmp_path):
+    config = parse_config('[demo]\nsimulated_devices = true\n[paths]\ndata_dir = "d"\n'
+                          '[devices.card]\ndriver = "serial"\nport = "/dev/ttyS0"\n',
+                          base=tmp_path)
+    devices = config.devices
+    assert (devices.camera.driver, devices.scanner.driver, devices.card.driver,
+            devices.printer.driver) == ("synthetic", "wedge", "serial", "file")
+    assert devices.printer.path == str(tmp_path / "d" / "printer")
 
 
 def test_values_are_typed_and_nested():

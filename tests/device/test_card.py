@@ -232,10 +232,16 @@ def test_simulated_reader_behaves_like_a_reader() -> None:
     assert reader.read_card() == card
 
 
-def test_default_config_gives_a_simulated_reader() -> None:
+def test_default_config_gives_no_reader() -> None:
     reader = card_reader_from_config(DevicesConfig().card)
-    assert isinstance(reader, SimulatedCardReader)
-    assert reader.check().state is HealthState.OK
+    assert reader.check().state is HealthState.FAILED
+    assert reader.health().reason == "card.not_configured"
+    with pytest.raises(CardReaderUnavailable) as info:
+        reader.read_card()
+    assert info.value.code == "card.not_configured"
+    simulated = card_reader_from_config(CardReaderConfig(driver="simulated"))
+    assert isinstance(simulated, SimulatedCardReader)
+    assert simulated.check().state is HealthState.OK
 
 
 PLUGIN = '''

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from device.config import PrinterConfig
 from device.printer import BillLine, LayerShare, Receipt, ReceiptPrinter
 from device.scanner import make_evoucher
 from kiosk.cli import main
@@ -23,15 +22,17 @@ KIOSK = [sys.executable, "-m", "kiosk.cli"]
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A terminal's working directory: var/ lands here."""
+    """A demo terminal's folder: its config (simulators for every device it does not name)
+    is $KIOSK_CONFIG, and var/ lands here."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("KIOSK_CONFIG", raising=False)
+    monkeypatch.setenv("KIOSK_CONFIG", str(write_config(tmp_path, "")))
     return tmp_path
 
 
 def write_config(site: Path, text: str) -> Path:
     path = site / "kiosk.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(f'[demo]\nsimulated_devices = true\n[paths]\ndata_dir = "var"\n{text}',
+                    encoding="utf-8")
     return path
 
 
@@ -42,14 +43,28 @@ def run(args: list[str], capsys) -> tuple[int, list[str]]:
 
 def test_list_demo_defaults_all_pass(site: Path) -> None:
     result = subprocess.run([*KIOSK, "devices", "list", "--json"], capture_output=True,
-                            text=True, timeout=60, cwd=site,
-                            env={**os.environ, "KIOSK_CONFIG": ""})
+                            text=True, timeout=60, cwd=site)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     checks = {row["device"]: row for row in rows if "device" in row}
     assert set(checks) == {"camera", "scanner", "card", "printer"}
     assert all(row["pass"] for row in checks.values())
     assert checks["camera"]["health"]["state"] == "ok"
+
+
+def test_a_config_without_devices_configures_none(tmp_path: Path) -> None:
+    """Outside demo mode nothing is simulated: every device FAILs as not configured."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    result = subprocess.run([*KIOSK, "--config", str(config), "devices", "list", "--json"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 3
+    rows = {row["device"]: row for row in map(json.loads, result.stdout.splitlines())
+            if "device" in row}
+    assert set(rows) == {"camera", "scanner", "card", "printer"}
+    for device, row in rows.items():
+        assert not row["pass"] and row["health"]["reason"] == f"{device}.not_configured"
+    assert not (tmp_path / "var").exists()
 
 
 def test_list_reports_dead_devices(site: Path, capsys) -> None:
@@ -84,7 +99,7 @@ def test_camera_test_fails_clearly(site: Path, capsys) -> None:
     code, lines = run(["--config", str(config), "devices", "test", "camera", "--timeout", "0.5"],
                       capsys)
     assert code == 3
-    assert lines[0].startswith("FAIL camera: gone.avi: no frame within 0.5 s")
+    assert lines[0].startswith(f"FAIL camera: {site}/gone.avi: no frame within 0.5 s")
     assert "camera.unavailable" in lines[0]
 
 
@@ -112,7 +127,7 @@ def test_wedge_scanner_test_reads_the_terminal(site: Path) -> None:
     voucher = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     result = subprocess.run([*KIOSK, "devices", "test", "scanner", "--timeout", "5"],
                             input=voucher + "\n", capture_output=True, text=True, timeout=60,
-                            cwd=site, env={**os.environ, "KIOSK_CONFIG": ""})
+                            cwd=site)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ("PASS scanner: wedge: got a scan of 38 characters; "
                              "e-voucher: valid CHSEV1-ABCD…-D6EC\n")
@@ -158,9 +173,7 @@ def test_serial_scanner_test(site: Path, pty_port, capsys) -> None:
 
 
 def test_reprint_from_the_command_line(site: Path, capsys) -> None:
-    config = load_config(None)
-    printer = ReceiptPrinter(PrinterConfig())
-    assert config.devices.printer == printer.config
+    printer = ReceiptPrinter(load_config(None).devices.printer)  # the site's demo printer
     printer.spool.save(Receipt(
         hospital="永康人民医院", kiosk_id="K01",
         issued_at=datetime.now().astimezone(), patient_name="王五",

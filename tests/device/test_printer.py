@@ -254,7 +254,7 @@ def test_corrupt_spool_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def file_printer(tmp_path: Path, **changes) -> ReceiptPrinter:
-    return ReceiptPrinter(PrinterConfig(path=str(tmp_path / "out"),
+    return ReceiptPrinter(PrinterConfig(driver="file", path=str(tmp_path / "out"),
                                         spool_dir=str(tmp_path / "spool"), **changes))
 
 
@@ -272,7 +272,7 @@ def test_file_printer_writes_exactly_the_rendered_job(tmp_path: Path) -> None:
 
 
 def test_missing_device_node_is_offline_and_creates_nothing(tmp_path: Path) -> None:
-    printer = ReceiptPrinter(PrinterConfig(path="/dev/usb/lp-test-missing",
+    printer = ReceiptPrinter(PrinterConfig(driver="file", path="/dev/usb/lp-test-missing",
                                            spool_dir=str(tmp_path / "spool")))
     with pytest.raises(PrinterOffline):
         printer.print_receipt(sample())

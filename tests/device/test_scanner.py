@@ -271,7 +271,8 @@ def test_camera_scanner_times_out_on_empty_scene(tmp_path: Path) -> None:
 
 
 def test_scanner_factory() -> None:
-    assert isinstance(scanner_from_config(ScannerConfig()), WedgeScanner)
+    assert scanner_from_config(ScannerConfig()).health().reason == "scanner.not_configured"
+    assert isinstance(scanner_from_config(ScannerConfig(driver="wedge")), WedgeScanner)
     assert isinstance(scanner_from_config(ScannerConfig(driver="serial", port=os.devnull)),
                       SerialScanner)
     with pytest.raises(DeviceConfigError):

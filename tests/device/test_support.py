@@ -9,7 +9,13 @@ import pytest
 from PIL import ImageFont
 
 import device.fonts as fonts
-from device.config import CameraConfig, DevicesConfig, PrinterConfig
+from device.config import (
+    CameraConfig,
+    CardReaderConfig,
+    DevicesConfig,
+    PrinterConfig,
+    ScannerConfig,
+)
 from device.devices import DeviceSet
 from device.health import HealthState
 from device.privacy import mask_name, mask_number
@@ -99,10 +105,14 @@ def test_bad_device_config_names_the_line_and_key() -> None:
     assert any("'devices.printer.port' is required" in e for e in errors)
 
 
-def test_defaults_need_no_hardware() -> None:
+def test_defaults_configure_no_device() -> None:
     devices = DevicesConfig()
     for section in (devices.camera, devices.scanner, devices.card, devices.printer):
-        assert section.validate() == []
+        assert section.validate() == [] and section.driver == "none"
+    with DeviceSet(devices) as running:
+        assert {name: h.reason for name, h in running.health().items()} == {
+            name: f"{name}.not_configured" for name in ("camera", "scanner", "card", "printer")}
+        assert running.payment_methods() == ["cashier"]
     assert PrinterConfig(columns=10).validate()
     assert CameraConfig(driver="file").validate()
 
@@ -112,7 +122,9 @@ def test_failed_camera_withdraws_face_payment_only(tmp_path: Path) -> None:
         camera=CameraConfig(driver="file", path=str(tmp_path / "unplugged.avi"),
                             failed_after_s=0.1, reconnect_initial_s=0.02,
                             reconnect_max_s=0.05),
-        printer=PrinterConfig(path=str(tmp_path / "out"), spool_dir=str(tmp_path / "spool")))
+        scanner=ScannerConfig(driver="wedge"), card=CardReaderConfig(driver="simulated"),
+        printer=PrinterConfig(driver="file", path=str(tmp_path / "out"),
+                              spool_dir=str(tmp_path / "spool")))
     with DeviceSet(config) as devices:
         time.sleep(0.3)
         health = devices.health()
@@ -122,7 +134,10 @@ def test_failed_camera_withdraws_face_payment_only(tmp_path: Path) -> None:
 
 
 def test_working_demo_devices_offer_every_method(tmp_path: Path) -> None:
-    config = DevicesConfig(printer=PrinterConfig(path=str(tmp_path / "out"),
+    config = DevicesConfig(camera=CameraConfig(driver="synthetic"),
+                           scanner=ScannerConfig(driver="wedge"),
+                           card=CardReaderConfig(driver="simulated"),
+                           printer=PrinterConfig(driver="file", path=str(tmp_path / "out"),
                                                  spool_dir=str(tmp_path / "spool")))
     with DeviceSet(config) as devices:
         assert devices.camera.get(5) is not None

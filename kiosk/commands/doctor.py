@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from kiosk.commands.output import EXIT_OK, EXIT_SETUP, emit_json
 from kiosk.config import KioskConfig
 
+CAMERA_FIRST_FRAME_S = 3.0  # a USB camera opens well within this; a dead one never does
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -76,15 +78,27 @@ def _outbox(config: KioskConfig) -> Finding:
 
 
 def _devices(config: KioskConfig) -> list[Finding]:
+    """FAIL for a device not configured, a simulator outside demo mode, and a camera that
+    delivers no frame: each leaves a patient without a way to pay at this terminal."""
+    from device.config import simulated
     from device.devices import DeviceSet
 
     findings = []
     with DeviceSet(config.devices) as devices:
-        time.sleep(1.0)
+        frame = devices.camera.latest(timeout=CAMERA_FIRST_FRAME_S)
         devices.printer.check()
         for name, health in devices.health().items():
             status = {"ok": "PASS", "degraded": "WARN"}.get(health.state.value, "FAIL")
             detail = f"{health.reason}: {health.message}" if health.message else health.reason
+            section = getattr(config.devices, name)
+            if name == "camera" and frame is None and status != "FAIL":
+                status, detail = "FAIL", (f"camera.no_frames: no frame within "
+                                          f"{CAMERA_FIRST_FRAME_S:.0f} s ({detail})")
+            if simulated(name, section.driver, getattr(section, "path", "")) \
+                    and not config.demo.simulated_devices:
+                status, detail = "FAIL", (f"{name}.simulated: driver {section.driver!r} is a "
+                                          "simulator; name the real device, or set [demo] "
+                                          "simulated_devices = true on a demo terminal")
             findings.append(Finding(status, name, detail))
     return findings
 
@@ -94,7 +108,9 @@ def cmd_doctor(args: argparse.Namespace, config: KioskConfig) -> int:
     if not args.offline:
         checks.append(_platform)
     checks += [_outbox, _devices]
-    findings: list[Finding] = [Finding("PASS", "config", config.source or "built-in defaults")]
+    mode = " (demo mode: simulators allowed)" if config.demo.simulated_devices else ""
+    findings: list[Finding] = [Finding("PASS", "config",
+                                       (config.source or "built-in defaults") + mode)]
     for check in checks:
         try:
             found = check(config)

@@ -74,11 +74,29 @@ def test_tampered_pinned_key_and_unprovisioned_config_refuse_to_connect(platform
 def test_doctor_reports_a_healthy_terminal_and_a_missing_platform(platform, tmp_path):
     cfg, data = tmp_path / "k.toml", tmp_path / "d"
     provision(platform.url, platform.token("kiosk"), cfg, data)
-    with cfg.open("a") as fh:
-        fh.write(f'[devices.printer]\npath = "{tmp_path / "printer"}"\n'
-                 f'spool_dir = "{tmp_path / "receipts"}"\n')
+    fresh = kiosk("--config", str(cfg), "doctor")
+    assert fresh.returncode == 3, fresh.stdout
+    for device in ("camera", "scanner", "card", "printer"):
+        assert f"FAIL {device:9s} {device}.not_configured" in fresh.stdout, fresh.stdout
+    assert "PASS platform" in fresh.stdout and "PASS models" in fresh.stdout
+
+    provisioned = cfg.read_text()
+    cfg.write_text(provisioned + '[devices.camera]\ndriver = "synthetic"\n')
+    simulated = kiosk("--config", str(cfg), "doctor")
+    assert simulated.returncode == 3
+    assert "FAIL camera    camera.simulated: driver 'synthetic' is a simulator" in simulated.stdout
+
+    cfg.write_text(provisioned + '[devices.camera]\ndriver = "opencv"\n'
+                   'device = "/dev/video-unplugged"\n')
+    unplugged = kiosk("--config", str(cfg), "doctor")
+    assert unplugged.returncode == 3
+    camera = next(line for line in unplugged.stdout.splitlines() if " camera " in line)
+    assert camera.startswith("FAIL camera") and "not_configured" not in camera, camera
+
+    cfg.write_text("[demo]\nsimulated_devices = true\n" + provisioned)
     proc = kiosk("--config", str(cfg), "doctor")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "demo mode: simulators allowed" in proc.stdout
     assert "PASS platform" in proc.stdout and "PASS models" in proc.stdout
     assert "FAIL" not in proc.stdout
     broken = tmp_path / "broken.toml"

@@ -18,7 +18,7 @@ from device.health import HealthState
 from device.printer.receipt import Receipt
 from device.scanner.evoucher import parse_evoucher
 from kiosk.audit_log import AuditLog
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, require_real_devices
 from kiosk.flow.machine import LivenessCheck
 from kiosk.gallery_store import GalleryStore, load_or_create_key
 from kiosk.liveness import LivenessCheck as ActiveLivenessCheck
@@ -54,6 +54,8 @@ def liveness_factory(config: KioskConfig, elderly: Callable[[], bool]
 class KioskApp:
     def __init__(self, config: KioskConfig, *, engine: FaceEngine | None = None,
                  devices: DeviceSet | None = None) -> None:
+        if devices is None:
+            require_real_devices(config)
         self.config = config
         self.engine = engine or FaceEngine.from_config(config)
         data = config.paths.data_path()

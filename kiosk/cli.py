@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, missing_ok=getattr(args, "creates_config", False))
         return int(args.func(args, config) or 0)
     except (ConfigError, ModelError) as exc:
         fail(f"{exc.code}: {exc.message}")

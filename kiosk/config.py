@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.config import DevicesConfig, simulated_defaults
-from kiosk.errors import ConfigError
+from device.config import DevicesConfig, simulated, simulated_defaults
+from kiosk.errors import ConfigError, SimulatedDeviceError
 from kiosk.liveness.config import LivenessConfig
 from kiosk.paths import absolute_path
 from models import default_store
@@ -236,11 +236,15 @@ def default_config_path() -> Path | None:
     return absolute_path(env) if env else None
 
 
-def load_config(path: str | Path | None = None) -> KioskConfig:
-    """Load and validate a config file; ``None`` means $KIOSK_CONFIG, else all defaults."""
+def load_config(path: str | Path | None = None, *, missing_ok: bool = False) -> KioskConfig:
+    """Load and validate a config file; ``None`` means $KIOSK_CONFIG, else all defaults.
+    ``missing_ok``: a file that does not exist yet is the defaults, to be written there
+    (``kiosk provision`` creating a terminal's first config)."""
     path = absolute_path(path) if path is not None else default_config_path()
     if path is None:
         return absolute_paths(KioskConfig(), Path.cwd())
+    if missing_ok and not path.exists():
+        return absolute_paths(KioskConfig(source=str(path)), path.parent)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -260,6 +264,18 @@ def parse_config(text: str, name: str = "<config>", base: Path | None = None) ->
     if errors:
         raise ConfigError("\n".join(errors), errors=errors)
     return absolute_paths(dataclasses.replace(built, source=name), base or Path.cwd())
+
+
+def require_real_devices(config: KioskConfig) -> None:
+    """Refuse to run a patient-facing or enrolling app on a simulator outside demo mode: a
+    kiosk "recognising" a bundled photo, or a counter enrolling it, is worse than no kiosk."""
+    fake = [f"devices.{name}.driver = {section.driver!r}"
+            for name, section in vars(config.devices).items()
+            if simulated(name, section.driver, getattr(section, "path", ""))]
+    if fake and not config.demo.simulated_devices:
+        raise SimulatedDeviceError(
+            f"{config.source or 'config'}: {', '.join(fake)} is a simulator; name the real "
+            "device, or set [demo] simulated_devices = true on a demo terminal")
 
 
 def _fill_simulated_devices(data: dict[str, Any]) -> None:

@@ -27,6 +27,12 @@ class ConfigError(KioskError):
     code = "config.invalid"
 
 
+class SimulatedDeviceError(ConfigError):
+    """A simulator named outside demo mode (see ``kiosk.config.require_real_devices``)."""
+
+    code = "config.simulated_device"
+
+
 class ImageError(KioskError):
     """An input image that cannot be used; ``code`` says why."""
 

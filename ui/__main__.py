@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.commands.output import fail
+from kiosk.errors import KioskError
 from kiosk.paths import absolute_path
 
 if TYPE_CHECKING:
@@ -167,7 +170,7 @@ def _cashier(args: argparse.Namespace) -> int:
     """The cashier console on a counter device (staff PIN from [cashier] pin_hash)."""
     from device.camera import camera_from_config
     from device.printer import ReceiptPrinter
-    from kiosk.config import load_config
+    from kiosk.config import load_config, require_real_devices
     from kiosk.heartbeat import counter_heartbeat
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
@@ -179,6 +182,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from ui.watchdog import notify_systemd
 
     config = load_config(args.config)
+    require_real_devices(config)  # enrolling a simulator's photo would enrol nobody real
     app, _ = create_app()
     printer = ReceiptPrinter(config.devices.printer)
     service = PlatformCashierService(connect(config), printer,
@@ -232,7 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stdin", action="store_true", help="read the PIN from standard input")
     p.set_defaults(func=_pin_hash)
     args = parser.parse_args(argv)
-    return args.func(args)
+    if args.func in (_check, _kiosk, _cashier, _screenshots):
+        from ui.checks import display_check
+
+        missing = display_check(os.environ)
+        if missing is not None:
+            print(missing.line(), file=sys.stderr if args.func is not _check else sys.stdout)
+            return EXIT_SETUP
+    try:
+        return args.func(args)
+    except KioskError as exc:  # not provisioned, config invalid, models missing: IT must act
+        fail(f"{exc.code}: {exc.message}")
+        return EXIT_SETUP
 
 
 if __name__ == "__main__":

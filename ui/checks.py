@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import PySide6
@@ -22,6 +23,17 @@ class Check:
         if self.ok:
             return f"PASS {self.name}: {self.detail}"
         return f"FAIL {self.name}: {self.code}: {self.detail}"
+
+
+def display_check(env: Mapping[str, str]) -> Check | None:
+    """Qt's xcb plugin aborts the process (SIGABRT) when it finds no display; say so first.
+    None when a platform was chosen or a display is there."""
+    if env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return Check("qt platform", False,
+                 "no display (DISPLAY and WAYLAND_DISPLAY unset): start under the kiosk's X "
+                 "session, or set QT_QPA_PLATFORM=offscreen for a headless check",
+                 "qt.no_display")
 
 
 def binding_check() -> Check:

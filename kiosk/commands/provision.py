@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="config file to create/update (default: --config or kiosk.toml)")
     p.add_argument("--data-dir", type=absolute_path, default=None,
                    help="where keys and local data go (default: [paths] data_dir)")
-    p.set_defaults(func=cmd_provision)
+    p.set_defaults(func=cmd_provision, creates_config=True)
 
 
 def cmd_provision(args: argparse.Namespace, config: KioskConfig) -> int:

@@ -34,6 +34,23 @@ def test_cli_provision_writes_a_valid_config_keeping_comments(platform, tmp_path
     connect(config).sync_gallery(0)  # the device is accepted
 
 
+def test_provision_creates_the_config_named_by_config_from_another_folder(platform, tmp_path):
+    """`kiosk --config new.toml provision ...`: the file is created, relative to the cwd,
+    and the data dir defaults to beside it."""
+    elsewhere = tmp_path / "terminal"
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", "new.toml",
+                           "provision", "--server", platform.url, "--token",
+                           platform.token("kiosk")], capture_output=True, text=True,
+                          timeout=60, cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert f"config written to {elsewhere / 'new.toml'}" in proc.stdout
+    config = load_config(elsewhere / "new.toml")
+    assert config.paths.data_dir == str(elsewhere / "var" / "kiosk")
+    assert (elsewhere / "var" / "kiosk" / "device.key").is_file()
+    connect(config).sync_gallery(0)
+
+
 def test_reprovision_keeps_the_key_and_rotation_replaces_it(platform, tmp_path):
     cfg, data = tmp_path / "k.toml", tmp_path / "d"
     first = provision(platform.url, platform.token("kiosk"), cfg, data)

@@ -365,6 +365,7 @@ SYSTEM_FAULTS = (
     "auth.component_missing", "auth.role_forbidden", "device.token_invalid",
     "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
+    "auth.operator_token",
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
 

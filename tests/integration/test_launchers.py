@@ -28,7 +28,8 @@ def _run_for(args: list[str], seconds: float, cwd) -> tuple[bool, str]:
 @pytest.mark.parametrize("role", ["kiosk", "counter"])
 def test_launcher_starts_and_stays_up(platform, tmp_path, role):
     pin = f'[cashier]\npin_hash = "{hash_pin("135790")}"\n' if role == "counter" else ""
-    extra = (f'{pin}[devices.printer]\npath = "{tmp_path / "printer"}"\n'
+    extra = (f'{pin}[demo]\nsimulated_devices = true\n'
+             f'[devices.printer]\ndriver = "file"\npath = "{tmp_path / "printer"}"\n'
              f'spool_dir = "{tmp_path / "receipts"}"\n')
     config = platform.device(role, f"launch-{role}", extra)
     command = ["kiosk", "--windowed"] if role == "kiosk" else ["cashier"]
@@ -38,3 +39,18 @@ def test_launcher_starts_and_stays_up(platform, tmp_path, role):
     if role == "kiosk":  # the replay camera's face walked up: the flow ran on real frames
         audit = (config.paths.data_path() / "audit.jsonl").read_text()
         assert "session.started" in audit
+
+
+@pytest.mark.parametrize("role", ["kiosk", "counter"])
+def test_launcher_refuses_a_simulator_outside_demo_mode(platform, tmp_path, role):
+    """A terminal configured with the synthetic camera but not in demo mode must not scan
+    (or enrol) the bundled photo: one line, exit 3."""
+    config = platform.device(role, f"refuse-{role}", '[devices.camera]\ndriver = "synthetic"\n')
+    proc = subprocess.run([sys.executable, "-m", "ui", role if role == "kiosk" else "cashier",
+                           "--config", config.source], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 3
+    assert "kiosk: error: config.simulated_device:" in proc.stderr
+    assert "devices.camera.driver = 'synthetic' is a simulator" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -77,6 +77,14 @@ class MatchConfig:
     margin: float = -1.0  # negative: use the pack's
     top_k: int = 5
 
+    def resolved(self, match: float, candidate: float, margin: float) -> MatchConfig:
+        """The values in force: these overrides over the pack's ``match``/``candidate``/
+        ``margin``, so the engine and ``kiosk config show`` cannot disagree."""
+        return dataclasses.replace(
+            self, threshold=self.threshold or match,
+            candidate_threshold=self.candidate_threshold or candidate,
+            margin=margin if self.margin < 0 else self.margin)
+
     def validate(self) -> list[tuple[str, str]]:
         errors = []
         if not -1 <= self.threshold <= 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +135,7 @@ def _demo(args: argparse.Namespace) -> int:
     from kiosk.demo.scenario import Demo
     from ui.app import demo_checkout
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run finally:
     print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
     demo = Demo(args.workdir)
     try:
@@ -175,7 +177,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
-    from ui.app import create_app, fill_screen
+    from ui.app import create_app, fill_screen, quit_on_signals
     from ui.cashier.console import CashierConsole
     from ui.cashier.pin import PinGate
     from ui.cashier.platform import PlatformCashierService
@@ -200,6 +202,7 @@ def _cashier(args: argparse.Namespace) -> int:
             console.resize(1280, 800)
             console.show()
         notify_systemd(console)
+        quit_on_signals(app)
         return app.exec()
     finally:
         heartbeat.stop()

@@ -7,11 +7,12 @@ keeps opencv-python's Qt5 plugin path out of the environment; import order does 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from device.scanner.wedge import WedgeScanner
@@ -73,7 +74,23 @@ def run_kiosk(port: KioskPort, config: KioskConfig, *, fullscreen: bool = True,
         window.resize(1024, 768)
         window.show()
     notify_systemd(window)
+    quit_on_signals(app)
     return app.exec()
+
+
+def quit_on_signals(app: QApplication) -> None:
+    """Ctrl+C and systemd's SIGTERM end the event loop, so the caller's ``finally`` stops
+    the devices (and the demo's platform). Python runs signal handlers only between
+    bytecodes, never inside ``exec()``: a short timer hands control back to it."""
+    def stop(signum: int, _frame: object) -> None:
+        log.info("ui.signal", extra={"signal": signal.Signals(signum).name})
+        app.quit()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    ticker = QTimer(app, interval=200)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
 
 
 def fill_screen(window: QWidget) -> None:

@@ -63,7 +63,7 @@ def screen_name(view: FlowView) -> str:
         State.SEARCHING: "scan",
         State.LIVENESS: "liveness",
         State.SECOND_FACTOR: "keypad",
-        State.LOOKING_UP: "settling",
+        State.LOOKING_UP: "looking_up",
         State.BILL_REVIEW: "bill_review",
         State.SETTLING: "settling",
         State.DONE: "result",
@@ -115,7 +115,8 @@ class KioskWindow(QWidget):
             "fallback": FallbackScreen(port),
             "error": ErrorScreen(port),
         }
-        for screen in self.screens.values():
+        self.screens["looking_up"] = self.screens["settling"]  # one "please wait" screen
+        for screen in dict.fromkeys(self.screens.values()):
             self.stack.addWidget(screen)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self._bottom_bar())

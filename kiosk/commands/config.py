@@ -40,5 +40,13 @@ def cmd_validate(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: KioskConfig) -> int:
-    print(json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False))
+    """Effective values: the match thresholds the model pack supplies are filled in, not
+    shown as their "use the pack's" placeholders."""
+    from kiosk.recognition.manifest import get_pack
+
+    th = get_pack(config.models.pack).thresholds
+    recognition = config.recognition
+    effective = dataclasses.replace(config, recognition=dataclasses.replace(
+        recognition, match=recognition.match.resolved(th.match, th.candidate, th.margin)))
+    print(json.dumps(dataclasses.asdict(effective), indent=2, ensure_ascii=False))
     return EXIT_OK

@@ -4,6 +4,7 @@ SQLite file, seeded with the demo hospital, and devices provisioned against it. 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -20,11 +21,21 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.paths import absolute_path
 from kiosk.provisioning import provision
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the platform child: SIGTERM it when the demo (its parent) dies, however it dies,
+    so no platform is left holding the port after a killed demo or test."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -56,7 +67,8 @@ class Platform:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
              "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+            cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -47,13 +47,10 @@ class FaceEngine:
         else:
             self.detector = ScrfdDetector(det_path, manifest.detector, threads)
             self.embedder = InsightfaceEmbedder(rec_path, manifest.recognizer, threads)
-        match = config.recognition.match
         th = manifest.thresholds
-        self.policy = Policy(
-            threshold=match.threshold or th.match,
-            candidate_threshold=match.candidate_threshold or th.candidate,
-            margin=th.margin if match.margin < 0 else match.margin,
-        )
+        match = config.recognition.match.resolved(th.match, th.candidate, th.margin)
+        self.policy = Policy(threshold=match.threshold,
+                             candidate_threshold=match.candidate_threshold, margin=match.margin)
 
     @classmethod
     def from_config(cls, config: KioskConfig) -> FaceEngine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,17 @@ def test_a_missing_required_value_points_at_its_table():
         parse_config(text, "k.toml")
     errors = err.value.context["errors"]
     assert any(e.startswith("k.toml:4: 'devices.printer.port'") for e in errors)
+
+
+def test_config_show_prints_the_packs_thresholds_not_placeholders(tmp_path, capsys):
+    from kiosk.cli import main
+    from kiosk.recognition.manifest import get_pack
+
+    pack = get_pack("opencv-zoo-sface").thresholds
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[recognition.match]\nmargin = 0.08\n", encoding="utf-8")
+    assert main(["--config", str(config), "config", "show"]) == 0
+    shown = json.loads(capsys.readouterr().out)["recognition"]["match"]
+    assert shown["threshold"] == pack.match and shown["threshold"] > 0
+    assert shown["candidate_threshold"] == pack.candidate
+    assert shown["margin"] == 0.08  # the operator's override stays

@@ -37,6 +37,8 @@ def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera,
     assert report.outcome == "settled", report.summary()
     assert report.screens[0] == "attract" and "bill_review" in report.screens
     assert report.screens[-1] == "result"
+    screens = report.screens  # the bill look-up is not called "settling" (it is not)
+    assert screens.index("looking_up") < screens.index("bill_review") < screens.index("settling")
     assert report.patient == astro.name_masked and report.method == "face"
     assert report.total_fen == BILL_TOTAL_FEN
     settlement = counter.settlement(report.settlement_id)  # what the platform recorded

@@ -282,7 +282,8 @@ def require_real_devices(config: KioskConfig) -> None:
             if simulated(name, section.driver, getattr(section, "path", ""))]
     if fake and not config.demo.simulated_devices:
         raise SimulatedDeviceError(
-            f"{config.source or 'config'}: {', '.join(fake)} is a simulator; name the real "
+            f"{config.source or 'config'}: {', '.join(fake)} "
+            f"{'is a simulator' if len(fake) == 1 else 'are simulators'}; name the real "
             "device, or set [demo] simulated_devices = true on a demo terminal")
 
 

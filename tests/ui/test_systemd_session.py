@@ -27,7 +27,8 @@ START_S = 90  # engine, gallery sync and Qt start-up on a slow CI machine
 
 def _devices(root: Path) -> str:
     """Simulated devices named explicitly (a bare config has none configured)."""
-    return ("[devices.camera]\ndriver = \"synthetic\"\n"
+    return ("[demo]\nsimulated_devices = true\n"
+            "[devices.camera]\ndriver = \"synthetic\"\n"
             "[devices.scanner]\ndriver = \"wedge\"\n"
             "[devices.card]\ndriver = \"simulated\"\n"
             f"[devices.printer]\ndriver = \"file\"\npath = \"{root}/printer\"\n"

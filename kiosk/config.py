@@ -215,6 +215,23 @@ class PathsConfig:
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
+    def log_path(self) -> Path:
+        return self.data_path() / "logs"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """JSON lines to stderr and to <data_dir>/logs/<program>.jsonl (see kiosk.logs)."""
+
+    level: str = "INFO"
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [] if self.level.upper() in LOG_LEVELS else [
+            ("level", f"must be one of {', '.join(LOG_LEVELS)}")]
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -235,6 +252,7 @@ class KioskConfig:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     cashier: CashierConfig = field(default_factory=CashierConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = ""  # the file it was loaded from, for messages
 

@@ -110,7 +110,7 @@ def _claim_slot(log_dir: Path, name: str, max_bytes: int, backups: int) -> _Slot
     raise OSError(f"{log_dir}: all {MAX_SLOTS} log slots of {name!r} are held by live processes")
 
 
-def setup_logging(level: str = "INFO", log_dir: Path | None = None, name: str = "kiosk", *,
+def setup_logging(level: str = "INFO", log_dir: str | Path | None = None, name: str = "kiosk", *,
                   stream: TextIO | None = None, max_bytes: int = MAX_BYTES,
                   backups: int = BACKUPS) -> Path | None:
     """The one logging set-up: replaces the root logger's handlers (closing the previous
@@ -119,14 +119,16 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, name: str = 
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
-        old.close()
-    formatter = JsonFormatter()
+        if isinstance(old, _SlotFileHandler):
+            old.close()  # frees its slot; other handlers' streams are not ours to close
     handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
-    if log_dir is not None:
-        handlers.append(_claim_slot(log_dir, name, max_bytes, backups))
+    file = _claim_slot(Path(log_dir), name, max_bytes, backups) if log_dir is not None else None
+    if file is not None:
+        handlers.append(file)
+    formatter = JsonFormatter()
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level.upper())
     logging.captureWarnings(True)
-    return Path(handlers[-1].baseFilename) if log_dir is not None else None  # type: ignore[attr-defined]
+    return Path(file.baseFilename) if file is not None else None

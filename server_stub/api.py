@@ -348,9 +348,9 @@ def create_asgi_app(platform: Platform) -> Edge:
 def app_from_environment() -> Edge:
     """Each worker process's app (``[server] workers`` > 1): the config named by
     $KIOSK_SERVER_CONFIG, a platform of its own over the shared database."""
-    from server_stub import logs
+    from kiosk.logs import setup_logging
     from server_stub.config import load_config
 
     config = load_config()
-    logs.setup(config.server.log_level)
+    setup_logging(config.server.log_level, config.server.log_dir, "server")
     return create_asgi_app(Platform(config))

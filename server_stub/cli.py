@@ -113,11 +113,11 @@ def _workers(text: str) -> int:
 def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     import uvicorn
 
-    from server_stub import logs
+    from kiosk.logs import setup_logging
     from server_stub.api import create_asgi_app
     from server_stub.platform import Platform
 
-    logs.setup(config.server.log_level)
+    setup_logging(config.server.log_level, config.server.log_dir, "server")
     platform = Platform(config)  # schema, keys and scope policy: once, before any worker
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port

@@ -36,6 +36,9 @@ class ServerSection:
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Shanghai"  # what "a day" means for reconciliation
     log_level: str = "INFO"
+    # JSON lines, one size-rotated file per process (server.jsonl, server.2.jsonl, ...:
+    # workers never rotate a file another process writes); also on stderr
+    log_dir: str = "var/logs"
     # processes serving requests: each holds the GIL of one core; nonces, idempotency keys
     # and the audit chain live in the database, so they agree across processes
     workers: int = 1
@@ -206,7 +209,7 @@ def load_config(path: str | Path | None = None) -> ServerConfig:
 
 
 def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
-    """The database file and key files made absolute against ``base`` (the config file's
+    """The database file, key files and log folder made absolute against ``base`` (the config file's
     folder, or the working directory for the defaults): an admin command run from another
     folder, or a worker process, must open the same files."""
     server = config.server
@@ -216,7 +219,8 @@ def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
     return dataclasses.replace(config, server=dataclasses.replace(
         server, db_url=url.render_as_string(hide_password=False),
         key_file=str(absolute_path(base / server.key_file)),
-        data_key_file=str(absolute_path(base / server.data_key_file))))
+        data_key_file=str(absolute_path(base / server.data_key_file)),
+        log_dir=str(absolute_path(base / server.log_dir))))
 
 
 def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:

@@ -14,6 +14,7 @@ import kiosk.commands
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SETUP, fail
 from kiosk.config import load_config
 from kiosk.errors import ConfigError, KioskError, ModelError
+from kiosk.logs import setup_logging
 from kiosk.paths import absolute_path
 
 
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, missing_ok=getattr(args, "creates_config", False))
+        # a file only for a terminal's own config: a bare `kiosk models` leaves no var/ behind
+        setup_logging(config.logging.level, config.paths.log_path() if config.source else None,
+                      "kiosk-cli")
         return int(args.func(args, config) or 0)
     except (ConfigError, ModelError) as exc:
         fail(f"{exc.code}: {exc.message}")

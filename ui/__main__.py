@@ -132,12 +132,13 @@ def _demo(args: argparse.Namespace) -> int:
     """``make demo``: the demo hospital (kiosk.demo) through the real window. With a display,
     the interactive kiosk; without one, one checkout driven offscreen, a screenshot of every
     screen, and a one-screen summary."""
+    from kiosk.config import LoggingConfig
     from kiosk.demo.scenario import Demo
     from ui.app import demo_checkout
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run finally:
     print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
-    demo = Demo(args.workdir)
+    demo = Demo(args.workdir, log_level=LoggingConfig().level)  # the demo has no config
     try:
         print(f"platform on {demo.platform.url}; {demo.app.runtime.gallery.person_count} faces "
               "enrolled; the demo patient walks up ...", flush=True)
@@ -157,9 +158,11 @@ def _kiosk(args: argparse.Namespace) -> int:
     """The production kiosk: devices, recognition, the platform, full screen."""
     from kiosk.app import KioskApp
     from kiosk.config import load_config
+    from kiosk.logs import setup_logging
     from ui.app import run_kiosk
 
     config = load_config(args.config)
+    setup_logging(config.logging.level, config.paths.log_path(), "kiosk")
     app = KioskApp(config).start()
     try:
         return run_kiosk(app.runtime, config, fullscreen=not args.windowed,
@@ -174,6 +177,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from device.printer import ReceiptPrinter
     from kiosk.config import load_config, require_real_devices
     from kiosk.heartbeat import counter_heartbeat
+    from kiosk.logs import setup_logging
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
@@ -184,6 +188,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from ui.watchdog import notify_systemd
 
     config = load_config(args.config)
+    setup_logging(config.logging.level, config.paths.log_path(), "cashier")
     require_real_devices(config)  # enrolling a simulator's photo would enrol nobody real
     app, _ = create_app()
     printer = ReceiptPrinter(config.devices.printer)

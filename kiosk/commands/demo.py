@@ -49,7 +49,7 @@ def summary(result: DemoResult, receipt_png: Path | None) -> str:
 
 def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:
     print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
-    demo = Demo(args.workdir)
+    demo = Demo(args.workdir, log_level=config.logging.level)
     try:
         print(f"platform on {demo.platform.url}; "
               f"{demo.app.runtime.gallery.person_count} faces enrolled; checking out ...",

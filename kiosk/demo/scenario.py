@@ -19,6 +19,7 @@ from kiosk.config import KioskConfig
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
+from kiosk.logs import setup_logging
 from kiosk.paths import absolute_path
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
@@ -61,11 +62,16 @@ class DemoResult:
 class Demo:
     """Set up everything under ``workdir`` (wiped first); ``run_checkout`` drives one patient."""
 
-    def __init__(self, workdir: Path, engine: FaceEngine | None = None) -> None:
+    def __init__(self, workdir: Path, engine: FaceEngine | None = None,
+                 log_level: str | None = None) -> None:
+        """``log_level``: this process logs to ``workdir/logs`` (set up after the wipe, so
+        provisioning and the first sync are in it); the platform to its own var/logs."""
         workdir = absolute_path(workdir)
         if workdir.exists():
             shutil.rmtree(workdir)
         self.workdir = workdir
+        if log_level is not None:
+            setup_logging(log_level, workdir / "logs", "kiosk")
         self.platform: Platform = make_platform(workdir / "platform", scope="open_bills")
         engine = engine or FaceEngine.from_config(KioskConfig())
         faces = demo_faces(engine)

@@ -61,9 +61,9 @@ EventSink = Callable[[DeviceEvent], None]
 
 
 def emit(sink: EventSink | None, event: DeviceEvent) -> None:
-    """Log the event and hand it to ``sink``; a failing sink is logged, never propagated,
-    because events are raised on device threads that must keep running."""
-    log.info("device event", extra={"device": event.device, "event": event.kind,
+    """Log the event (``device.event``) and hand it to ``sink``; a failing sink is logged,
+    never propagated, because events are raised on device threads that must keep running."""
+    log.info("device.event", extra={"device": event.device, "event": event.kind,
                                     "state": str(event.health.state),
                                     "reason": event.health.reason,
                                     "detail": dict(event.detail)})
@@ -72,7 +72,7 @@ def emit(sink: EventSink | None, event: DeviceEvent) -> None:
     try:
         sink(event)
     except Exception:
-        log.exception("device event sink failed", extra={"device": event.device,
+        log.exception("device.event_sink_failed", extra={"device": event.device,
                                                          "event": event.kind})
 
 

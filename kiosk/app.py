@@ -60,7 +60,7 @@ class KioskApp:
         self.engine = engine or FaceEngine.from_config(config)
         data = config.paths.data_path()
         self.audit_log = AuditLog(data / "audit.jsonl")
-        self.devices = devices or DeviceSet(config.devices, on_event=self._device_event)
+        self.devices = devices or DeviceSet(config.devices)
         store = GalleryStore(data / "gallery.enc", load_or_create_key(data / "gallery.key"),
                              self.engine.pack, self.engine.manifest.embedding_dim)
         gallery, state = store.load()
@@ -124,12 +124,21 @@ class KioskApp:
             self.runtime.voucher_scanned(voucher.payload)
 
     def _health_loop(self) -> None:
+        """Health is derived when asked (a long outage turns degraded into failed), so it is
+        polled: each device's change of state or reason is one ``device.health`` record."""
         camera_ok = True
+        seen: dict[str, tuple[str, str]] = {}
         while not self._stop.wait(1.0):
-            ok = self.devices.camera.health().state != HealthState.FAILED
+            healths = self.devices.health()
+            for device, health in healths.items():
+                now = (str(health.state), health.reason)
+                if seen.get(device) != now:
+                    log.log(logging.INFO if health.state == HealthState.OK else logging.WARNING,
+                            "device.health", extra={"device": device, "state": now[0],
+                                                    "was": seen.get(device, ("", ""))[0],
+                                                    "reason": now[1]})
+                    seen[device] = now
+            ok = healths["camera"].state != HealthState.FAILED
             if ok != camera_ok:
                 camera_ok = ok
                 self.runtime.camera_status(ok)
-
-    def _device_event(self, event: Any) -> None:
-        log.info("device.event", extra={"device_event": str(event)})

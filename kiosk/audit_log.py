@@ -3,7 +3,7 @@
 Each line carries ``prev`` and ``hash`` = sha256(prev || canonical JSON of the event), so a
 removed or edited line breaks the chain from there on (``verify``). Events hold session ids,
 reason codes, amounts in fen and masked values only: never images, templates, full names,
-ids or phone numbers (the same redactor as the logs runs over every string field).
+ids, phone or card numbers (the logs' redactor runs over every string, nested ones too).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.logs import redact
+from kiosk.logs import redact_value
 
 GENESIS = "0" * 64
 
@@ -42,7 +42,7 @@ class AuditLog:
         return json.loads(last)["hash"]
 
     def append(self, event: str, fields: dict[str, Any]) -> None:
-        clean = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        clean = redact_value(fields)
         with self._lock:
             record = {"ts": round(time.time(), 3), "event": event, **clean,
                       "prev": self._head}

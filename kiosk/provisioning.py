@@ -3,6 +3,7 @@ write the config. Also the one place a configured kiosk turns its config into a 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from kiosk.protocol.keys import (
     public_key_b64,
 )
 from kiosk.protocol.signing import ResponseVerifier
+
+log = logging.getLogger(__name__)
 
 
 class ProvisionError(KioskError):
@@ -55,18 +58,23 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
     server_url = server_url.rstrip("/")
     server_key = _fetch_server_key(server_url, timeout_s)
     fp = fingerprint(server_key)
+    log.info("provision.step", extra={"step": "server_key", "server": server_url,
+                                      "fingerprint": fp})
     if expect_fingerprint and expect_fingerprint.lower().removeprefix("sha256:") != fp:
         raise ProvisionError("provision.fingerprint_mismatch",
                              f"server key fingerprint is {fp}, expected {expect_fingerprint}: "
                              "wrong server or an interception; not registering")
     key_path = data_dir / "device.key"
-    if key_path.exists() and not rotate:
+    created = rotate or not key_path.exists()
+    if not created:
         device_key = load_private_key_pem(key_path.read_bytes())
     else:
         device_key = generate_private_key()
         data_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(key_path, private_key_pem(device_key))
         os.chmod(key_path, 0o600)
+    log.info("provision.step", extra={"step": "device_key", "path": str(key_path),
+                                      "new_key": created})
     body = schemas.RegisterDeviceRequest(token=token, public_key=public_key_b64(device_key),
                                          name=name or socket.gethostname()[:64] or "kiosk")
     try:
@@ -77,6 +85,8 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
         raise ProvisionError("provision.unreachable", f"{server_url}: {exc}") from exc
     _verify(resp, server_key)
     if resp.status_code != 201:
+        log.warning("provision.step", extra={"step": "registered", "outcome": "refused",
+                                             "status": resp.status_code})
         try:
             err = schemas.ErrorBody.model_validate_json(resp.content).error
             raise ProvisionError(err.code, f"registration refused: {err.message}")
@@ -86,11 +96,14 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
     if reg.server_key.fingerprint != fp:
         raise ProvisionError("provision.fingerprint_mismatch",
                              "registration answered with a different server key")
+    log.info("provision.step", extra={"step": "registered", "device_id": reg.device_id,
+                                      "site_id": reg.site_id, "role": reg.role.value})
     server_key_path = data_dir / "server.pub"
     atomic_write(server_key_path, (reg.server_key.public_key + "\n").encode())
     _write_config(config_path, server_url=server_url, site_id=reg.site_id,
                   site_name=reg.site_name, device_id=reg.device_id, fingerprint=fp,
                   device_key=key_path, server_key=server_key_path, data_dir=data_dir)
+    log.info("provision.step", extra={"step": "config_written", "path": str(config_path)})
     return Provisioned(reg.device_id, reg.site_id, reg.site_name, reg.role.value, fp,
                        config_path)
 

@@ -192,7 +192,7 @@ class KioskRuntime:
                 event = None
             if event is None and self._stop.is_set():
                 break
-            before = (self.flow.state, self.flow.guidance)
+            before, session = (self.flow.state, self.flow.guidance), self.flow.session
             effects = event() if event is not None else []
             effects += self.flow.tick(self.clock())
             if self.flow.session is None or (self._probe and self._probe[0] !=
@@ -201,6 +201,11 @@ class KioskRuntime:
             for effect in effects:
                 self._execute(effect)
             view = self.flow.view(self.clock())
+            if self.flow.state != before[0]:
+                session = self.flow.session or session
+                log.info("flow.transition", extra={
+                    "session": session.id if session else None, "from_state": before[0].value,
+                    "to_state": view.state.value, "reason": view.reason})
             if effects or (self.flow.state, self.flow.guidance) != before:
                 self.last_view = view
                 for listener in list(self._listeners):
@@ -290,8 +295,11 @@ class KioskRuntime:
             if not late or not exc.retryable:  # one record per outage, not one per retry
                 self.audit("cashier.notify_failed", {"session": session_id, "reason": reason,
                                                      "code": exc.code, "late": late})
+                log.warning("handoff.failed", extra={"session": session_id, "reason": reason,
+                                                     "code": exc.code, "late": late})
             return not exc.retryable
         self.audit("cashier.notified", {"session": session_id, "reason": reason, "late": late})
+        log.info("handoff.sent", extra={"session": session_id, "reason": reason, "late": late})
         return True
 
     def _handoff_loop(self) -> None:
@@ -415,10 +423,20 @@ class KioskRuntime:
                                    settlement_id=settlement_id, pending=pending)
 
     def _deliver(self, item: Item) -> SendOutcome:
+        """One settlement attempt (at the kiosk or from the outbox later), logged both ends."""
+        fields = {"key": item.idempotency_key, "session": item.session_id,
+                  "bill": item.payload.get("bill_id"), "fen": item.amount_fen,
+                  "attempt": item.attempts + 1, "offline": item.offline}
+        log.info("settlement.attempt", extra=fields)
         try:
             response = self.backend.settle(item.idempotency_key, item.payload)
         except BackendError as exc:
+            log.warning("settlement.result", extra={**fields, "outcome": "failed",
+                                                    "code": exc.code,
+                                                    "retryable": exc.retryable})
             return SendOutcome(False, error=exc.code, retryable=exc.retryable)
+        log.info("settlement.result", extra={**fields, "outcome": "settled",
+                                             "settlement_id": response.get("settlement_id")})
         return SendOutcome(True, response)
 
     def _print(self, receipt: dict[str, Any]) -> None:
@@ -449,6 +467,8 @@ class KioskRuntime:
         if self.gallery_store is not None:
             with self.gallery_lock:
                 self.gallery_store.save(self.gallery, self.sync_state)
+        log.info("gallery.sync", extra={"outcome": "ok", "upserts": added, "deletions": removed,
+                                        "persons": self.gallery.person_count})
         return added, removed
 
     def _sync_loop(self) -> None:
@@ -460,4 +480,5 @@ class KioskRuntime:
                                                   "persons": self.gallery.person_count})
             except BackendError as exc:
                 self.audit("gallery.sync_failed", {"code": exc.code})
+                log.warning("gallery.sync", extra={"outcome": "failed", "code": exc.code})
             self._stop.wait(self.config.server.sync_interval_s)

@@ -125,10 +125,11 @@ class KioskApp:
 
     def _health_loop(self) -> None:
         """Health is derived when asked (a long outage turns degraded into failed), so it is
-        polled: each device's change of state or reason is one ``device.health`` record."""
+        polled: each device's change of state or reason is one ``device.health`` record,
+        the first one at start."""
         camera_ok = True
         seen: dict[str, tuple[str, str]] = {}
-        while not self._stop.wait(1.0):
+        while not self._stop.is_set():
             healths = self.devices.health()
             for device, health in healths.items():
                 now = (str(health.state), health.reason)
@@ -142,3 +143,4 @@ class KioskApp:
             if ok != camera_ok:
                 camera_ok = ok
                 self.runtime.camera_status(ok)
+            self._stop.wait(1.0)

@@ -43,7 +43,9 @@ _KEYED: dict[str, Callable[[str], str]] = {
     "phone": mask_phone, "mobile": mask_phone, "national_id": mask_number,
     "id_number": mask_number, "card_no": mask_card, "card": mask_card,
 }
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's color_message repeats msg with terminal colour codes
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                     "color_message"}
 
 
 def redact(text: str) -> str:

@@ -95,6 +95,7 @@ def test_rotates_at_the_size_and_keeps_every_line_whole(tmp_path, root_restored)
     for n in range(400):
         log.info("request", extra={"n": n, "path": "/v1/settlements"})
     files = sorted(f for f in tmp_path.glob("server.jsonl*") if f.suffix != ".lock")
+    assert files[0] == path
     assert [f.name for f in files] == ["server.jsonl", "server.jsonl.1", "server.jsonl.2"]
     assert all(f.stat().st_size <= 4096 for f in files)
     numbers = [r["n"] for f in reversed(files) for r in lines(f)]

@@ -91,6 +91,8 @@ class ReceiptPrinter:
 
     def check(self) -> Health:
         """Reach the printer now and ask its status where the link can answer."""
+        if self.config.driver == "none":
+            return self._health
         with self._lock:
             try:
                 if check_spool_folder(self.config):

@@ -4,6 +4,8 @@ request may land on either worker."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -129,3 +131,20 @@ def test_a_revocation_reaches_every_worker_at_once(server: Server):
         assert reply.status_code == 403 and error_code(reply) == "auth.device_revoked"
     pending = server.device("kiosk").get("/v1/patients/P1002/bills").json()["bills"]
     assert bill in {b["bill_id"] for b in pending}
+
+
+def test_each_process_logs_to_a_file_of_its_own(server: Server):
+    """The supervisor and each worker write (and rotate) only their own file, all JSON."""
+    assert server.process is not None
+    folder = server.config.parent / "var" / "logs"
+    deadline = time.monotonic() + 30  # the second worker may still be starting
+    while True:
+        files = sorted(folder.glob("server*.jsonl"))
+        pids = [{json.loads(line)["pid"] for line in f.read_text().splitlines()}
+                for f in files]
+        if (len(files) == 3 and all(pids)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [f.name for f in files] == ["server.2.jsonl", "server.3.jsonl", "server.jsonl"]
+    assert all(len(p) == 1 for p in pids)
+    assert set().union(*pids) == {server.process.pid, *worker_pids(server)}

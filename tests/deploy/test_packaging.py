@@ -20,4 +20,4 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert list(tmp_path.glob("hospital_face_kiosk-*.whl"))
-    assert "deprecated" not in out.lower(), [l for l in out.splitlines() if "eprecat" in l][:5]
+    assert "deprecated" not in out.lower(), [ln for ln in out.splitlines() if "eprecat" in ln][:5]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.logs import redact_value
+from common.logs import redact_value
 
 GENESIS = "0" * 64
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.paths import absolute_path
 from device.config import DevicesConfig, simulated, simulated_defaults
 from kiosk.errors import ConfigError, SimulatedDeviceError
 from kiosk.liveness.config import LivenessConfig
-from kiosk.paths import absolute_path
 from models import default_store
 
 
@@ -224,7 +224,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    """JSON lines to stderr and to <data_dir>/logs/<program>.jsonl (see kiosk.logs)."""
+    """JSON lines to stderr and to <data_dir>/logs/<program>.jsonl (see common.logs)."""
 
     level: str = "INFO"
 

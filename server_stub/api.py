@@ -348,7 +348,7 @@ def create_asgi_app(platform: Platform) -> Edge:
 def app_from_environment() -> Edge:
     """Each worker process's app (``[server] workers`` > 1): the config named by
     $KIOSK_SERVER_CONFIG, a platform of its own over the shared database."""
-    from kiosk.logs import setup_logging
+    from common.logs import setup_logging
     from server_stub.config import load_config
 
     config = load_config()

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
-from kiosk.paths import absolute_path
+from common.paths import absolute_path
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, directory, gallery, ledger, recon, seed
@@ -113,7 +113,7 @@ def _workers(text: str) -> int:
 def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     import uvicorn
 
-    from kiosk.logs import setup_logging
+    from common.logs import setup_logging
     from server_stub.api import create_asgi_app
     from server_stub.platform import Platform
 

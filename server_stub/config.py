@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
-from kiosk.paths import absolute_path
+from common.paths import absolute_path
 from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
 
 

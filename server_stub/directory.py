@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from device.privacy import mask_card, mask_name, mask_phone
-from device.privacy import mask_number as mask_national_id
+from common.privacy import mask_card, mask_name, mask_phone
+from common.privacy import mask_number as mask_national_id
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import load_public_key_b64, public_key_b64

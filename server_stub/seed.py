@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from device.privacy import mask_phone
+from common.privacy import mask_phone
 from kiosk.protocol.schemas import InsuranceCategory
 from server_stub import directory
 from server_stub.config import ServerConfig

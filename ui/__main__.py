@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.paths import absolute_path
 from kiosk.commands.output import fail
 from kiosk.errors import KioskError
-from kiosk.paths import absolute_path
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QRectF
@@ -156,9 +156,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _kiosk(args: argparse.Namespace) -> int:
     """The production kiosk: devices, recognition, the platform, full screen."""
+    from common.logs import setup_logging
     from kiosk.app import KioskApp
     from kiosk.config import load_config
-    from kiosk.logs import setup_logging
     from ui.app import run_kiosk
 
     config = load_config(args.config)
@@ -173,11 +173,11 @@ def _kiosk(args: argparse.Namespace) -> int:
 
 def _cashier(args: argparse.Namespace) -> int:
     """The cashier console on a counter device (staff PIN from [cashier] pin_hash)."""
+    from common.logs import setup_logging
     from device.camera import camera_from_config
     from device.printer import ReceiptPrinter
     from kiosk.config import load_config, require_real_devices
     from kiosk.heartbeat import counter_heartbeat
-    from kiosk.logs import setup_logging
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine

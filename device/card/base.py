@@ -12,10 +12,10 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from common.privacy import mask_name, mask_number
 from device.config import CARD_NO
 from device.errors import CardDataError
 from device.health import Health
-from device.privacy import mask_name, mask_number
 
 MAX_NAME = 64
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.privacy import mask_name
 from device.errors import ReceiptError
-from device.privacy import mask_name
 
 METHODS: dict[str, tuple[str, str]] = {  # wire payment method -> (Chinese, English) label
     "face": ("刷脸支付", "Face"),

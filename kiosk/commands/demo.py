@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.paths import absolute_path
 from device.printer.image_render import save_png
 from device.printer.receipt import Receipt
 from kiosk.commands.output import EXIT_INTERNAL, EXIT_OK
 from kiosk.config import KioskConfig
 from kiosk.demo.scenario import Demo, DemoResult
 from kiosk.flow.model import LAYER_LABELS, State
-from kiosk.paths import absolute_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from common.paths import absolute_path
 from device.camera import FrameSource, camera_from_config
 from device.card import card_reader_from_config
 from device.config import DevicesConfig
@@ -29,7 +30,6 @@ from device.printer.transport import describe
 from device.scanner import Scan, parse_evoucher, scanner_from_config
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, EXIT_SETUP, emit_json
 from kiosk.config import KioskConfig
-from kiosk.paths import absolute_path
 
 OUT_DIR = Path("var/devices")
 FPS_WINDOW_S = 1.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from common.paths import absolute_path
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
 from kiosk.errors import ImageError, KioskError
-from kiosk.paths import absolute_path
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file
 

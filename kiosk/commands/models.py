@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 
+from common.paths import absolute_path
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError, ModelError
-from kiosk.paths import absolute_path
 from kiosk.recognition.calibration import load_pairs, rates_at, sweep, threshold_for_fmr
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.paths import absolute_path
 from kiosk.commands.output import EXIT_OK
 from kiosk.config import KioskConfig
-from kiosk.paths import absolute_path
 from kiosk.provisioning import provision
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
+from common.paths import absolute_path
 from kiosk.config import KioskConfig, load_config
-from kiosk.paths import absolute_path
 from kiosk.provisioning import provision
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from common.logs import setup_logging
+from common.paths import absolute_path
 from device.opencv import cv2
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
-from kiosk.logs import setup_logging
-from kiosk.paths import absolute_path
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.geometry import align_face

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.logs import redact, redact_value, setup_logging
+from common.logs import redact, redact_value, setup_logging
 
 PHONE, NATIONAL_ID, CARD = "13800001001", "330784199001011234", "YB33078400001001"
 
@@ -108,7 +108,7 @@ def test_each_live_process_writes_a_file_of_its_own(tmp_path, root_restored):
     ended process is taken again."""
     mine = setup_logging("info", tmp_path, "server", stream=io.StringIO())
     logging.getLogger("test").info("first")
-    other = ("import logging, sys; from kiosk.logs import setup_logging; "
+    other = ("import logging, sys; from common.logs import setup_logging; "
              f"p = setup_logging('info', {str(tmp_path)!r}, 'server'); "
              "logging.getLogger('test').info('second'); print(p)")
     run = subprocess.run([sys.executable, "-c", other], capture_output=True, text=True,

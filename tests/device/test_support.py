@@ -9,6 +9,7 @@ import pytest
 from PIL import ImageFont
 
 import device.fonts as fonts
+from common.privacy import mask_name, mask_number
 from device.config import (
     CameraConfig,
     CardReaderConfig,
@@ -18,7 +19,6 @@ from device.config import (
 )
 from device.devices import DeviceSet
 from device.health import HealthState
-from device.privacy import mask_name, mask_number
 from kiosk.config import parse_config
 from kiosk.errors import ConfigError
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from device.privacy import mask_card, mask_name, mask_phone
-from device.privacy import mask_number as mask_national_id
+from common.privacy import mask_card, mask_name, mask_phone
+from common.privacy import mask_number as mask_national_id
 from server_stub.config import ConfigError, load_config
 from tests.server.live import admin, write_config
 

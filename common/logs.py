@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from device.privacy import mask_card, mask_number, mask_phone
+from common.privacy import mask_card, mask_number, mask_phone
 
 MAX_BYTES = 10 * 1024 * 1024  # per file; with BACKUPS, at most 60 MiB per process slot
 BACKUPS = 5

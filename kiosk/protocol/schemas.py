@@ -103,6 +103,8 @@ class Health(Response):
     status: Literal["ok"]
     version: str
     time: AwareDatetime
+    skew_window_s: Annotated[int, Field(strict=True, ge=1, description=(
+        "security.skew_seconds: how far a signature's created may be from platform time"))]
 
 
 class ServerKey(Response):
@@ -288,6 +290,15 @@ class Reversal(Response):
                             "counter plus any part of the credit charge already repaid")
 
 
+class AuditHead(BaseModel):
+    """A point of the platform's hash-chained audit log: record ``seq`` has hash ``hash``.
+    Kept by devices outside the platform's database, it shows a rolled-back database."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: Annotated[int, Field(strict=True, ge=1)]
+    hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Settlement(Response):
     settlement_id: str
     receipt_no: str
@@ -304,6 +315,9 @@ class Settlement(Response):
     device_id: str
     items: list[BillItem]
     reversal: Reversal | None = None
+    audit_head: AuditHead | None = Field(default=None, description=(
+        "the audit chain's head once this change was recorded: in the replies to settle "
+        "and reverse, null when the settlement is only read"))
 
 
 class ReverseRequest(Request):
@@ -470,3 +484,53 @@ class HeartbeatResponse(Response):
     device_id: str
     received_at: AwareDatetime = Field(description="platform time: the device's clock "
                                                    "offset is measured against it")
+    skew_window_s: Annotated[int, Field(strict=True, ge=1, description=(
+        "the platform's signature window (security.skew_seconds): a device warns past half"))]
+    idempotency_retention_hours: Annotated[int, Field(strict=True, ge=1, description=(
+        "how long the platform keeps Idempotency-Keys: a device never re-sends an older "
+        "money request blindly"))]
+
+
+class HeldSettlement(Request):
+    """One settlement a device holds the platform's signed answer for."""
+
+    settlement_id: Identifier
+    idempotency_key: Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,255}$")]
+    bill_id: Identifier
+    self_pay_fen: Fen
+
+
+class ReconcileRequest(Request):
+    """A device's batch totals, as card terminals settle a batch: what it holds for every
+    settlement it made since ``since`` (platform time, from the signed answers), and the
+    money requests whose outcome it does not know yet."""
+
+    since: AwareDatetime
+    count: Annotated[int, Field(strict=True, ge=0)]
+    self_pay_fen: Annotated[int, Field(strict=True, ge=0)]
+    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description=(
+        "sha256 hex of the held settlement ids, sorted, joined with \\n"))]
+    settlements: Annotated[list[HeldSettlement], Field(max_length=20000)]
+    pending_keys: Annotated[list[Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,255}$")]],
+                            Field(max_length=5000)]
+    audit_head: AuditHead | None = Field(description="the newest head the device was given")
+
+
+class AuditCheck(StrEnum):
+    OK = "ok"
+    ROLLBACK = "rollback"  # the platform's chain does not hold the device's anchor
+    NONE = "none"  # the device sent no anchor
+
+
+class ReconcileResponse(Response):
+    device_id: str
+    since: AwareDatetime
+    until: AwareDatetime = Field(description="platform time the comparison was made at")
+    matched: Annotated[int, Field(strict=True, ge=0)]
+    missing_on_platform: list[str] = Field(description=(
+        "idempotency keys of settlements the device holds a signed answer for that the "
+        "platform has no record of (a restored database): the device sends them again"))
+    missing_on_device: list[str] = Field(description=(
+        "settlement ids the platform made for this device that the device does not hold"))
+    audit: AuditCheck
+    handoff_id: str | None = Field(description="the cashier hand-off raised for a mismatch")

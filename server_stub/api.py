@@ -124,8 +124,8 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.get("/v1/health", response_model=schemas.Health, tags=["public"])
     def health() -> schemas.Health:
-        return schemas.Health(status="ok", version=__version__,
-                              time=dt.datetime.now(dt.UTC))
+        return schemas.Health(status="ok", version=__version__, time=dt.datetime.now(dt.UTC),
+                              skew_window_s=config.security.skew_seconds)
 
     @app.get("/v1/server-key", response_model=schemas.ServerKey, tags=["public"])
     def server_key() -> schemas.ServerKey:
@@ -153,7 +153,8 @@ def build_app(platform: Platform) -> FastAPI:
     @app.post("/v1/heartbeat", response_model=schemas.HeartbeatResponse, tags=["fleet"])
     def heartbeat(dev: AnyDevice, body: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
         return db.transact(lambda conn: heartbeats.record(conn, device=dev, req=body,
-                                                          now=now_ms()))
+                                                          now=now_ms(),
+                                                          security=config.security))
 
     # --- gallery and identification ---------------------------------------------------
 

@@ -50,6 +50,7 @@ def enrol_user(server: Server, patient_id: str, phone: str, limit_fen: int = 500
 def test_public_endpoints_and_openapi(server: Server):
     health = requests.get(f"{server.base}/v1/health", timeout=10).json()
     assert health["status"] == "ok"
+    assert health["skew_window_s"] == 300
     schema = requests.get(f"{server.base}/openapi.json", timeout=10).json()
     paths = set(schema["paths"])
     assert {"/v1/devices/register", "/v1/gallery", "/v1/identify/card", "/v1/identify/voucher",

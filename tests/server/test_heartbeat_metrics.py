@@ -61,6 +61,8 @@ def test_a_heartbeat_is_stored_and_the_latest_one_wins(server: Server, kiosk: De
     first = kiosk.post("/v1/heartbeat", beat(outbox_depth=2, outbox_oldest_s=12.5))
     assert first.status_code == 200, first.text
     assert first.json()["device_id"] == kiosk.device_id
+    assert first.json()["skew_window_s"] == 300
+    assert first.json()["idempotency_retention_hours"] == 48
     entry = fleet(server)[kiosk.device_id]
     assert entry["status"] == "ok" and entry["reasons"] == []
     assert entry["report"]["outbox_depth"] == 2 and entry["report"]["clock_offset_ms"] == 250

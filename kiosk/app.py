@@ -23,10 +23,10 @@ from kiosk.flow.machine import LivenessCheck
 from kiosk.gallery_store import GalleryStore, load_or_create_key
 from kiosk.liveness import LivenessCheck as ActiveLivenessCheck
 from kiosk.liveness import load_pad_model
-from kiosk.outbox import Outbox
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.runtime import KioskRuntime
+from kiosk.settlement.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -7,23 +7,35 @@ error code, and whether retrying the same request could succeed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.model import Method, PatientView, Quote
+from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.recognition.template import Template
+from kiosk.settlement.outcome import Outcome, classify
 
 
 class BackendError(KioskError):
-    """``code`` is the platform's wire code (or ``backend.unreachable``/``backend.timeout``)."""
+    """``code`` is the platform's wire code (or ``backend.unreachable``/``backend.timeout``,
+    ``client.untrusted_response``...); what it means for the request is ``outcome``."""
 
-    def __init__(self, code: str, message: str, retryable: bool, status: int | None = None):
+    def __init__(self, code: str, message: str, *, status: int | None = None,
+                 details: dict[str, Any] | None = None) -> None:
         super().__init__(message, status=status)
         self.code = code
-        self.retryable = retryable
         self.status = status
+        self.details = details or {}
+        # a 5xx never decided anything final, whatever its code says
+        self.outcome = Outcome.UNKNOWN if status is not None and status >= 500 else classify(code)
+
+    @property
+    def retryable(self) -> bool:
+        """The same request (freshly signed, same key) may still succeed."""
+        return self.outcome is Outcome.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,11 @@ class GalleryPage:
 
 
 class Backend(Protocol):
+    clock: PlatformClock  # learned from signed answers
+    retention_hours: int  # how long the platform keeps Idempotency-Keys
+
+    def on_restored(self, callback: Callable[[], None]) -> None: ...
+
     def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]: ...
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]: ...
@@ -42,7 +59,10 @@ class Backend(Protocol):
     def verify_digits(self, session_id: str, patient_id: str, last4: str) -> tuple[bool, int]:
         ...
 
-    def settle(self, idempotency_key: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def settle(self, request: schemas.SettleRequest, idempotency_key: str
+               ) -> schemas.Settlement: ...
+
+    def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse: ...
 
     def sync_gallery(self, cursor: int) -> GalleryPage: ...
 

@@ -1,15 +1,19 @@
 """The kiosk's client for the platform: RFC 9421-signed requests with the device key, every
 response verified against the pinned server key, typed results, stable error codes.
 
-Transport retries come from urllib3's ``Retry`` (connect failures, and reads/5xx only for
-GET); money-moving POSTs are never retried here: the durable outbox re-sends them with the
-same Idempotency-Key, which is what makes a retry safe.
+A request is never re-sent with the signature it was first sent with: the platform spends
+each nonce once, so a library retry of the same bytes could only be refused. urllib3 retries
+only a failed *connect* (nothing reached the platform); every other retry — GETs, and POSTs
+with an Idempotency-Key, which are safe to send again — goes through tenacity here, signed
+afresh each time. What a failure means is ``BackendError.outcome`` (``kiosk.settlement.
+outcome``). The platform's clock, window and key retention are learned from its signed
+answers (``PlatformClock``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
@@ -18,12 +22,14 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
 from kiosk.backend import BackendError, GalleryPage
 from kiosk.flow.model import BillLine, Method, PatientView, Quote
+from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import IDEMPOTENCY_HEADER, DeviceSigner, ResponseVerifier
 from kiosk.recognition.template import Template
 
@@ -31,60 +37,104 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 LAYER_NAMES = ("basic_pool", "critical_illness", "medical_aid", "self_pay")
+MIN_RETENTION_HOURS = 24  # the least the platform may keep keys: assumed until it says
 
 
-def _session(retries: int) -> requests.Session:
+def _session(connect_retries: int) -> requests.Session:
     session = requests.Session()
-    retry = Retry(total=retries, connect=retries, read=retries, status=retries,
-                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET"}),
-                  backoff_factor=0.2, raise_on_status=False, respect_retry_after_header=False)
+    retry = Retry(total=None, connect=connect_retries, read=0, status=0, other=0, redirect=0,
+                  allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     return session
+
+
+def _unknown(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and exc.retryable
+
+
+def _clock_refused(exc: BaseException) -> bool:
+    """Refused for the clock (the platform did nothing): any request may go again, now
+    signed with the platform time that refusal taught us."""
+    return isinstance(exc, BackendError) and exc.code == ErrorCode.CLOCK_SKEW
 
 
 class PlatformClient:
     def __init__(self, base_url: str, device_id: str, device_key: Ed25519PrivateKey,
                  server_key: Ed25519PublicKey, *, pack: str = "",
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0,
-                 retries: int = 2, clock: Callable[[], float] | None = None) -> None:
+                 retries: int = 2, clock: PlatformClock | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
         self.device_key = device_key
         self.server_key = server_key
         self.pack = pack
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.signer = (DeviceSigner(device_id, device_key, clock) if clock
-                       else DeviceSigner(device_id, device_key))
-        self.verifier = ResponseVerifier(server_key)
+        self.retries = retries
+        self.clock = clock or PlatformClock()
+        self.signer = DeviceSigner(device_id, device_key, self.clock.now)
+        self.verifier = ResponseVerifier(server_key, clock=self.clock.now)
+        self.retention_hours = MIN_RETENTION_HOURS
         self.http = _session(retries)
+        self._reachable = True
+        self._restored: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_restored(self, callback: Callable[[], None]) -> None:
+        """``callback()`` whenever the platform answers again after a transport failure."""
+        self._restored.append(callback)
 
     # ------------------------------------------------------------ transport
     def request(self, method: str, path: str, body: BaseModel | None = None, *,
                 params: dict[str, Any] | None = None, idempotency_key: str | None = None,
-                model: type[M] | None = None) -> Any:
+                model: type[M] | None = None, retry: bool | None = None) -> Any:
+        """One call; ``retry`` (default: GETs and keyed POSTs) sends it again, freshly
+        signed, up to ``retries`` more times while its outcome is unknown. Any request is
+        sent again after a clock refusal, which changed nothing."""
+        again = retry if retry is not None else (method == "GET" or idempotency_key is not None)
+        retrying = Retrying(stop=stop_after_attempt(1 + self.retries),
+                            wait=wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.1),
+                            retry=retry_if_exception(_unknown if again else _clock_refused),
+                            reraise=True)
+        return retrying(self._once, method, path, body, params, idempotency_key, model)
+
+    def _once(self, method: str, path: str, body: BaseModel | None,
+              params: dict[str, Any] | None, idempotency_key: str | None,
+              model: type[M] | None) -> Any:
         data = body.model_dump_json().encode() if body is not None else b""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
+        sent = self.clock.local()
         try:
             resp = self.http.request(method, self.base_url + path, data=data or None,
                                      params=params, headers=headers, auth=self.signer,
                                      timeout=self.timeout)
         except requests.Timeout as exc:
-            raise BackendError("backend.timeout", f"{method} {path}: timed out",
-                               retryable=True) from exc
+            self._reachable = False
+            raise BackendError("backend.timeout", f"{method} {path}: timed out") from exc
         except requests.RequestException as exc:
-            raise BackendError("backend.unreachable", f"{method} {path}: {type(exc).__name__}",
-                               retryable=True) from exc
+            self._reachable = False
+            raise BackendError("backend.unreachable",
+                               f"{method} {path}: {type(exc).__name__}") from exc
+        back = self.clock.local()
         try:
-            self.verifier.verify(resp)
+            try:
+                created = self.verifier.verify(resp)
+            except ProtocolError as exc:
+                if "created" not in exc.details:
+                    raise
+                # authentic and bound to this request, only our clock is off: learn platform
+                # time from it, then read the answer like any other
+                self.clock.observe(exc.details["created"], sent, back)
+                created = self.verifier.verify(resp)
         except ProtocolError as exc:
-            # Unknown whether the platform acted: a retry with the same key will tell.
-            raise BackendError(exc.code, f"{method} {path}: {exc.message}", retryable=True,
+            raise BackendError(exc.code, f"{method} {path}: {exc.message}",
                                status=resp.status_code) from exc
+        self.clock.observe(created, sent, back)
+        self._answered()
         if resp.status_code >= 400:
             raise _error(resp, method, path)
         if model is None:
@@ -93,7 +143,18 @@ class PlatformClient:
             return model.model_validate_json(resp.content)
         except ValidationError as exc:
             raise BackendError("backend.bad_response", f"{method} {path}: unexpected body",
-                               retryable=False, status=resp.status_code) from exc
+                               status=resp.status_code) from exc
+
+    def _answered(self) -> None:
+        with self._lock:
+            restored, self._reachable = not self._reachable, True
+        if restored:
+            log.info("platform.restored")
+            for callback in list(self._restored):
+                try:
+                    callback()
+                except Exception:  # a listener's bug must not fail this request
+                    log.exception("platform.restored_listener_failed")
 
     # -------------------------------------------------------------- kiosk
     def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]:
@@ -113,7 +174,7 @@ class PlatformClient:
                   for b in pending.bills]
         refused = next((q.refusal for q in quotes if not q.payable and q.refusal), None)
         if refused is not None:
-            raise BackendError(refused.code, refused.message, retryable=False)
+            raise BackendError(refused.code, refused.message)
         return view, aggregate_quote(pending, quotes)
 
     def identify_card(self, card_no: str) -> schemas.PatientView:
@@ -141,11 +202,15 @@ class PlatformClient:
             model=schemas.SecondFactorVerifyResponse)
         return r.verified, r.attempts_left
 
-    def settle(self, idempotency_key: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = schemas.SettleRequest.model_validate(payload)
-        s = self.request("POST", "/v1/settlements", body, idempotency_key=idempotency_key,
-                         model=schemas.Settlement)
-        return json.loads(s.model_dump_json())
+    def settle(self, request: schemas.SettleRequest, idempotency_key: str
+               ) -> schemas.Settlement:
+        return self.request("POST", "/v1/settlements", request,
+                            idempotency_key=idempotency_key, model=schemas.Settlement)
+
+    def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse:
+        """The batch totals (safe to send again: the platform only compares and alerts)."""
+        return self.request("POST", "/v1/reconcile", request, model=schemas.ReconcileResponse,
+                            retry=True)
 
     def sync_gallery(self, cursor: int) -> GalleryPage:
         page = self.request("GET", "/v1/gallery", params={"pack": self.pack, "cursor": cursor},
@@ -161,8 +226,15 @@ class PlatformClient:
                             model=schemas.Handoff)
 
     def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
-        """This device's health, for the platform's fleet view (kiosks and counters)."""
-        return self.request("POST", "/v1/heartbeat", report, model=schemas.HeartbeatResponse)
+        """This device's health, for the platform's fleet view (kiosks and counters); its
+        answer sets the clock offset precisely and says the platform's window and retention."""
+        sent = self.clock.local()
+        answer = self.request("POST", "/v1/heartbeat", report, model=schemas.HeartbeatResponse)
+        self.clock.observe(answer.received_at.timestamp(), sent, self.clock.local(),
+                           precise=True)
+        self.clock.learn_window(answer.skew_window_s)
+        self.retention_hours = answer.idempotency_retention_hours
+        return answer
 
     # ------------------------------------------------------ counter (cashier)
     def handoffs(self, *, open_only: bool = True, date: str | None = None
@@ -222,12 +294,11 @@ class PlatformClient:
 def _error(resp: requests.Response, method: str, path: str) -> BackendError:
     try:
         detail = schemas.ErrorBody.model_validate_json(resp.content).error
-        code, message = detail.code, detail.message
     except ValidationError:
-        code, message = "backend.bad_response", resp.text[:200]
-    retryable = resp.status_code >= 500 or code == "idempotency.in_flight"
-    return BackendError(code, f"{method} {path}: {message}", retryable=retryable,
-                        status=resp.status_code)
+        return BackendError("backend.bad_response", f"{method} {path}: {resp.text[:200]}",
+                            status=resp.status_code)
+    return BackendError(detail.code, f"{method} {path}: {detail.message}",
+                        status=resp.status_code, details=detail.details)
 
 
 def aggregate_quote(pending: schemas.PendingBills, quotes: list[schemas.Quote]) -> Quote:

@@ -4,7 +4,8 @@ outbox backlog, last gallery sync, clock offset, free disk), for the platform's 
 
 It runs on a thread of its own and catches every failure (logged once per outage): a
 platform that cannot be reached, or a report that cannot be built, must never touch a
-checkout. The clock offset is measured on each answer and sent with the next report.
+checkout. The clock offset is what the client measured on the last answer
+(``PlatformClock``), sent with the next report.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ from device.health import Health
 from kiosk import __version__
 from kiosk.backend import BackendError
 from kiosk.config import KioskConfig
-from kiosk.outbox import Outbox
+from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
+from kiosk.settlement.outbox import Outbox
 
 log = logging.getLogger(__name__)
 Peripherals = Callable[[], Mapping[str, Health]]
 
 
 class HeartbeatClient(Protocol):
+    clock: PlatformClock
+
     def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse: ...
 
 
@@ -61,13 +65,11 @@ class HeartbeatSender:
     """``beat`` is the testable unit; ``start`` beats at once, then every ``interval_s``."""
 
     def __init__(self, client: HeartbeatClient,
-                 report: Callable[[int | None], schemas.HeartbeatRequest], interval_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 report: Callable[[int | None], schemas.HeartbeatRequest],
+                 interval_s: float) -> None:
         self.client = client
         self.report = report  # (last measured clock offset) -> report
         self.interval_s = interval_s
-        self.clock = clock
-        self.clock_offset_ms: int | None = None
         self._failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,10 +77,7 @@ class HeartbeatSender:
     def beat(self) -> bool:
         """Send one heartbeat; False if it failed, for whatever reason."""
         try:
-            report = self.report(self.clock_offset_ms)
-            sent = self.clock()
-            answer = self.client.heartbeat(report)
-            back = self.clock()
+            self.client.heartbeat(self.report(self.client.clock.offset_ms))
         except Exception as exc:
             if not self._failing:  # one line per outage, not one per beat
                 code = exc.code if isinstance(exc, BackendError) else type(exc).__name__
@@ -88,9 +87,6 @@ class HeartbeatSender:
         if self._failing:
             log.info("heartbeat.restored")
         self._failing = False
-        # the platform stamped its answer while handling the request: about halfway
-        self.clock_offset_ms = round(((sent + back) / 2 - answer.received_at.timestamp())
-                                     * 1000)
         return True
 
     def start(self) -> None:
@@ -111,7 +107,9 @@ class HeartbeatSender:
 
 def counter_heartbeat(config: KioskConfig, client: HeartbeatClient,
                       peripherals: Peripherals) -> HeartbeatSender:
-    """A counter's heartbeat: no outbox and no gallery of its own, only its peripherals."""
+    """A counter's heartbeat: no outbox and no gallery of its own, only its peripherals
+    and its clock."""
     return HeartbeatSender(client, lambda offset: build_report(
-        config, peripherals=peripherals(), outbox=None, synced_at=0.0,
+        config, peripherals={**peripherals(), "clock": client.clock.health()}, outbox=None,
+        synced_at=0.0,
         clock_offset_ms=offset, now=time.time()), config.server.heartbeat_s)

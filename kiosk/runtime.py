@@ -34,34 +34,22 @@ from kiosk.flow.effects import (
     Settle,
 )
 from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessCheck
-from kiosk.flow.model import (
-    PatientView,
-    Quote,
-    SettlementIntent,
-    SettlementResult,
-    State,
-)
+from kiosk.flow.model import PatientView, Quote, SettlementIntent, State
 from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
 from kiosk.heartbeat import HeartbeatSender, build_report
-from kiosk.offline_policy import offline_refusal
-from kiosk.outbox import Item, Outbox, OutboxSender, SendOutcome
 from kiosk.protocol import schemas
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery, decide
 from kiosk.recognition.template import Template
+from kiosk.settlement.desk import SettlementDesk
+from kiosk.settlement.outbox import Outbox
 
 log = logging.getLogger(__name__)
 HANDOFF_RETRY_EVERY_S = 3.0
 HANDOFF_RETRY_S = 600.0  # after ten minutes the patient has been served or has left
 
 RECOGNISING = (State.IDLE, State.SEARCHING, State.LIVENESS)
-
-
-def settle_payload(intent: SettlementIntent, bill_id: str) -> dict[str, Any]:
-    """The wire body of one bill's settlement (one outbox row per bill); the self-pay the
-    patient saw is sent so the platform refuses if the split changed since the quote."""
-    return {"bill_id": bill_id, "patient_id": intent.patient_id, "method": intent.method.value,
-            "expected_self_pay_fen": dict(intent.bill_self_pay).get(bill_id)}
+RECONCILE_EVERY_S = 3600.0  # batch totals hourly, and once at start-up
 
 
 class KioskRuntime:
@@ -105,11 +93,18 @@ class KioskRuntime:
         # only while a patient could still be standing at the desk
         self._late_handoffs: list[tuple[str, str, float]] = []
         self._late_lock = threading.Lock()
-        self.sender = OutboxSender(outbox, self._deliver, clock=time.time)
+        self.station = receipts.Station(config.site.name, config.site.kiosk_id)
+        self.desk = SettlementDesk(
+            backend, outbox, offline=config.offline, station=self.station,
+            hold_s=config.flow.settling_timeout_s,
+            retention_hours=lambda: backend.retention_hours, platform_now=backend.clock.now,
+            notify_cashier=lambda session, reason: self._pool.submit(
+                self._notify_cashier, NotifyCashier(session, reason)))
+        backend.on_restored(self.desk.platform_restored)
+        self._reconciled_at = float("-inf")
         self.peripherals = peripherals or dict
         self.heartbeat = HeartbeatSender(backend, self._heartbeat_report,
                                          config.server.heartbeat_s)
-        self.station = receipts.Station(config.site.name, config.site.kiosk_id)
         self.last_view: FlowView = self.flow.view(self.clock())
 
     # ------------------------------------------------------------ lifecycle
@@ -120,14 +115,14 @@ class KioskRuntime:
         if sync:
             self._spawn("kiosk-sync", self._sync_loop)
         self._spawn("kiosk-handoffs", self._handoff_loop)
-        self.sender.start()
+        self.desk.start()
         self.heartbeat.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._events.put(None)
-        self.sender.stop()
+        self.desk.stop()
         self.heartbeat.stop()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -303,7 +298,11 @@ class KioskRuntime:
         return True
 
     def _handoff_loop(self) -> None:
+        """Also the watchdog tick: the settlement sender is kept running, and the batch
+        totals go to the platform every ``RECONCILE_EVERY_S``."""
         while not self._stop.wait(HANDOFF_RETRY_EVERY_S):
+            self.desk.sender.ensure_running()
+            self._maybe_reconcile()
             with self._late_lock:
                 waiting, self._late_handoffs = self._late_handoffs, []
             for session_id, reason, since in waiting:
@@ -313,6 +312,16 @@ class KioskRuntime:
                 elif not self._send_handoff(session_id, reason, late=True):
                     with self._late_lock:
                         self._late_handoffs.append((session_id, reason, since))
+
+    def _maybe_reconcile(self) -> None:
+        if time.monotonic() - self._reconciled_at < RECONCILE_EVERY_S:
+            return
+        self._reconciled_at = time.monotonic()
+        try:
+            self.desk.reconcile()
+        except BackendError as exc:
+            self._reconciled_at -= RECONCILE_EVERY_S * 0.9  # try again in a few minutes
+            log.warning("settlement.reconcile", extra={"outcome": "failed", "code": exc.code})
 
     def _check_digits(self, effect: CheckDigits) -> None:
         """The digits narrow the candidates (the platform knows the phones); then the face
@@ -352,92 +361,13 @@ class KioskRuntime:
         self.post(lambda now: self.flow.on_digits(now, effect.session_id, patient_id, attempts))
 
     def _settle(self, intent: SettlementIntent, quote: Quote, patient: PatientView) -> None:
-        """Durably enqueue one outbox row per bill, then try to deliver them now."""
-        bills = intent.bill_ids
-        per_bill = dict(intent.bill_self_pay)
-        for bill_id in bills:
-            self.outbox.enqueue(f"{intent.idempotency_key}-{bill_id}", intent.session_id,
-                                settle_payload(intent, bill_id), per_bill.get(bill_id, 0),
-                                hold_s=self.config.flow.settling_timeout_s)
-        results: list[dict[str, Any]] = []
-        for bill_id in bills:
-            item = self.outbox.get(f"{intent.idempotency_key}-{bill_id}")
-            assert item is not None
-            outcome = self._deliver(item)
-            if outcome.delivered:
-                self.outbox.mark_delivered(item.idempotency_key, outcome.response or {})
-                results.append(outcome.response or {})
-                continue
-            self.outbox.mark_failed(item.idempotency_key, outcome.error, outcome.retryable)
-            if not outcome.retryable and results:
-                self._partial(intent, results, outcome.error)
-                return
-            if not outcome.retryable:
-                self.post(lambda now, c=outcome.error: self.flow.on_settle_failed(
-                    now, intent.session_id, c))
-                return
-            self._offline(intent, item, quote, patient)
-            return
-        first = str(results[0].get("settlement_id")) if results else intent.idempotency_key
-        receipt = self.receipt(intent, quote, patient, first, pending=False)
-        result = SettlementResult(first, "settled", intent.self_pay_fen, receipt)
-        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
-
-    def _partial(self, intent: SettlementIntent, settled: list[dict[str, Any]],
-                 refusal: str) -> None:
-        """Some bills settled before the platform refused one: the patient must not be told
-        nothing was paid. The receipt covers exactly the settled bills, from the platform's
-        own answers; the cashier is told the rest is open."""
-        answers = [schemas.Settlement.model_validate(r) for r in settled]
-        paid = {a.bill_id for a in answers}
-        unpaid = tuple(b for b in intent.bill_ids if b not in paid)
-        receipt = receipts.from_settlements(self.station, answers, extra=(
-            f"未支付账单 Unpaid bills: {len(unpaid)}",
-            "请到人工收费窗口办理 Please see the cashier"))
-        result = SettlementResult(answers[0].settlement_id, "partial",
-                                  int(receipt["self_pay_fen"]), receipt,
-                                  unpaid_bill_ids=unpaid, refusal=refusal)
-        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
-
-    def _offline(self, intent: SettlementIntent, item: Item, quote: Quote,
-                 patient: PatientView) -> None:
-        count, total, oldest = self.outbox.offline_exposure()
-        refusal = offline_refusal(self.config.offline, intent.self_pay_fen, count, total, oldest,
-                                  time.time())
-        if refusal is not None:
-            # The row stays in the outbox: if the request did reach the platform it completes
-            # there, and the platform's one-settlement-per-bill rule keeps the cashier from
-            # charging it again. Never drop what may already be charged.
-            self.post(lambda now: self.flow.on_settle_failed(
-                now, intent.session_id, "backend.unreachable"))
-            return
-        self.outbox.mark_offline(item.idempotency_key)
-        receipt = self.receipt(intent, quote, patient, intent.idempotency_key, pending=True)
-        result = SettlementResult(None, "queued", intent.self_pay_fen, receipt)
-        self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
-
-    def receipt(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
-                settlement_id: str, pending: bool) -> dict[str, Any]:
-        return receipts.from_quote(self.station, patient.name_masked, quote,
-                                   method=intent.method.value, self_pay_fen=intent.self_pay_fen,
-                                   settlement_id=settlement_id, pending=pending)
-
-    def _deliver(self, item: Item) -> SendOutcome:
-        """One settlement attempt (at the kiosk or from the outbox later), logged both ends."""
-        fields = {"key": item.idempotency_key, "session": item.session_id,
-                  "bill": item.payload.get("bill_id"), "fen": item.amount_fen,
-                  "attempt": item.attempts + 1, "offline": item.offline}
-        log.info("settlement.attempt", extra=fields)
-        try:
-            response = self.backend.settle(item.idempotency_key, item.payload)
-        except BackendError as exc:
-            log.warning("settlement.result", extra={**fields, "outcome": "failed",
-                                                    "code": exc.code,
-                                                    "retryable": exc.retryable})
-            return SendOutcome(False, error=exc.code, retryable=exc.retryable)
-        log.info("settlement.result", extra={**fields, "outcome": "settled",
-                                             "settlement_id": response.get("settlement_id")})
-        return SendOutcome(True, response)
+        submitted = self.desk.submit(intent, quote, patient)
+        result = submitted.result
+        if result is None:
+            self.post(lambda now: self.flow.on_settle_failed(now, intent.session_id,
+                                                             submitted.failure))
+        else:
+            self.post(lambda now: self.flow.on_settled(now, intent.session_id, result))
 
     def _print(self, receipt: dict[str, Any]) -> None:
         try:
@@ -446,8 +376,13 @@ class KioskRuntime:
         except Exception as exc:  # the cashier can reprint; the patient must not be stuck
             self.audit("receipt.print_failed", {"error": type(exc).__name__})
 
+    def health(self) -> dict[str, Health]:
+        """Peripherals, the platform clock and the settlement sender, for the fleet view."""
+        return {**self.peripherals(), "clock": self.backend.clock.health(),
+                "outbox": self.desk.sender.health()}
+
     def _heartbeat_report(self, clock_offset_ms: int | None) -> schemas.HeartbeatRequest:
-        return build_report(self.config, peripherals=self.peripherals(), outbox=self.outbox,
+        return build_report(self.config, peripherals=self.health(), outbox=self.outbox,
                             synced_at=self.sync_state.synced_at,
                             clock_offset_ms=clock_offset_ms, now=time.time())
 

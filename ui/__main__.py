@@ -181,6 +181,7 @@ def _cashier(args: argparse.Namespace) -> int:
     from kiosk.provisioning import connect
     from kiosk.receipts import Station
     from kiosk.recognition.engine import FaceEngine
+    from kiosk.settlement.outbox import Outbox
     from ui.app import create_app, fill_screen, quit_on_signals
     from ui.cashier.console import CashierConsole
     from ui.cashier.pin import PinGate
@@ -192,8 +193,10 @@ def _cashier(args: argparse.Namespace) -> int:
     require_real_devices(config)  # enrolling a simulator's photo would enrol nobody real
     app, _ = create_app()
     printer = ReceiptPrinter(config.devices.printer)
-    service = PlatformCashierService(connect(config), printer,
-                                     Station(config.site.name, config.site.kiosk_id))
+    service = PlatformCashierService(connect(config),
+                                     Outbox(config.paths.data_path() / "counter-outbox.db"),
+                                     printer, Station(config.site.name, config.site.kiosk_id))
+    service.desk.start()
     camera = camera_from_config(config.devices.camera).start()
     heartbeat = counter_heartbeat(config, service.client, lambda: {
         "camera": camera.health(), "printer": printer.health()})
@@ -211,6 +214,7 @@ def _cashier(args: argparse.Namespace) -> int:
         return app.exec()
     finally:
         heartbeat.stop()
+        service.desk.stop()
         camera.stop()
 
 

@@ -4,7 +4,6 @@ config, models, CJK font, keys and the platform, clock, outbox backlog, devices.
 from __future__ import annotations
 
 import argparse
-import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,27 +47,40 @@ def _font(config: KioskConfig) -> Finding:
 
 
 def _platform(config: KioskConfig) -> Finding:
+    from kiosk.protocol import schemas
     from kiosk.provisioning import connect
 
     client = connect(config)
     started = time.time()
-    resp = client.request("GET", "/v1/gallery", params={"pack": config.models.pack,
-                                                        "cursor": 0, "limit": 1})
+    client.request("GET", "/v1/gallery", params={"pack": config.models.pack, "cursor": 0,
+                                                 "limit": 1})
     rtt_ms = (time.time() - started) * 1000
-    server_time = email.utils.parsedate_to_datetime(resp.headers["Date"]).timestamp()
-    skew = abs(server_time - (started + time.time()) / 2)
-    status = "PASS" if skew < 60 else "WARN"
+    sent = time.time()
+    health = client.request("GET", "/v1/health", model=schemas.Health)
+    offset = (sent + time.time()) / 2 - health.time.timestamp()
+    window = health.skew_window_s
+    status = "PASS" if abs(offset) <= window / 2 else "WARN"
+    corrected = " — requests are signed with platform time; set the clock (NTP)" \
+        if abs(offset) > window / 2 else ""
     return Finding(status, "platform", f"{config.server.url} accepts {config.site.kiosk_id} "
-                   f"({rtt_ms:.0f} ms); clock differs by {skew:.0f} s (limit 300 s)")
+                   f"({rtt_ms:.0f} ms); clock {offset:+.1f} s from platform time "
+                   f"(window ±{window} s, warning past ±{window // 2} s){corrected}")
 
 
 def _outbox(config: KioskConfig) -> Finding:
-    from kiosk.outbox import Outbox
+    from kiosk.settlement.outbox import Outbox, RowState
 
     path = config.paths.data_path() / "outbox.db"
     if not path.exists():
         return Finding("PASS", "outbox", "empty (no settlement waiting)")
-    pending = Outbox(path).pending()
+    box = Outbox(path)
+    try:
+        pending, expired = box.pending(), box.rows(RowState.EXPIRED)
+    finally:
+        box.close()
+    if expired:
+        return Finding("WARN", "outbox", f"{len(expired)} settlement(s) too old to send "
+                       "again: see `kiosk outbox list --state expired` and the cashier")
     if not pending:
         return Finding("PASS", "outbox", "no settlement waiting")
     age_h = (time.time() - min(i.created_at for i in pending)) / 3600

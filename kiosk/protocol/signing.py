@@ -198,7 +198,7 @@ class _KeyLookup(HTTPSignatureKeyResolver):
 class _WindowedVerifier(HTTPMessageVerifier):
     """Replaces the library's age check with the protocol's symmetric ±skew window."""
 
-    def __init__(self, key_resolver: HTTPSignatureKeyResolver, skew_s: int,
+    def __init__(self, key_resolver: HTTPSignatureKeyResolver, skew_s: int | None,
                  clock: Callable[[], float]) -> None:
         super().__init__(signature_algorithm=_ALG, key_resolver=key_resolver)
         self.skew_s = skew_s
@@ -210,7 +210,7 @@ class _WindowedVerifier(HTTPMessageVerifier):
             raise _Rejected(ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING,
                                           "signature has no integer 'created' parameter"))
         now = self.clock()
-        if abs(now - created) > self.skew_s:
+        if self.skew_s is not None and abs(now - created) > self.skew_s:
             raise _Rejected(ProtocolError(
                 ErrorCode.CLOCK_SKEW, f"'created' is {int(now - created)} s from server time, "
                 f"outside ±{self.skew_s} s", skew_s=self.skew_s))
@@ -273,17 +273,24 @@ class RequestVerifier:
 
 
 class ResponseVerifier:
-    """Kiosk side: accept a response only if the pinned server key signed it for our request."""
+    """Kiosk side: accept a response only if the pinned server key signed it for our request.
+
+    The window is checked after the signature: an authentic answer outside it is refused
+    with its ``created`` in ``details``, so the device learns the platform's time from it.
+    """
 
     def __init__(self, server_public_key: Ed25519PublicKey, *, skew_s: int = DEFAULT_SKEW_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.key_id = fingerprint(server_public_key)
         resolver = MappingKeyResolver(public_keys={self.key_id: server_public_key},
                                       private_keys={})
-        self._verifier = _WindowedVerifier(resolver, skew_s, clock)
+        self.skew_s = skew_s
+        self.clock = clock
+        self._verifier = _WindowedVerifier(resolver, None, clock)
 
-    def verify(self, response: requests.Response) -> None:
-        """Raise UNTRUSTED_RESPONSE unless ``response`` is authentic and complete."""
+    def verify(self, response: requests.Response) -> int:
+        """The answer's ``created`` (platform time); UNTRUSTED_RESPONSE unless ``response``
+        is authentic, complete and within the window."""
         try:
             result = self._verifier.verify(response, max_age=None, expect_tag=RESPONSE_TAG)[0]
         except _Rejected as exc:
@@ -309,3 +316,13 @@ class ResponseVerifier:
             verify_content_digest(covered['"content-digest"'], response.content)
         except ProtocolError as exc:
             raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, exc.message) from None
+        created = int(result.parameters["created"])
+        off = self.clock() - created
+        if abs(off) > self.skew_s:
+            # only an answer bound to our own fresh request says what time it is now: an
+            # unbound one (public routes) could be an old recording
+            bound = {"created": created} if _BOUND_REQUEST_SIGNATURE in covered else {}
+            raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE,
+                                f"answer signed {off:+.0f} s from this device's clock, outside "
+                                f"±{self.skew_s} s: check the clock", **bound)
+        return created

@@ -19,9 +19,11 @@ from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
 from kiosk.flow.model import Method, State
 from kiosk.gallery_store import GalleryStore, load_or_create_key
-from kiosk.outbox import DELIVERED, Outbox
+from kiosk.platform_clock import PlatformClock
+from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
+from kiosk.settlement.outbox import Outbox, RowState
 
 
 def frame_of(face: np.ndarray, size: int) -> np.ndarray:
@@ -141,9 +143,9 @@ def test_backend_down_hands_off_and_nothing_is_lost(platform, engine, enrolled):
         assert item.offline
         platform.start()
         runtime.outbox.retry_now(item.idempotency_key)
-        runtime.sender.wake()
+        runtime.desk.sender.wake()
         deadline = time.monotonic() + 20
-        while runtime.outbox.get(item.idempotency_key).state != DELIVERED:
+        while runtime.outbox.get(item.idempotency_key).state != RowState.DELIVERED:
             assert time.monotonic() < deadline, runtime.outbox.get(item.idempotency_key)
             time.sleep(0.1)
     finally:
@@ -159,37 +161,42 @@ def test_reply_lost_after_commit_is_charged_once(platform, engine, enrolled):
     via = PlatformClient(proxy.url, direct.device_id, direct.device_key, direct.server_key,
                          pack=engine.pack, read_timeout_s=2.0)
     patient, quote = direct.lookup(Method.CARD, "YB33078400001003")
-    payload = {"bill_id": quote.bill_ids[0], "patient_id": patient.patient_id,
-               "method": "card", "expected_self_pay_fen": quote.self_pay_fen}
+    request = SettleRequest(bill_id=quote.bill_ids[0], patient_id=patient.patient_id,
+                            method=PaymentMethod.CARD, expected_self_pay_fen=quote.self_pay_fen)
     key = f"lost-{uuid.uuid4().hex}"
     proxy.mode = "drop_reply"
     with pytest.raises(BackendError) as err:
-        via.settle(key, payload)
-    assert err.value.retryable and proxy.drops == 1
+        via.settle(request, key)
+    # each try freshly signed, the same key: charged once however many replies are lost
+    assert err.value.retryable and proxy.drops == 1 + via.retries
     proxy.mode = "delay"
     proxy.delay_s = 3.0  # slower than the client's read timeout
     with pytest.raises(BackendError) as err:
-        via.settle(key, payload)
-    assert err.value.code == "backend.timeout" and err.value.retryable
+        via.settle(request, key)
+    assert err.value.code in ("backend.timeout", "backend.unreachable") and err.value.retryable
     proxy.mode = "pass"
-    first = via.settle(key, payload)
-    again = direct.settle(key, payload)  # a duplicate send, e.g. after a restart
-    assert first["settlement_id"] == again["settlement_id"]
+    first = via.settle(request, key)
+    again = direct.settle(request, key)  # a duplicate send, e.g. after a restart
+    assert first.settlement_id == again.settlement_id
     other_key = f"other-{uuid.uuid4().hex}"
     with pytest.raises(BackendError) as err:
-        direct.settle(other_key, payload)
+        direct.settle(request, other_key)
     assert err.value.code == "bill.already_settled" and not err.value.retryable
+    assert err.value.details["settlement_id"] == first.settlement_id
     proxy.close()
 
 
-def test_clock_skew_and_revoked_device_are_clear_errors(platform, engine):
+def test_a_skewed_clock_is_learned_and_reported_and_revocation_is_clear(platform, engine):
     config = platform.device("kiosk", "kiosk-skew")
     good = connect(config)
     skewed = PlatformClient(good.base_url, good.device_id, good.device_key, good.server_key,
-                            pack=engine.pack, clock=lambda: time.time() + 400)
-    with pytest.raises(BackendError) as err:
-        skewed.lookup(Method.CARD, "YB33078400001001")
-    assert err.value.code == "auth.clock_skew" and not err.value.retryable
+                            pack=engine.pack, clock=PlatformClock(lambda: time.time() + 400))
+    # refused for the clock once, signed: the client learns platform time and signs with it
+    patient, _ = skewed.lookup(Method.CARD, "YB33078400001001")
+    assert patient.patient_id == "P1001"
+    assert 398 <= skewed.clock.offset_s <= 402
+    health = skewed.clock.health()
+    assert health.reason == "clock.skewed" and "+400 s" in health.message
     platform.admin("device", "revoke", config.site.kiosk_id, "--reason", "stolen")
     with pytest.raises(BackendError) as err:
         good.sync_gallery(0)

@@ -9,9 +9,9 @@ import time
 
 from device.health import Health, HealthState
 from kiosk.gallery_store import GalleryStore, load_or_create_key
-from kiosk.outbox import Outbox
 from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
+from kiosk.settlement.outbox import Outbox
 
 
 def fleet_entry(platform, device_id: str) -> dict:
@@ -50,7 +50,10 @@ def test_a_running_kiosk_is_ok_and_a_stopped_one_goes_offline(platform, engine):
         assert entry["status"] == "ok", entry
         report = entry["report"]
         assert report["interval_s"] == 1.0 and report["model_pack"] == config.models.pack
-        assert report["devices"] == [{"device": "camera", "state": "ok", "reason": "ok"}]
+        assert report["devices"] == [  # the peripherals, the platform clock, the sender
+            {"device": "camera", "state": "ok", "reason": "ok"},
+            {"device": "clock", "state": "ok", "reason": "ok"},
+            {"device": "outbox", "state": "ok", "reason": "ok"}]
         assert report["outbox_depth"] == 0 and report["disk_free_bytes"] > 0
         assert abs(report["clock_offset_ms"]) < 1000  # same machine, same clock
         # a camera gone bad shows on the next beat, with its reason

@@ -8,6 +8,7 @@ import uuid
 
 from device.printer.receipt import Receipt
 from kiosk.flow.model import State
+from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
 from tests.integration.test_checkout_e2e import handoffs_of, make_runtime, wait_for
@@ -26,14 +27,16 @@ def test_a_bill_refused_after_another_settled_is_a_partial_result(platform, engi
         assert len(review.quote.bill_ids) == 2
         first, second = review.quote.bill_ids
         # the desk takes the second bill in cash while the patient is reading the screen
-        counter.settle(str(uuid.uuid4()), {"bill_id": second, "patient_id": "P1001",
-                                           "method": "cash"})
+        taken = counter.settle(SettleRequest(bill_id=second, patient_id="P1001",
+                                             method=PaymentMethod.CASH), str(uuid.uuid4()))
         runtime.confirm()
         done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
         assert done.state == State.DONE and done.guidance == "done.partial", done
         result = done.result
         assert result.status == "partial" and result.unpaid_bill_ids == (second,)
         assert result.refusal == "bill.already_settled"
+        (refused,) = [r for r in runtime.outbox.rows() if r.request.bill_id == second]
+        assert refused.state == "rejected" and refused.taken_by == taken.settlement_id
         paid = counter.settlement(result.settlement_id)
         assert paid.bill_id == first
         assert result.self_pay_fen == paid.layers.self_pay_fen

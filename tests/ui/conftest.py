@@ -32,13 +32,13 @@ from device.printer.receipt_printer import ReceiptPrinter
 from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig, KioskConfig
 from kiosk.demo.platform import Platform, make_platform
-from kiosk.outbox import Outbox
 from kiosk.protocol.schemas import PaymentMethod, Quote, QuoteRequest
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.template import Template
 from kiosk.runtime import KioskRuntime
+from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import (
     ASTRO_NAME,
     ASTRO_NATIONAL_ID,

@@ -17,6 +17,7 @@ from kiosk.backend import BackendError
 from kiosk.config import FlowConfig
 from kiosk.flow.model import State
 from kiosk.protocol.schemas import PaymentMethod, SettlementStatus, SettleRequest
+from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
 from ui.cashier import console as console_module
 from ui.cashier.console import CashierConsole
@@ -88,10 +89,11 @@ def test_reversal_needs_a_reason():
 # --------------------------------------------------------------------- the console
 
 @pytest.fixture
-def service(counter, receipt_printer) -> PlatformCashierService:
-    """The console's platform: the counter's client and a printer whose spool the kiosk's
-    slips also go to (reprints of kiosk receipts work from it)."""
-    return PlatformCashierService(counter, receipt_printer)
+def service(counter, receipt_printer, tmp_path) -> PlatformCashierService:
+    """The console's platform: the counter's client and outbox, and a printer whose spool
+    the kiosk's slips also go to (reprints of kiosk receipts work from it)."""
+    return PlatformCashierService(counter, Outbox(tmp_path / "counter-outbox.db"),
+                                  receipt_printer)
 
 
 @pytest.fixture
@@ -345,7 +347,7 @@ def test_settle_keeps_the_consoles_key_so_a_retry_charges_once(service, counter)
     assert credit.outstanding_fen == 3_258  # charged once
 
 
-def test_reprint_without_a_printer_is_a_coded_error(counter):
+def test_reprint_without_a_printer_is_a_coded_error(counter, tmp_path):
     with pytest.raises(BackendError) as exc:
-        PlatformCashierService(counter).reprint("stl_0000")
+        PlatformCashierService(counter, Outbox(tmp_path / "o.db")).reprint("stl_0000")
     assert exc.value.code == "printer.offline"

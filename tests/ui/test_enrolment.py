@@ -17,6 +17,7 @@ from device.camera.grabbers import ImageFolderGrabber
 from device.opencv import cv2
 from kiosk.protocol.templates import parse_template
 from kiosk.recognition.template import Template
+from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1004, P1006, padded
 from ui.cashier.platform import PlatformCashierService
 from ui.enrolment import CONSENT_VERSION, DONE, REFUSED, EnrolmentCapture, EnrolmentPanel
@@ -130,9 +131,10 @@ def consent_on_record(platform, patient_id: str) -> tuple[str | None, int | None
 
 
 @pytest.fixture
-def panel_for(qtbot, counter, engine):
+def panel_for(qtbot, counter, engine, tmp_path):
     def make(camera, **kwargs) -> EnrolmentPanel:
-        panel = EnrolmentPanel(PlatformCashierService(counter), Worker(), engine, camera,
+        service = PlatformCashierService(counter, Outbox(tmp_path / "counter-outbox.db"))
+        panel = EnrolmentPanel(service, Worker(), engine, camera,
                                **kwargs)
         qtbot.addWidget(panel)
         panel.show()

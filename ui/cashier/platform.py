@@ -19,9 +19,12 @@ from device.printer.receipt import Receipt
 from kiosk import receipts
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
+from kiosk.config import OfflineConfig
 from kiosk.protocol import schemas
 from kiosk.receipts import Station
 from kiosk.recognition.template import Template
+from kiosk.settlement.desk import SettlementDesk
+from kiosk.settlement.outbox import Outbox
 from ui.cashier.service import Handoff, LookupBy
 
 log = logging.getLogger(__name__)
@@ -43,11 +46,20 @@ class SlipPrinter(Protocol):
 
 
 class PlatformCashierService:
-    def __init__(self, client: PlatformClient, printer: SlipPrinter | None = None,
-                 station: Station | None = None) -> None:
+    """``outbox``: the counter's own settlement outbox — a charge whose answer was lost
+    stays there and is resolved by the desk's sender, under the same key."""
+
+    def __init__(self, client: PlatformClient, outbox: Outbox,
+                 printer: SlipPrinter | None = None, station: Station | None = None) -> None:
         self.client = client
         self.printer = printer
         self.station = station or Station("", client.device_id)
+        self.desk = SettlementDesk(
+            client, outbox, offline=OfflineConfig(), station=self.station, hold_s=60.0,
+            retention_hours=lambda: client.retention_hours, platform_now=client.clock.now,
+            notify_cashier=lambda session, reason: log.error(
+                "cashier.charge_unresolved", extra={"session": session, "reason": reason}))
+        client.on_restored(self.desk.platform_restored)
 
     # ------------------------------------------------------------- hand-offs
     def handoffs(self) -> list[Handoff]:
@@ -76,8 +88,9 @@ class PlatformCashierService:
     def settle(self, request: schemas.SettleRequest, idempotency_key: str
                ) -> schemas.Settlement:
         """The console's key is kept: a retry of the same quoted settlement charges once."""
-        body = self.client.settle(idempotency_key, request.model_dump(mode="json"))
-        settlement = schemas.Settlement.model_validate(body)
+        settlement = self.desk.settle_now(request, idempotency_key,
+                                          f"counter-{idempotency_key}",
+                                          request.expected_self_pay_fen or 0)
         self._print_slip(settlement)
         return settlement
 
@@ -104,7 +117,7 @@ class PlatformCashierService:
         except DeviceError as exc:
             log.warning("cashier.reprint_failed", extra={"code": exc.code,
                                                          "settlement_id": settlement_id})
-            raise BackendError(exc.code, exc.message, retryable=False) from exc
+            raise BackendError(exc.code, exc.message) from exc
 
     def settlements(self, day: date) -> schemas.SettlementList:
         return self.client.settlements_today(day.isoformat())

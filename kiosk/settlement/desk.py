@@ -1,0 +1,248 @@
+"""The settlement desk: the one place a settlement is built, written, sent and decided.
+
+``submit`` is the kiosk checkout (one outbox row per bill, first attempts at once, then the
+offline policy or a partial outcome); ``settle_now`` is one counter charge; ``deliver`` is
+every attempt either makes, the background sender's included, and the only code that
+writes an attempt's result. What the patient is told comes from a *done* (the platform's
+own answers, on the receipt) or a final refusal; an unknown outcome is "queued" under the
+offline policy or "unconfirmed, see the cashier" — never "failed".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kiosk import receipts
+from kiosk.backend import BackendError
+from kiosk.config import OfflineConfig
+from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
+from kiosk.protocol import schemas
+from kiosk.settlement.offline import offline_refusal
+from kiosk.settlement.outbox import Outbox, Row, RowState
+from kiosk.settlement.outcome import Outcome
+from kiosk.settlement.sender import Sender
+
+log = logging.getLogger(__name__)
+
+EXPIRY_MARGIN_S = 2 * 3600  # stop re-sending two hours before the platform forgets the key
+RECONCILE_WINDOW_S = 23 * 3600  # inside the platform's shortest key retention (24 h)
+RECEIPT_KEEP_S = 30 * 86400  # delivered rows (the signed answers) kept a month
+UNCONFIRMED = "settlement.unconfirmed"
+
+
+class SettleBackend(Protocol):
+    def settle(self, request: schemas.SettleRequest, idempotency_key: str
+               ) -> schemas.Settlement: ...
+
+    def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    settlement: schemas.Settlement | None = None
+    code: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the flow is told: a result (settled, partial, queued) or why not."""
+
+    result: SettlementResult | None = None
+    failure: str = ""  # a final refusal's code, or settlement.unconfirmed
+
+
+def request_for(intent: SettlementIntent, bill_id: str) -> schemas.SettleRequest:
+    """One bill's settlement; the self-pay the patient saw is sent so the platform refuses
+    if the split changed since the quote."""
+    return schemas.SettleRequest(bill_id=bill_id, patient_id=intent.patient_id,
+                                 method=schemas.PaymentMethod(intent.method.value),
+                                 expected_self_pay_fen=dict(intent.bill_self_pay).get(bill_id))
+
+
+def batch_digest(settlement_ids: list[str]) -> str:
+    """sha256 hex of the sorted ids joined by newlines (protocol: reconcile)."""
+    return hashlib.sha256("\n".join(sorted(settlement_ids)).encode()).hexdigest()
+
+
+class SettlementDesk:
+    def __init__(self, backend: SettleBackend, outbox: Outbox, *, offline: OfflineConfig,
+                 station: receipts.Station, hold_s: float,
+                 retention_hours: Callable[[], int], platform_now: Callable[[], float],
+                 notify_cashier: Callable[[str, str], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.backend = backend
+        self.outbox = outbox
+        self.offline = offline
+        self.station = station
+        self.hold_s = hold_s  # the background sender keeps off a row while the kiosk waits
+        self.retention_hours = retention_hours
+        self.platform_now = platform_now
+        self.notify_cashier = notify_cashier  # (session id, reason): rows the patient left
+        self.clock = clock
+        self.sender = Sender(self.run_due, outbox.next_due_at, clock=clock)
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self.outbox.purge(self.clock() - RECEIPT_KEEP_S)
+        self.sender.start()
+
+    def stop(self) -> None:
+        self.sender.stop()
+
+    def platform_restored(self) -> None:
+        """The platform answers again: every pending row is due now."""
+        if self.outbox.retry_now():
+            self.sender.wake()
+
+    # ---------------------------------------------------------------- kiosk
+    def submit(self, intent: SettlementIntent, quote: Quote, patient: PatientView
+               ) -> Submitted:
+        """Durably enqueue one row per bill, then deliver them now, in order."""
+        per_bill = dict(intent.bill_self_pay)
+        rows = [self.outbox.enqueue(f"{intent.idempotency_key}-{bill_id}", intent.session_id,
+                                    request_for(intent, bill_id), per_bill.get(bill_id, 0),
+                                    hold_s=self.hold_s)
+                for bill_id in intent.bill_ids]
+        done: list[schemas.Settlement] = []
+        for row in rows:
+            delivery = self.deliver(row, background=False)
+            if delivery.outcome is Outcome.DONE and delivery.settlement is not None:
+                done.append(delivery.settlement)
+            elif delivery.outcome is Outcome.REFUSED:
+                return self._partial(intent, done, delivery.code) if done else \
+                    Submitted(failure=delivery.code)
+            else:
+                return self._unknown(intent, quote, patient, rows)
+        receipt = receipts.from_settlements(self.station, done)
+        return Submitted(SettlementResult(done[0].settlement_id, "settled",
+                                          int(receipt["self_pay_fen"]), receipt))
+
+    def _partial(self, intent: SettlementIntent, done: list[schemas.Settlement],
+                 refusal: str) -> Submitted:
+        """Some bills settled before the platform refused one: the receipt covers exactly
+        the settled bills, from the platform's own answers; the cashier is told the rest."""
+        paid = {s.bill_id for s in done}
+        unpaid = tuple(b for b in intent.bill_ids if b not in paid)
+        receipt = receipts.from_settlements(self.station, done, extra=(
+            f"未支付账单 Unpaid bills: {len(unpaid)}",
+            "请到人工收费窗口办理 Please see the cashier"))
+        return Submitted(SettlementResult(done[0].settlement_id, "partial",
+                                          int(receipt["self_pay_fen"]), receipt,
+                                          unpaid_bill_ids=unpaid, refusal=refusal))
+
+    def _unknown(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
+                 rows: list[Row]) -> Submitted:
+        """Not known whether the platform charged: the rows stay and keep being sent. Under
+        the offline limits the patient leaves with a "pending" slip; otherwise the cashier
+        is asked — the platform's one-settlement-per-bill rule keeps a second charge out."""
+        count, total, oldest = self.outbox.offline_exposure()
+        refusal = offline_refusal(self.offline, intent.self_pay_fen, count, total, oldest,
+                                  self.clock())
+        if refusal is not None:
+            log.warning("settlement.unconfirmed", extra={"session": intent.session_id,
+                                                         "offline_refusal": refusal})
+            return Submitted(failure=UNCONFIRMED)
+        for row in rows:
+            self.outbox.mark_offline(row.idempotency_key)
+        receipt = receipts.from_quote(self.station, patient.name_masked, quote,
+                                      method=intent.method.value,
+                                      self_pay_fen=intent.self_pay_fen,
+                                      settlement_id=intent.idempotency_key, pending=True)
+        return Submitted(SettlementResult(None, "queued", intent.self_pay_fen, receipt))
+
+    # -------------------------------------------------------------- counter
+    def settle_now(self, request: schemas.SettleRequest, key: str, session_id: str,
+                   amount_fen: int) -> schemas.Settlement:
+        """One counter charge through the same outbox; raises ``BackendError`` unless done
+        (an unknown outcome stays queued under ``key``: charging again reuses it)."""
+        row = self.outbox.enqueue(key, session_id, request, amount_fen, hold_s=self.hold_s)
+        if row.state is not RowState.PENDING:
+            if row.response is not None:
+                return row.response
+            raise BackendError(row.last_error or UNCONFIRMED, "this charge was refused before",
+                               details=row.details)
+        delivery = self.deliver(row, background=False)
+        if delivery.settlement is not None:
+            return delivery.settlement
+        raise BackendError(delivery.code, "the platform did not confirm this charge",
+                           details=delivery.details)
+
+    # ------------------------------------------------------------- delivery
+    def run_due(self) -> int:
+        """The sender's round: every due row once; returns how many were delivered."""
+        delivered = 0
+        for row in self.outbox.due(self.clock()):
+            delivered += self.deliver(row).outcome is Outcome.DONE
+        return delivered
+
+    def deliver(self, row: Row, *, background: bool = True) -> Delivery:
+        """One attempt and its bookkeeping. ``background``: the patient is gone, so a
+        refusal or an expiry is handed to the cashier."""
+        now = self.clock()
+        fields = {"key": row.idempotency_key, "session": row.session_id,
+                  "bill": row.request.bill_id, "fen": row.amount_fen,
+                  "attempt": row.attempts + 1, "offline": row.offline}
+        if now - row.created_at > self.retention_hours() * 3600 - EXPIRY_MARGIN_S:
+            # the platform may have forgotten this key: a blind re-send could charge again
+            # after a reversal. The cashier decides, with the row's history.
+            self.outbox.mark_expired(row.idempotency_key, "settlement.expired", now)
+            log.error("settlement.expired", extra=fields)
+            self.notify_cashier(row.session_id, "settlement.expired")
+            return Delivery(Outcome.UNKNOWN, code="settlement.expired")
+        log.info("settlement.attempt", extra=fields)
+        try:
+            settlement = self.backend.settle(row.request, row.idempotency_key)
+        except BackendError as exc:
+            log.warning("settlement.result", extra={**fields, "outcome": exc.outcome.value,
+                                                    "code": exc.code})
+            if exc.outcome is Outcome.REFUSED:
+                self.outbox.mark_refused(row.idempotency_key, exc.code, exc.details, now)
+                if background:
+                    self.notify_cashier(row.session_id, "settlement.refused")
+                return Delivery(Outcome.REFUSED, code=exc.code, details=exc.details)
+            self.outbox.mark_unknown(row.idempotency_key, exc.code, now)
+            return Delivery(Outcome.UNKNOWN, code=exc.code)
+        self.outbox.mark_delivered(row.idempotency_key, settlement, now)
+        log.info("settlement.result", extra={**fields, "outcome": Outcome.DONE.value,
+                                             "settlement_id": settlement.settlement_id})
+        return Delivery(Outcome.DONE, settlement)
+
+    # --------------------------------------------------------- batch totals
+    def reconcile(self) -> schemas.ReconcileResponse:
+        """Send the platform what this device holds; re-queue what it has lost."""
+        since = self.platform_now() - RECONCILE_WINDOW_S
+        held = [r for r in self.outbox.delivered_since(self.clock() - RECONCILE_WINDOW_S - 3600)
+                if r.response is not None and r.response.settled_at.timestamp() >= since]
+        ids = [r.response.settlement_id for r in held if r.response is not None]
+        request = schemas.ReconcileRequest(
+            since=dt.datetime.fromtimestamp(since, dt.UTC), count=len(held),
+            self_pay_fen=sum(r.response.layers.self_pay_fen for r in held
+                             if r.response is not None),
+            digest=batch_digest(ids),
+            settlements=[schemas.HeldSettlement(
+                settlement_id=r.response.settlement_id, idempotency_key=r.idempotency_key,
+                bill_id=r.response.bill_id, self_pay_fen=r.response.layers.self_pay_fen)
+                for r in held if r.response is not None],
+            pending_keys=[r.idempotency_key for r in self.outbox.pending()],
+            audit_head=self.outbox.audit_head())
+        answer = self.backend.reconcile(request)
+        requeued = sum(self.outbox.requeue(key, "reconcile.missing_on_platform")
+                       for key in answer.missing_on_platform)
+        level = logging.INFO
+        if answer.missing_on_platform or answer.missing_on_device or answer.audit == "rollback":
+            level = logging.ERROR
+        log.log(level, "settlement.reconcile", extra={
+            "held": len(held), "matched": answer.matched, "requeued": requeued,
+            "missing_on_platform": len(answer.missing_on_platform),
+            "missing_on_device": len(answer.missing_on_device), "audit": answer.audit.value})
+        if requeued:
+            self.sender.wake()
+        return answer

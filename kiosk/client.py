@@ -88,7 +88,8 @@ class PlatformClient:
     def request(self, method: str, path: str, body: BaseModel | None = None, *,
                 params: dict[str, Any] | None = None, idempotency_key: str | None = None,
                 model: type[M] | None = None, retry: bool | None = None) -> Any:
-        """One call; ``retry`` (default: GETs and keyed POSTs) sends it again, freshly
+        """One call; ``retry`` (default: GETs and keyed POSTs; the read-only and idempotent
+        POSTs say so) sends it again, freshly
         signed, up to ``retries`` more times while its outcome is unknown. Any request is
         sent again after a clock refusal, which changed nothing."""
         again = retry if retry is not None else (method == "GET" or idempotency_key is not None)
@@ -179,22 +180,24 @@ class PlatformClient:
 
     def identify_card(self, card_no: str) -> schemas.PatientView:
         return self.request("POST", "/v1/identify/card",
-                            schemas.CardLookupRequest(card_no=card_no), model=schemas.PatientView)
+                            schemas.CardLookupRequest(card_no=card_no), model=schemas.PatientView,
+                            retry=True)
 
     def identify_voucher(self, payload: str) -> schemas.PatientView:
         return self.request("POST", "/v1/identify/voucher",
                             schemas.VoucherLookupRequest(payload=payload),
-                            model=schemas.PatientView)
+                            model=schemas.PatientView, retry=True)
 
     def quote(self, bill_id: str, patient_id: str, method: schemas.PaymentMethod
               ) -> schemas.Quote:
         return self.request("POST", "/v1/quotes", schemas.QuoteRequest(
-            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote)
+            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote,
+            retry=True)
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]:
         return self.request("POST", "/v1/second-factor/narrow",
                             schemas.NarrowRequest(last4=last4, candidates=candidates),
-                            model=schemas.NarrowResponse).patient_ids
+                            model=schemas.NarrowResponse, retry=True).patient_ids
 
     def verify_digits(self, session_id: str, patient_id: str, last4: str) -> tuple[bool, int]:
         r = self.request("POST", "/v1/second-factor/verify", schemas.SecondFactorVerifyRequest(
@@ -223,13 +226,14 @@ class PlatformClient:
         """Tell the site's counters this session needs the cashier (safe to resend)."""
         return self.request("POST", "/v1/handoffs",
                             schemas.HandoffRequest(session_id=session_id, reason=reason),
-                            model=schemas.Handoff)
+                            model=schemas.Handoff, retry=True)
 
     def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
         """This device's health, for the platform's fleet view (kiosks and counters); its
         answer sets the clock offset precisely and says the platform's window and retention."""
         sent = self.clock.local()
-        answer = self.request("POST", "/v1/heartbeat", report, model=schemas.HeartbeatResponse)
+        answer = self.request("POST", "/v1/heartbeat", report, model=schemas.HeartbeatResponse,
+                              retry=True)
         self.clock.observe(answer.received_at.timestamp(), sent, self.clock.local(),
                            precise=True)
         self.clock.learn_window(answer.skew_window_s)

@@ -17,6 +17,7 @@ from device.atomic import atomic_write
 from kiosk.client import PlatformClient
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, KioskError
+from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import (
@@ -146,8 +147,9 @@ def _write_config(path: Path, **v: object) -> None:
     atomic_write(path, tomlkit.dumps(doc).encode("utf-8"))
 
 
-def connect(config: KioskConfig) -> PlatformClient:
-    """A client from a provisioned config; refuses a server key that is not the pinned one."""
+def connect(config: KioskConfig, clock: PlatformClock | None = None) -> PlatformClient:
+    """A client from a provisioned config; refuses a server key that is not the pinned one.
+    ``clock``: what the device's clock is taken to be (tests give one that is off)."""
     s = config.server
     if not (s.device_key and s.server_key and config.site.kiosk_id):
         raise ConfigError("this kiosk is not provisioned: run `kiosk provision --server URL "
@@ -165,4 +167,4 @@ def connect(config: KioskConfig) -> PlatformClient:
                           f"{s.server_key_fingerprint}")
     return PlatformClient(s.url, config.site.kiosk_id, device_key, server_key,
                           pack=config.models.pack, connect_timeout_s=s.connect_timeout_s,
-                          read_timeout_s=s.read_timeout_s)
+                          read_timeout_s=s.read_timeout_s, clock=clock)

@@ -1,6 +1,7 @@
-"""Subprocess for the kill -9 test: enqueue one settlement per bill (deterministic
+"""Subprocess for the kill -9 tests: enqueue one settlement per bill (deterministic
 Idempotency-Keys, as a kiosk that already wrote its intents would have), then deliver
-everything; exits 0 when the outbox is drained. Killed at random points by the test."""
+everything through the settlement desk; exits 0 when the outbox is drained. Killed at random
+points by the test. ``enqueue-only`` stops after the rows are written (and waits to die)."""
 
 from __future__ import annotations
 
@@ -9,38 +10,38 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.backend import BackendError
-from kiosk.config import load_config
-from kiosk.outbox import Outbox, OutboxSender, SendOutcome
+from kiosk.config import OfflineConfig, load_config
+from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import connect
+from kiosk.receipts import Station
+from kiosk.settlement.desk import SettlementDesk
+from kiosk.settlement.outbox import Outbox
 
 
 def main() -> int:
     config = load_config(Path(sys.argv[1]))
     bills = json.loads(sys.argv[2])
-    client = connect(config)
+    enqueue_only = sys.argv[3:] == ["enqueue-only"]
     box = Outbox(config.paths.data_path() / "outbox.db")
     for bill in bills:
-        box.enqueue(f"kill9-{bill['bill_id']}", "kill9",
-                    {"bill_id": bill["bill_id"], "patient_id": bill["patient_id"],
-                     "method": "card", "expected_self_pay_fen": None}, bill["self_pay_fen"])
-
-    def send(item):
-        try:
-            return SendOutcome(True, client.settle(item.idempotency_key, item.payload))
-        except BackendError as exc:
-            return SendOutcome(False, error=exc.code, retryable=exc.retryable)
-
-    def progress(item, outcome):
-        state = "delivered" if outcome.delivered else f"failed {outcome.error}"
-        print(f"{state} {item.idempotency_key}", flush=True)
-
+        box.enqueue(f"kill9-{bill['bill_id']}", "kill9", SettleRequest(
+            bill_id=bill["bill_id"], patient_id=bill["patient_id"], method=PaymentMethod.CARD),
+            bill["self_pay_fen"])
+    if enqueue_only:
+        print("enqueued", flush=True)
+        time.sleep(3600)
+        return 1
+    client = connect(config)
+    desk = SettlementDesk(client, box, offline=OfflineConfig(), station=Station("", "k9"),
+                          hold_s=0.0, retention_hours=lambda: client.retention_hours,
+                          platform_now=client.clock.now, notify_cashier=lambda s, r: None)
     print("started", flush=True)
-    sender = OutboxSender(box, send, on_result=progress)
     while box.pending():
-        sender.run_once()
-        for item in box.pending():
-            box.retry_now(item.idempotency_key)  # the test wants speed, not politeness
+        for row in box.due(time.time()):
+            delivery = desk.deliver(row)
+            state = "delivered" if delivery.settlement else f"failed {delivery.code}"
+            print(f"{state} {row.idempotency_key}", flush=True)
+        box.retry_now()  # the test wants speed, not politeness
         time.sleep(0.01)
     print("drained", flush=True)
     return 0

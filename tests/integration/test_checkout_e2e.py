@@ -44,7 +44,9 @@ def enrolled(platform, engine, astronaut, hanks):
     return counter
 
 
-def make_runtime(platform, engine, name, **overrides) -> KioskRuntime:
+def make_runtime(platform, engine, name, clock: PlatformClock | None = None,
+                 **overrides) -> KioskRuntime:
+    """A kiosk runtime provisioned on ``platform``; ``clock``: the device's own clock."""
     config = platform.device("kiosk", name)
     if overrides:
         config = dataclasses.replace(config, **overrides)
@@ -52,7 +54,7 @@ def make_runtime(platform, engine, name, **overrides) -> KioskRuntime:
     store = GalleryStore(data / "gallery.enc", load_or_create_key(data / "gallery.key"),
                          engine.pack, engine.manifest.embedding_dim)
     gallery, state = store.load()
-    runtime = KioskRuntime(config, engine, gallery, connect(config),
+    runtime = KioskRuntime(config, engine, gallery, connect(config, clock=clock),
                            Outbox(data / "outbox.db"), gallery_store=store, sync_state=state)
     return runtime
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from kiosk.provisioning import connect
+from kiosk.settlement.outbox import Outbox
 
 WORKER = Path(__file__).with_name("outbox_worker.py")
 
@@ -79,3 +80,29 @@ def test_kill9_at_random_points_settles_each_bill_exactly_once(platform, tmp_pat
     assert sorted(s.bill_id for s in mine) == [b["bill_id"] for b in bills]  # once each
     after = counter.patient("P1006").credit.outstanding_fen
     assert after - before == sum(s.charge_to_credit_fen for s in mine)
+
+
+def test_confirmed_rows_survive_kill9_and_a_lost_journal(platform, tmp_path):
+    """Killed right after the rows were written, then every journal file beside the outbox
+    truncated (the -wal loss the fault run found): every row is still there."""
+    config = platform.device("kiosk", "kiosk-wal")
+    bills = [{"bill_id": f"WAL-{i:02d}", "patient_id": "P1006", "self_pay_fen": 100 + i}
+             for i in range(20)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(config.source), json.dumps(bills),
+                             "enqueue-only"], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"enqueued"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    path = config.paths.data_path() / "outbox.db"
+    assert not Path(f"{path}-wal").exists()  # nothing lives outside the main file
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-journal"), Path(f"{path}-shm")):
+        if sidecar.exists():
+            sidecar.write_bytes(b"")
+    box = Outbox(path)
+    try:
+        rows = box.pending()
+        assert sorted(r.request.bill_id for r in rows) == [b["bill_id"] for b in bills]
+        assert sum(r.amount_fen for r in rows) == sum(b["self_pay_fen"] for b in bills)
+    finally:
+        box.close()

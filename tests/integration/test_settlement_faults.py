@@ -1,0 +1,108 @@
+"""What the patient is told always matches what the platform did: a real platform process on
+loopback, the real kiosk runtime, and the faults the outside fault-injection run found."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from proxy import FaultyProxy
+
+from kiosk.flow.model import Method, SettlementIntent, State
+from kiosk.platform_clock import PlatformClock
+from kiosk.provisioning import connect
+from kiosk.settlement.desk import request_for
+from kiosk.settlement.outbox import RowState
+from tests.integration.test_checkout_e2e import make_runtime, wait_for
+
+
+@pytest.fixture
+def proxy(platform):
+    p = FaultyProxy(platform.port)
+    yield p
+    p.close()
+
+
+def via_proxy(platform, engine, name: str, proxy: FaultyProxy):
+    config = platform.device("kiosk", name)
+    return make_runtime(platform, engine, name,
+                        server=dataclasses.replace(config.server, url=proxy.url))
+
+
+def test_a_replayed_copy_that_wins_still_tells_the_patient_paid(platform, engine, proxy):
+    """Every other request reaches the platform twice, the copy first: the original's nonce
+    is spent (401 auth.nonce_replayed). Look-ups (GETs) and the settlement must still succeed:
+    re-signed, same Idempotency-Key, the stored result."""
+    counter = connect(platform.device("counter", "counter-copies"))
+    before = counter.patient("P1001").credit.outstanding_fen
+    runtime = via_proxy(platform, engine, "kiosk-copies", proxy)
+    runtime.start(camera=None, sync=False)
+    try:
+        proxy.mode = "copy_first"
+        runtime.card_read("YB33078400001001")
+        review = wait_for(runtime, lambda v: v.state in (State.BILL_REVIEW, State.FALLBACK))
+        assert review.state == State.BILL_REVIEW, review.reason
+        runtime.confirm()
+        done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
+        assert done.state == State.DONE and done.result.status == "settled", done.reason
+        assert proxy.copies >= 4  # identify, bills, quote, settle all had a copy win
+        (row,) = runtime.outbox.rows()
+        assert row.state == RowState.DELIVERED and row.response is not None
+        assert row.response.settlement_id == done.result.settlement_id
+        assert [a.code for a in runtime.outbox.history(row.idempotency_key)][-1] == "ok"
+        charged = counter.patient("P1001").credit.outstanding_fen - before
+        assert charged == row.response.charge_to_credit_fen  # once
+    finally:
+        runtime.stop()
+
+
+def test_a_skewed_kiosk_clock_never_loses_a_confirmed_settlement(platform, engine):
+    """The kiosk's clock is 400 s fast (the platform's window is 300 s): the first refusal
+    teaches it platform time, the checkout completes, and the drift is reported."""
+    runtime = make_runtime(platform, engine, "kiosk-fast-clock",
+                           clock=PlatformClock(lambda: time.time() + 400))
+    runtime.start(camera=None, sync=False)
+    try:
+        runtime.card_read("YB33078400001005")
+        review = wait_for(runtime, lambda v: v.state in (State.BILL_REVIEW, State.FALLBACK))
+        assert review.state == State.BILL_REVIEW, review.reason
+        runtime.confirm()
+        done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
+        assert done.state == State.DONE and done.result.status == "settled", done.reason
+        health = runtime.health()["clock"]
+        assert health.reason == "clock.skewed" and health.state == "degraded"
+    finally:
+        runtime.stop()
+
+
+def test_pending_rows_go_at_once_when_the_platform_answers_again(platform, engine):
+    runtime = make_runtime(platform, engine, "kiosk-restored")
+    runtime.start(camera=None, sync=False)
+    try:
+        platform.admin("bill", "create", "--site", platform.seed["site_id"], "--patient",
+                       "P1003", "--visit", "V-RESTORED", "--bill-id", "B-RESTORED",
+                       "--item", "exam:血常规 blood count:1:2500")
+        patient, quote = runtime.backend.lookup(Method.CARD, "YB33078400001003")
+        platform.stop()
+        intent = SettlementIntent("restored", "sess-restored", patient.patient_id,
+                                  quote.quote_id, quote.bill_ids, quote.self_pay_fen,
+                                  quote.total_fen, Method.CARD, quote.bill_self_pay)
+        runtime.outbox.enqueue("restored-1", intent.session_id,
+                               request_for(intent, "B-RESTORED"), 0)
+        runtime.desk.run_due()  # fails: the platform is down
+        for _ in range(8):  # as after a long outage: the next try minutes away
+            runtime.outbox.mark_unknown("restored-1", "backend.unreachable")
+        (row,) = runtime.outbox.pending()
+        assert row.last_error == "backend.unreachable" and row.next_attempt_at > time.time() + 60
+        platform.start()
+        runtime.backend.heartbeat(runtime._heartbeat_report(None))  # any answer will do
+        deadline = time.monotonic() + 10
+        while runtime.outbox.get("restored-1").state != RowState.DELIVERED:
+            assert time.monotonic() < deadline, runtime.outbox.get("restored-1")
+            time.sleep(0.05)
+    finally:
+        if platform.proc is None:
+            platform.start()
+        runtime.stop()
+

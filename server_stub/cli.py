@@ -252,12 +252,30 @@ def cmd_fleet(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, config: ServerConfig) -> int:
+    """The chain, and every anchor kept outside it: the anchor file's and the heads devices
+    reported (a restored earlier copy of the database lacks them)."""
+    from sqlalchemy import select
+
+    from server_stub import anchors as anchor_file
+    from server_stub.db import reported_anchors
+
+    path = config.server.audit_anchor_path
+    found, unreadable = anchor_file.read(path)
     db = _database(config)
-    with db.read() as conn:
-        report = audit.verify_chain(conn)
-    db.dispose()
+    try:
+        with db.read() as conn:
+            reported = [audit.Anchor(r.seq, r.hash, f"reported by {r.device_id}")
+                        for r in conn.execute(select(reported_anchors))]
+            report = audit.verify_chain(conn, [*found, *reported])
+    finally:
+        db.dispose()
     _emit({"records": report.records, "ok": report.ok, "first_bad_seq": report.first_bad_seq,
-           "reason": report.reason})
+           "reason": report.reason, "anchor_file": path, "anchors_checked":
+           report.anchors_checked, "anchor_lines_unreadable": unreadable,
+           "rollbacks": report.rollbacks})
+    if report.rollbacks:
+        _fail(f"{report.reason}" + (f" (and {len(report.rollbacks) - 1} more)"
+                                    if len(report.rollbacks) > 1 else ""))
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 

@@ -44,6 +44,10 @@ class ServerSection:
     workers: int = 1
     # `Authorization: Bearer <token>` opens /metrics; empty: /metrics is 404
     metrics_token: str = ""
+    # the head of every money reply, appended outside the database (server_stub/anchors.py);
+    # empty: beside the SQLite file, `<db>.anchors.jsonl` (var/audit.anchors.jsonl otherwise).
+    # Keep it out of database backups and restores: that is what makes a rollback visible.
+    audit_anchor_path: str = ""
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
@@ -58,6 +62,8 @@ class ServerSection:
             errors.append(("workers", "must be 1-64"))
         if not 1024 <= self.max_body_bytes <= 64 * 1024 * 1024:
             errors.append(("max_body_bytes", "must be between 1 KiB and 64 MiB"))
+        if self.audit_anchor_path.endswith(("/", os.sep)) or "\0" in self.audit_anchor_path:
+            errors.append(("audit_anchor_path", "must name a file"))
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -214,13 +220,25 @@ def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
     folder, or a worker process, must open the same files."""
     server = config.server
     url = make_url(server.db_url)
+    db_file: Path | None = None
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        url = url.set(database=str(absolute_path(base / url.database)))
+        db_file = absolute_path(base / url.database)
+        url = url.set(database=str(db_file))
+    if server.audit_anchor_path:
+        anchors = absolute_path(base / server.audit_anchor_path)
+    elif db_file is not None:
+        anchors = db_file.with_name(db_file.name + ".anchors.jsonl")
+    else:
+        anchors = absolute_path(base / "var" / "audit.anchors.jsonl")
+    if db_file is not None and str(anchors) in {f"{db_file}{suffix}" for suffix in (
+            "", "-wal", "-shm", "-journal")}:
+        raise ConfigError(f"{config.source or 'config'}: 'server.audit_anchor_path' must not "
+                          "be the database file or one of its journals")
     return dataclasses.replace(config, server=dataclasses.replace(
         server, db_url=url.render_as_string(hide_password=False),
         key_file=str(absolute_path(base / server.key_file)),
         data_key_file=str(absolute_path(base / server.data_key_file)),
-        log_dir=str(absolute_path(base / server.log_dir))))
+        log_dir=str(absolute_path(base / server.log_dir)), audit_anchor_path=str(anchors)))
 
 
 def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:

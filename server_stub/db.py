@@ -266,6 +266,14 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
 )
 
+reported_anchors = Table(  # audit heads devices reported through POST /v1/reconcile
+    "reported_anchors", metadata,
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), primary_key=True),
+    Column("reported_ms", BigInteger, nullable=False),
+)
+
 counters = Table(
     "counters", metadata,
     Column("name", String(32), primary_key=True),

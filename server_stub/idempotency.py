@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel
@@ -85,18 +85,25 @@ def _stored(conn: Connection, device_id: str, key: str, fingerprint: str) -> Res
 
 async def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str | None,
                    fingerprint: str, status_code: int, nonce: PendingNonce,
-                   operation: Callable[[Connection, int], BaseModel]) -> Response:
+                   operation: Callable[[Connection, int], BaseModel],
+                   committed: Callable[[BaseModel], Awaitable[None]] | None = None
+                   ) -> Response:
     """Run ``operation`` (in one write transaction) at most once per (device, key). The
-    request's signature nonce is recorded in the same transaction."""
+    request's signature nonce is recorded in the same transaction. ``committed`` is awaited
+    with the result of a first execution once it is durable, before the answer goes out."""
     key = check_key(key)
+    made: list[BaseModel] = []  # the result of the run that committed (a batch may rerun)
 
     def once(conn: Connection) -> Response:
+        made.clear()
         nonce.record(conn)
         replay = _stored(conn, device_id, key, fingerprint)
         if replay is not None:
             return replay
         now = now_ms()
-        payload = operation(conn, now).model_dump_json().encode()
+        result = operation(conn, now)
+        made.append(result)
+        payload = result.model_dump_json().encode()
         conn.execute(_STORE, {"device_id": device_id, "key": key, "request_hash": fingerprint,
                               "status_code": status_code, "body": payload, "created_ms": now})
         return Response(payload, status_code=status_code, media_type="application/json")
@@ -105,6 +112,8 @@ async def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str
         try:
             response = await db.run(once)
             nonce.spent = True
+            if committed is not None and made:
+                await committed(made[0])
             return response
         except IntegrityError:
             # another process completed the same key first: answer as a replay of it

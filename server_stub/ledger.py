@@ -163,23 +163,27 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
             "repaid_fen": 0, "due_ms": now + config.credit.repayment_days * 86_400_000,
             "cancelled": False})
     gallery.refresh_user(conn, user.patient_id, config.gallery.scope)
-    audit.append(conn, at_ms=now, actor=device.actor, action="settlement.settled",
+    head = audit.append(conn, at_ms=now, actor=device.actor, action="settlement.settled",
                  subject=settlement_id, details={
                      "bill_id": bill.bill_id, "patient_id": user.patient_id,
                      "method": req.method.value, "total_fen": bill.total_fen,
                      "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit})
-    return _settlement_model(conn, SimpleNamespace(**row), user)
+    return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head)
 
 
-def settlement_view(conn: Connection, settlement_id: str, *, site_id: str) -> schemas.Settlement:
+def settlement_view(conn: Connection, settlement_id: str, *, site_id: str,
+                    audit_head: schemas.AuditHead | None = None) -> schemas.Settlement:
     row = conn.execute(select(settlements).where(settlements.c.settlement_id == settlement_id,
                                                  settlements.c.site_id == site_id)).first()
     if row is None:
         raise ProtocolError(ErrorCode.SETTLEMENT_NOT_FOUND, "no such settlement at this site")
-    return _settlement_model(conn, row)
+    return _settlement_model(conn, row, audit_head=audit_head)
 
 
-def _settlement_model(conn: Connection, row: Any, user: Any = None) -> schemas.Settlement:
+def _settlement_model(conn: Connection, row: Any, user: Any = None, *,
+                      audit_head: schemas.AuditHead | None = None) -> schemas.Settlement:
+    """``audit_head`` only in the reply to the change itself: the device keeps it as an
+    anchor outside the platform's database (a plain read has no change to vouch for)."""
     reversal = None
     if row.reversed_ms is not None:
         reversal = schemas.Reversal(reason=row.reverse_reason, reversed_at=to_datetime(
@@ -190,7 +194,7 @@ def _settlement_model(conn: Connection, row: Any, user: Any = None) -> schemas.S
         method=row.method, status=row.status, total_fen=row.total_fen, layers=_layers(row),
         charge_to_credit_fen=row.charge_to_credit_fen, pay_at_counter_fen=row.pay_at_counter_fen,
         settled_at=to_datetime(row.settled_ms), device_id=row.device_id,
-        items=items_of(conn, row.bill_id), reversal=reversal)
+        items=items_of(conn, row.bill_id), reversal=reversal, audit_head=audit_head)
 
 
 def settlements_on(conn: Connection, *, site_id: str, day: Any,
@@ -234,10 +238,10 @@ def reverse(conn: Connection, *, device: Device, settlement_id: str, reason: str
         status=schemas.BillStatus.PENDING.value, settlement_id=None))
     _reinstate_if_current(conn, row.patient_id, device.actor, now)
     gallery.refresh_user(conn, row.patient_id, config.gallery.scope)
-    audit.append(conn, at_ms=now, actor=device.actor, action="settlement.reversed",
-                 subject=settlement_id, details={"bill_id": row.bill_id, "reason": reason,
-                                                 "refund_fen": refund})
-    return settlement_view(conn, settlement_id, site_id=device.site_id)
+    head = audit.append(conn, at_ms=now, actor=device.actor, action="settlement.reversed",
+                        subject=settlement_id, details={"bill_id": row.bill_id,
+                                                        "reason": reason, "refund_fen": refund})
+    return settlement_view(conn, settlement_id, site_id=device.site_id, audit_head=head)
 
 
 def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: ServerConfig,

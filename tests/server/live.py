@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,14 +63,19 @@ class Server:
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> None:
+    @property
+    def db_file(self) -> Path:
+        return self.directory / "server.db"
+
+    def start(self, preexec_fn: Callable[[], None] | None = None) -> None:
         self.log = self.directory / f"server-{time.time_ns()}.log"
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
                  "--host", HOST, "--port", str(self.port)],
                 stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True)  # its own process group: workers included in kill()
+                start_new_session=True,  # its own process group: workers included in kill()
+                preexec_fn=preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -93,6 +101,25 @@ class Server:
 
     def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return admin(self.config, *args, check=check)
+
+    def backup(self, to: Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup API), as a
+        nightly backup job would take it."""
+        source, copy = sqlite3.connect(self.db_file), sqlite3.connect(to)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
+
+    def restore(self, copy: Path) -> None:
+        """Stop the platform and put an earlier copy of its database back, as an operator
+        restoring a backup would (only the database: the anchor file stays)."""
+        self.stop()
+        for journal in ("-wal", "-shm"):
+            Path(f"{self.db_file}{journal}").unlink(missing_ok=True)
+        shutil.copyfile(copy, self.db_file)
+        self.start()
 
     def token(self, role: str = "kiosk") -> str:
         out = self.admin("device", "token", "--site", self.seed["site_id"], "--role", role)

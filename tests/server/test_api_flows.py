@@ -105,6 +105,8 @@ def test_settle_is_idempotent_and_moves_credit(kiosk: Device, counter: Device):
     settlement = first.json()
     assert settlement["status"] == "settled" and settlement["receipt_no"].startswith("YK01-")
     assert settlement["charge_to_credit_fen"] == settlement["layers"]["self_pay_fen"]
+    head = settlement["audit_head"]  # this settlement's own audit record is the head
+    assert head["seq"] >= 1 and len(head["hash"]) == 64
     replay = kiosk.settle("B1001-1", "P1001", "card", key=key)
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json() == settlement
@@ -112,11 +114,13 @@ def test_settle_is_idempotent_and_moves_credit(kiosk: Device, counter: Device):
     assert changed.status_code == 422 and error_code(changed) == "idempotency.key_reused"
     again = kiosk.settle("B1001-1", "P1001", "card")
     assert again.status_code == 409 and error_code(again) == "bill.already_settled"
+    assert again.json()["error"]["details"]["settlement_id"] == settlement["settlement_id"]
     after = counter.get("/v1/patients/P1001").json()["credit"]
     assert after["outstanding_fen"] == before["outstanding_fen"] + settlement[
         "charge_to_credit_fen"]
     assert after["next_due_at"] is not None
-    assert kiosk.get(f"/v1/settlements/{settlement['settlement_id']}").json() == settlement
+    read = kiosk.get(f"/v1/settlements/{settlement['settlement_id']}").json()
+    assert read == {**settlement, "audit_head": None}  # a read vouches for no change
 
 
 def test_money_posts_need_an_idempotency_key(kiosk: Device):

@@ -34,14 +34,15 @@ from server_stub import (
     identify,
     ledger,
     recon,
+    reconcile,
 )
 from server_stub.clock import local_day, now_ms
 from server_stub.directory import Device
-from server_stub.edge import PUBLIC_PATHS, Edge
+from server_stub.edge import PUBLIC_PATHS, Edge, NonceHome, error_for, error_headers
 from server_stub.idempotency import request_fingerprint, run_once
 from server_stub.platform import Platform
 
-ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500)
+ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": "error; see docs/protocol.md"}
     for status in ERROR_STATUSES}
@@ -51,7 +52,7 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 def _error(error: ProtocolError) -> JSONResponse:
-    return JSONResponse(error.to_body(), status_code=error.status)
+    return JSONResponse(error.to_body(), status_code=error.status, headers=error_headers(error))
 
 
 async def device(request: Request) -> Device:  # async: no worker-thread hop just to read state
@@ -73,12 +74,19 @@ CounterDevice = Annotated[Device, Depends(counter)]
 
 # The money routes (they call run_once) record the request's nonce inside their own
 # transaction, saving a group commit per settlement; the edge records every other
-# route's nonce before the route runs.
+# route's nonce before the route runs: a read-only route's in the nonce store, off the
+# money writer (server_stub/nonces.py), any other route's in the main database.
 _RECORDS_OWN_NONCE = re.compile(r"^/v1/(?:settlements|repayments|settlements/[^/]+/reverse)$")
+_READ_ONLY_POSTS = re.compile(
+    r"^/v1/(?:quotes|identify/card|identify/voucher|second-factor/narrow)$")
 
 
-def records_own_nonce(method: str, path: str) -> bool:
-    return method == "POST" and _RECORDS_OWN_NONCE.match(path) is not None
+def nonce_home(method: str, path: str) -> NonceHome:
+    if method == "POST" and _RECORDS_OWN_NONCE.match(path) is not None:
+        return NonceHome.ROUTE
+    if method in ("GET", "HEAD") or (method == "POST" and _READ_ONLY_POSTS.match(path)):
+        return NonceHome.READ
+    return NonceHome.WRITE
 
 
 def _fingerprint(request: Request) -> str:
@@ -118,7 +126,7 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        return _error(ProtocolError(ErrorCode.INTERNAL, "internal error"))
+        return _error(error_for(exc))  # a storage failure is 503 server.storage
 
     # --- public ---------------------------------------------------------------------
 
@@ -269,7 +277,8 @@ def build_app(platform: Platform) -> FastAPI:
                    operation: Callable[[Connection, int], BaseModel]) -> Response:
         return await run_once(db, platform.inflight, device_id=dev.device_id, key=key,
                               fingerprint=_fingerprint(request), status_code=status_code,
-                              nonce=request.state.nonce, operation=operation)
+                              nonce=request.state.nonce, operation=operation,
+                              committed=platform.anchor)
 
     @app.post("/v1/settlements", response_model=schemas.Settlement, status_code=201,
               tags=["money"])
@@ -308,6 +317,11 @@ def build_app(platform: Platform) -> FastAPI:
         return await once(request, dev, idempotency_key, 201, lambda conn, now: ledger.repay(
             conn, actor=dev.actor, req=body, config=config, now=now))
 
+    @app.post("/v1/reconcile", response_model=schemas.ReconcileResponse, tags=["money"])
+    def reconcile_device(dev: AnyDevice,
+                         body: schemas.ReconcileRequest) -> schemas.ReconcileResponse:
+        return reconcile.reconcile(db, platform.metrics, device=dev, req=body, config=config)
+
     @app.get("/v1/reconciliation/{date}", response_model=schemas.Reconciliation,
              tags=["money"], responses={200: {"content": {"text/csv": {
                  "schema": {"type": "string"}}}, "description": "JSON, or CSV with "
@@ -343,7 +357,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_asgi_app(platform: Platform) -> Edge:
-    return Edge(build_app(platform), platform, records_own_nonce)
+    return Edge(build_app(platform), platform, nonce_home)
 
 
 def app_from_environment() -> Edge:

@@ -5,14 +5,24 @@ In order: refuse oversized bodies (413) before reading them whole, refuse non-JS
 then hand the buffered body to FastAPI. On the way out, every response — errors and
 crashes included — is signed with the platform key, logged without personal data, and,
 if it rejected the request, recorded in the audit chain.
+
+"Every response is signed" has to hold when storage fails too: under a full disk the nonce
+of a failed request could not be spent, the retry inside the error path raised again, and
+uvicorn answered its own unsigned plain 500, which a device must treat as a forgery. Now a
+failure to write anywhere is answered as a signed ``503 server.storage`` with
+``Retry-After`` (``storage_fault``), any other failure as a signed ``500 server.internal``,
+and nothing raised while answering escapes unsigned.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from enum import Enum
 from typing import Any
 
 import anyio
@@ -32,6 +42,47 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PUBLIC_PATHS = frozenset({"/v1/health", "/v1/server-key", "/v1/devices/register"})
 log = logging.getLogger("server_stub.http")
+RETRY_AFTER_S = 5
+# SQLite primary result codes that mean "cannot write now": BUSY, LOCKED, IOERR, FULL, CANTOPEN
+_SQLITE_STORAGE = {5, 6, 10, 13, 14}
+_OS_STORAGE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS}
+
+
+class NonceHome(Enum):
+    """Where a signed request's nonce is recorded (server_stub/nonces.py)."""
+
+    ROUTE = "route"  # a money route: inside its own transaction
+    READ = "read"  # a read-only route: the nonce store, off the main writer
+    WRITE = "write"  # any other route: the main database, before the route runs
+
+
+def storage_fault(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the storage refusing a write: a full disk,
+    a file-size limit, an I/O error, a database locked past its busy timeout."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlite3.Error) and \
+                (getattr(seen, "sqlite_errorcode", -1) & 0xFF) in _SQLITE_STORAGE:
+            return True
+        if isinstance(seen, OSError) and seen.errno in _OS_STORAGE:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def error_for(exc: BaseException) -> ProtocolError:
+    """The wire error for an unexpected exception."""
+    if isinstance(exc, ProtocolError):
+        return exc
+    if storage_fault(exc):
+        return ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, "the platform cannot write to its "
+                             "storage right now; retry later", retry_after_s=RETRY_AFTER_S)
+    return ProtocolError(ErrorCode.INTERNAL, "internal error")
+
+
+def error_headers(error: ProtocolError) -> dict[str, str]:
+    return ({"Retry-After": str(RETRY_AFTER_S)}
+            if error.code == ErrorCode.STORAGE_UNAVAILABLE else {})
 
 
 def needs_signature(path: str) -> bool:
@@ -103,12 +154,16 @@ class _SigningSender:
         assert self._start is not None
         if self.nonce is not None and not self.nonce.spent:
             # a money route that failed (its transaction, nonce included, rolled back) or
-            # never reached its transaction: the nonce is spent all the same
+            # never reached its transaction: the nonce is spent all the same (once: if that
+            # fails too, the failure is the answer)
             nonce, self.nonce = self.nonce, None
             try:
                 await self._platform.spend_nonce(nonce)
-            except ProtocolError as exc:
-                await self.send_error(exc)
+            except Exception as exc:
+                if not isinstance(exc, ProtocolError):
+                    log.error("could not spend the nonce of a failed request",
+                              extra={"error": f"{type(exc).__name__}: {exc}"})
+                await self.send_error(error_for(exc))
                 return
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._start["headers"]]
         headers = {k: v for k, v in raw}
@@ -128,17 +183,19 @@ class _SigningSender:
         body = json.dumps(error.to_body(), ensure_ascii=False).encode()
         self._start = {"type": "http.response.start", "status": error.status,
                        "headers": [(b"content-type", b"application/json"),
-                                   (b"content-length", str(len(body)).encode())]}
+                                   (b"content-length", str(len(body)).encode()),
+                                   *((k.lower().encode(), v.encode())
+                                     for k, v in error_headers(error).items())]}
         self.status = error.status
         await self._flush(body)
 
 
 class Edge:
     def __init__(self, app: ASGIApp, platform: Platform,
-                 records_own_nonce: Callable[[str, str], bool]) -> None:
+                 nonce_home: Callable[[str, str], NonceHome]) -> None:
         self.app = app
         self.platform = platform
-        self.records_own_nonce = records_own_nonce  # (method, path): the route's transaction
+        self.nonce_home = nonce_home  # (method, path) -> where the request's nonce goes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,19 +216,37 @@ class Edge:
             state = scope.setdefault("state", {})
             if needs_signature(scope["path"]):
                 device, verified = self.platform.authenticate(request, body)
-                state["nonce"] = sender.nonce = self.platform.pending_nonce(verified)
-                if not self.records_own_nonce(scope["method"], scope["path"]):
-                    await self.platform.spend_nonce(sender.nonce)
+                state["nonce"] = nonce = self.platform.pending_nonce(verified)
+                home = self.nonce_home(scope["method"], scope["path"])
+                if home is NonceHome.ROUTE:
+                    sender.nonce = nonce  # spent by the error path if the route fails
+                else:
+                    await self.platform.spend_nonce(nonce, read_only=home is NonceHome.READ)
             state["device"], state["body"] = device, body
             await self.app(scope, _replay(body, receive), sender)
         except ProtocolError as exc:
-            await sender.send_error(exc)
-        except Exception:
-            log.exception("unhandled error", extra={"path": scope["path"]})
-            if not sender.started:
-                await sender.send_error(ProtocolError(ErrorCode.INTERNAL, "internal error"))
+            await self._answer(sender, exc)
+        except Exception as exc:
+            if storage_fault(exc):
+                log.error("storage failure", extra={"path": scope["path"],
+                                                    "error": f"{type(exc).__name__}: {exc}"})
+            else:
+                log.exception("unhandled error", extra={"path": scope["path"]})
+            await self._answer(sender, error_for(exc))
         finally:
             await self._after(scope, sender, device, started)
+
+    @staticmethod
+    async def _answer(sender: _SigningSender, error: ProtocolError) -> None:
+        """A signed error, unless a response already went out. Sending it can only fail on
+        the error path's own storage write, which is then the answer."""
+        if sender.started:
+            return
+        try:
+            await sender.send_error(error)
+        except Exception as exc:
+            if not sender.started:
+                await sender.send_error(error_for(exc))
 
     async def _after(self, scope: Scope, sender: _SigningSender, device: Device | None,
                      started: float) -> None:
@@ -188,8 +263,12 @@ class Edge:
                 await anyio.to_thread.run_sync(lambda: self.platform.record_rejection(
                     method=scope["method"], path=scope["path"], status=sender.status,
                     code=sender.code, device=device))
-            except Exception:
-                log.exception("could not audit a rejected request")
+            except Exception as exc:
+                if not storage_fault(exc):
+                    log.exception("could not audit a rejected request")
+                else:
+                    log.error("could not audit a rejected request",
+                              extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -3,12 +3,13 @@
 The platform may run several worker processes (``[server] workers``) and any of them may
 answer a scrape, so no metric may live in one process's memory alone:
 
-* Request metrics (``platform_request_seconds``, ``platform_rejected_requests_total``) are
-  counted by the process that served the request. With more than one worker,
-  ``kiosk-server run`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the
-  workers start (``multiprocess_dir``): prometheus-client then keeps every process's values
-  in files there, and a scrape sums them all (``MultiProcessCollector``). With one worker
-  (and no such variable) they are plain in-memory metrics.
+* Request metrics (``platform_request_seconds``, ``platform_rejected_requests_total``,
+  ``platform_reconcile_mismatches_total``) are counted by the process that served the
+  request. With more than one worker, ``kiosk-server run`` points
+  ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the workers start
+  (``multiprocess_dir``): prometheus-client then keeps every process's values in files
+  there, and a scrape sums them all (``MultiProcessCollector``). With one worker (and no
+  such variable) they are plain in-memory metrics.
 * Business metrics (``platform_settlements_total``, ``platform_devices``,
   ``platform_outbox_oldest_seconds``) are read from the database at scrape time
   (``DatabaseCollector``): the same whichever process answers, and right after a restart.
@@ -92,12 +93,15 @@ class Metrics:
         self.rejected = Counter("platform_rejected_requests",
                                 "Requests answered with an error, by error code", ["code"],
                                 registry=None)
+        self.reconcile_mismatches = Counter(
+            "platform_reconcile_mismatches",
+            "Device reconciliations that found a discrepancy, by kind", ["kind"], registry=None)
         self.registry = CollectorRegistry()
         if os.environ.get(MULTIPROC_ENV):
             MultiProcessCollector(self.registry)
         else:
-            self.registry.register(self.request_seconds)
-            self.registry.register(self.rejected)
+            for metric in (self.request_seconds, self.rejected, self.reconcile_mismatches):
+                self.registry.register(metric)
         self.registry.register(DatabaseCollector(db, limits))
 
     def observe(self, *, route: str, method: str, seconds: float, status: int,

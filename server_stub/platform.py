@@ -6,11 +6,14 @@ import logging
 import threading
 from typing import Any
 
+import anyio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from kiosk.protocol.signing import RequestVerifier, VerifiedRequest, WireRequest
 from server_stub import audit, gallery, idempotency, nonces
+from server_stub.anchors import AnchorFile
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
 from server_stub.db import Database
@@ -31,6 +34,11 @@ class Platform:
         self.sealer = TemplateSealer.load(config.server.data_key_file)
         self.inflight = idempotency.InFlight()
         self.metrics = Metrics(self.db, config.fleet, config.server.metrics_token)
+        self.anchors = AnchorFile(config.server.audit_anchor_path)
+        database = self.db.url.database
+        self.read_nonces = (nonces.NonceStore(f"{database}.nonces.sqlite", self.db)
+                            if self.db.is_sqlite and database and database != ":memory:"
+                            else None)
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
         self._devices: dict[str, Device] = {}
@@ -78,11 +86,22 @@ class Platform:
         return nonces.pending(verified.key_id, verified.nonce, verified.created,
                               self.config.security.skew_seconds)
 
-    async def spend_nonce(self, nonce: nonces.PendingNonce) -> None:
-        """Record ``nonce`` in a transaction of its own, unless one already did."""
-        if not nonce.spent:
-            await self.db.run(nonce.record)
-            nonce.spent = True
+    async def spend_nonce(self, nonce: nonces.PendingNonce, *, read_only: bool = False) -> None:
+        """Record ``nonce`` in a transaction of its own, unless one already did: a read-only
+        request's in the nonce store, off the main database's writer (server_stub/nonces.py)."""
+        if nonce.spent:
+            return
+        if read_only and self.read_nonces is not None:
+            await anyio.to_thread.run_sync(self.read_nonces.spend, nonce)
+            return
+        await self.db.run(nonce.record)
+        nonce.spent = True
+
+    async def anchor(self, result: BaseModel) -> None:
+        """After a money change committed: its audit head to the anchor file."""
+        head = getattr(result, "audit_head", None)
+        if head is not None:
+            await anyio.to_thread.run_sync(self.anchors.append, head)
 
     def record_rejection(self, *, method: str, path: str, status: int, code: str,
                          device: Device | None) -> None:

@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
     # server side
     INTERNAL = "server.internal"
+    STORAGE_UNAVAILABLE = "server.storage"  # the platform cannot write (disk full, I/O error)
     # client side only: never sent by the server, raised by the response verifier
     UNTRUSTED_RESPONSE = "client.untrusted_response"
 
@@ -113,6 +114,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.HANDOFF_NOT_FOUND: 404,
     ErrorCode.HANDOFF_ALREADY_TAKEN: 409,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.UNTRUSTED_RESPONSE: 502,
 }
 

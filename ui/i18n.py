@@ -183,6 +183,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "settlement.unconfirmed": ("支付结果还没有确认，请不要重复缴费，到人工窗口查询。",
                                "Your payment is not confirmed yet. Please do not pay again: ask "
                                "at the cashier."),
+    "settlement.expired": ("一笔自助机结算长时间未得到平台确认，已停止重发：请人工核对是否已扣款。",
+                           "A kiosk settlement stayed unconfirmed too long and is no longer "
+                           "sent: check by hand whether it was charged."),
+    "settlement.refused": ("患者离开时显示“待确认”的结算被平台拒绝，请联系患者补缴。",
+                           "A settlement the patient left with as pending was refused by the "
+                           "platform: contact the patient."),
+    "reconcile.missing_on_platform": ("平台缺少自助机持有签名凭据的结算，已重新提交。",
+                                      "The platform lacked a settlement this kiosk holds a "
+                                      "signed receipt for: sent again."),
+    "reconcile.mismatch": ("自助机对账不一致，请联系信息科核对。",
+                           "A kiosk's batch totals disagree with the platform: call IT."),
+    "clock.skewed": ("本机时钟与平台时间相差过大，请校准时间。",
+                     "This terminal's clock is far from platform time: set the clock."),
+    "cashier.charge_unconfirmed": ("收费结果未确认：请再点一次“结算”，同一笔不会重复扣款。",
+                                   "The charge is not confirmed: press Settle again — the same "
+                                   "charge is never taken twice."),
     "settlement.partial": ("部分账单已在自助机支付，其余账单未支付。",
                            "Part of the bills was paid at the kiosk; the rest is not paid."),
     "bill.none_pending": ("您目前没有待缴费用。", "You have no bills to pay right now."),
@@ -365,7 +381,7 @@ SYSTEM_FAULTS = (
     "auth.component_missing", "auth.role_forbidden", "device.token_invalid",
     "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
-    "auth.operator_token",
+    "auth.operator_token", "server.storage",
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
 

@@ -236,13 +236,15 @@ class SettlementDesk:
         answer = self.backend.reconcile(request)
         requeued = sum(self.outbox.requeue(key, "reconcile.missing_on_platform")
                        for key in answer.missing_on_platform)
-        level = logging.INFO
-        if answer.missing_on_platform or answer.missing_on_device or answer.audit == "rollback":
-            level = logging.ERROR
-        log.log(level, "settlement.reconcile", extra={
-            "held": len(held), "matched": answer.matched, "requeued": requeued,
-            "missing_on_platform": len(answer.missing_on_platform),
-            "missing_on_device": len(answer.missing_on_device), "audit": answer.audit.value})
+        fields = {"held": len(held), "matched": answer.matched, "requeued": requeued,
+                  "missing_on_platform": len(answer.missing_on_platform),
+                  "missing_on_device": len(answer.missing_on_device),
+                  "audit": answer.audit.value}
+        if answer.missing_on_platform or answer.missing_on_device \
+                or answer.audit is schemas.AuditCheck.ROLLBACK:
+            log.error("settlement.reconcile", extra=fields)
+        else:
+            log.info("settlement.reconcile", extra=fields)
         if requeued:
             self.sender.wake()
         return answer

@@ -33,7 +33,7 @@ def test_demo_checkout_is_logged_by_both_processes_without_personal_data(tmp_pat
     attempts = [r for r in kiosk if r["msg"] == "settlement.attempt"]
     results = [r for r in kiosk if r["msg"] == "settlement.result"]
     assert len(attempts) == len(results) == 1
-    assert results[0]["outcome"] == "settled" and results[0]["settlement_id"] == settlement_id
+    assert results[0]["outcome"] == "done" and results[0]["settlement_id"] == settlement_id
     assert results[0]["key"] == attempts[0]["key"] and results[0]["fen"] > 0
     steps = [(r["step"], r.get("role")) for r in kiosk if r["msg"] == "provision.step"]
     assert ("registered", "counter") in steps and ("registered", "kiosk") in steps

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QApplication
 import kiosk.client
 import kiosk.flow.machine
 import kiosk.liveness.result
+import kiosk.platform_clock
 import kiosk.runtime
+import kiosk.settlement.desk
 from device.scanner import evoucher
 from kiosk.protocol.errors import ErrorCode
 from kiosk.recognition.quality import REASONS
@@ -50,6 +52,7 @@ def _emitted_keys(module) -> set[str]:
 
 def flow_keys() -> set[str]:
     keys = _emitted_keys(kiosk.flow.machine) | _emitted_keys(kiosk.runtime)
+    keys |= _emitted_keys(kiosk.settlement.desk) | _emitted_keys(kiosk.platform_clock)
     keys |= {value for name, value in vars(kiosk.liveness.result).items()
              if name.isupper() and isinstance(value, str) and value.startswith("liveness.")}
     keys |= {code.value for code in ErrorCode}

@@ -372,6 +372,14 @@ class CashierConsole(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
 
+    def _settle_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, BackendError) and exc.retryable:
+            # the outcome is unknown: the kept key answers it, and never charges twice
+            self._say(tr("cashier.failed", self.lang, message=(
+                f"{tr('cashier.charge_unconfirmed', self.lang)} ({exc.code})")))
+            return
+        self._failed(exc)
+
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, BackendError):
             message = f"{tr(exc.code, self.lang)} ({exc.code})"
@@ -381,11 +389,12 @@ class CashierConsole(QWidget):
         self._say(tr("cashier.failed", self.lang, message=message))
 
     def _run(self, kind: str, call: Callable[[], object],
-             on_ok: Callable[[object], None]) -> None:
+             on_ok: Callable[[object], None],
+             on_fail: Callable[[BaseException], None] | None = None) -> None:
         self.last_activity = self.clock()
         if not self.unlocked:
             return
-        self.worker.submit(kind, call, on_ok, self._failed)
+        self.worker.submit(kind, call, on_ok, on_fail or self._failed)
 
     # -------------------------------------------------------------------- queue
     def refresh_queue(self) -> None:
@@ -467,7 +476,8 @@ class CashierConsole(QWidget):
                                 method=quote.method,
                                 expected_self_pay_fen=quote.layers.self_pay_fen)
         key = self._settle_key
-        self._run("settle", lambda: self.service.settle(request, key), self._settled)
+        self._run("settle", lambda: self.service.settle(request, key), self._settled,
+                  self._settle_failed)
 
     def _settled(self, settlement: object) -> None:
         assert isinstance(settlement, Settlement)

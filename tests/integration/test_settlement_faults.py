@@ -4,7 +4,11 @@ loopback, the real kiosk runtime, and the faults the outside fault-injection run
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+import subprocess
+import sys
 import time
+from contextlib import closing
 
 import pytest
 from proxy import FaultyProxy
@@ -106,3 +110,48 @@ def test_pending_rows_go_at_once_when_the_platform_answers_again(platform, engin
             platform.start()
         runtime.stop()
 
+
+
+def test_a_platform_restored_from_a_backup_is_found_by_the_batch_totals(platform, engine):
+    """The platform's database goes back to a copy taken before a kiosk settlement: the
+    bill shows pending again. The kiosk's batch totals find it (and the audit rollback), a
+    hand-off is raised, and the kiosk sends it again under its own key; `audit verify`
+    fails on the anchor kept outside the database."""
+    runtime = make_runtime(platform, engine, "kiosk-restore")  # provisioned before the copy
+    counter = connect(platform.device("counter", "counter-restore"))
+    db = platform.root / "server.db"
+    backup = platform.root / "before.db"
+    with closing(sqlite3.connect(db)) as src, closing(sqlite3.connect(backup)) as dst:
+        src.backup(dst)
+    runtime.start(camera=None, sync=False)
+    try:
+        runtime.card_read("YB33078400001005")
+        wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
+        runtime.confirm()
+        done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
+        assert done.state == State.DONE and done.result.status == "settled", done.reason
+        (row,) = runtime.outbox.rows()
+        first_id = row.response.settlement_id
+        assert runtime.outbox.audit_head() == row.response.audit_head
+        platform.stop()
+        with closing(sqlite3.connect(backup)) as src, closing(sqlite3.connect(db)) as dst:
+            src.backup(dst)
+        platform.start()
+        verify = subprocess.run(
+            [sys.executable, "-m", "server_stub", "--config", str(platform.config), "audit",
+             "verify"], capture_output=True, text=True, cwd=platform.root)
+        assert verify.returncode != 0 and "rollback" in verify.stdout + verify.stderr
+        answer = runtime.desk.reconcile()
+        assert answer.missing_on_platform == [row.idempotency_key]
+        assert answer.audit == "rollback" and answer.handoff_id
+        deadline = time.monotonic() + 15
+        while (again := runtime.outbox.get(row.idempotency_key)).state != RowState.DELIVERED:
+            assert time.monotonic() < deadline, again
+            time.sleep(0.1)
+        assert again.response.settlement_id != first_id  # the restored books have it again
+        assert counter.settlement(again.response.settlement_id).bill_id == row.request.bill_id
+        assert runtime.desk.reconcile().missing_on_platform == []
+    finally:
+        if platform.proc is None:
+            platform.start()
+        runtime.stop()

@@ -15,6 +15,7 @@ from kiosk.errors import KioskError
 from kiosk.flow.model import Method, PatientView, Quote
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
+from kiosk.protocol.signing import SignedAnswer
 from kiosk.recognition.template import Template
 from kiosk.settlement.outcome import Outcome, classify
 
@@ -39,6 +40,14 @@ class BackendError(KioskError):
 
 
 @dataclass(frozen=True)
+class SignedSettlement:
+    """A settlement and the platform's signed answer that made it: the kiosk's receipt."""
+
+    settlement: schemas.Settlement
+    answer: SignedAnswer
+
+
+@dataclass(frozen=True)
 class GalleryPage:
     cursor: int
     more: bool
@@ -60,7 +69,7 @@ class Backend(Protocol):
         ...
 
     def settle(self, request: schemas.SettleRequest, idempotency_key: str
-               ) -> schemas.Settlement: ...
+               ) -> SignedSettlement: ...
 
     def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse: ...
 

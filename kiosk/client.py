@@ -25,12 +25,17 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
-from kiosk.backend import BackendError, GalleryPage
+from kiosk.backend import BackendError, GalleryPage, SignedSettlement
 from kiosk.flow.model import BillLine, Method, PatientView, Quote
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
-from kiosk.protocol.signing import IDEMPOTENCY_HEADER, DeviceSigner, ResponseVerifier
+from kiosk.protocol.signing import (
+    IDEMPOTENCY_HEADER,
+    DeviceSigner,
+    ResponseVerifier,
+    SignedAnswer,
+)
 from kiosk.recognition.template import Template
 
 log = logging.getLogger(__name__)
@@ -206,9 +211,15 @@ class PlatformClient:
         return r.verified, r.attempts_left
 
     def settle(self, request: schemas.SettleRequest, idempotency_key: str
-               ) -> schemas.Settlement:
-        return self.request("POST", "/v1/settlements", request,
-                            idempotency_key=idempotency_key, model=schemas.Settlement)
+               ) -> SignedSettlement:
+        """The settlement, with the signed answer kept as the device's receipt."""
+        resp = self.request("POST", "/v1/settlements", request, idempotency_key=idempotency_key)
+        try:
+            settlement = schemas.Settlement.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise BackendError("backend.bad_response", "POST /v1/settlements: unexpected body",
+                               status=resp.status_code) from exc
+        return SignedSettlement(settlement, SignedAnswer.of(resp))
 
     def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse:
         """The batch totals (safe to send again: the platform only compares and alerts)."""

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_list)
     p = osub.add_parser("show", help="one row and its attempts")
     p.add_argument("key", help="the row's Idempotency-Key")
+    p.add_argument("--verify", action="store_true",
+                   help="check the kept answer's signature against the pinned platform key")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
     p = osub.add_parser("retry", help="make pending rows due now")
@@ -87,14 +89,31 @@ def cmd_show(args: argparse.Namespace, config: KioskConfig) -> int:
         fail(f"outbox.not_found: no row with key {args.key!r} (see `kiosk outbox list`)")
         return EXIT_BAD_INPUT
     attempts = [{"at": _when(a.at), "outcome": a.outcome, "code": a.code} for a in history]
+    fields = {**_fields(row)}
+    if args.verify:
+        fields["receipt"] = _verified(row, config)
     if args.json:
-        emit_json({**_fields(row), "history": attempts})
+        emit_json({**fields, "history": attempts})
         return EXIT_OK
-    for name, value in _fields(row).items():
+    for name, value in fields.items():
         print(f"{name:14s} {value if value is not None else ''}")
     for a in attempts:
         print(f"  {a['at']}  {a['outcome']:9s} {a['code']}")
     return EXIT_OK
+
+
+def _verified(row: Row, config: KioskConfig) -> str:
+    """Whether the kept answer is the platform's own signature over this settlement."""
+    from kiosk.protocol.errors import ProtocolError
+    from kiosk.provisioning import connect
+
+    if row.answer is None:
+        return "none kept (not delivered)"
+    try:
+        created = row.answer.verify(connect(config).server_key)  # the pinned key, no network
+    except ProtocolError as exc:
+        return f"NOT VERIFIED: {exc.message}"
+    return f"signed by the platform at {_when(created)}"
 
 
 def cmd_retry(args: argparse.Namespace, config: KioskConfig) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -270,6 +271,54 @@ class RequestVerifier:
                                created=int(result.parameters["created"]),
                                covered=tuple(k.strip('"') for k in covered
                                              if k != '"@signature-params"'))
+
+
+_KEPT_ANSWER_HEADERS = ("content-type", "content-digest", "signature-input", "signature")
+_KEPT_REQUEST_HEADERS = ("signature-input", "signature")
+FOREVER_S = 100 * 365 * 86400  # a kept answer is checked for its signature, not its age
+
+
+@dataclass(frozen=True)
+class SignedAnswer:
+    """A platform answer as received, kept so its signature can be checked again later: a
+    settlement receipt the platform cannot disown (and a device cannot forge)."""
+
+    status: int
+    headers: dict[str, str]  # the answer's content and signature headers
+    body: bytes
+    request_headers: dict[str, str]  # our request's signature, which the answer covers
+
+    @classmethod
+    def of(cls, response: requests.Response) -> SignedAnswer:
+        request = response.request
+        kept = {k.lower(): v for k, v in (request.headers.items() if request else ())
+                if k.lower() in _KEPT_REQUEST_HEADERS}
+        return cls(response.status_code,
+                   {k.lower(): v for k, v in response.headers.items()
+                    if k.lower() in _KEPT_ANSWER_HEADERS}, response.content, kept)
+
+    def to_json(self) -> str:
+        return json.dumps({"status": self.status, "headers": self.headers,
+                           "body": base64.b64encode(self.body).decode("ascii"),
+                           "request_headers": self.request_headers}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedAnswer:
+        data = json.loads(text)
+        return cls(int(data["status"]), dict(data["headers"]), base64.b64decode(data["body"]),
+                   dict(data["request_headers"]))
+
+    def verify(self, server_public_key: Ed25519PublicKey) -> int:
+        """The answer's ``created``; UNTRUSTED_RESPONSE unless the pinned key signed exactly
+        this body for exactly that request."""
+        request = requests.Request("POST", "http://kept.invalid/").prepare()
+        request.headers.update(self.request_headers)
+        response = requests.Response()
+        response.status_code = self.status
+        response.headers.update(self.headers)
+        response._content = self.body
+        response.request = request
+        return ResponseVerifier(server_public_key, skew_s=FOREVER_S).verify(response)
 
 
 class ResponseVerifier:

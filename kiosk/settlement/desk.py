@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kiosk import receipts
-from kiosk.backend import BackendError
+from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
 from kiosk.protocol import schemas
@@ -38,7 +38,7 @@ UNCONFIRMED = "settlement.unconfirmed"
 
 class SettleBackend(Protocol):
     def settle(self, request: schemas.SettleRequest, idempotency_key: str
-               ) -> schemas.Settlement: ...
+               ) -> SignedSettlement: ...
 
     def reconcile(self, request: schemas.ReconcileRequest) -> schemas.ReconcileResponse: ...
 
@@ -199,7 +199,7 @@ class SettlementDesk:
             return Delivery(Outcome.UNKNOWN, code="settlement.expired")
         log.info("settlement.attempt", extra=fields)
         try:
-            settlement = self.backend.settle(row.request, row.idempotency_key)
+            signed = self.backend.settle(row.request, row.idempotency_key)
         except BackendError as exc:
             log.warning("settlement.result", extra={**fields, "outcome": exc.outcome.value,
                                                     "code": exc.code})
@@ -210,7 +210,8 @@ class SettlementDesk:
                 return Delivery(Outcome.REFUSED, code=exc.code, details=exc.details)
             self.outbox.mark_unknown(row.idempotency_key, exc.code, now)
             return Delivery(Outcome.UNKNOWN, code=exc.code)
-        self.outbox.mark_delivered(row.idempotency_key, settlement, now)
+        settlement = signed.settlement
+        self.outbox.mark_delivered(row.idempotency_key, settlement, signed.answer, now)
         log.info("settlement.result", extra={**fields, "outcome": Outcome.DONE.value,
                                              "settlement_id": settlement.settlement_id})
         return Delivery(Outcome.DONE, settlement)

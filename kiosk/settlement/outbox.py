@@ -6,7 +6,8 @@ main file once ``enqueue`` returns; there is no ``-wal`` whose loss after a cras
 confirmed rows with it (measured: 1.9 ms per enqueue + mark against 0.7 ms in WAL mode, for a
 file written a few times per checkout). The retry schedule lives in the database, not in a
 retrying call (tenacity keeps its state in memory and would forget it in a crash), so it is
-computed here by ``backoff_delay``. Delivered rows keep the platform's answer (the receipt)
+computed here by ``backoff_delay``. Delivered rows keep the platform's signed answer as
+received (a receipt whose signature can be checked again: ``kiosk outbox show --verify``)
 and are the device's side of the batch totals (``SettlementDesk.reconcile``).
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.protocol import schemas
+from kiosk.protocol.signing import SignedAnswer
 
 
 class RowState(StrEnum):
@@ -34,7 +36,7 @@ class RowState(StrEnum):
     EXPIRED = "expired"  # too old to re-send blindly: handed to the cashier
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     idempotency_key TEXT PRIMARY KEY,
@@ -61,7 +63,7 @@ CREATE INDEX IF NOT EXISTS attempts_key ON attempts (idempotency_key, at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = ("idempotency_key, session_id, payload, amount_fen, created_at, offline, state, "
-            "attempts, next_attempt_at, last_error, response, finished_at, details")
+            "attempts, next_attempt_at, last_error, response, finished_at, details, answer")
 _AUDIT_HEAD = "audit_head"
 
 
@@ -94,6 +96,7 @@ class Row:
     response: schemas.Settlement | None
     finished_at: float | None
     details: dict[str, Any] = field(default_factory=dict)  # a refusal's safe details
+    answer: SignedAnswer | None = None  # delivered: the platform's signed answer, as received
 
     @property
     def taken_by(self) -> str | None:
@@ -118,8 +121,9 @@ class Outbox:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
             names = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
-            if "details" not in names:  # files written before refusals kept their details
-                self._db.execute("ALTER TABLE outbox ADD COLUMN details TEXT")
+            for column in ("details", "answer"):  # older files: rows kept neither
+                if column not in names:
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column} TEXT")
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -176,12 +180,12 @@ class Outbox:
         db.execute("INSERT INTO attempts VALUES (?, ?, ?, ?)", (key, now, state.value,
                                                                  code or "ok"))
 
-    def mark_delivered(self, key: str, settlement: schemas.Settlement,
+    def mark_delivered(self, key: str, settlement: schemas.Settlement, answer: SignedAnswer,
                        now: float | None = None) -> None:
         now = time.time() if now is None else now
         with self._tx() as db:
             self._finish(db, key, RowState.DELIVERED, "", now,
-                         response=settlement.model_dump_json())
+                         response=settlement.model_dump_json(), answer=answer.to_json())
             head = settlement.audit_head
             if head is not None:
                 db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
@@ -319,8 +323,9 @@ class Outbox:
 
 def _row(r: tuple[Any, ...]) -> Row:
     (key, session_id, payload, amount, created, offline, state, attempts, next_at, error,
-     response, finished, details) = r
+     response, finished, details, answer) = r
     return Row(key, session_id, schemas.SettleRequest.model_validate_json(payload), amount,
                created, bool(offline), RowState(state), attempts, next_at, error,
                schemas.Settlement.model_validate_json(response) if response else None,
-               finished, json.loads(details) if details else {})
+               finished, json.loads(details) if details else {},
+               SignedAnswer.from_json(answer) if answer else None)

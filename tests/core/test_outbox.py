@@ -13,9 +13,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from kiosk.backend import BackendError
+from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.protocol import schemas
+from kiosk.protocol.signing import SignedAnswer
 from kiosk.receipts import Station
 from kiosk.settlement.desk import SettlementDesk
 from kiosk.settlement.offline import offline_refusal
@@ -56,7 +57,7 @@ class IdempotentPlatform:
         self.copy_wins = False
         self.refuse: dict[str, str] = {}  # bill -> business refusal code
 
-    def settle(self, req: schemas.SettleRequest, key: str) -> schemas.Settlement:
+    def settle(self, req: schemas.SettleRequest, key: str) -> SignedSettlement:
         if not self.up:
             raise BackendError("backend.unreachable", "down")
         if req.bill_id in self.refuse:
@@ -68,7 +69,8 @@ class IdempotentPlatform:
             raise BackendError("auth.nonce_replayed", "copy won", status=401)
         if self.drop_reply:
             raise BackendError("backend.timeout", "reply lost")
-        return settlement(key, req.bill_id, self.charges[key], len(self.charges))
+        made = settlement(key, req.bill_id, self.charges[key], len(self.charges))
+        return SignedSettlement(made, SignedAnswer(201, {}, made.model_dump_json().encode(), {}))
 
     def reconcile(self, req: schemas.ReconcileRequest) -> schemas.ReconcileResponse:
         raise AssertionError("not used here")

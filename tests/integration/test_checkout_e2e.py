@@ -177,9 +177,10 @@ def test_reply_lost_after_commit_is_charged_once(platform, engine, enrolled):
         via.settle(request, key)
     assert err.value.code in ("backend.timeout", "backend.unreachable") and err.value.retryable
     proxy.mode = "pass"
-    first = via.settle(request, key)
+    first = via.settle(request, key).settlement
     again = direct.settle(request, key)  # a duplicate send, e.g. after a restart
-    assert first.settlement_id == again.settlement_id
+    assert first.settlement_id == again.settlement.settlement_id
+    assert again.answer.verify(direct.server_key) > 0  # the kept receipt checks out later
     other_key = f"other-{uuid.uuid4().hex}"
     with pytest.raises(BackendError) as err:
         direct.settle(request, other_key)

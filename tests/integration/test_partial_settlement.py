@@ -36,7 +36,7 @@ def test_a_bill_refused_after_another_settled_is_a_partial_result(platform, engi
         assert result.status == "partial" and result.unpaid_bill_ids == (second,)
         assert result.refusal == "bill.already_settled"
         (refused,) = [r for r in runtime.outbox.rows() if r.request.bill_id == second]
-        assert refused.state == "rejected" and refused.taken_by == taken.settlement_id
+        assert refused.state == "rejected" and refused.taken_by == taken.settlement.settlement_id
         paid = counter.settlement(result.settlement_id)
         assert paid.bill_id == first
         assert result.self_pay_fen == paid.layers.self_pay_fen

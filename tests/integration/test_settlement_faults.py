@@ -4,6 +4,7 @@ loopback, the real kiosk runtime, and the faults the outside fault-injection run
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from proxy import FaultyProxy
 
 from kiosk.flow.model import Method, SettlementIntent, State
 from kiosk.platform_clock import PlatformClock
+from kiosk.protocol.errors import ProtocolError
 from kiosk.provisioning import connect
 from kiosk.settlement.desk import request_for
 from kiosk.settlement.outbox import RowState
@@ -54,6 +56,15 @@ def test_a_replayed_copy_that_wins_still_tells_the_patient_paid(platform, engine
         (row,) = runtime.outbox.rows()
         assert row.state == RowState.DELIVERED and row.response is not None
         assert row.response.settlement_id == done.result.settlement_id
+        shown = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config",
+                                str(runtime.config.source), "outbox", "show",
+                                row.idempotency_key, "--verify", "--json"],
+                               capture_output=True, text=True, check=True)
+        assert json.loads(shown.stdout)["receipt"].startswith("signed by the platform at")
+        forged = dataclasses.replace(row.answer, body=row.answer.body.replace(b'"P1001"',
+                                                                              b'"P1002"'))
+        with pytest.raises(ProtocolError):
+            forged.verify(runtime.backend.server_key)
         assert [a.code for a in runtime.outbox.history(row.idempotency_key)][-1] == "ok"
         charged = counter.patient("P1001").credit.outstanding_fen - before
         assert charged == row.response.charge_to_credit_fen  # once
@@ -125,8 +136,9 @@ def test_a_platform_restored_from_a_backup_is_found_by_the_batch_totals(platform
         src.backup(dst)
     runtime.start(camera=None, sync=False)
     try:
-        runtime.card_read("YB33078400001005")
-        wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
+        runtime.voucher_scanned(platform.seed["voucher"]["payload"])  # P1002's e-voucher
+        review = wait_for(runtime, lambda v: v.state in (State.BILL_REVIEW, State.FALLBACK))
+        assert review.state == State.BILL_REVIEW, review.reason
         runtime.confirm()
         done = wait_for(runtime, lambda v: v.state in (State.DONE, State.FALLBACK))
         assert done.state == State.DONE and done.result.status == "settled", done.reason

@@ -7,14 +7,13 @@ image is the slip at its real size.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
-from device.fonts import cjk_font_path
+from device.fonts import cjk_font
 from device.printer.layout import Row, receipt_rows
 from device.printer.receipt import Receipt
 
@@ -27,9 +26,8 @@ LINE_GAP = 6
 QR_MODULE_PX = 6
 
 
-@functools.cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(cjk_font_path()), size)
+    return cjk_font().truetype(size)
 
 
 def qr_image(text: str, module_px: int = QR_MODULE_PX) -> Image.Image:

@@ -41,9 +41,12 @@ def _models(config: KioskConfig) -> Finding:
 
 
 def _font(config: KioskConfig) -> Finding:
-    from device.fonts import cjk_font_path
+    """The face receipts and screens use, measured as Simplified Chinese (device.fonts)."""
+    from device.fonts import cjk_font
 
-    return Finding("PASS", "font", f"Chinese renders with {cjk_font_path().name}")
+    face = cjk_font()  # DeviceError font.cjk_missing unless a face measures as SC
+    return Finding("PASS", "font", f"Simplified Chinese renders with {face.family} "
+                   f"({face.path.name}, face {face.index})")
 
 
 def _platform(config: KioskConfig) -> Finding:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -18,36 +19,82 @@ from device.config import (
     ScannerConfig,
 )
 from device.devices import DeviceSet
+from device.errors import DeviceError
 from device.health import HealthState
 from kiosk.config import parse_config
 from kiosk.errors import ConfigError
 
 
 def test_cjk_font_renders_chinese() -> None:
-    path = fonts.cjk_font_path()
-    assert path.is_file()
-    font = ImageFont.truetype(str(path), 32)
+    face = fonts.cjk_font()
+    assert face.path.is_file()
+    font = face.truetype(32)
     glyph = font.getmask("张").getbbox()
     missing = font.getmask("\U000effff").getbbox()  # a code point no font has: .notdef
     assert glyph is not None and glyph != missing
 
 
+def test_the_font_in_use_is_simplified_chinese() -> None:
+    face = fonts.cjk_font()
+    assert face.family == fonts.SC_FAMILY
+    assert ImageFont.truetype(str(face.path), 20, index=face.index).getname()[0] == face.family
+    assert fonts.face_problem(face) == ""
+
+
+def test_traditional_and_japanese_faces_are_measured_as_not_simplified() -> None:
+    faces = fonts.bundled_faces()
+    tc, jp = faces[fonts.TC_FAMILY], faces["Noto Sans CJK JP"]
+    assert fonts.face_problem(tc) == "Noto Sans CJK TC is not a Simplified Chinese face"
+    # a face that hides its region in its name is caught by its glyphs
+    assert fonts.traditional_glyphs(lambda c: fonts.face_raster(tc, c)) == "令角，。"
+    assert "令" in fonts.traditional_glyphs(lambda c: fonts.face_raster(jp, c))
+    problem = fonts.simplified_problem("Hospital Sans", lambda c: fonts.face_raster(tc, c))
+    assert problem == "Hospital Sans draws 令角，。 in Traditional forms, not Simplified"
+
+
+def test_a_traditional_only_terminal_has_no_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    tc = fonts.bundled_faces()[fonts.TC_FAMILY]
+    monkeypatch.setattr(fonts, "candidate_faces", lambda: [tc])
+    fonts.cjk_font.cache_clear()
+    try:
+        with pytest.raises(DeviceError) as caught:
+            fonts.cjk_font()
+        assert caught.value.code == "font.cjk_missing"
+        assert "Noto Sans CJK TC is not a Simplified Chinese face" in caught.value.message
+    finally:
+        fonts.cjk_font.cache_clear()
+
+
 def test_cjk_font_falls_back_to_the_bundled_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fonts, "_fc", lambda *args: [])  # fontconfig knows no CJK font
-    fonts.cjk_font_path.cache_clear()
+    fonts.cjk_font.cache_clear()
     try:
-        assert fonts.cjk_font_path() == fonts.bundled_cjk_font()
+        assert fonts.cjk_font() == fonts.bundled_faces()[fonts.SC_FAMILY]
     finally:
-        fonts.cjk_font_path.cache_clear()
+        fonts.cjk_font.cache_clear()
+
+
+def test_a_system_traditional_face_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    tc = fonts.bundled_faces()[fonts.TC_FAMILY]
+    line = f"{tc.path}\t{tc.index}\t{tc.family}"
+    monkeypatch.setattr(fonts, "_fc", lambda *args: [line])  # IT's preferred zh-cn font: TC
+    fonts.cjk_font.cache_clear()
+    try:
+        assert fonts.system_cjk_faces() == [tc]
+        assert fonts.cjk_font().family == fonts.SC_FAMILY
+    finally:
+        fonts.cjk_font.cache_clear()
 
 
 def test_system_font_must_really_cover_chinese(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
     covering = tmp_path / "NotoSansCJK.ttc"
     covering.write_bytes(b"x")
-    answers = {"fc-list": [f"{covering}: "], "fc-match": ["/usr/share/fonts/DejaVuSans.ttf"]}
+    answers = {"fc-list": [f"{covering}\t2\tNoto Sans CJK SC"],
+               "fc-match": ["/usr/share/fonts/DejaVuSans.ttf\t0\tDejaVu Sans"]}
     monkeypatch.setattr(fonts, "_fc", lambda *args: answers[args[0]])
-    assert fonts.system_cjk_fonts() == [covering]  # fc-match's non-CJK answer is ignored
+    # fc-match's non-CJK answer is ignored
+    assert fonts.system_cjk_faces() == [fonts.CjkFace(covering, 2, "Noto Sans CJK SC")]
 
 
 @pytest.mark.parametrize(("name", "masked"), [
@@ -142,3 +189,22 @@ def test_working_demo_devices_offer_every_method(tmp_path: Path) -> None:
     with DeviceSet(config) as devices:
         assert devices.camera.get(5) is not None
         assert devices.payment_methods() == ["face", "card", "evoucher", "cashier"]
+
+
+def test_doctor_fails_without_a_simplified_font(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:
+    from kiosk.commands.doctor import cmd_doctor
+    from kiosk.commands.output import EXIT_SETUP
+
+    tc = fonts.bundled_faces()[fonts.TC_FAMILY]
+    monkeypatch.setattr(fonts, "candidate_faces", lambda: [tc])
+    fonts.cjk_font.cache_clear()
+    try:
+        config = parse_config(f'[paths]\ndata_dir = "{tmp_path}"\n')
+        assert cmd_doctor(argparse.Namespace(json=False, offline=True), config) == EXIT_SETUP
+    finally:
+        fonts.cjk_font.cache_clear()
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if " font " in x]
+    assert line.startswith("FAIL font") and "font.cjk_missing" in line
+    assert "Noto Sans CJK TC is not a Simplified Chinese face" in line

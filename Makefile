@@ -6,9 +6,10 @@ KIOSK  := $(VENV)/bin/kiosk
 STAMP  := $(VENV)/.installed
 MODELS := models/store/installed.json
 # Debian packages for a real X server in the display tests (Xvfb; xwininfo from x11-utils)
-# and Qt's xcb plugin.
+# and Qt's xcb plugin; the spoken prompts' offline TTS (espeak-ng) and player (aplay).
 DEBS   := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
-          libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 x11-utils
+          libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 x11-utils \
+          espeak-ng alsa-utils
 
 .PHONY: demo test lint bench bundle models system-deps clean
 
@@ -29,10 +30,10 @@ system-deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
-			|| echo "warning: could not install $$missing; the display test needs them"; \
-	else echo "note: for the display test install: $$missing"; fi
+			|| echo "warning: could not install $$missing; the display and voice tests need them"; \
+	else echo "note: for the display and voice tests install: $$missing"; fi
 
-demo: $(MODELS)
+demo: $(MODELS) system-deps
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-$$( [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && echo xcb || echo offscreen )} \
 		$(PY) -m ui demo
 

@@ -19,6 +19,7 @@ CAMERA_DRIVERS = ("none", "synthetic", "opencv", "file", "folder")
 SCANNER_DRIVERS = ("none", "wedge", "serial", "camera")
 CARD_DRIVERS = ("none", "simulated", "serial")
 PRINTER_DRIVERS = ("none", "file", "serial", "network", "usb")
+SPEAKER_DRIVERS = ("none", "aplay", "wav-dir")
 FOURCCS = ("", "MJPG", "YUYV")
 CARD_NO = re.compile(r"^[0-9A-Z]{6,32}$")  # insurance / social-security card numbers
 # A vendor SDK plugs in as "python:package.module:ClassName" (see docs/devices.md).
@@ -175,22 +176,58 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True)
+class SpeakerConfig:
+    """Spoken prompts: an offline TTS binary (espeak-ng) writes a WAV, ``aplay`` plays it on
+    an ALSA device; ``wav-dir`` only keeps the WAVs in ``path`` (demo and tests)."""
+
+    driver: str = "none"
+    tts: str = "espeak-ng"  # the engine's binary (espeak-ng command-line compatible)
+    # Debian's espeak-ng 1.51 "cmn" reads most characters as English-spelled pinyin;
+    # "cmn-latn-pinyin" speaks them as Mandarin.
+    zh_voice: str = "cmn-latn-pinyin"
+    en_voice: str = "en-us"
+    rate_wpm: int = 150  # a little slower than espeak-ng's 175 for patients
+    player: str = "aplay"
+    device: str = "default"  # aplay: ALSA PCM name (default, plughw:0,0, ...)
+    path: str = ""  # wav-dir: the folder every spoken prompt is written to
+    pace: bool = True  # wav-dir: take as long as the WAV lasts, as a real playback would
+    timeout_s: float = 10.0  # synthesis of one prompt
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = _one_of("driver", self.driver, SPEAKER_DRIVERS)
+        if self.driver == "wav-dir" and not self.path:
+            errors.append(("path", "is required for the wav-dir driver"))
+        for key in ("tts", "zh_voice", "en_voice", "player", "device"):
+            if not getattr(self, key):
+                errors.append((key, "must not be empty"))
+        if not 80 <= self.rate_wpm <= 450:
+            errors.append(("rate_wpm", "must be between 80 and 450 words per minute"))
+        if not 0 < self.timeout_s <= 60:
+            errors.append(("timeout_s", "must be in (0, 60]"))
+        return errors
+
+
+@dataclass(frozen=True)
 class DevicesConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     card: CardReaderConfig = field(default_factory=CardReaderConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
+    speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
 
 
 def simulated(device: str, driver: str, path: str = "") -> bool:
     """A demo source rather than hardware: a synthetic or replayed camera, the simulated card
-    reader, a printer that writes into a folder. Outside demo mode these are refused."""
+    reader, a printer that writes into a folder, a speaker that only writes WAV files.
+    Outside demo mode these are refused."""
     if device == "camera":
         return driver in ("synthetic", "file", "folder")
     if device == "card":
         return driver == "simulated"
     if device == "printer":
         return driver == "file" and not path.startswith("/dev/")
+    if device == "speaker":
+        return driver == "wav-dir"
     return False
 
 
@@ -198,4 +235,5 @@ def simulated_defaults(data_dir: str) -> dict[str, dict[str, str]]:
     """What ``[demo] simulated_devices = true`` fills in for each table the config omits."""
     return {"camera": {"driver": "synthetic"}, "scanner": {"driver": "wedge"},
             "card": {"driver": "simulated"},
-            "printer": {"driver": "file", "path": f"{data_dir}/printer"}}
+            "printer": {"driver": "file", "path": f"{data_dir}/printer"},
+            "speaker": {"driver": "wav-dir", "path": f"{data_dir}/voice"}}

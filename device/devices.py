@@ -2,7 +2,8 @@
 
 The kiosk core asks ``payment_methods()`` which ways to pay the hardware allows right now:
 face needs a usable camera, the e-voucher a usable scanner, the insurance card a usable card
-reader; the cashier is always there.
+reader; the cashier is always there. The speaker allows no method: without it the prompts
+are only not spoken.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from device.config import DevicesConfig
 from device.health import EventSink, Health
 from device.printer import ReceiptPrinter
 from device.scanner import Scanner, scanner_from_config
+from device.speaker import Speaker
 
 
 class DeviceSet:
@@ -24,16 +26,19 @@ class DeviceSet:
                                                     on_event=on_event)
         self.card: CardReader = card_reader_from_config(config.card)
         self.printer = ReceiptPrinter(config.printer)
+        self.speaker = Speaker(config.speaker)
 
     def start(self) -> DeviceSet:
         self.camera.start()
         self.scanner.start()
+        self.speaker.start()
         return self
 
     def close(self) -> None:
         self.scanner.close()
         self.camera.stop()
         self.card.close()
+        self.speaker.close()
 
     def __enter__(self) -> DeviceSet:
         return self.start()
@@ -44,7 +49,8 @@ class DeviceSet:
 
     def health(self) -> dict[str, Health]:
         return {"camera": self.camera.health(), "scanner": self.scanner.health(),
-                "card": self.card.health(), "printer": self.printer.health()}
+                "card": self.card.health(), "printer": self.printer.health(),
+                "speaker": self.speaker.health()}
 
     def payment_methods(self) -> list[str]:
         health = self.health()

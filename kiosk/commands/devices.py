@@ -8,6 +8,7 @@ something failed, so the commands script well in a provisioning run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import select
 import sys
 import time
@@ -28,6 +29,7 @@ from device.printer import ReceiptPrinter, save_png
 from device.printer.receipt_printer import printer_test_slip
 from device.printer.transport import describe
 from device.scanner import Scan, parse_evoucher, scanner_from_config
+from device.speaker import Speaker, wav_seconds
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, EXIT_SETUP, emit_json
 from kiosk.config import KioskConfig
 
@@ -43,11 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON line per device")
     p.set_defaults(func=cmd_list)
     p = dsub.add_parser("test", help="exercise one configured device")
-    p.add_argument("which", choices=("camera", "scanner", "card", "printer"))
+    p.add_argument("which", choices=("camera", "scanner", "card", "printer", "speaker"))
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds to wait (camera 5, scanner 30, card 10)")
     p.add_argument("--out", type=absolute_path, default=None,
-                   help="where the camera frame / printer slip image is saved")
+                   help="where the camera frame / printer slip image / speaker WAVs go")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_test)
     p = dsub.add_parser("reprint", help="print a kept receipt again (marked REPRINT)")
@@ -110,12 +112,20 @@ def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, Health
         card.close()
     printer = ReceiptPrinter(devices.printer)
     unprinted = len(printer.spool.unprinted())
+    speaker = Speaker(devices.speaker)
+    try:
+        speaker_health = speaker.check()
+    finally:
+        speaker.close()
     return [
         ("camera", camera_health, f"{devices.camera.driver} {camera.grabber.name}"),
         ("scanner", scanner_health, f"{devices.scanner.driver} {devices.scanner.port}".strip()),
         ("card", card_health, f"{devices.card.driver} {devices.card.port}".strip()),
         ("printer", printer.check(), f"{devices.printer.driver} {describe(devices.printer)}"
                                      f", {unprinted} unprinted receipt(s)"),
+        ("speaker", speaker_health, f"{devices.speaker.driver} {devices.speaker.device}"
+                                    if devices.speaker.driver == "aplay"
+                                    else devices.speaker.driver),
     ]
 
 
@@ -147,7 +157,7 @@ def _camera_health(camera: FrameSource, timeout: float) -> Health:
 
 def cmd_test(args: argparse.Namespace, config: KioskConfig) -> int:
     tests = {"camera": _test_camera, "scanner": _test_scanner, "card": _test_card,
-             "printer": _test_printer}
+             "printer": _test_printer, "speaker": _test_speaker}
     try:
         return tests[args.which](args, config.devices)
     except DeviceError as exc:
@@ -256,6 +266,43 @@ def _test_printer(args: argparse.Namespace, devices: DevicesConfig) -> int:
                    f"{result.bytes_sent} bytes to {result.destination} ({state}); "
                    f"image {image}", bytes=result.bytes_sent, destination=result.destination,
                    status=status.to_dict(), image=str(image))
+
+
+SPEAKER_TEST = {"zh": "语音测试：请到人工窗口缴费。",
+                "en": "Voice test: please pay at the cashier."}
+
+
+def _test_speaker(args: argparse.Namespace, devices: DevicesConfig) -> int:
+    """Check the engine, voices and audio device, then say one phrase in each language
+    (kept as WAVs in --out; played too on a real device)."""
+    out = args.out or OUT_DIR / "speaker"
+    config = devices.speaker
+    if config.driver != "none":
+        config = dataclasses.replace(config, driver="wav-dir", path=str(out), pace=False)
+    keeper = Speaker(config)
+    health = keeper.check()
+    if health.reason != "ok":
+        return _report(args, "speaker", False, f"{devices.speaker.driver}: "
+                       f"{_health_line(health)}", health=health.to_dict())
+    player = Speaker(devices.speaker)
+    try:
+        timings = {}
+        for lang, text in SPEAKER_TEST.items():
+            kept = keeper.say(text, lang, volume=80, name="devices.test")
+            played = player.say(text, lang, volume=80, name="devices.test")
+            if kept is None or kept.wav is None or (played is None
+                                                     and devices.speaker.driver == "aplay"):
+                return _report(args, "speaker", False, f"{devices.speaker.driver}: "
+                               f"{_health_line(player.health())}",
+                               health=player.health().to_dict())
+            timings[lang] = {"wav": str(kept.wav), "synth_ms": round(kept.synth_ms, 1),
+                             "seconds": round(wav_seconds(kept.wav), 2)}
+    finally:
+        player.close()
+    said = ", ".join(f"{lang} {t['seconds']:.1f} s of speech in {t['synth_ms']:.0f} ms"
+                     for lang, t in timings.items())
+    return _report(args, "speaker", True, f"{devices.speaker.driver}: {said}; WAVs in {out}",
+                   prompts=timings)
 
 
 # reprint

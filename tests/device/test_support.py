@@ -154,11 +154,14 @@ def test_bad_device_config_names_the_line_and_key() -> None:
 
 def test_defaults_configure_no_device() -> None:
     devices = DevicesConfig()
-    for section in (devices.camera, devices.scanner, devices.card, devices.printer):
+    for section in (devices.camera, devices.scanner, devices.card, devices.printer,
+                    devices.speaker):
         assert section.validate() == [] and section.driver == "none"
     with DeviceSet(devices) as running:
         assert {name: h.reason for name, h in running.health().items()} == {
-            name: f"{name}.not_configured" for name in ("camera", "scanner", "card", "printer")}
+            name: f"{name}.not_configured"
+            for name in ("camera", "scanner", "card", "printer", "speaker")}
+        assert running.health()["speaker"].usable  # no voice only degrades
         assert running.payment_methods() == ["cashier"]
     assert PrinterConfig(columns=10).validate()
     assert CameraConfig(driver="file").validate()

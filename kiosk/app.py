@@ -27,6 +27,7 @@ from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.runtime import KioskRuntime
 from kiosk.settlement.outbox import Outbox
+from kiosk.voice import PromptPlayer
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,18 @@ class KioskApp:
             audit=self.audit_log.append, peripherals=self.devices.health)
         self.runtime.flow.liveness_factory = liveness_factory(
             config, lambda: self.runtime.flow.elderly)
+        self.voice: PromptPlayer | None = None
+        if config.voice.enabled and self.devices.speaker.configured:
+            self.voice = PromptPlayer(self.devices.speaker, config.voice)
+            self.runtime.voice = self.voice
+            self.runtime.subscribe(self.voice.on_view)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> KioskApp:
         self.devices.start()
+        if self.voice is not None:
+            self.voice.start()
         self.runtime.start(camera=self.devices.camera)
         loops = [("kiosk-health", self._health_loop)]
         if self.config.devices.scanner.driver != "wedge":  # wedge scans arrive as UI key events
@@ -89,6 +97,8 @@ class KioskApp:
     def stop(self) -> None:
         self._stop.set()
         self.runtime.stop()
+        if self.voice is not None:
+            self.voice.stop()
         self.devices.close()
         for thread in self._threads:
             thread.join(timeout=5)

@@ -234,6 +234,18 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class VoiceConfig:
+    """Spoken prompts (``kiosk.voice``) through ``[devices.speaker]``."""
+
+    enabled: bool = True
+    volume: int = 80  # 0-100; 100 is the TTS engine's normal level
+    mute: bool = False  # keep the player running but speak nothing
+
+    def validate(self) -> list[tuple[str, str]]:
+        return [] if 0 <= self.volume <= 100 else [("volume", "must be between 0 and 100")]
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     """Demo and test terminals only: simulators stand in for every device not configured."""
 
@@ -251,6 +263,7 @@ class KioskConfig:
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     cashier: CashierConfig = field(default_factory=CashierConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
@@ -333,13 +346,14 @@ def absolute_paths(config: KioskConfig, base: Path) -> KioskConfig:
     printer = dataclasses.replace(
         printer, path=absolute(printer.path),
         spool_dir=absolute(printer.spool_dir) or str(Path(data_dir) / "receipts"))
+    speaker = dataclasses.replace(devices.speaker, path=absolute(devices.speaker.path))
     liveness = config.liveness
     if liveness.model_manifest:
         liveness = dataclasses.replace(liveness, model_manifest=absolute(liveness.model_manifest))
     return dataclasses.replace(
         config, paths=dataclasses.replace(config.paths, data_dir=data_dir),
         models=dataclasses.replace(config.models, store=absolute(config.models.store)),
-        devices=dataclasses.replace(devices, camera=camera, printer=printer),
+        devices=dataclasses.replace(devices, camera=camera, printer=printer, speaker=speaker),
         liveness=liveness)
 
 
@@ -432,3 +446,4 @@ def _line(text: str, path: tuple[str, ...]) -> int:
         if key and (*table, key.group(1)) == path:
             return number
     return header_line or 1
+

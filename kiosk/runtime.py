@@ -43,6 +43,7 @@ from kiosk.recognition.gallery import Gallery, decide
 from kiosk.recognition.template import Template
 from kiosk.settlement.desk import SettlementDesk
 from kiosk.settlement.outbox import Outbox
+from kiosk.voice import PromptPlayer
 
 log = logging.getLogger(__name__)
 HANDOFF_RETRY_EVERY_S = 3.0
@@ -106,6 +107,7 @@ class KioskRuntime:
         self.heartbeat = HeartbeatSender(backend, self._heartbeat_report,
                                          config.server.heartbeat_s)
         self.last_view: FlowView = self.flow.view(self.clock())
+        self.voice: PromptPlayer | None = None  # spoken prompts, when the kiosk has a voice
 
     # ------------------------------------------------------------ lifecycle
     def start(self, camera: Any | None = None, sync: bool = True) -> KioskRuntime:
@@ -177,6 +179,16 @@ class KioskRuntime:
 
     def set_elderly(self, on: bool) -> None:
         self.post(lambda now: (self.flow.set_elderly(on), [])[1])
+
+    def replay_prompt(self) -> None:
+        """再听一遍: the voice says the current screen's prompt again."""
+        if self.voice is not None:
+            self.voice.replay()
+
+    def set_language(self, lang: str) -> None:
+        """The patient switched the screens' language: the voice follows."""
+        if self.voice is not None:
+            self.voice.set_language(lang)
 
     # ------------------------------------------------------------ the flow
     def _flow_loop(self) -> None:
@@ -417,3 +429,4 @@ class KioskRuntime:
                 self.audit("gallery.sync_failed", {"code": exc.code})
                 log.warning("gallery.sync", extra={"outcome": "failed", "code": exc.code})
             self._stop.wait(self.config.server.sync_interval_s)
+

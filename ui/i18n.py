@@ -44,6 +44,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ui.finish": ("完成", "Done"),
     "ui.liveness_off": ("演示模式：未检测活体", "Demo mode: liveness not checked"),
     "ui.code": ("代码：{code}", "Code: {code}"),
+    "ui.replay": ("再听一遍", "Replay"),
+    "voice.kiosk": ("本机", "this kiosk"),  # spoken {kiosk}: the one the patient stands at
     "ui.yuan": ("¥{amount}", "¥{amount}"),
     # --- attract / idle --------------------------------------------------------------
     "idle.welcome": ("欢迎使用自助缴费", "Welcome to self-service payment"),
@@ -438,3 +440,4 @@ def label(prefix: str, name: str, lang: str = DEFAULT_LANG) -> str:
     """A translated name (layer, category, item kind, method); unknown names show as given."""
     key = f"{prefix}.{name}"
     return tr(key, lang) if key in STRINGS else name
+

@@ -152,9 +152,12 @@ class KioskWindow(QWidget):
         self.lang_button.clicked.connect(self.toggle_language)
         self.elderly_button = button("chrome", "elderly")
         self.elderly_button.clicked.connect(lambda: self.set_elderly(not self.elderly))
+        self.replay_button = button("chrome", "replay")  # 再听一遍: the spoken prompt again
+        self.replay_button.clicked.connect(self.port.replay_prompt)
         row.addWidget(self.hospital_label, 1)
         row.addWidget(self.countdown)
         row.addSpacing(12)
+        row.addWidget(self.replay_button)
         row.addWidget(self.elderly_button)
         row.addWidget(self.lang_button)
         return bar
@@ -182,6 +185,7 @@ class KioskWindow(QWidget):
         lang = self.lang
         self.hospital_label.setText(self.hospital or tr("ui.kiosk_name", lang))
         self.lang_button.setText(tr("ui.lang_switch", lang))
+        self.replay_button.setText(tr("ui.replay", lang))
         self.elderly_button.setText(tr("ui.elderly_off" if self.elderly else "ui.elderly_on",
                                        lang))
         self.tiles["face"].set_caption(tr("ui.pay_face", lang) if self.view.face_available
@@ -252,6 +256,7 @@ class KioskWindow(QWidget):
     # -------------------------------------------------------------- switches
     def set_language(self, lang: str) -> None:
         self.lang = lang
+        self.port.set_language(lang)  # the spoken prompts follow
         self.render(self.view)
         if self.notice.isVisible():
             self.notice.setText(tr(self._notice_key, lang))
@@ -322,3 +327,4 @@ class KioskWindow(QWidget):
         if scan is not None:
             self.scan_received(scan.text)
         return True
+

@@ -126,6 +126,12 @@ class RecordingPort:
     def set_elderly(self, on: bool) -> None:
         self.commands.append(("set_elderly", on))
 
+    def replay_prompt(self) -> None:
+        self.commands.append(("replay_prompt", None))
+
+    def set_language(self, lang: str) -> None:
+        self.commands.append(("set_language", lang))
+
     def subscribe(self, listener: Callable[[FlowView], None]) -> None:
         self._views.append(listener)
 

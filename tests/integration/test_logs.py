@@ -39,7 +39,7 @@ def test_demo_checkout_is_logged_by_both_processes_without_personal_data(tmp_pat
     assert ("registered", "counter") in steps and ("registered", "kiosk") in steps
     assert any(r["msg"] == "gallery.sync" and r["persons"] == len(DEMO_USERS) for r in kiosk)
     assert {r["device"] for r in kiosk if r["msg"] == "device.health"} == {
-        "camera", "scanner", "card", "printer"}
+        "camera", "scanner", "card", "printer", "speaker"}
 
     platform_log = work / "platform" / "var" / "logs" / "server.jsonl"
     platform = records(platform_log)

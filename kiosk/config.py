@@ -446,4 +446,3 @@ def _line(text: str, path: tuple[str, ...]) -> int:
         if key and (*table, key.group(1)) == path:
             return number
     return header_line or 1
-

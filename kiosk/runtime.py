@@ -429,4 +429,3 @@ class KioskRuntime:
                 self.audit("gallery.sync_failed", {"code": exc.code})
                 log.warning("gallery.sync", extra={"outcome": "failed", "code": exc.code})
             self._stop.wait(self.config.server.sync_interval_s)
-

@@ -440,4 +440,3 @@ def label(prefix: str, name: str, lang: str = DEFAULT_LANG) -> str:
     """A translated name (layer, category, item kind, method); unknown names show as given."""
     key = f"{prefix}.{name}"
     return tr(key, lang) if key in STRINGS else name
-

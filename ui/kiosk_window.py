@@ -327,4 +327,3 @@ class KioskWindow(QWidget):
         if scan is not None:
             self.scan_received(scan.text)
         return True
-

@@ -299,7 +299,8 @@ def build_app(platform: Platform) -> FastAPI:
              tags=["money"])
     def settlement(dev: AnyDevice, settlement_id: PathId) -> schemas.Settlement:
         with db.read() as conn:
-            return ledger.settlement_view(conn, settlement_id, site_id=dev.site_id)
+            return ledger.settlement_view(conn, settlement_id, site_id=dev.site_id,
+                                          timezone=config.server.timezone)
 
     @app.post("/v1/settlements/{settlement_id}/reverse", response_model=schemas.Settlement,
               tags=["money"])

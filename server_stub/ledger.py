@@ -9,6 +9,7 @@ layers of every settlement add up to its bill total.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import audit, gallery
-from server_stub.clock import day_bounds, local_year, to_datetime
+from server_stub.clock import day_bounds, local_day, local_year, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import bills, credit_charges, next_value, repayments, settlements, users
 from server_stub.directory import (
@@ -168,33 +169,50 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
                      "bill_id": bill.bill_id, "patient_id": user.patient_id,
                      "method": req.method.value, "total_fen": bill.total_fen,
                      "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit})
-    return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head)
+    return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head,
+                             timezone=config.server.timezone)
 
 
-def settlement_view(conn: Connection, settlement_id: str, *, site_id: str,
+def settlement_view(conn: Connection, settlement_id: str, *, site_id: str, timezone: str,
                     audit_head: schemas.AuditHead | None = None) -> schemas.Settlement:
     row = conn.execute(select(settlements).where(settlements.c.settlement_id == settlement_id,
                                                  settlements.c.site_id == site_id)).first()
     if row is None:
         raise ProtocolError(ErrorCode.SETTLEMENT_NOT_FOUND, "no such settlement at this site")
-    return _settlement_model(conn, row, audit_head=audit_head)
+    return _settlement_model(conn, row, audit_head=audit_head, timezone=timezone)
 
 
-def _settlement_model(conn: Connection, row: Any, user: Any = None, *,
+def _credit_terms(conn: Connection, row: Any, timezone: str) -> tuple[dt.date | None, int | None]:
+    """(due date in the platform's zone, the patient's outstanding credit now): what the
+    slip tells a patient who paid on credit; (None, None) when nothing went on credit."""
+    charge = conn.execute(select(credit_charges.c.due_ms, credit_charges.c.cancelled).where(
+        credit_charges.c.settlement_id == row.settlement_id)).first()
+    if charge is None:
+        return None, None
+    due = None if charge.cancelled else local_day(charge.due_ms, timezone)
+    outstanding = conn.execute(select(users.c.outstanding_fen).where(
+        users.c.patient_id == row.patient_id)).scalar_one()
+    return due, int(outstanding)
+
+
+def _settlement_model(conn: Connection, row: Any, user: Any = None, *, timezone: str,
                       audit_head: schemas.AuditHead | None = None) -> schemas.Settlement:
     """``audit_head`` only in the reply to the change itself: the device keeps it as an
     anchor outside the platform's database (a plain read has no change to vouch for)."""
+    user = user or user_row(conn, row.patient_id)
+    due, outstanding = _credit_terms(conn, row, timezone)
     reversal = None
     if row.reversed_ms is not None:
         reversal = schemas.Reversal(reason=row.reverse_reason, reversed_at=to_datetime(
             row.reversed_ms), device_id=row.reversed_by, refund_fen=row.refund_fen or 0)
     return schemas.Settlement(
         settlement_id=row.settlement_id, receipt_no=row.receipt_no, bill_id=row.bill_id,
-        site_id=row.site_id, patient=masked_patient(user or user_row(conn, row.patient_id)),
+        site_id=row.site_id, patient=masked_patient(user),
         method=row.method, status=row.status, total_fen=row.total_fen, layers=_layers(row),
         charge_to_credit_fen=row.charge_to_credit_fen, pay_at_counter_fen=row.pay_at_counter_fen,
         settled_at=to_datetime(row.settled_ms), device_id=row.device_id,
-        items=items_of(conn, row.bill_id), reversal=reversal, audit_head=audit_head)
+        items=items_of(conn, row.bill_id), credit_due_date=due,
+        credit_outstanding_fen=outstanding, reversal=reversal, audit_head=audit_head)
 
 
 def settlements_on(conn: Connection, *, site_id: str, day: Any,
@@ -204,7 +222,8 @@ def settlements_on(conn: Connection, *, site_id: str, day: Any,
         settlements.c.site_id == site_id, settlements.c.settled_ms >= start,
         settlements.c.settled_ms < end).order_by(settlements.c.settled_ms))
     return schemas.SettlementList(site_id=site_id, date=day.isoformat(),
-                                  settlements=[_settlement_model(conn, r) for r in rows])
+                                  settlements=[_settlement_model(
+                                      conn, r, timezone=config.server.timezone) for r in rows])
 
 
 def reverse(conn: Connection, *, device: Device, settlement_id: str, reason: str,
@@ -241,7 +260,8 @@ def reverse(conn: Connection, *, device: Device, settlement_id: str, reason: str
     head = audit.append(conn, at_ms=now, actor=device.actor, action="settlement.reversed",
                         subject=settlement_id, details={"bill_id": row.bill_id,
                                                         "reason": reason, "refund_fen": refund})
-    return settlement_view(conn, settlement_id, site_id=device.site_id, audit_head=head)
+    return settlement_view(conn, settlement_id, site_id=device.site_id,
+                           timezone=config.server.timezone, audit_head=head)
 
 
 def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: ServerConfig,

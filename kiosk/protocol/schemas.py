@@ -7,6 +7,7 @@ silently ignored. Patient data in responses is always the masked form.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -314,6 +315,13 @@ class Settlement(Response):
     settled_at: AwareDatetime
     device_id: str
     items: list[BillItem]
+    credit_due_date: dt.date | None = Field(default=None, description=(
+        "the platform-zone date this settlement's credit charge falls due "
+        "(credit.repayment_days after the day it was made); null when nothing was put on "
+        "credit or the charge was cancelled by a reversal"))
+    credit_outstanding_fen: Fen | None = Field(default=None, description=(
+        "the patient's whole outstanding credit when this answer was made (in the settle "
+        "reply: right after this charge); null when nothing was put on credit"))
     reversal: Reversal | None = None
     audit_head: AuditHead | None = Field(default=None, description=(
         "the audit chain's head once this change was recorded: in the replies to settle "

@@ -21,6 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.paths import absolute_path
 from device.config import DevicesConfig, simulated, simulated_defaults
@@ -100,11 +101,36 @@ class RecognitionConfig:
     match: MatchConfig = field(default_factory=MatchConfig)
 
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     id: str = ""  # the hospital site this kiosk belongs to (set by provisioning)
     name: str = ""
     kiosk_id: str = ""  # this device's id at the backend (set by provisioning)
+    # IANA zone of every time a patient or cashier reads (receipts, screens, the counter):
+    # the hospital's, not the machine's TZ and not UTC; the platform's [server] timezone
+    timezone: str = DEFAULT_TIMEZONE
+    # how a patient repays credit, printed under the due date (what the site really offers)
+    repay_hint_zh: str = "请在到期日前到人工收费窗口还款"
+    repay_hint_en: str = "Repay at the cashier counter by the due date"
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        try:
+            self.zone()
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(("timezone", f"unknown time zone {self.timezone!r}: use an IANA "
+                           "name such as 'Asia/Shanghai'"))
+        for name in ("repay_hint_zh", "repay_hint_en"):
+            text = getattr(self, name)
+            if not 1 <= len(text.strip()) <= 64 or not text.isprintable():
+                errors.append((name, "must be 1-64 printable characters (one receipt line)"))
+        return errors
 
 
 @dataclass(frozen=True)

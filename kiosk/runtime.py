@@ -94,7 +94,7 @@ class KioskRuntime:
         # only while a patient could still be standing at the desk
         self._late_handoffs: list[tuple[str, str, float]] = []
         self._late_lock = threading.Lock()
-        self.station = receipts.Station(config.site.name, config.site.kiosk_id)
+        self.station = receipts.Station.of(config.site)
         self.desk = SettlementDesk(
             backend, outbox, offline=config.offline, station=self.station,
             hold_s=config.flow.settling_timeout_s,

@@ -195,7 +195,7 @@ def _cashier(args: argparse.Namespace) -> int:
     printer = ReceiptPrinter(config.devices.printer)
     service = PlatformCashierService(connect(config),
                                      Outbox(config.paths.data_path() / "counter-outbox.db"),
-                                     printer, Station(config.site.name, config.site.kiosk_id))
+                                     printer, Station.of(config.site))
     service.desk.start()
     camera = camera_from_config(config.devices.camera).start()
     heartbeat = counter_heartbeat(config, service.client, lambda: {
@@ -203,7 +203,8 @@ def _cashier(args: argparse.Namespace) -> int:
     heartbeat.start()
     try:
         console = CashierConsole(service, PinGate(config.cashier.pin_hash),
-                                 engine=FaceEngine.from_config(config), camera=camera)
+                                 engine=FaceEngine.from_config(config), camera=camera,
+                                 zone=config.site.zone())
         if args.fullscreen:
             fill_screen(console)  # deploy/hospital-counter.service: no window manager
         else:

@@ -46,7 +46,13 @@ def _receipt(settlement_id: str, pending: bool) -> dict[str, object]:
             "shares": [{"layer": LAYER_LABELS[name], "amount_fen": fen}
                        for name, fen in QUOTE.layers if name != "self_pay"],
             "self_pay_fen": QUOTE.self_pay_fen, "method": "face",
-            "settlement_id": settlement_id, "pending": pending, "extra": []}
+            "settlement_id": settlement_id, "pending": pending, "extra": [],
+            "receipt_nos": [] if pending else ["YK01-00000123"],
+            "credit_fen": QUOTE.self_pay_fen,
+            "credit_due_date": None if pending else "2024-07-01",
+            "credit_outstanding_fen": None if pending else 24_685,
+            "repay_hint": ["请在到期日前到人工收费窗口还款",
+                           "Repay at the cashier counter by the due date"]}
 
 
 RESULT = SettlementResult("ST20240601A1B2C3", "settled", 8_685,

@@ -49,11 +49,17 @@ def _line(printer: Dummy, text: str) -> None:
 
 
 def _row(printer: Dummy, row: Row, width: int) -> None:
-    if row.kind == "title":
+    if row.kind in ("title", "big"):  # double width and height
         printer.set(align="center", bold=True, custom_size=True, width=2, height=2)
         for part in wrap(row.left, width // 2):
             _line(printer, part)
         printer.set(align="left", bold=False, custom_size=True, width=1, height=1)
+    elif row.kind == "small":  # font B where the printer has one (narrower than font A)
+        font_b = "1" in printer.profile.fonts
+        printer.set(align="center", **({"font": "b"} if font_b else {}))
+        for part in wrap(row.left, width):
+            _line(printer, part)
+        printer.set(align="left", **({"font": "a"} if font_b else {}))
     elif row.kind == "center":
         printer.set(align="center")
         for part in wrap(row.left, width):

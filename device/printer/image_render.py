@@ -22,8 +22,11 @@ DPI = 203
 MARGIN = 16
 TEXT_PX = 22
 TITLE_PX = 34
+BIG_PX = 40  # the 凭条号
+SMALL_PX = 16  # small print: the settlement id
 LINE_GAP = 6
 QR_MODULE_PX = 6
+ROW_PX = {"title": TITLE_PX, "big": BIG_PX, "small": SMALL_PX}  # the rest: TEXT_PX
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
@@ -67,9 +70,9 @@ def _draw_rows(canvas: Image.Image, rows: list[Row]) -> int:
 def _draw_row(canvas: Image.Image, draw: ImageDraw.ImageDraw, row: Row, y: int,
               width_px: int) -> int:
     usable = width_px - 2 * MARGIN
-    font = _font(TITLE_PX if row.kind == "title" else TEXT_PX)
+    font = _font(ROW_PX.get(row.kind, TEXT_PX))
     height = font.size + LINE_GAP
-    if row.kind in ("title", "center"):
+    if row.kind in ("title", "big", "center", "small"):
         for line in _wrap(draw, row.left, font, usable):
             x = (width_px - draw.textlength(line, font=font)) / 2
             draw.text((x, y), line, font=font, fill=0)

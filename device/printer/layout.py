@@ -12,7 +12,8 @@ from typing import Literal
 
 from device.printer.receipt import METHODS, Receipt, format_fen
 
-RowKind = Literal["title", "center", "pair", "rule", "qr"]
+RowKind = Literal["title", "big", "center", "small", "pair", "rule", "qr"]
+PENDING = "待确认 pending"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Row:
 
 
 def receipt_rows(receipt: Receipt, *, reprint: bool = False) -> list[Row]:
+    """The slip, top to bottom: the 凭条号 large (the counter finds the payment by it), the
+    bill, then the credit terms; the settlement id only in the QR and in small print."""
     zh, en = METHODS[receipt.method]
     rows = [
         Row("title", receipt.hospital),
@@ -31,6 +34,9 @@ def receipt_rows(receipt: Receipt, *, reprint: bool = False) -> list[Row]:
     ]
     if reprint:
         rows.append(Row("center", "** 重打 REPRINT **"))
+    if receipt.receipt_nos or receipt.pending:
+        rows.append(Row("center", "凭条号 Receipt No."))
+        rows += [Row("big", no) for no in receipt.receipt_nos] or [Row("center", PENDING)]
     rows += [
         Row("pair", "终端 Kiosk", receipt.kiosk_id),
         Row("pair", "时间 Time", receipt.issued_at.strftime("%Y-%m-%d %H:%M")),
@@ -41,13 +47,14 @@ def receipt_rows(receipt: Receipt, *, reprint: bool = False) -> list[Row]:
         Row("rule"),
         Row("pair", "合计 Total", format_fen(receipt.total_fen)),
         *(Row("pair", share.layer, format_fen(share.amount_fen)) for share in receipt.shares),
-        Row("pair", "信用付(自付) Self-pay", format_fen(receipt.self_pay_fen)),
+        Row("pair", "个人自付 Self-pay", format_fen(receipt.self_pay_fen)),
         Row("pair", "支付方式 Method", f"{zh} {en}"),
-        Row("rule"),
-        Row("center", "结算号 Settlement No."),
-        Row("center", receipt.settlement_id),
-        Row("qr", receipt.settlement_id),
     ]
+    rows += _credit_rows(receipt)
+    if receipt.unpaid_fen is not None:
+        rows += [Row("rule"), Row("pair", "尚未支付 Still to pay", format_fen(receipt.unpaid_fen))]
+    rows += [Row("rule"), Row("qr", receipt.settlement_id),
+             Row("small", "结算号 Settlement No."), Row("small", receipt.settlement_id)]
     if receipt.pending:
         rows += [Row("center", "** 待确认 PENDING **"),
                  Row("center", "网络恢复后自动上传"),
@@ -55,6 +62,21 @@ def receipt_rows(receipt: Receipt, *, reprint: bool = False) -> list[Row]:
     rows += [Row("center", text) for text in receipt.extra]
     rows.append(Row("center", "谢谢 Thank you"))
     return rows
+
+
+def _credit_rows(receipt: Receipt) -> list[Row]:
+    if not receipt.credit_fen:
+        return []
+    due = receipt.credit_due_date.isoformat() if receipt.credit_due_date else PENDING
+    rows = [Row("rule"),
+            Row("pair", "本次信用付 On credit", format_fen(receipt.credit_fen)),
+            Row("pair", "还款到期日 Repay by", due)]
+    if receipt.credit_outstanding_fen is not None:
+        rows.append(Row("pair", "信用付待还 Credit owed",
+                        format_fen(receipt.credit_outstanding_fen)))
+    elif receipt.pending:
+        rows.append(Row("pair", "信用付待还 Credit owed", PENDING))
+    return rows + [Row("center", text) for text in receipt.repay_hint]
 
 
 def cell_width(text: str) -> int:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from common.privacy import mask_name
@@ -25,6 +25,7 @@ METHODS: dict[str, tuple[str, str]] = {  # wire payment method -> (Chinese, Engl
     "cash": ("人工收费", "Cashier"),
 }
 SETTLEMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # also a safe file name
+RECEIPT_NO = SETTLEMENT_ID  # the platform's 凭条号, e.g. YK01-00000012
 MAX_TEXT = 64
 MAX_LINES = 200
 
@@ -77,22 +78,37 @@ class Receipt:
     patient_name: str  # masked on construction
     lines: tuple[BillLine, ...]
     shares: tuple[LayerShare, ...]
-    self_pay_fen: int  # the patient's part, charged to their credit
+    self_pay_fen: int  # the patient's part: credit_fen of it on credit, the rest at the counter
     method: str  # a key of METHODS
     settlement_id: str
     pending: bool = False  # settlement queued offline, not yet confirmed by the platform
     extra: tuple[str, ...] = field(default=())  # free lines at the foot (e.g. a test slip)
+    # 凭条号, one per settled bill: what the counter looks a payment up by (none: pending)
+    receipt_nos: tuple[str, ...] = field(default=())
+    credit_fen: int = 0  # of the self-pay, what was put on the patient's credit
+    credit_due_date: date | None = None  # when that falls due (None: nothing, or pending)
+    credit_outstanding_fen: int | None = None  # all the patient owes on credit now
+    repay_hint: tuple[str, ...] = field(default=())  # how to repay (the site's own text)
+    unpaid_fen: int | None = None  # after a partial checkout: still to pay for the rest
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patient_name", mask_name(str(self.patient_name)))
         object.__setattr__(self, "lines", tuple(self.lines))
         object.__setattr__(self, "shares", tuple(self.shares))
         object.__setattr__(self, "extra", tuple(self.extra))
+        object.__setattr__(self, "receipt_nos", tuple(self.receipt_nos))
+        object.__setattr__(self, "repay_hint", tuple(self.repay_hint))
         _check_text("hospital", self.hospital)
         _check_text("kiosk_id", self.kiosk_id)
         _check_text("patient_name", self.patient_name)
         for text in self.extra:
             _check_text("extra", text)
+        for text in self.repay_hint:
+            _check_text("repay_hint", text)
+        if not all(isinstance(no, str) and RECEIPT_NO.match(no) for no in self.receipt_nos):
+            raise ReceiptError("receipt numbers must be 1-64 characters A-Z a-z 0-9 _ -",
+                               field="receipt_nos")
+        self._check_credit()
         if not isinstance(self.issued_at, datetime) or self.issued_at.tzinfo is None:
             raise ReceiptError("issued_at must be a timezone-aware datetime", field="issued_at")
         if not self.lines or len(self.lines) > MAX_LINES:
@@ -113,6 +129,17 @@ class Receipt:
             raise ReceiptError(f"insurance layers plus self-pay ({covered} fen) do not add up "
                                f"to the bill ({self.total_fen} fen)", field="shares")
 
+    def _check_credit(self) -> None:
+        _check_fen("credit_fen", self.credit_fen)
+        if self.credit_fen > self.self_pay_fen:
+            raise ReceiptError("credit_fen cannot exceed the self-pay", field="credit_fen")
+        for name in ("credit_outstanding_fen", "unpaid_fen"):
+            if getattr(self, name) is not None:
+                _check_fen(name, getattr(self, name))
+        due = self.credit_due_date
+        if due is not None and (not isinstance(due, date) or isinstance(due, datetime)):
+            raise ReceiptError("credit_due_date must be a date", field="credit_due_date")
+
     @property
     def total_fen(self) -> int:
         return sum(line.amount_fen for line in self.lines)
@@ -126,13 +153,20 @@ class Receipt:
             "self_pay_fen": self.self_pay_fen, "total_fen": self.total_fen,
             "method": self.method, "settlement_id": self.settlement_id,
             "pending": self.pending, "extra": list(self.extra),
+            "receipt_nos": list(self.receipt_nos), "credit_fen": self.credit_fen,
+            "credit_due_date": self.credit_due_date.isoformat() if self.credit_due_date
+            else None,
+            "credit_outstanding_fen": self.credit_outstanding_fen,
+            "repay_hint": list(self.repay_hint), "unpaid_fen": self.unpaid_fen,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Receipt:
         """Rebuild from ``to_dict`` output; anything malformed is a ``ReceiptError``."""
-        if not isinstance(data.get("extra", []), list | tuple):
-            raise ReceiptError("receipt 'extra' must be a list of lines", field="extra")
+        for name in ("extra", "receipt_nos", "repay_hint"):
+            if not isinstance(data.get(name, []), list | tuple):
+                raise ReceiptError(f"receipt {name!r} must be a list", field=name)
+        due = data.get("credit_due_date")
         try:
             return cls(
                 hospital=data["hospital"], kiosk_id=data["kiosk_id"],
@@ -143,6 +177,12 @@ class Receipt:
                 self_pay_fen=data["self_pay_fen"], method=data["method"],
                 settlement_id=data["settlement_id"], pending=bool(data.get("pending", False)),
                 extra=tuple(data.get("extra", ())),
+                receipt_nos=tuple(data.get("receipt_nos", ())),
+                credit_fen=data.get("credit_fen", 0),
+                credit_due_date=date.fromisoformat(due) if due is not None else None,
+                credit_outstanding_fen=data.get("credit_outstanding_fen"),
+                repay_hint=tuple(data.get("repay_hint", ())),
+                unpaid_fen=data.get("unpaid_fen"),
             )
         except ReceiptError:
             raise

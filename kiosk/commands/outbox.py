@@ -142,7 +142,7 @@ def cmd_reconcile(args: argparse.Namespace, config: KioskConfig) -> int:
     box = _open(config)
     try:
         desk = SettlementDesk(client, box, offline=config.offline,
-                              station=Station(config.site.name, config.site.kiosk_id),
+                              station=Station.of(config.site),
                               hold_s=0.0, retention_hours=lambda: client.retention_hours,
                               platform_now=client.clock.now, notify_cashier=lambda s, r: None)
         answer = desk.reconcile()

@@ -23,6 +23,7 @@ from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
 from kiosk.protocol import schemas
+from kiosk.protocol.errors import ErrorCode
 from kiosk.settlement.offline import offline_refusal
 from kiosk.settlement.outbox import Outbox, Row, RowState
 from kiosk.settlement.outcome import Outcome
@@ -131,9 +132,14 @@ class SettlementDesk:
         the settled bills, from the platform's own answers; the cashier is told the rest."""
         paid = {s.bill_id for s in done}
         unpaid = tuple(b for b in intent.bill_ids if b not in paid)
+        # still owed: the unpaid bills' quoted self-pay, less the refused one if the reason
+        # is that it was paid already (at the counter, meanwhile)
+        taken = unpaid[:1] if refusal == ErrorCode.BILL_ALREADY_SETTLED.value else ()
+        owed = sum(fen for bill, fen in intent.bill_self_pay
+                   if bill in unpaid and bill not in taken)
         receipt = receipts.from_settlements(self.station, done, extra=(
             f"未支付账单 Unpaid bills: {len(unpaid)}",
-            "请到人工收费窗口办理 Please see the cashier"))
+            "请到人工收费窗口办理 Please see the cashier"), unpaid_fen=owed)
         return Submitted(SettlementResult(done[0].settlement_id, "partial",
                                           int(receipt["self_pay_fen"]), receipt,
                                           unpaid_bill_ids=unpaid, refusal=refusal))

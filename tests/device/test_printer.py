@@ -8,7 +8,7 @@ import json
 import os
 import select
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,9 @@ def sample(**changes) -> Receipt:
         issued_at=datetime(2024, 5, 1, 10, 22, 33, tzinfo=CST), patient_name="张小三",
         lines=(BillLine("挂号费", 1000), BillLine("西药费", 2345)),
         shares=(LayerShare("基本医疗保险", 2000),), self_pay_fen=1345, method="face",
-        settlement_id="S20240501001")
+        settlement_id="S20240501001", receipt_nos=("YK01-00000012",), credit_fen=1345,
+        credit_due_date=date(2024, 5, 31), credit_outstanding_fen=5345,
+        repay_hint=("请在到期日前到人工收费窗口还款", "Repay at the counter"))
     return dataclasses.replace(receipt, **changes) if changes else receipt
 
 
@@ -86,6 +88,10 @@ EXPECTED_58MM = b"".join([
     GS + b"!\x00" + ESC + b"E\x00" + LEFT,
     centered("自助缴费凭条"),
     centered("Self-service payment receipt"),
+    centered("凭条号 Receipt No."),
+    GS + b"!\x11" + ESC + b"E\x01" + CENTER,  # the receipt number: double size
+    text("YK01-00000012"),
+    GS + b"!\x00" + ESC + b"E\x00" + LEFT,
     text("终端 Kiosk" + " " * 19 + "K01"),
     text("时间 Time" + " " * 7 + "2024-05-01 10:22"),
     text("患者 Patient" + " " * 15 + "张*三"),
@@ -96,12 +102,21 @@ EXPECTED_58MM = b"".join([
     text("-" * 32),
     text("合计 Total" + " " * 17 + "33.45"),
     text("基本医疗保险" + " " * 15 + "20.00"),
-    text("信用付(自付) Self-pay" + " " * 6 + "13.45"),
+    text("个人自付 Self-pay" + " " * 10 + "13.45"),
     text("支付方式 Method" + " " * 4 + "刷脸支付 Face"),
     text("-" * 32),
-    centered("结算号 Settlement No."),
-    centered("S20240501001"),
+    text("本次信用付 On credit" + " " * 7 + "13.45"),
+    text("还款到期日 Repay by" + " " * 3 + "2024-05-31"),
+    text("信用付待还 Credit owed" + " " * 5 + "53.45"),
+    centered("请在到期日前到人工收费窗口还款"),
+    centered("Repay at the counter"),
+    text("-" * 32),
     native_qr("S20240501001"),
+    ESC + b"M\x01" + CENTER,  # small print (font B)
+    text("结算号 Settlement No."),
+    ESC + b"M\x00" + LEFT + ESC + b"M\x01" + CENTER,
+    text("S20240501001"),
+    ESC + b"M\x00" + LEFT,
     centered("谢谢 Thank you"),
     ESC + b"d\x06" + GS + b"V\x00",  # feed 6 lines, full cut
 ])

@@ -12,7 +12,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.backend import BackendError
+from kiosk.config import DEFAULT_TIMEZONE
 from kiosk.protocol.schemas import (
     PaymentMethod,
     PendingBills,
@@ -97,16 +99,21 @@ def _selected_key(table: QTableWidget) -> str:
     return _key_at(table, table.currentRow())
 
 
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+
+
 class CashierConsole(QWidget):
     def __init__(self, service: CashierService, pin_gate: PinGate, *,
                  engine: FaceEngine | None = None, camera: FrameFeed | None = None,
-                 today: Callable[[], date] = date.today,
+                 today: Callable[[], date] | None = None,
                  clock: Callable[[], float] = time.monotonic,
+                 zone: tzinfo = DEFAULT_ZONE,  # [site] timezone: not the machine's TZ
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("cashier")
         self.setStyleSheet(f"QWidget {{ font-size: {STAFF_FONT_PX}px; }}")
-        self.service, self.pin_gate, self.today, self.clock = service, pin_gate, today, clock
+        self.service, self.pin_gate, self.clock, self.zone = service, pin_gate, clock, zone
+        self.today = today or (lambda: datetime.now(zone).date())
         self.lang = "zh"
         self.worker = Worker(self)
         self.handoffs: list[Handoff] = []
@@ -403,7 +410,7 @@ class CashierConsole(QWidget):
     def _show_queue(self, handoffs: object) -> None:
         assert isinstance(handoffs, list)
         self.handoffs = handoffs
-        _fill(self.queue, [[h.at.astimezone().strftime("%H:%M:%S"), h.kiosk_id,
+        _fill(self.queue, [[h.at.astimezone(self.zone).strftime("%H:%M:%S"), h.kiosk_id,
                             tr(h.reason, self.lang),
                             tr("cashier.taken" if h.taken_by else "cashier.waiting", self.lang)]
                            for h in handoffs], [h.handoff_id for h in handoffs])
@@ -436,7 +443,7 @@ class CashierConsole(QWidget):
         self.patient.setText(patient_line(pending.patient, pending.credit.available_fen,
                                           self.lang))
         bills = [b for b in pending.bills if b.status.value == "pending"]
-        _fill(self.bills, [[b.bill_id, b.created_at.astimezone().strftime("%m-%d %H:%M"),
+        _fill(self.bills, [[b.bill_id, b.created_at.astimezone(self.zone).strftime("%m-%d %H:%M"),
                             yuan(b.total_fen, self.lang), str(len(b.items))] for b in bills],
               [b.bill_id for b in bills])
         self.quote_text.setText("" if bills else tr("cashier.no_bills", self.lang))
@@ -517,7 +524,7 @@ class CashierConsole(QWidget):
         self.settlements = listing.settlements
         lang = self.lang
         _fill(self.today_table, [[
-            s.receipt_no, s.settled_at.astimezone().strftime("%H:%M:%S"), s.patient.name,
+            s.receipt_no, s.settled_at.astimezone(self.zone).strftime("%H:%M:%S"), s.patient.name,
             label("method", s.method.value, lang), yuan(s.total_fen, lang),
             yuan(s.layers.self_pay_fen, lang),
             tr("cashier.status_reversed" if s.status == SettlementStatus.REVERSED

@@ -1,12 +1,17 @@
-"""Result: paid (or recorded offline), the patient's part, the settlement number, and the
-receipt as printed while the printer is printing it."""
+"""Result: paid (or recorded offline), the 凭条号 large (what the counter looks a payment up
+by), the patient's part, what went on credit and when it is due, what is owed in all, what is
+still to pay after a partial checkout; the settlement id in small print; and the receipt as
+printed while the printer is printing it. Every figure is the printed slip's."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from device.printer import Receipt
 from kiosk.flow.machine import FlowView
 from ui.i18n import tr, yuan
 from ui.port import KioskPort
@@ -51,18 +56,32 @@ class ResultScreen(Screen):
         self.renderer.failed.connect(self._receipt_failed)
         self._ticket = -1
         self._rendered_for: tuple[object, ...] | None = None
+        self._slip: Receipt | None = None  # the result's receipt, parsed once per result
         body = self.flip(QHBoxLayout())
         info = QVBoxLayout()
         self.title = text_label("title")
+        self.receipt_caption = text_label("body", tone="muted", wrap=False)
+        self.receipt_no = text_label("hero", wrap=False)  # short: a line of its own each
+        number = QHBoxLayout()  # caption beside the number: one line, not two
+        number.addStretch(1)
+        number.addWidget(self.receipt_caption)
+        number.addWidget(self.receipt_no)
+        number.addStretch(1)
         self.amount = text_label("body")
-        self.reference = text_label("body", tone="muted")
+        self.credit = text_label("body")
+        self.owed = text_label("body")
+        self.repay_hint = text_label("small", tone="muted")
+        self.unpaid = text_label("body", tone="warn")
         self.printing = text_label("body")
+        self.reference = text_label("small", tone="muted")
         self.receipt_note = text_label("small", tone="muted")
+        info.setSpacing(8)  # between visible lines only: most credit lines are often hidden
         info.addStretch(1)
-        for widget in (self.title, self.amount, self.reference, self.printing,
-                       self.receipt_note):
+        info.addWidget(self.title)
+        info.addLayout(number)
+        for widget in (self.amount, self.credit, self.owed, self.repay_hint, self.unpaid,
+                       self.printing, self.reference, self.receipt_note):
             info.addWidget(widget)
-            info.addSpacing(8)
         info.addStretch(1)
         self.finish = button("primary", "finish")
         self.finish.clicked.connect(self.port.cancel)
@@ -78,8 +97,8 @@ class ResultScreen(Screen):
         settled_all = result is not None and result.status == "settled"
         self.title.setText(tr(view.guidance, lang))
         set_style_property(self.title, "tone", "good" if settled_all else "warn")
-        self.amount.setText(tr("done.self_pay", lang, amount=yuan(result.self_pay_fen, lang))
-                            if result else "")
+        self._put(self.amount, tr("done.self_pay", lang, amount=yuan(result.self_pay_fen, lang))
+                  if result else "")
         if result and result.settlement_id:
             self.reference.setText(tr("done.settlement_no", lang, id=result.settlement_id))
         elif result:
@@ -92,11 +111,47 @@ class ResultScreen(Screen):
             self._rendered_for = key
             self.receipt.set_image(None)
             self.receipt_note.setText("")
-            receipt = receipt_for(view)
-            if receipt is None:
+            self._slip = receipt_for(view)
+            if self._slip is None:
                 self.receipt_note.setText(tr("done.receipt_unavailable", lang))
             else:
-                self._ticket = self.renderer.request(receipt)
+                self._ticket = self.renderer.request(self._slip)
+        self._show_terms(self._slip, lang)
+        if self._slip is not None:  # issued_at is in the site's zone ([site] timezone)
+            self.reference.setText(
+                f"{self.reference.text()}  {self._slip.issued_at:%Y-%m-%d %H:%M}")
+
+    def _show_terms(self, receipt: Receipt | None, lang: str) -> None:
+        """The slip's receipt numbers and credit terms, in the screen's language."""
+        for widget in (self.receipt_caption, self.receipt_no, self.credit, self.owed,
+                       self.repay_hint, self.unpaid):
+            widget.setText("")
+            widget.setVisible(False)
+        if receipt is None:
+            return
+        if receipt.receipt_nos:  # none while queued: the slip says pending
+            self._put(self.receipt_caption, tr("done.receipt_no", lang))
+            self._put(self.receipt_no, "\n".join(receipt.receipt_nos))
+        if receipt.credit_fen:
+            if receipt.credit_fen == receipt.self_pay_fen:  # the credit line says it all
+                self._put(self.amount, "")
+            amount = yuan(receipt.credit_fen, lang)
+            due = receipt.credit_due_date
+            self._put(self.credit, tr("done.credit_due", lang, amount=amount,
+                                      date=day_text(due, lang)) if due else
+                      tr("done.credit_due_pending", lang, amount=amount))
+            hint = receipt.repay_hint
+            self._put(self.repay_hint, hint[1 if lang == "en" else 0] if len(hint) == 2 else "")
+        if receipt.credit_outstanding_fen is not None:
+            self._put(self.owed, tr("done.credit_owed", lang,
+                                    amount=yuan(receipt.credit_outstanding_fen, lang)))
+        if receipt.unpaid_fen:
+            self._put(self.unpaid, tr("done.unpaid", lang, amount=yuan(receipt.unpaid_fen, lang)))
+
+    @staticmethod
+    def _put(widget: QLabel, text: str) -> None:
+        widget.setText(text)
+        widget.setVisible(bool(text))
 
     def _receipt_ready(self, ticket: int, image: QImage) -> None:
         if ticket == self._ticket:
@@ -110,7 +165,15 @@ class ResultScreen(Screen):
         self.renderer.cancel()
         self._ticket = -1
         self._rendered_for = None
+        self._slip = None
         self.receipt.set_image(None)
-        for widget in (self.amount, self.reference, self.receipt_note):
+        for widget in (self.amount, self.reference, self.receipt_note, self.receipt_caption,
+                       self.receipt_no,
+                       self.credit, self.owed, self.repay_hint, self.unpaid):
             widget.setText("")
 
+
+def day_text(day: dt.date, lang: str) -> str:
+    """A due date as a patient reads it: 2024年7月1日 / 2024-07-01."""
+    return tr("done.date", lang, year=day.year, month=day.month, day=day.day,
+              iso=day.isoformat())

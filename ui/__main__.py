@@ -133,7 +133,7 @@ def _demo(args: argparse.Namespace) -> int:
     the interactive kiosk; without one, one checkout driven offscreen, a screenshot of every
     screen, and a one-screen summary."""
     from kiosk.config import LoggingConfig
-    from kiosk.demo.scenario import Demo
+    from kiosk.demo.scenario import Demo, voice_summary
     from ui.app import demo_checkout
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run finally:
@@ -151,6 +151,7 @@ def _demo(args: argparse.Namespace) -> int:
     if report is None:
         return EXIT_OK  # the interactive window was closed
     print(report.summary())
+    print("\n".join(voice_summary(demo.voice_files())))
     return EXIT_OK if report.outcome == "settled" else EXIT_SETUP
 
 

@@ -12,7 +12,7 @@ from device.printer.image_render import save_png
 from device.printer.receipt import Receipt
 from kiosk.commands.output import EXIT_INTERNAL, EXIT_OK
 from kiosk.config import KioskConfig
-from kiosk.demo.scenario import Demo, DemoResult
+from kiosk.demo.scenario import Demo, DemoResult, voice_summary
 from kiosk.flow.model import LAYER_LABELS, State
 
 
@@ -32,7 +32,7 @@ def summary(result: DemoResult, receipt_png: Path | None) -> str:
     lines = [f"states:      {' → '.join(dict.fromkeys(v.state.value for v in result.views))}"]
     if view.state != State.DONE or view.quote is None or view.result is None:
         lines.append(f"result:      {view.state.value} ({view.reason or view.guidance})")
-        return "\n".join(lines)
+        return "\n".join([*lines, *voice_summary(result.voice_files)])
     q = view.quote
     lines += [
         f"recognised:  {result.recognised} ({view.patient.id_masked if view.patient else ''})"
@@ -44,7 +44,7 @@ def summary(result: DemoResult, receipt_png: Path | None) -> str:
     ]
     if receipt_png is not None:
         lines.append(f"             {receipt_png}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *voice_summary(result.voice_files)])
 
 
 def cmd_demo(args: argparse.Namespace, config: KioskConfig) -> int:

@@ -1,6 +1,7 @@
 """The whole story on one machine: a hospital platform on loopback, credit users enrolled
 from bundled real face photos with consent, a provisioned kiosk with a replay camera of the
-demo patient, and one checkout from the first frame to the printed receipt."""
+demo patient, and one checkout from the first frame to the printed receipt, every prompt
+spoken into a WAV file under ``voice/``."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class DemoResult:
     recognised: str = ""
     settlement_id: str = ""
     receipt_files: list[Path] = field(default_factory=list)
+    voice_files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -89,7 +91,8 @@ class Demo:
             '[liveness]\npolicy = "off"  # a replayed photo cannot turn its head\n'
             f'[devices.camera]\ndriver = "synthetic"\npath = "{camera_still}"\n'
             f'[devices.printer]\ndriver = "file"\npath = "{workdir / "printer"}"\n'
-            f'spool_dir = "{workdir / "receipts"}"\n'))
+            f'spool_dir = "{workdir / "receipts"}"\n'
+            f'[devices.speaker]\ndriver = "wav-dir"\npath = "{workdir / "voice"}"\n'))
         self.app = KioskApp(self.config, engine=engine)
         self.app.runtime.sync_once()
 
@@ -118,6 +121,7 @@ class Demo:
                         if view.result is not None:
                             result.settlement_id = view.result.settlement_id or ""
                         self._await_receipt(result)
+                        result.voice_files = self.voice_files()
                         return result
                 time.sleep(0.02)
             raise TimeoutError(f"no checkout within {timeout_s} s; last: {runtime.last_view}")
@@ -134,5 +138,17 @@ class Demo:
                 return
             time.sleep(0.1)
 
+    def voice_files(self) -> list[Path]:
+        """Every prompt spoken so far, in order (the wav-dir speaker numbers them)."""
+        return sorted((self.workdir / "voice").glob("*.wav"))
+
     def close(self) -> None:
         self.platform.stop()
+
+
+def voice_summary(files: list[Path]) -> list[str]:
+    """The summary's lines for the spoken prompts: how many, where, and each file."""
+    if not files:
+        return ["voice:       nothing spoken (see kiosk devices test speaker)"]
+    return [f"voice:       {len(files)} prompts spoken, WAVs in {files[0].parent}",
+            *(f"  {path.name}" for path in files)]

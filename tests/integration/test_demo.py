@@ -18,5 +18,8 @@ def test_kiosk_demo_checks_out_the_demo_patient(tmp_path):
     assert "recognised:  张*丰" in out and "settlement:  stl_" in out
     assert Image.open(work / "receipt.png").size[0] > 300
     assert list((work / "printer").glob("stl_*.escpos"))
+    spoken = sorted((work / "voice").glob("*.wav"))
+    assert f"voice:       {len(spoken)} prompts spoken, WAVs in {work / 'voice'}" in out
+    assert any(p.name.endswith("-zh-done.paid.wav") for p in spoken)
     audit = (work / "platform" / "kiosk" / "audit.jsonl").read_text()
     assert audit.count("settlement.settled") == 1

@@ -31,3 +31,7 @@ def test_make_demo_as_the_readme_says(tmp_path):
     assert "checkout: settled" in proc.stdout, out[-4000:]
     assert "settlement: stl_" in proc.stdout
     assert (ROOT / "var" / "demo" / "platform" / "server.db").is_file()
+    spoken = sorted((ROOT / "var" / "demo" / "voice").glob("*.wav"))  # every prompt said
+    assert f"voice:       {len(spoken)} prompts spoken" in proc.stdout, out[-4000:]
+    assert any(p.name.endswith("-zh-review.check_and_confirm.wav") for p in spoken)
+    assert all(f"  {p.name}" in proc.stdout for p in spoken)

@@ -233,11 +233,12 @@ class PlatformClient:
                    for e in page.upserts]
         return GalleryPage(page.cursor, page.more, upserts, list(page.deletions))
 
-    def handoff(self, session_id: str, reason: str) -> schemas.Handoff:
+    def handoff(self, session_id: str, reason: str, patient_id: str | None = None,
+                amount_fen: int | None = None) -> schemas.Handoff:
         """Tell the site's counters this session needs the cashier (safe to resend)."""
-        return self.request("POST", "/v1/handoffs",
-                            schemas.HandoffRequest(session_id=session_id, reason=reason),
-                            model=schemas.Handoff, retry=True)
+        return self.request("POST", "/v1/handoffs", schemas.HandoffRequest(
+            session_id=session_id, reason=reason, patient_id=patient_id,
+            amount_fen=amount_fen), model=schemas.Handoff, retry=True)
 
     def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
         """This device's health, for the platform's fleet view (kiosks and counters); its

@@ -109,6 +109,7 @@ class SiteConfig:
     id: str = ""  # the hospital site this kiosk belongs to (set by provisioning)
     name: str = ""
     kiosk_id: str = ""  # this device's id at the backend (set by provisioning)
+    kiosk_name: str = ""  # where staff find it, e.g. "门诊一楼 2号机" (set by provisioning)
     # IANA zone of every time a patient or cashier reads (receipts, screens, the counter):
     # the hospital's, not the machine's TZ and not UTC; the platform's [server] timezone
     timezone: str = DEFAULT_TIMEZONE
@@ -171,7 +172,8 @@ class FlowConfig:
     result_display_s: float = 12.0
     fallback_display_s: float = 20.0
     personal_data_ttl_s: float = 30.0
-    no_match_frames: int = 4  # usable frames with no match before handing off
+    no_match_frames: int = 4  # usable frames with no match before trying again
+    face_retries: int = 1  # after a non-match or a failed head turn, before the hand-off
     second_factor_amount_fen: int = 50_000  # self-pay at or above this asks the phone digits
     second_factor_gallery_size: int = 1_000  # galleries larger than this always ask
     second_factor_attempts: int = 3
@@ -190,6 +192,8 @@ class FlowConfig:
             errors.append(("second_factor_attempts", "must be between 1 and 10"))
         if self.no_match_frames < 1:
             errors.append(("no_match_frames", "must be at least 1"))
+        if not 0 <= self.face_retries <= 3:
+            errors.append(("face_retries", "must be between 0 and 3"))
         if not 1.0 <= self.elderly_time_factor <= 4.0:
             errors.append(("elderly_time_factor", "must be between 1 and 4"))
         return errors

@@ -102,7 +102,8 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
     server_key_path = data_dir / "server.pub"
     atomic_write(server_key_path, (reg.server_key.public_key + "\n").encode())
     _write_config(config_path, server_url=server_url, site_id=reg.site_id,
-                  site_name=reg.site_name, device_id=reg.device_id, fingerprint=fp,
+                  site_name=reg.site_name, device_id=reg.device_id, kiosk_name=body.name,
+                  fingerprint=fp,
                   device_key=key_path, server_key=server_key_path, data_dir=data_dir)
     log.info("provision.step", extra={"step": "config_written", "path": str(config_path)})
     return Provisioned(reg.device_id, reg.site_id, reg.site_name, reg.role.value, fp,
@@ -134,7 +135,8 @@ def _write_config(path: Path, **v: object) -> None:
     """Update (or create) the TOML keeping IT's comments and other settings."""
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     for table, values in {
-        "site": {"id": v["site_id"], "name": v["site_name"], "kiosk_id": v["device_id"]},
+        "site": {"id": v["site_id"], "name": v["site_name"], "kiosk_id": v["device_id"],
+                 "kiosk_name": v["kiosk_name"]},
         "server": {"url": v["server_url"], "server_key": str(v["server_key"]),
                    "server_key_fingerprint": f"sha256:{v['fingerprint']}",
                    "device_key": str(v["device_key"])},

@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 HANDOFF_RETRY_EVERY_S = 3.0
 HANDOFF_RETRY_S = 600.0  # after ten minutes the patient has been served or has left
 
-RECOGNISING = (State.IDLE, State.SEARCHING, State.LIVENESS)
+# the patient chose face pay: the only states in which a face is analysed and identified;
+# elsewhere (the idle screen included) a frame is only checked for a face being there
+RECOGNISING = (State.SEARCHING, State.LIVENESS)
 RECONCILE_EVERY_S = 3600.0  # batch totals hourly, and once at start-up
 
 
@@ -90,17 +92,16 @@ class KioskRuntime:
         self._probe: tuple[str, Template] | None = None  # (session id, latest usable probe)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # hand-offs the platform could not take yet: (session, reason, first try); kept
-        # only while a patient could still be standing at the desk
-        self._late_handoffs: list[tuple[str, str, float]] = []
+        # hand-offs the platform could not take yet, with their first try; kept only while
+        # a patient could still be standing at the desk
+        self._late_handoffs: list[tuple[NotifyCashier, float]] = []
         self._late_lock = threading.Lock()
         self.station = receipts.Station.of(config.site)
         self.desk = SettlementDesk(
             backend, outbox, offline=config.offline, station=self.station,
             hold_s=config.flow.settling_timeout_s,
             retention_hours=lambda: backend.retention_hours, platform_now=backend.clock.now,
-            notify_cashier=lambda session, reason: self._pool.submit(
-                self._notify_cashier, NotifyCashier(session, reason)))
+            notify_cashier=lambda effect: self._pool.submit(self._notify_cashier, effect))
         backend.on_restored(self.desk.platform_restored)
         self._reconciled_at = float("-inf")
         self.peripherals = peripherals or dict
@@ -243,7 +244,7 @@ class KioskRuntime:
         """Recognise one frame according to what the flow needs now, and post the result."""
         state = self.flow.state
         if state in RECOGNISING:
-            analysis = self.engine.analyse(image, embed=state != State.IDLE)
+            analysis = self.engine.analyse(image)
             decision = None
             if analysis.template is not None and state == State.SEARCHING:
                 with self.gallery_lock:
@@ -290,14 +291,15 @@ class KioskRuntime:
         """Put the hand-off on the counter's queue. The patient is told to go to the
         cashier either way; if the platform cannot be reached the hand-off is sent again in
         the background (it is idempotent per session) for ``HANDOFF_RETRY_S``."""
-        if not self._send_handoff(effect.session_id, effect.reason, late=False):
+        if not self._send_handoff(effect, late=False):
             with self._late_lock:
-                self._late_handoffs.append((effect.session_id, effect.reason, time.time()))
+                self._late_handoffs.append((effect, time.time()))
 
-    def _send_handoff(self, session_id: str, reason: str, *, late: bool) -> bool:
+    def _send_handoff(self, effect: NotifyCashier, *, late: bool) -> bool:
         """True when done with (sent, or refused for good); False to try again later."""
+        session_id, reason = effect.session_id, effect.reason
         try:
-            self.backend.handoff(session_id, reason)
+            self.backend.handoff(session_id, reason, effect.patient_id, effect.amount_fen)
         except BackendError as exc:
             if not late or not exc.retryable:  # one record per outage, not one per retry
                 self.audit("cashier.notify_failed", {"session": session_id, "reason": reason,
@@ -317,13 +319,13 @@ class KioskRuntime:
             self._maybe_reconcile()
             with self._late_lock:
                 waiting, self._late_handoffs = self._late_handoffs, []
-            for session_id, reason, since in waiting:
+            for effect, since in waiting:
                 if time.time() - since > HANDOFF_RETRY_S:
-                    self.audit("cashier.notify_expired", {"session": session_id,
-                                                          "reason": reason})
-                elif not self._send_handoff(session_id, reason, late=True):
+                    self.audit("cashier.notify_expired", {"session": effect.session_id,
+                                                          "reason": effect.reason})
+                elif not self._send_handoff(effect, late=True):
                     with self._late_lock:
-                        self._late_handoffs.append((session_id, reason, since))
+                        self._late_handoffs.append((effect, since))
 
     def _maybe_reconcile(self) -> None:
         if time.monotonic() - self._reconciled_at < RECONCILE_EVERY_S:

@@ -214,7 +214,8 @@ def build_app(platform: Platform) -> FastAPI:
     def open_handoff(response: Response, dev: AnyDevice,
                      body: schemas.HandoffRequest) -> schemas.Handoff:
         handoff, created = db.transact(lambda conn: handoffs.open_handoff(
-            conn, device=dev, req=body, now=now_ms()))
+            conn, device=dev, req=body, now=now_ms(),
+            merge_window_s=platform.config.handoffs.merge_window_s))
         if not created:
             response.status_code = 200
         return handoff

@@ -145,6 +145,19 @@ class FleetSection:
 
 
 @dataclass(frozen=True)
+class HandoffSection:
+    """A kiosk that hands several sessions over for the same reason within the window is one
+    problem at one place: the counter sees one hand-off with a count (``server_stub.handoffs``)."""
+
+    merge_window_s: int = 300  # 0: every session is a hand-off of its own
+
+    def validate(self) -> list[tuple[str, str]]:
+        if not 0 <= self.merge_window_s <= 3600:
+            return [("merge_window_s", "must be 0-3600 seconds")]
+        return []
+
+
+@dataclass(frozen=True)
 class CategoryPolicy:
     """One insurance category's rules. Ratios are basis points (8072 = 80.72 %)."""
 
@@ -193,6 +206,7 @@ class ServerConfig:
     credit: CreditSection = field(default_factory=CreditSection)
     policy: PolicySection = field(default_factory=PolicySection)
     fleet: FleetSection = field(default_factory=FleetSection)
+    handoffs: HandoffSection = field(default_factory=HandoffSection)
     source: str = ""
 
 

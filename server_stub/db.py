@@ -230,6 +230,22 @@ handoffs = Table(
     Index("ix_handoffs_site_day", "site_id", "created_ms"),
 )
 
+handoff_sessions = Table(  # sessions merged into an earlier open hand-off of their kiosk
+    "handoff_sessions", metadata,
+    Column("kiosk_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("session_id", String(64), primary_key=True),
+    Column("handoff_id", String(64), ForeignKey("handoffs.handoff_id"), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_handoff_sessions_handoff", "handoff_id"),
+)
+
+handoff_patients = Table(  # who and how much, when the kiosk knew (after a look-up)
+    "handoff_patients", metadata,
+    Column("handoff_id", String(64), ForeignKey("handoffs.handoff_id"), primary_key=True),
+    Column("patient_id", String(64), ForeignKey("users.patient_id")),
+    Column("amount_fen", BigInteger),
+)
+
 heartbeats = Table(  # the latest heartbeat of each device, replaced by the next one
     "heartbeats", metadata,
     Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),

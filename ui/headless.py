@@ -68,7 +68,7 @@ class CheckoutReport:
 
 class CheckoutDriver:
     def __init__(self, window: KioskWindow, out_dir: Path | None = None, *,
-                 digits: str = "", start_face_after_s: float = 5.0) -> None:
+                 digits: str = "", start_face_after_s: float = 1.0) -> None:
         self.window = window
         self.out_dir = out_dir
         self.digits = digits
@@ -99,7 +99,7 @@ class CheckoutDriver:
         return self.report
 
     def _nudge(self) -> None:
-        """No face started the checkout on its own: touch "pay by face"."""
+        """The patient touches "pay by face" (a face in view alone never starts it)."""
         if not self._started and self.window.view.state == State.IDLE:
             self.window.tiles["face"].click()
 
@@ -186,7 +186,7 @@ class CheckoutDriver:
 
 
 def drive_checkout(window: KioskWindow, out_dir: Path | None = None, *, digits: str = "",
-                   timeout_s: float = 90.0, start_face_after_s: float = 5.0,
+                   timeout_s: float = 90.0, start_face_after_s: float = 1.0,
                    size: tuple[int, int] = (1024, 768)) -> CheckoutReport:
     """Show ``window`` (offscreen is fine) and run one checkout to its end."""
     window.resize(*size)

@@ -26,8 +26,10 @@ from PySide6.QtWidgets import (
 from device.errors import EVoucherError
 from device.scanner import parse_evoucher
 from device.scanner.wedge import WedgeScanner
+from kiosk.config import QualityConfig
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import Method, State
+from kiosk.flow.ways import Way
 from ui.bridge import RuntimeBridge
 from ui.i18n import DEFAULT_LANG, tr
 from ui.port import KioskPort
@@ -74,7 +76,8 @@ class KioskWindow(QWidget):
     rendered = Signal(str, object)  # screen name, FlowView: after every render
     scan_arrived = Signal(str)  # any thread may emit a scanned payload here
 
-    def __init__(self, port: KioskPort, *, hospital: str = "",
+    def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_name: str = "",
+                 quality: QualityConfig | None = None,
                  wedge: WedgeScanner | None = None, on_card: Callable[[], None] | None = None,
                  initial: FlowView | None = None,  # the runtime's view now, if it runs
                  clock: Callable[[], float] = time.monotonic,
@@ -92,6 +95,7 @@ class KioskWindow(QWidget):
         self._deadline: float | None = None
         self._last_frame: tuple[QImage, QRectF | None, float] | None = None
         self._notice_key = ""
+        self._active: str | None = None  # the payment tile in use
         self.hospital = hospital
 
         layout = QVBoxLayout(self)
@@ -106,15 +110,19 @@ class KioskWindow(QWidget):
         self.stack = QStackedWidget()
         self.screens: dict[str, Screen] = {
             "attract": AttractScreen(port),
-            "scan": ScanScreen(port),
-            "liveness": LivenessScreen(port),
+            "scan": ScanScreen(port, quality),
+            "liveness": LivenessScreen(port, quality),
             "keypad": KeypadScreen(port),
             "settling": SettlingScreen(port),
             "bill_review": BillReviewScreen(port),
             "result": ResultScreen(port),
-            "fallback": FallbackScreen(port),
-            "error": ErrorScreen(port),
+            "fallback": FallbackScreen(port, kiosk_name),
+            "error": ErrorScreen(port, kiosk_name),
         }
+        for name in ("fallback", "error"):
+            way_screen = self.screens[name]
+            assert isinstance(way_screen, FallbackScreen)
+            way_screen.way_chosen.connect(self._way_chosen)
         self.screens["looking_up"] = self.screens["settling"]  # one "please wait" screen
         for screen in dict.fromkeys(self.screens.values()):
             self.stack.addWidget(screen)
@@ -188,11 +196,14 @@ class KioskWindow(QWidget):
         self.replay_button.setText(tr("ui.replay", lang))
         self.elderly_button.setText(tr("ui.elderly_off" if self.elderly else "ui.elderly_on",
                                        lang))
-        self.tiles["face"].set_caption(tr("ui.pay_face", lang) if self.view.face_available
-                                       else tr("ui.face_unavailable", lang))
-        self.tiles["card"].set_caption(tr("ui.pay_card", lang))
-        self.tiles["voucher"].set_caption(tr("ui.pay_voucher", lang))
-        self.cashier_button.set_caption(tr("ui.call_cashier", lang))
+        captions = {"face": tr("ui.pay_face", lang) if self.view.face_available
+                    else tr("ui.face_unavailable", lang),
+                    "card": tr("ui.pay_card", lang), "voucher": tr("ui.pay_voucher", lang)}
+        for name, caption in captions.items():
+            self.tiles[name].set_caption(tr("ui.in_use", lang, method=caption)
+                                         if name == self._active else caption)
+        self.cashier_button.set_caption(tr("way.cashier_called" if self.view.cashier_called
+                                           else "ui.call_cashier", lang))
         self._show_countdown()
 
     # ---------------------------------------------------------------- render
@@ -216,12 +227,16 @@ class KioskWindow(QWidget):
         self._deadline = (self.clock() + view.seconds_left
                           if view.state != State.IDLE and view.seconds_left > 0 else None)
         lookup_ok = view.state not in LOOKUP_BLOCKED
-        self.tiles["face"].setEnabled(view.state == State.IDLE and view.face_available)
-        self.tiles["card"].setEnabled(lookup_ok)
-        self.tiles["voucher"].setEnabled(lookup_ok)
-        self.cashier_button.setEnabled(view.state not in (State.SETTLING, State.FALLBACK))
+        fallback = view.state == State.FALLBACK
+        self.tiles["face"].setEnabled(view.face_available and (
+            view.state == State.IDLE or (fallback and Way.FACE_AGAIN in view.ways)))
+        self.tiles["card"].setEnabled(lookup_ok and (not fallback or Way.CARD in view.ways))
+        self.tiles["voucher"].setEnabled(lookup_ok and (not fallback
+                                                        or Way.VOUCHER in view.ways))
+        self.cashier_button.setEnabled(not view.cashier_called)  # always there until called
         active = {Method.FACE: "face", Method.CARD: "card", Method.VOUCHER: "voucher"}.get(
-            view.method) if view.state != State.IDLE else None
+            view.method) if view.state not in (State.IDLE, State.FALLBACK) else None
+        self._active = active  # drawn "in use" (words and colour), never as unavailable
         for tile_name, tile in self.tiles.items():
             tile.set_active(tile_name == active)
         if view.state == State.IDLE:
@@ -285,6 +300,12 @@ class KioskWindow(QWidget):
             screen.set_landscape(landscape)
         super().resizeEvent(event)
         self.apply_theme()
+
+    def _way_chosen(self, way: str) -> None:
+        if way == Way.CARD:
+            self._card_chosen()
+        elif way == Way.VOUCHER:
+            self.show_notice("ui.voucher_hint")
 
     def _card_chosen(self) -> None:
         self.show_notice("ui.card_hint")

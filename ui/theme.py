@@ -20,19 +20,27 @@ WARN = "#FFB74D"
 GOOD = "#7CE38B"
 BAD = "#FF8A80"
 
-ELDERLY_SCALE = 1.25
+ELDERLY_SCALE = 1.5  # every text in large-text mode: at least 1.5x (MIIT age-friendly rules)
 MIN_BASE_PX = 16
+# Body text is 30 px on a 768 px short side (MIIT: main text at least 30 px there) and grows
+# with the screen: 42 px on a 1080 px one.
+SHORT_SIDE_PER_BASE_PX = 25.6
+TARGET_PX_AT_768 = 60  # the smallest thing a finger must hit, on a 768 px short side
 
-# Font size of each text role, relative to the body size.
+# Font size of each text role, relative to the body size. Headings stand out by weight more
+# than by size: at 30 px body (45 px in large-text mode) a 2x title leaves no room.
 ROLE_SCALE = {
     "small": 0.75,
     "body": 1.0,
-    "button": 1.1,
-    "guidance": 1.45,
-    "title": 1.7,
-    "money": 2.0,
-    "hero": 2.3,
+    "button": 1.0,
+    "guidance": 1.2,
+    "title": 1.35,
+    "money": 1.5,
+    "hero": 1.6,
 }
+# In large-text mode body text grows 1.5x and headings less (each still at least 1.25x, and
+# never smaller than the body): what grows is what was small.
+ELDERLY_ROLE_SCALE = {**ROLE_SCALE, "guidance": 1.1, "title": 1.2, "money": 1.3, "hero": 1.35}
 
 
 @dataclass(frozen=True)
@@ -45,12 +53,29 @@ class Theme:
         return round(self.base_px * (ELDERLY_SCALE if self.elderly else 1.0))
 
     def px(self, role: str) -> int:
-        return round(self.body_px * ROLE_SCALE.get(role, 1.0))
+        scale = ELDERLY_ROLE_SCALE if self.elderly else ROLE_SCALE
+        return round(self.body_px * scale.get(role, 1.0))
+
+    @property
+    def target_px(self) -> int:
+        """A finger's target: 60 px on a 768 px short side, scaled with the screen."""
+        return round(self.base_px * TARGET_PX_AT_768 / 30)
 
     @property
     def touch_px(self) -> int:
-        """Minimum height of anything a finger must hit."""
-        return round(self.body_px * 2.4)
+        """Minimum height of anything a finger must hit: a finger's target, and room for
+        one line of its caption."""
+        return max(self.target_px, round(self.px("button") * 1.6))
+
+    @property
+    def chrome_px(self) -> int:
+        """The top bar's switches: as small as a finger allows, so the bar stays one row."""
+        return max(self.target_px, round(self.px("small") * 1.5))
+
+    @property
+    def scrollbar_px(self) -> int:
+        """A scroll bar a finger can drag: its thumb is a finger wide."""
+        return round(self.target_px * 0.8)
 
     def stylesheet(self) -> str:
         pad = max(6, self.body_px // 3)
@@ -84,17 +109,19 @@ QPushButton[role="tile"][active="true"] {{ border-color: {ACCENT}; }}
 QLabel[role="tile"] {{ font-size: {self.px("button")}px; font-weight: bold; }}
 QLabel[role="tile"][active="true"] {{ color: {ACCENT}; }}
 QLabel[role="tile"]:disabled {{ color: #7A8BA6; }}
+QPushButton[role="tile"][active="true"]:disabled {{ border-color: {ACCENT}; }}
+QLabel[role="tile"][active="true"]:disabled {{ color: {ACCENT}; }}
 QPushButton[role="key"] {{ font-size: {self.px("title")}px; font-weight: bold; }}
 QPushButton[role="chrome"] {{ font-size: {self.px("small")}px;
-    min-height: {round(self.touch_px * 0.75)}px; }}
+    min-height: {self.chrome_px}px; min-width: {self.chrome_px}px; }}
 QProgressBar {{ border: 2px solid {MUTED}; border-radius: {radius}px; background: {PANEL};
     max-height: {self.body_px}px; }}
 QProgressBar::chunk {{ background: {ACCENT}; }}
 QScrollArea {{ background: transparent; border: none; }}
-QScrollBar:vertical {{ width: {max(12, self.body_px // 2)}px; background: {BACKGROUND};
-    border: none; margin: 0; }}
-QScrollBar::handle:vertical {{ background: {MUTED}; border-radius: {max(4, self.body_px // 5)}px;
-    min-height: {self.body_px * 2}px; }}
+QScrollBar:vertical {{ width: {self.scrollbar_px}px; background: {PANEL};
+    border: 2px solid {LINE}; border-radius: {self.scrollbar_px // 2}px; margin: 0; }}
+QScrollBar::handle:vertical {{ background: {MUTED}; border-radius: {self.scrollbar_px // 2 - 4}px;
+    min-height: {self.target_px * 3 // 2}px; margin: 4px; }}
 QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; }}
 QScrollArea > QWidget > QWidget {{ background: transparent; }}
 """
@@ -102,4 +129,5 @@ QScrollArea > QWidget > QWidget {{ background: transparent; }}
 
 def theme_for(width: int, height: int, elderly: bool = False) -> Theme:
     """The theme for a window of this size."""
-    return Theme(base_px=max(MIN_BASE_PX, round(min(width, height) / 32)), elderly=elderly)
+    return Theme(base_px=max(MIN_BASE_PX, round(min(width, height) / SHORT_SIDE_PER_BASE_PX)),
+                 elderly=elderly)

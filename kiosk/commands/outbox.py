@@ -144,7 +144,7 @@ def cmd_reconcile(args: argparse.Namespace, config: KioskConfig) -> int:
         desk = SettlementDesk(client, box, offline=config.offline,
                               station=Station.of(config.site),
                               hold_s=0.0, retention_hours=lambda: client.retention_hours,
-                              platform_now=client.clock.now, notify_cashier=lambda s, r: None)
+                              platform_now=client.clock.now, notify_cashier=lambda effect: None)
         answer = desk.reconcile()
     finally:
         box.close()

@@ -43,6 +43,8 @@ class PrintReceipt:
 class NotifyCashier:
     session_id: str
     reason: str
+    patient_id: str | None = None  # when known: the counter sees the masked name
+    amount_fen: int | None = None  # the self-pay at stake, when known
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ idle → searching → liveness → [second_factor] → looking_up → bill_revi
 or → fallback (to the cashier / another payment method) with a stable reason code. Every state
 has a deadline; personal data lives only in ``self.session`` and is dropped on every reset.
 All methods take ``now`` (monotonic seconds) so tests control time exactly.
+
+Face recognition starts only when the patient chooses face pay (PIPL: their own action
+before their biometrics are processed); a face at the idle screen only wakes it to greet.
+A non-match or a failed head turn gets ``face_retries`` more tries before the hand-off, and
+every fallback offers ways forward that work (``kiosk.flow.ways``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from kiosk.flow.effects import (
 )
 from kiosk.flow.model import (
     PERSONAL_STATES,
+    WAITING_STATES,
     Method,
     PatientView,
     Quote,
@@ -32,10 +38,13 @@ from kiosk.flow.model import (
     SettlementResult,
     State,
 )
+from kiosk.flow.ways import Way, calls_cashier, ways_forward
 from kiosk.liveness.result import LivenessInputError, LivenessResult
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Decision
 from kiosk.recognition.template import Template
+
+GREET_S = 3.0  # idle: the greeting stays this long after the last face in view
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Session:
     method: Method = Method.FACE
     decision: Decision | None = None
     no_match_frames: int = 0
+    face_tries: int = 0  # retries of the face used so far
     liveness: LivenessCheck | None = None
     second_factor_reason: str = ""
     second_factor_passed: bool = False
@@ -91,7 +101,9 @@ class FlowView:
     method: Method | None = None
     face_available: bool = True
     liveness_off: bool = False
-    seconds_left: float = 0.0
+    seconds_left: float = 0.0  # 0 while money moves or a look-up runs: no countdown then
+    ways: tuple[Way, ...] = ()  # fallback: what the patient can do next
+    cashier_called: bool = False  # a hand-off is on the counter's queue for this patient
 
 
 class CheckoutFlow:
@@ -115,6 +127,8 @@ class CheckoutFlow:
         self.last_activity = 0.0
         self.face_available = True
         self.elderly = False
+        self.cashier_called = False
+        self.face_seen_at = float("-inf")  # idle: a face in view wakes the screen to greet
 
     # ---------------------------------------------------------------- view
     def view(self, now: float) -> FlowView:
@@ -130,8 +144,18 @@ class CheckoutFlow:
             method=s.method if s else None,
             face_available=self.face_available,
             liveness_off=self.liveness_factory is None,
-            seconds_left=max(0.0, self.deadline - now) if self.deadline != float("inf") else 0.0,
+            seconds_left=(max(0.0, self.deadline - now)
+                          if self.deadline != float("inf") and self.state not in WAITING_STATES
+                          else 0.0),
+            ways=self.ways(),
+            cashier_called=self.cashier_called,
         )
+
+    def ways(self) -> tuple[Way, ...]:
+        if self.state != State.FALLBACK:
+            return ()
+        method = self.session.method if self.session else None
+        return ways_forward(self.reason, face_available=self.face_available, method=method)
 
     # ------------------------------------------------------------ settings
     def set_elderly(self, on: bool) -> None:
@@ -146,8 +170,10 @@ class CheckoutFlow:
 
     # ------------------------------------------------------------ commands
     def start_face(self, now: float) -> list[Effect]:
-        """The patient touched "pay by face" (or a face appeared at an idle kiosk)."""
-        if self.state != State.IDLE or not self.face_available:
+        """The patient chose face pay (at the start, or to try again after a failure)."""
+        if not self.face_available or not (
+                self.state == State.IDLE
+                or (self.state == State.FALLBACK and Way.FACE_AGAIN in self.ways())):
             return []
         self._new_session(now, Method.FACE)
         self._enter(State.SEARCHING, now, self.cfg.searching_timeout_s, "searching.look_at_screen")
@@ -205,8 +231,20 @@ class CheckoutFlow:
         return self._reset(now, "patient.cancelled")
 
     def call_cashier(self, now: float) -> list[Effect]:
-        if self.state in (State.SETTLING, State.FALLBACK):
-            return []
+        """Always works: staff are called to this kiosk. Money in flight and a finished
+        payment stay on screen; anything else gives way to the "staff are coming" screen."""
+        self.last_activity = now
+        if self.state in (State.SETTLING, State.DONE, State.FALLBACK):
+            if self.cashier_called:
+                self.guidance = "fallback.staff_coming"
+                return []
+            session_id = self.session.id if self.session else self.new_id()
+            self.cashier_called = True
+            if self.state == State.FALLBACK:
+                self.guidance = "fallback.staff_coming"
+            return [NotifyCashier(session_id, "patient.requested_cashier", *self._at_stake()),
+                    Audit("session.cashier_called", {"session": session_id,
+                                                     "state": self.state.value})]
         if self.session is None:
             self._new_session(now, Method.FACE)
         return self._fallback(now, "patient.requested_cashier")
@@ -217,8 +255,9 @@ class CheckoutFlow:
         if obs.face is not None:
             self.last_activity = now
         if self.state == State.IDLE:
-            if obs.face is not None and not obs.reasons and self.face_available:
-                return self.start_face(now)
+            if obs.face is not None:  # wake and greet; never identify without a choice
+                self.face_seen_at = now
+                self.guidance = "idle.greet"
             return []
         if self.state == State.SEARCHING:
             return self._searching(obs)
@@ -240,7 +279,7 @@ class CheckoutFlow:
             s.no_match_frames += 1
             self.guidance = "searching.hold_still"
             if s.no_match_frames >= self.cfg.no_match_frames:
-                return self._fallback(obs.timestamp, "face.not_recognised")
+                return self._try_again(obs.timestamp, "face.not_recognised")
             return []
         s.decision = decision
         effects: list[Effect] = [Audit("face.identified", {
@@ -265,10 +304,23 @@ class CheckoutFlow:
         if verdict.status == "passed":
             return [audit, *self._after_face(obs.timestamp)]
         if verdict.status == "failed":
-            return [audit, *self._fallback(obs.timestamp, verdict.reason or "liveness.failed")]
+            return [audit, *self._try_again(obs.timestamp, verdict.reason or "liveness.failed")]
         if verdict.guidance:
             self.guidance = verdict.guidance
         return []
+
+    def _try_again(self, now: float, reason: str) -> list[Effect]:
+        """The face did not work this time: look again (``face_retries`` times) with a hint
+        of what to change, then the fallback."""
+        s = self.session
+        assert s is not None
+        if s.face_tries >= self.cfg.face_retries:
+            return self._fallback(now, reason)
+        s.face_tries += 1
+        s.no_match_frames, s.decision, s.liveness = 0, None, None
+        hint = "liveness.try_again" if reason.startswith("liveness.") else "searching.try_again"
+        self._enter(State.SEARCHING, now, self.cfg.searching_timeout_s, hint)
+        return [Audit("face.retry", {"session": s.id, "reason": reason, "try": s.face_tries})]
 
     def _after_face(self, now: float) -> list[Effect]:
         s = self.session
@@ -346,7 +398,7 @@ class CheckoutFlow:
             Audit("settlement." + result.status, {"session": s.id,
                                                   "settlement": result.settlement_id})]
         if result.status == "partial":  # the receipt shows what was paid; the rest is theirs
-            effects.append(NotifyCashier(s.id, "settlement.partial"))
+            effects.append(NotifyCashier(s.id, "settlement.partial", *self._at_stake()))
             effects.append(Audit("session.fallback", {
                 "session": s.id, "reason": "settlement.partial", "refusal": result.refusal,
                 "unpaid_bills": len(result.unpaid_bill_ids)}))
@@ -360,6 +412,8 @@ class CheckoutFlow:
     # --------------------------------------------------------------- time
     def tick(self, now: float) -> list[Effect]:
         if self.state == State.IDLE:
+            if self.guidance == "idle.greet" and now - self.face_seen_at > GREET_S:
+                self.guidance = "idle.welcome"
             return []
         if (self.state in PERSONAL_STATES and self.state != State.SETTLING
                 and now - self.last_activity > self._scaled(self.cfg.personal_data_ttl_s)):
@@ -383,6 +437,8 @@ class CheckoutFlow:
     def _start_lookup(self, now: float, method: Method, key: str) -> list[Effect]:
         if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW):
             return []
+        if self.state == State.FALLBACK and Way(method.value) not in self.ways():
+            return []  # e.g. a payment not yet confirmed: paying again is wrong
         if not key:
             return []
         self._new_session(now, method)
@@ -396,15 +452,27 @@ class CheckoutFlow:
         self._enter(State.LOOKING_UP, now, self.cfg.settling_timeout_s, "lookup.please_wait")
         return [LookupPatient(s.id, method, key)]
 
+    def _at_stake(self) -> tuple[str | None, int | None]:
+        """Who the patient is and the self-pay, when the kiosk knows: for the counter."""
+        s = self.session
+        if s is None or s.patient is None:
+            return None, None
+        return s.patient.patient_id, s.quote.self_pay_fen if s.quote else None
+
     def _fallback(self, now: float, reason: str) -> list[Effect]:
+        stake = self._at_stake()  # taken before the screen forgets the patient
         session_id = self.session.id if self.session else self.new_id()
         if self.session is not None:  # the cashier screen must not show the patient's data
             self.session = Session(id=session_id, started_at=self.session.started_at,
                                    method=self.session.method)
         self.reason = reason
-        self._enter(State.FALLBACK, now, self.cfg.fallback_display_s, "fallback.go_to_cashier")
-        return [NotifyCashier(session_id, reason),
-                Audit("session.fallback", {"session": session_id, "reason": reason})]
+        audit = Audit("session.fallback", {"session": session_id, "reason": reason})
+        if not calls_cashier(reason):  # information, not a failure: nobody is called
+            self._enter(State.FALLBACK, now, self.cfg.fallback_display_s, "fallback.notice")
+            return [audit]
+        self.cashier_called = True
+        self._enter(State.FALLBACK, now, self.cfg.fallback_display_s, "fallback.staff_coming")
+        return [NotifyCashier(session_id, reason, *stake), audit]
 
     def _reset(self, now: float, reason: str) -> list[Effect]:
         old = self.session.id if self.session else None
@@ -413,12 +481,14 @@ class CheckoutFlow:
         self.guidance = "idle.welcome"
         self.reason = ""
         self.deadline = float("inf")
+        self.cashier_called = False
         return [Audit("session.reset", {"session": old, "reason": reason})]
 
     def _new_session(self, now: float, method: Method) -> None:
         self.session = Session(id=self.new_id(), started_at=now, method=method)
         self.last_activity = now
         self.reason = ""
+        self.cashier_called = False
 
     def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None:
         self.state = state

@@ -35,6 +35,8 @@ LAYER_LABELS = {
 # States in which the flow holds a patient's personal data.
 PERSONAL_STATES = frozenset({State.SECOND_FACTOR, State.LOOKING_UP, State.BILL_REVIEW,
                              State.SETTLING, State.DONE})
+# money moving or a look-up running: their deadlines are the kiosk's, not the patient's
+WAITING_STATES = frozenset({State.LOOKING_UP, State.SETTLING})
 
 
 @dataclass(frozen=True)

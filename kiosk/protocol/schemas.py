@@ -430,10 +430,15 @@ class WithdrawConsentResponse(Response):
 class HandoffRequest(Request):
     session_id: SessionId
     reason: ReasonCode
+    patient_id: Identifier | None = Field(default=None, description=(
+        "the patient, once the kiosk knows who it is (after a look-up): the counter sees the "
+        "masked name, and opens the patient with one touch"))
+    amount_fen: Fen | None = Field(default=None, description="the self-pay at stake, if known")
 
 
 class Handoff(Response):
-    """A kiosk session given up on self-service. Ids and a reason code only: no patient."""
+    """A kiosk session given up on self-service: ids, a reason code, the kiosk's name, and
+    the patient only in masked form (when the kiosk knew who it was)."""
 
     handoff_id: str
     site_id: str
@@ -444,6 +449,16 @@ class Handoff(Response):
     taken_by: str | None = Field(description="device id of the counter that took it; "
                                              "null while open")
     taken_at: AwareDatetime | None
+    count: Annotated[int, Field(strict=True, ge=1, description=(
+        "sessions of this kiosk merged into it: the same reason within the platform's "
+        "[handoffs] merge_window_s"))] = 1
+    last_at: AwareDatetime | None = Field(default=None, description=(
+        "when the latest merged session was handed over; null when count is 1"))
+    kiosk_name: str = Field(default="", description="the device's registered name: where "
+                                                    "staff find the patient")
+    patient_id: str | None = None
+    patient_name: str | None = Field(default=None, description="masked, e.g. 张*三")
+    amount_fen: Fen | None = None
 
 
 class HandoffList(Response):

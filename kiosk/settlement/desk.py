@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from kiosk import receipts
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
+from kiosk.flow.effects import NotifyCashier
 from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode
@@ -77,7 +78,7 @@ class SettlementDesk:
     def __init__(self, backend: SettleBackend, outbox: Outbox, *, offline: OfflineConfig,
                  station: receipts.Station, hold_s: float,
                  retention_hours: Callable[[], int], platform_now: Callable[[], float],
-                 notify_cashier: Callable[[str, str], None],
+                 notify_cashier: Callable[[NotifyCashier], None],
                  clock: Callable[[], float] = time.time) -> None:
         self.backend = backend
         self.outbox = outbox
@@ -86,7 +87,7 @@ class SettlementDesk:
         self.hold_s = hold_s  # the background sender keeps off a row while the kiosk waits
         self.retention_hours = retention_hours
         self.platform_now = platform_now
-        self.notify_cashier = notify_cashier  # (session id, reason): rows the patient left
+        self.notify_cashier = notify_cashier  # rows the patient has left with
         self.clock = clock
         self.sender = Sender(self.run_due, outbox.next_due_at, clock=clock)
 
@@ -201,7 +202,7 @@ class SettlementDesk:
             # after a reversal. The cashier decides, with the row's history.
             self.outbox.mark_expired(row.idempotency_key, "settlement.expired", now)
             log.error("settlement.expired", extra=fields)
-            self.notify_cashier(row.session_id, "settlement.expired")
+            self.notify_cashier(self._handoff(row, "settlement.expired"))
             return Delivery(Outcome.UNKNOWN, code="settlement.expired")
         log.info("settlement.attempt", extra=fields)
         try:
@@ -212,7 +213,7 @@ class SettlementDesk:
             if exc.outcome is Outcome.REFUSED:
                 self.outbox.mark_refused(row.idempotency_key, exc.code, exc.details, now)
                 if background:
-                    self.notify_cashier(row.session_id, "settlement.refused")
+                    self.notify_cashier(self._handoff(row, "settlement.refused"))
                 return Delivery(Outcome.REFUSED, code=exc.code, details=exc.details)
             self.outbox.mark_unknown(row.idempotency_key, exc.code, now)
             return Delivery(Outcome.UNKNOWN, code=exc.code)
@@ -221,6 +222,10 @@ class SettlementDesk:
         log.info("settlement.result", extra={**fields, "outcome": Outcome.DONE.value,
                                              "settlement_id": settlement.settlement_id})
         return Delivery(Outcome.DONE, settlement)
+
+    @staticmethod
+    def _handoff(row: Row, reason: str) -> NotifyCashier:
+        return NotifyCashier(row.session_id, reason, row.request.patient_id, row.amount_fen)
 
     # --------------------------------------------------------- batch totals
     def reconcile(self) -> schemas.ReconcileResponse:

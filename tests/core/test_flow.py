@@ -18,6 +18,7 @@ from kiosk.flow.effects import (
 )
 from kiosk.flow.machine import CheckoutFlow, FrameObservation
 from kiosk.flow.model import BillLine, Method, PatientView, Quote, SettlementResult, State
+from kiosk.flow.ways import Way, ways_forward
 from kiosk.liveness.result import LivenessResult as LivenessVerdict
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Candidate, Policy, decide
@@ -53,7 +54,9 @@ def flow():
 
 
 def test_face_checkout_happy_path(flow: CheckoutFlow):
-    assert flow.on_frame(frame(0.0)) and flow.state == State.SEARCHING
+    assert flow.on_frame(frame(0.0)) == [] and flow.state == State.IDLE  # greets, no more
+    assert flow.view(0.0).guidance == "idle.greet"
+    assert flow.start_face(0.1) and flow.state == State.SEARCHING
     flow.on_frame(frame(0.2, reasons=("too_far",)))
     assert flow.view(0.2).guidance == "quality.too_far"
     effects = flow.on_frame(frame(0.4, decision(0.8, 0.2)))
@@ -123,12 +126,33 @@ def test_large_gallery_narrows_by_digits_over_the_whole_gallery():
     assert check.candidates == ()
 
 
-def test_no_match_hands_off_after_n_frames(flow: CheckoutFlow):
+def test_no_match_tries_again_once_then_hands_off(flow: CheckoutFlow):
     flow.start_face(0)
-    for i in range(FlowConfig().no_match_frames):
+    n = FlowConfig().no_match_frames
+    for i in range(n):
         effects = flow.on_frame(frame(0.1 * (i + 1), decision(0.1)))
+    assert flow.state == State.SEARCHING and flow.guidance == "searching.try_again"
+    assert kinds(effects) == []  # nobody is called yet
+    for i in range(n):
+        effects = flow.on_frame(frame(1 + 0.1 * i, decision(0.1)))
     assert flow.state == State.FALLBACK and flow.reason == "face.not_recognised"
     assert "NotifyCashier" in kinds(effects)
+    view = flow.view(2)
+    assert view.ways == (Way.FACE_AGAIN, Way.CARD, Way.VOUCHER, Way.CASHIER, Way.START)
+    assert view.cashier_called and view.guidance == "fallback.staff_coming"
+    assert flow.start_face(2.5) and flow.state == State.SEARCHING  # "try face again" works
+    assert flow.session.face_tries == 0
+
+
+def test_an_idle_face_greets_and_never_identifies(flow: CheckoutFlow):
+    for t in range(10):
+        assert flow.on_frame(frame(t * 0.5, decision(0.9))) == []
+    assert flow.state == State.IDLE and flow.session is None
+    assert flow.view(5).guidance == "idle.greet"
+    flow.tick(4.5 + 2)
+    assert flow.guidance == "idle.greet"
+    flow.tick(4.5 + 3.5)  # nobody in view for a while: back to the welcome
+    assert flow.guidance == "idle.welcome"
 
 
 def test_every_state_times_out(flow: CheckoutFlow):
@@ -210,9 +234,14 @@ def test_settling_has_a_deadline_and_the_cashier_is_told(flow: CheckoutFlow):
     flow.card_read(0, "C1")
     flow.on_lookup(1, "s0", PATIENT, quote())
     flow.confirm(2)
-    assert flow.call_cashier(3) == []
+    assert flow.view(3).seconds_left == 0  # money moving: no countdown on screen
+    assert kinds(flow.call_cashier(3)) == ["NotifyCashier"]  # really calls, money stays
+    assert flow.state == State.SETTLING and flow.view(3).cashier_called
+    assert flow.call_cashier(3.5) == []  # called once
     effects = flow.tick(2 + FlowConfig().settling_timeout_s + 0.1)
     assert flow.reason == "settlement.unconfirmed" and "NotifyCashier" in kinds(effects)
+    assert flow.view(30).ways == (Way.CASHIER, Way.START)  # no payment tile: do not pay again
+    assert flow.card_read(30, "C1") == [] and flow.state == State.FALLBACK
 
 
 def test_call_cashier_from_anywhere_and_camera_failure(flow: CheckoutFlow):
@@ -248,10 +277,46 @@ def test_liveness_gates_identification():
     assert not flow.view(0.5).liveness_off
     assert kinds(flow.on_frame(frame(1.0))) == ["LookupPatient"]
     failed = [LivenessVerdict("failed", reason="liveness.no_parallax")]
-    flow = CheckoutFlow(FlowConfig(), liveness_factory=lambda: ScriptedLiveness(failed))
+    flow = CheckoutFlow(FlowConfig(face_retries=0),
+                        liveness_factory=lambda: ScriptedLiveness(failed))
     flow.start_face(0)
     flow.on_frame(frame(0.5, decision(0.9)))
     assert flow.state == State.FALLBACK and flow.reason == "liveness.no_parallax"
+
+
+def test_a_failed_head_turn_gets_one_more_try():
+    failed = [LivenessVerdict("failed", reason="liveness.no_parallax")]
+    flow = CheckoutFlow(FlowConfig(), liveness_factory=lambda: ScriptedLiveness(list(failed)),
+                        new_id=lambda: "s")
+    flow.start_face(0)
+    flow.on_frame(frame(0.5, decision(0.9)))
+    assert flow.state == State.SEARCHING and flow.guidance == "liveness.try_again"
+    flow.on_frame(frame(1.0, decision(0.9)))
+    assert flow.state == State.FALLBACK and flow.reason == "liveness.no_parallax"
+
+
+@pytest.mark.parametrize(("reason", "method", "ways"), [
+    ("credit.limit_exceeded", Method.FACE, (Way.CASHIER, Way.START)),
+    ("credit.user_blacklisted", Method.CARD, (Way.CASHIER, Way.START)),
+    ("second_factor.locked", Method.FACE, (Way.CASHIER, Way.START)),
+    ("card.not_found", Method.CARD, (Way.VOUCHER, Way.CASHIER, Way.START)),
+    ("voucher.expired", Method.VOUCHER, (Way.CARD, Way.CASHIER, Way.START)),
+    ("consent.missing", Method.FACE, (Way.CARD, Way.VOUCHER, Way.CASHIER, Way.START)),
+    ("bill.none_pending", Method.CARD, (Way.START,)),
+    ("settlement.unconfirmed", Method.CARD, (Way.CASHIER, Way.START)),
+])
+def test_every_fallback_has_ways_that_work(reason: str, method: Method, ways: tuple):
+    assert ways_forward(reason, face_available=True, method=method) == ways
+
+
+def test_nothing_to_pay_is_information_and_calls_nobody(flow: CheckoutFlow):
+    flow.card_read(0, "C1")
+    effects = flow.on_lookup(1, "s0", PATIENT, None)
+    assert kinds(effects) == [] and flow.state == State.FALLBACK
+    view = flow.view(1)
+    assert view.guidance == "fallback.notice" and not view.cashier_called
+    assert kinds(flow.call_cashier(2)) == ["NotifyCashier"]  # asked for a person anyway
+    assert flow.view(2).guidance == "fallback.staff_coming"
 
 
 def test_receipt_is_printed_for_offline_queued_settlements(flow: CheckoutFlow):

@@ -80,8 +80,8 @@ def desk_for(box: Outbox, platform: IdempotentPlatform, now: list[float],
              handed: list[tuple[str, str]] | None = None) -> SettlementDesk:
     return SettlementDesk(platform, box, offline=OfflineConfig(), station=Station("H", "k1"),
                           hold_s=0.0, retention_hours=lambda: 24, platform_now=lambda: now[0],
-                          notify_cashier=lambda s, r: (handed if handed is not None
-                                                       else []).append((s, r)),
+                          notify_cashier=lambda e: (handed if handed is not None
+                                                    else []).append((e.session_id, e.reason)),
                           clock=lambda: now[0])
 
 

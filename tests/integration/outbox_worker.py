@@ -34,7 +34,7 @@ def main() -> int:
     client = connect(config)
     desk = SettlementDesk(client, box, offline=OfflineConfig(), station=Station("", "k9"),
                           hold_s=0.0, retention_hours=lambda: client.retention_hours,
-                          platform_now=client.clock.now, notify_cashier=lambda s, r: None)
+                          platform_now=client.clock.now, notify_cashier=lambda effect: None)
     print("started", flush=True)
     while box.pending():
         for row in box.due(time.time()):

@@ -87,7 +87,10 @@ def test_face_checkout_end_to_end(platform, engine, enrolled, astronaut):
     runtime.start(camera=None, sync=False)
     try:
         frame = frame_of(astronaut, 460)
-        runtime.process_frame(frame, time.monotonic())
+        runtime.process_frame(frame, time.monotonic())  # in view: greeted, not recognised
+        wait_for(runtime, lambda v: v.guidance == "idle.greet")
+        assert runtime.flow.session is None
+        runtime.start_face()  # the patient touches 刷脸支付
         wait_for(runtime, lambda v: v.state == State.SEARCHING)
         runtime.process_frame(frame, time.monotonic())
         view = wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)

@@ -17,7 +17,8 @@ from kiosk.protocol.keys import generate_private_key, load_public_key_b64, publi
 from tests.server.live import Device, Server, error_code
 
 HANDOFF_FIELDS = {"handoff_id", "site_id", "kiosk_id", "session_id", "reason", "created_at",
-                  "taken_by", "taken_at"}
+                  "taken_by", "taken_at", "count", "last_at", "kiosk_name", "patient_id",
+                  "patient_name", "amount_fen"}
 
 
 def session() -> str:
@@ -173,7 +174,8 @@ def test_unknown_and_other_site_handoffs_are_not_found(server: Server, kiosk: De
     {"session_id": "short", "reason": "face.not_recognised"},
     {"session_id": "s 12345678", "reason": "face.not_recognised"},
     {"session_id": "s-12345678"},
-    {"session_id": "s-12345678", "reason": "face.timeout", "patient_id": "P1001"},
+    {"session_id": "s-12345678", "reason": "face.timeout", "name": "张三"},
+    {"session_id": "s-12345678", "reason": "face.timeout", "amount_fen": -1},
 ])
 def test_bad_bodies_are_refused_and_nothing_is_stored(server: Server, kiosk: Device,
                                                       body: dict):
@@ -222,3 +224,60 @@ def test_the_platform_client_methods(server: Server):
     with pytest.raises(BackendError) as forbidden:
         kiosk.handoffs()
     assert forbidden.value.code == "auth.role_forbidden"
+
+
+def test_one_kiosk_handing_over_again_and_again_is_one_row_with_a_count(
+        server: Server, counter: Device):
+    """The loop the field saw (not recognised → hand-off → idle → again: 11 rows in four
+    minutes for one person) is one hand-off with a count; another reason, another kiosk,
+    or a hand-off already taken start a new one."""
+    kiosk = server.device("kiosk")
+    first = hand_over(kiosk, session(), "liveness.timeout").json()
+    merged = [hand_over(kiosk, session(), "liveness.timeout") for _ in range(3)]
+    assert [m.status_code for m in merged] == [201, 201, 201]
+    assert {m.json()["handoff_id"] for m in merged} == {first["handoff_id"]}
+    latest = merged[-1].json()
+    assert latest["count"] == 4 and latest["last_at"] is not None
+    assert first["count"] == 1 and first["last_at"] is None
+    again = hand_over(kiosk, json.loads(merged[0].request.body)["session_id"],
+                      "liveness.timeout")
+    assert again.status_code == 200 and again.json()["count"] == 4  # a resend: no new one
+    other = hand_over(kiosk, session(), "patient.requested_cashier").json()
+    assert other["handoff_id"] != first["handoff_id"] and other["count"] == 1
+    (row,) = [h for h in listed(counter, open="true") if h["handoff_id"] == first["handoff_id"]]
+    assert row["count"] == 4
+    taken = counter.post(f"/v1/handoffs/{first['handoff_id']}/take", {})
+    assert taken.status_code == 200 and taken.json()["count"] == 4
+    after = hand_over(kiosk, session(), "liveness.timeout").json()
+    assert after["handoff_id"] != first["handoff_id"] and after["count"] == 1
+
+
+def test_a_handoff_says_who_and_how_much_when_the_kiosk_knew(server: Server, counter: Device):
+    """After a look-up the kiosk sends the patient and the amount: the counter sees the name
+    masked, the amount and the kiosk's registered name; two patients are never merged."""
+    kiosk = server.device("kiosk")
+    first = hand_over(kiosk, session(), "credit.limit_exceeded")
+    plain = first.json()
+    assert plain["patient_id"] is None and plain["patient_name"] is None
+    known = kiosk.post("/v1/handoffs", {"session_id": session(), "reason": "credit.user_suspended",
+                                        "patient_id": "P1001", "amount_fen": 12_345}).json()
+    assert known["patient_id"] == "P1001" and known["amount_fen"] == 12_345
+    assert known["patient_name"] == "张*丰" and "张三丰" not in json.dumps(known)
+    assert known["kiosk_name"] == kiosk_name(server, kiosk.device_id) != ""
+    other = kiosk.post("/v1/handoffs", {"session_id": session(), "reason": "credit.user_suspended",
+                                        "patient_id": "P1002", "amount_fen": 500}).json()
+    assert other["handoff_id"] != known["handoff_id"]  # another person: another row
+    same = kiosk.post("/v1/handoffs", {"session_id": session(), "reason": "credit.user_suspended",
+                                       "patient_id": "P1001", "amount_fen": 12_345}).json()
+    assert same["handoff_id"] == known["handoff_id"] and same["count"] == 2
+    bad = kiosk.post("/v1/handoffs", {"session_id": session(), "reason": "x.y",
+                                      "amount_fen": 1.5})
+    assert bad.status_code == 422 and error_code(bad) == "request.invalid"
+    (row,) = [h for h in listed(counter) if h["handoff_id"] == known["handoff_id"]]
+    assert row["patient_name"] == "张*丰" and row["count"] == 2
+
+
+def kiosk_name(server: Server, device_id: str) -> str:
+    with sqlite3.connect(f"file:{server.db_file}?mode=ro", uri=True) as db:
+        return db.execute("SELECT name FROM devices WHERE device_id = ?",
+                          (device_id,)).fetchone()[0]

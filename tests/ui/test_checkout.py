@@ -10,6 +10,7 @@ import pytest
 
 from device.scanner.wedge import WedgeScanner, keystrokes
 from kiosk.config import FlowConfig
+from kiosk.flow.ways import Way
 from kiosk.protocol.schemas import PaymentMethod
 from tests.ui.helpers import BILL_TOTAL_FEN, P1002, P1003, P1005, personal_left, type_keys
 from ui.headless import drive_checkout
@@ -24,8 +25,9 @@ def pending(counter, patient_id: str) -> list[str]:
 
 
 def open_handoffs(counter, kiosk_id: str, reason: str) -> int:
-    """How many of the kiosk's sessions wait at the counters for this reason today."""
-    return sum(1 for h in counter.handoffs().handoffs
+    """How many of the kiosk's sessions wait at the counters for this reason today (one
+    kiosk's sessions for the same reason are merged into one hand-off with a count)."""
+    return sum(h.count for h in counter.handoffs().handoffs
                if h.kiosk_id == kiosk_id and h.reason == reason)
 
 
@@ -33,7 +35,7 @@ def test_full_face_checkout_end_to_end(make_runtime, make_window, replay_camera,
                                        counter, tmp_path, qtbot):
     runtime = make_runtime(camera=replay_camera)
     window = make_window(runtime, hospital="永康市第一人民医院")
-    report = drive_checkout(window, tmp_path / "shots", timeout_s=30, start_face_after_s=10)
+    report = drive_checkout(window, tmp_path / "shots", timeout_s=30)
     assert report.outcome == "settled", report.summary()
     assert report.screens[0] == "attract" and "bill_review" in report.screens
     assert report.screens[-1] == "result"
@@ -117,7 +119,8 @@ def test_second_factor_on_the_keypad(make_runtime, make_window, replay_camera, a
                                      counter, qtbot):
     runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
                            camera=replay_camera)
-    window = make_window(runtime)  # the face is recognised; a self-pay over 50 yuan asks digits
+    window = make_window(runtime)
+    window.tiles["face"].click()  # the face is recognised; a self-pay over 50 yuan asks digits
     qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)
     pad = window.screens["keypad"]
     assert pad.attempts.text() == tr("keypad.attempts_left", n=3)
@@ -144,6 +147,7 @@ def test_too_many_wrong_digits_hand_over_to_the_cashier(make_runtime, make_windo
     runtime = make_runtime(flow=FlowConfig(second_factor_amount_fen=5_000),
                            camera=replay_camera)
     window = make_window(runtime)
+    window.tiles["face"].click()
     qtbot.waitUntil(lambda: window.current == "keypad", timeout=WAIT_MS)
     pad = window.screens["keypad"]
     for left in (2, 1):
@@ -201,8 +205,10 @@ def test_platform_down_shows_the_error_with_a_way_forward(make_runtime, make_win
         platform.start()
     error = window.screens["error"]
     assert error.message.text() == tr("backend.unreachable")
-    assert error.options[0].text() == tr("fallback.option_cashier")
-    error.back.click()
+    shown = [w for w, b in error.buttons.items() if b.isVisibleTo(window)]
+    assert shown == [Way.CASHIER, Way.START]  # a card or QR would fail the same way
+    assert not window.tiles["card"].isEnabled() and not window.tiles["voucher"].isEnabled()
+    error.buttons[Way.START].click()
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
 
 

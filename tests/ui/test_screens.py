@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication
 from device.scanner import make_evoucher
 from device.scanner.wedge import WedgeScanner
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import SettlementResult, State
+from kiosk.flow.model import Method, SettlementResult, State
+from kiosk.flow.ways import Way, ways_forward
 from kiosk.recognition.detection import Detection
 from tests.ui.helpers import type_keys
 from ui.i18n import tr
@@ -69,22 +70,29 @@ def test_fallback_reasons_pick_the_screen(reason, screen):
 
 def test_error_screen_offers_only_what_can_work(make_window, port):
     window = make_window(port)
-    down = FlowView(State.FALLBACK, "fallback.go_to_cashier", reason="backend.unreachable")
+    down = FlowView(State.FALLBACK, "fallback.go_to_cashier", reason="backend.unreachable",
+                    ways=(Way.CASHIER, Way.START))
     show_view(window, down, (1024, 768))
     error = window.screens["error"]
-    shown = [t.text() for t, p in zip(error.options, error.panels, strict=True)
-             if p.isVisibleTo(window)]
-    assert shown == [tr("fallback.option_cashier"), tr("fallback.option_later")]
+    shown = [b.caption.text() for b in error.buttons.values() if b.isVisibleTo(window)]
+    assert shown == [tr("way.cashier"), tr("way.start")]
+    error.buttons[Way.CASHIER].click()  # a real button that really calls
+    error.buttons[Way.START].click()
+    assert port.commands[-2:] == [("call_cashier", None), ("cancel", None)]
     assert error.message.text() == tr("backend.unreachable")
     assert "backend.unreachable" in error.code.text()  # for the staff
-    face = FlowView(State.FALLBACK, "fallback.go_to_cashier", reason="face.not_recognised")
+    face = FlowView(State.FALLBACK, "fallback.staff_coming", reason="face.not_recognised",
+                    ways=ways_forward("face.not_recognised", face_available=True,
+                                      method=Method.FACE), cashier_called=True)
     show_view(window, face, (1024, 768))
     fallback = window.screens["fallback"]
-    assert [t.text() for t in fallback.options] == [
-        tr("fallback.option_card"), tr("fallback.option_voucher"), tr("fallback.option_cashier")]
+    assert [b.caption.text() for b in fallback.buttons.values() if b.isVisibleTo(window)] == [
+        tr("way.face_again"), tr("way.card"), tr("way.voucher"), tr("way.cashier_called"),
+        tr("way.start")]
+    assert not fallback.buttons[Way.CASHIER].isEnabled()  # already called, says so
     assert window.tiles["card"].isEnabled() and window.tiles["voucher"].isEnabled()
-    fallback.back.click()
-    assert port.commands[-1] == ("cancel", None)
+    fallback.buttons[Way.FACE_AGAIN].click()
+    assert port.commands[-1] == ("start_face", None)
 
 
 def test_keypad_takes_exactly_four_digits(make_window, port):
@@ -127,7 +135,7 @@ def test_language_switches_live_and_back(make_window, port):
     window.lang_button.click()
     assert review.confirm.text() == "Confirm" and "Employee insurance" in review.patient.text()
     assert window.lang_button.text() == "中文"
-    assert window.tiles["face"].caption.text() == "Pay by face"
+    assert window.tiles["face"].caption.text() == "✓ Pay by face"  # in use, not greyed out
     assert "¥86.85" in review.self_pay.text()  # amounts do not depend on the language
     window.lang_button.click()
     assert review.confirm.text() == "确认支付" and window.lang_button.text() == "English"

@@ -1,4 +1,5 @@
-"""Attract / idle: a calm welcome that says the three ways to pay and how face pay starts."""
+"""Attract / idle: a calm welcome that says the three ways to pay and how face pay starts;
+a greeting while someone stands in front (face pay starts only when they touch it)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ class AttractScreen(Screen):
         self.root.addStretch(3)
 
     def render(self, view: FlowView) -> None:
-        self.welcome.setText(tr("idle.welcome", self.lang))
+        # someone stepped up: greet them, and wait for their choice (nothing is recognised)
+        self.welcome.setText(tr("idle.greet" if view.guidance == "idle.greet"
+                                else "idle.welcome", self.lang))
         self.subtitle.setText(tr("idle.subtitle", self.lang))
         self.face_tip.setText(tr("idle.face_tip", self.lang) if view.face_available else "")
         self.face_tip.setVisible(view.face_available)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kiosk.flow.machine import FlowView
-from ui.i18n import tr
 from ui.screens.base import set_style_property
 from ui.screens.scan import ScanScreen
 
@@ -15,8 +14,7 @@ class LivenessScreen(ScanScreen):
     title_key = "liveness.title"
 
     def hint_text(self, view: FlowView) -> str:
-        arrow = ARROWS.get(view.guidance)
-        return arrow if arrow else tr("liveness.hold_still", self.lang)
+        return ARROWS.get(view.guidance, "")
 
     def render(self, view: FlowView) -> None:
         super().render(view)

@@ -1,5 +1,9 @@
 """The live camera preview: mirrored like a looking-glass, with a guide frame for where the
-face should be and the detected face's box (green when the guidance is satisfied)."""
+face should be and the detected face's box (green when the guidance is satisfied).
+
+The guide is as tall as the faces the quality gate accepts best: halfway between its
+"too far" (``min_face_px``) and "too close" (``max_face_fraction``) limits, so a patient who
+fills the oval is never told to come closer or step back."""
 
 from __future__ import annotations
 
@@ -9,13 +13,21 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui import theme
 
-GUIDE_W = 0.42  # the guide oval, as a fraction of the image's width / height
-GUIDE_H = 0.72
+FACE_ASPECT = 0.8  # a detected face box is about this wide for its height
+DEFAULT_FRAME_H = 480  # until a frame arrives
+
+
+def guide_height(min_face_px: float, max_face_fraction: float, frame_h: int) -> float:
+    """The guide oval's height as a fraction of the frame's: the middle of what passes."""
+    return (min(1.0, min_face_px / frame_h) + max_face_fraction) / 2
 
 
 class CameraPreview(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, min_face_px: float = 64, max_face_fraction: float = 0.85,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.min_face_px = min_face_px
+        self.max_face_fraction = max_face_fraction
         self._image: QImage | None = None
         self._box: QRectF | None = None
         self.good = False  # the current guidance says the face is usable
@@ -56,7 +68,10 @@ class CameraPreview(QWidget):
             painter.drawImage(QRectF(0, 0, target.width(), target.height()), self._image)
             painter.restore()
         line = max(3.0, target.width() / 120)
-        guide = QRectF(0, 0, target.width() * GUIDE_W, target.height() * GUIDE_H)
+        fraction = guide_height(self.min_face_px, self.max_face_fraction,
+                                self._image.height() if self._image else DEFAULT_FRAME_H)
+        guide = QRectF(0, 0, target.height() * fraction * FACE_ASPECT,
+                       target.height() * fraction)
         guide.moveCenter(target.center())
         painter.setPen(QPen(QColor(theme.ACCENT if self.good else theme.MUTED), line,
                             Qt.PenStyle.DashLine))

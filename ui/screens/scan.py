@@ -1,4 +1,5 @@
-"""Face scan: the live preview with its guide frame and one instruction at a time."""
+"""Face scan: the live preview with its guide frame and one instruction at a time (what to
+change in words: closer, farther, into the frame, more light, one person only)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
+from kiosk.config import QualityConfig
 from kiosk.flow.machine import FlowView
 from ui.i18n import tr
 from ui.port import KioskPort
@@ -19,12 +21,14 @@ GOOD_GUIDANCE = frozenset({"searching.hold_still", "liveness.hold_still",
 class ScanScreen(Screen):
     title_key = "scan.title"
 
-    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
+    def __init__(self, port: KioskPort, quality: QualityConfig | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(port, parent)
         self.title = text_label("title")
         self.root.addWidget(self.title)
         body = self.flip(QHBoxLayout())
-        self.preview = CameraPreview()
+        quality = quality or QualityConfig()
+        self.preview = CameraPreview(quality.min_face_px, quality.max_face_fraction)
         body.addWidget(self.preview, 3)
         side = QVBoxLayout()
         self.guidance = text_label("guidance")
@@ -53,7 +57,7 @@ class ScanScreen(Screen):
         self.cancel.setText(tr("ui.cancel", self.lang))
 
     def hint_text(self, view: FlowView) -> str:
-        return tr("scan.tip", self.lang)
+        return ""  # one instruction at a time: the guidance says it
 
     def set_frame(self, image: QImage, box: QRectF | None) -> None:
         self.preview.set_frame(image, box)

@@ -117,7 +117,7 @@ def _demo_frame() -> tuple[QImage, QRectF | None]:
 
 
 def _pin_hash(args: argparse.Namespace) -> int:
-    from ui.cashier.pin import PinError, hash_pin
+    from kiosk.counter.pin import PinError, hash_pin
 
     pin = sys.stdin.readline().strip() if args.stdin else getpass.getpass("staff PIN: ")
     try:
@@ -175,49 +175,27 @@ def _kiosk(args: argparse.Namespace) -> int:
 def _cashier(args: argparse.Namespace) -> int:
     """The cashier console on a counter device (staff PIN from [cashier] pin_hash)."""
     from common.logs import setup_logging
-    from device.camera import camera_from_config
-    from device.printer import ReceiptPrinter
     from kiosk.config import load_config, require_real_devices
-    from kiosk.heartbeat import counter_heartbeat
-    from kiosk.provisioning import connect
-    from kiosk.receipts import Station
-    from kiosk.recognition.engine import FaceEngine
-    from kiosk.settlement.outbox import Outbox
     from ui.app import create_app, fill_screen, quit_on_signals
-    from ui.cashier.console import CashierConsole
-    from ui.cashier.pin import PinGate
-    from ui.cashier.platform import PlatformCashierService
+    from ui.cashier.launch import WINDOW_SIZE, start_counter
     from ui.watchdog import notify_systemd
 
     config = load_config(args.config)
     setup_logging(config.logging.level, config.paths.log_path(), "cashier")
     require_real_devices(config)  # enrolling a simulator's photo would enrol nobody real
     app, _ = create_app()
-    printer = ReceiptPrinter(config.devices.printer)
-    service = PlatformCashierService(connect(config),
-                                     Outbox(config.paths.data_path() / "counter-outbox.db"),
-                                     printer, Station.of(config.site))
-    service.desk.start()
-    camera = camera_from_config(config.devices.camera).start()
-    heartbeat = counter_heartbeat(config, service.client, lambda: {
-        "camera": camera.health(), "printer": printer.health()})
-    heartbeat.start()
+    counter = start_counter(config)
     try:
-        console = CashierConsole(service, PinGate(config.cashier.pin_hash),
-                                 engine=FaceEngine.from_config(config), camera=camera,
-                                 zone=config.site.zone())
         if args.fullscreen:
-            fill_screen(console)  # deploy/hospital-counter.service: no window manager
+            fill_screen(counter.console)  # deploy/hospital-counter.service: no window manager
         else:
-            console.resize(1280, 800)
-            console.show()
-        notify_systemd(console)
+            counter.console.resize(*WINDOW_SIZE)
+            counter.console.show()
+        notify_systemd(counter.console)
         quit_on_signals(app)
         return app.exec()
     finally:
-        heartbeat.stop()
-        service.desk.stop()
-        camera.stop()
+        counter.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

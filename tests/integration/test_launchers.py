@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ui.cashier.pin import hash_pin
+from kiosk.counter.pin import hash_pin
 
 
 def _run_for(args: list[str], seconds: float, cwd) -> tuple[bool, str]:

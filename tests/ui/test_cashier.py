@@ -1,7 +1,9 @@
 """The cashier console behind its PIN, over the real platform through a counter's signed
-client: hand-off queue fed by a kiosk, take-over, look-up, quote, settle, today's list,
-reversal with a reason, reprint from the kiosk's receipt spool, reconciliation, consent
-withdrawal, locking; and the adapter's own promises (idempotent settle, plain errors)."""
+client: a live hand-off queue fed by a kiosk, take-over, look-up with line items and the
+insurance split, confirmed charges (once, however often confirmed), the credit panel after
+a charge, today's list, confirmed reversal with a reason, reprint, reconciliation, confirmed
+consent withdrawal, locking; and the adapter's own promises (idempotent settle, plain errors).
+"""
 
 from __future__ import annotations
 
@@ -10,21 +12,21 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableWidget
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 from device.scanner import make_evoucher
 from kiosk.backend import BackendError
 from kiosk.config import FlowConfig
+from kiosk.counter.pin import PinGate, hash_pin
+from kiosk.counter.platform import PlatformCashierService
+from kiosk.counter.service import LookupBy
 from kiosk.flow.model import State
 from kiosk.protocol.schemas import PaymentMethod, SettlementStatus, SettleRequest
 from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
-from ui.cashier import console as console_module
-from ui.cashier.console import CashierConsole
-from ui.cashier.logic import BadInput, lookup_key, reversal_reason
-from ui.cashier.pin import PinError, PinGate, hash_pin, verify_pin
-from ui.cashier.platform import PlatformCashierService
-from ui.cashier.service import LookupBy
+from ui.cashier.console import LOOKUP, CashierConsole
+from ui.cashier.widgets import ConfirmDialog
+from ui.cashier.words import staff_reason
 from ui.i18n import label, tr, yuan
 
 PIN = "246810"
@@ -36,57 +38,6 @@ VOUCHER = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 def pin_hash() -> str:
     return hash_pin(PIN)
 
-
-def test_pin_hash_round_trip_and_refusals(pin_hash):
-    assert pin_hash.startswith("scrypt$16384$8$1$") and PIN not in pin_hash
-    assert verify_pin(PIN, pin_hash) and not verify_pin("246811", pin_hash)
-    assert not verify_pin("abc", pin_hash)
-    assert hash_pin(PIN) != pin_hash  # salted
-    for bad in ("12", "12345678901234", "12a4", ""):
-        with pytest.raises(PinError):
-            hash_pin(bad)
-    for broken in ("", "md5$x", "scrypt$3$8$1$AAAA$AAAA", "scrypt$16384$8$1$!!$AAAA"):
-        with pytest.raises(PinError) as exc:
-            verify_pin(PIN, broken)
-        assert exc.value.code == "pin.hash_invalid"
-    with pytest.raises(PinError):
-        PinGate("not a hash")  # a broken config fails at start-up, not at the counter
-
-
-def test_pin_gate_locks_after_too_many_tries(pin_hash):
-    now = [0.0]
-    gate = PinGate(pin_hash, max_attempts=3, lockout_s=60, clock=lambda: now[0])
-    assert gate.attempt("0000").attempts_left == 2
-    assert gate.attempt("1111").attempts_left == 1
-    locked = gate.attempt("2222")
-    assert not locked.ok and locked.locked_for_s == 60
-    assert not gate.attempt(PIN).ok  # even the right PIN, while locked
-    now[0] += 61
-    assert gate.attempt(PIN).ok
-
-
-@pytest.mark.parametrize(("by", "text", "key"), [
-    (LookupBy.CARD, " YB33078400001001 ", "YB33078400001001"),
-    (LookupBy.PATIENT, "P1001", "P1001"), (LookupBy.VOUCHER, VOUCHER + "\r\n", VOUCHER)])
-def test_lookup_keys_are_checked_before_sending(by, text, key):
-    assert lookup_key(by, text) == key
-
-
-@pytest.mark.parametrize(("by", "text"), [(LookupBy.CARD, "12"), (LookupBy.CARD, "卡号1234"),
-                                          (LookupBy.VOUCHER, "CHSEV1-AAAA-0000"),
-                                          (LookupBy.PATIENT, "a b"), (LookupBy.PATIENT, "")])
-def test_bad_lookup_keys_are_refused(by, text):
-    with pytest.raises(BadInput):
-        lookup_key(by, text)
-
-
-def test_reversal_needs_a_reason():
-    assert reversal_reason("  重复收费 ") == "重复收费"
-    with pytest.raises(BadInput):
-        reversal_reason("x")
-
-
-# --------------------------------------------------------------------- the console
 
 @pytest.fixture
 def service(counter, receipt_printer, tmp_path) -> PlatformCashierService:
@@ -100,14 +51,14 @@ def service(counter, receipt_printer, tmp_path) -> PlatformCashierService:
 def handoffs(kiosk_client) -> list[str]:
     """Two checkout sessions the kiosk gave up on, handed to the counters."""
     return [kiosk_client.handoff(f"sess-{uuid.uuid4().hex}", reason).handoff_id
-            for reason in ("face.not_recognised", "credit.limit_exceeded")]
+            for reason in ("liveness.screen_detected", "credit.limit_exceeded")]
 
 
 @pytest.fixture
 def console(qtbot, service, pin_hash, server_day, handoffs):
     widget = CashierConsole(service, PinGate(pin_hash), today=lambda: server_day)
     qtbot.addWidget(widget)
-    widget.resize(1280, 800)
+    widget.resize(1280, 1024)
     widget.show()
     return widget
 
@@ -122,101 +73,208 @@ def unlock(console, qtbot, handoffs: list[str]) -> None:
     console.pin.setText(PIN)
     console.unlock_button.click()
     assert console.unlocked
-    qtbot.waitUntil(lambda: all(row_of(console.queue, h) >= 0 for h in handoffs),
+    qtbot.waitUntil(lambda: all(row_of(console.queue.table, h) >= 0 for h in handoffs),
+                    timeout=WAIT_MS)
+
+
+def dialog_of(console, qtbot) -> ConfirmDialog:
+    qtbot.waitUntil(lambda: console.dialog is not None and console.dialog.isVisible(),
+                    timeout=WAIT_MS)
+    return console.dialog
+
+
+def look_up(console, qtbot, by: LookupBy, key: str, name: str) -> None:
+    console.tabs.setCurrentIndex(LOOKUP)
+    console.lookup.lookup_by.setCurrentIndex(list(LookupBy).index(by))
+    console.lookup.key.setText(key)
+    console.lookup.lookup_button.click()
+    qtbot.waitUntil(lambda: name in console.lookup.patient.text(), timeout=WAIT_MS)
+
+
+def quoted(console, qtbot, method: PaymentMethod) -> None:
+    lookup = console.lookup
+    lookup.settle_as.setCurrentIndex(
+        [lookup.settle_as.itemData(i) for i in range(lookup.settle_as.count())].index(method))
+    qtbot.waitUntil(lambda: lookup.quote is not None and lookup.quote.method == method,
                     timeout=WAIT_MS)
 
 
 def test_console_stays_locked_without_the_pin(console, qtbot):
     assert not console.unlocked
+    assert console.windowTitle() == "人工收费台 · 收费员工作台"
     console.pin.setText("999999")
     console.unlock_button.click()
     assert not console.unlocked and console.pin.text() == ""
-    assert console.pin_message.text() == tr("cashier.pin_wrong", n=4)
-    console.refresh_queue()  # nothing runs while locked
+    assert console.pin_page.message.text() == tr("cashier.pin_wrong", n=4)
+    console.queue.refresh()  # nothing runs while locked
     qtbot.wait(300)
-    assert console.queue.rowCount() == 0
+    assert console.queue.table.rowCount() == 0
 
 
-def test_take_over_then_settle_by_cash_then_reverse_and_reprint(console, counter, handoffs,
-                                                               receipt_printer, server_day,
-                                                               qtbot):
+def test_a_kiosk_handoff_appears_by_itself_in_staff_words(console, kiosk_client,
+                                                          kiosk_config, handoffs,
+                                                          monkeypatch, qtbot):
+    beeps = []
+    monkeypatch.setattr(QApplication, "beep", staticmethod(lambda: beeps.append(1)))
     unlock(console, qtbot, handoffs)
-    first = handoffs[0]
-    assert console.queue.item(row_of(console.queue, first), 2).text() == \
-        tr("face.not_recognised")
-    console.queue.selectRow(row_of(console.queue, first))
-    console.take_button.click()
-    qtbot.waitUntil(lambda: console.tabs.currentIndex() == 1, timeout=WAIT_MS)
-    taken = {h.handoff_id: h for h in counter.handoffs(open_only=False).handoffs}[first]
-    assert taken.taken_by == counter.device_id  # recorded on the platform
-    assert tr("face.not_recognised") in console.status.text()
-    qtbot.waitUntil(lambda: console.queue.item(row_of(console.queue, first), 3).text()
+    table = console.queue.table
+    first = row_of(table, handoffs[0])
+    assert table.item(first, 2).text() == staff_reason("liveness.screen_detected")
+    assert table.item(first, 2).text() != tr("liveness.screen_detected")  # not the patient's
+    assert table.item(first, 1).text() == (kiosk_config.site.kiosk_name or
+                                           kiosk_client.device_id)
+    assert beeps == [] and not console.queue.is_new(handoffs[0])  # there before unlocking
+
+    session = f"sess-{uuid.uuid4().hex}"
+    new = kiosk_client.handoff(session, "second_factor.locked", P1002.patient_id, 7_074)
+    qtbot.waitUntil(lambda: row_of(table, new.handoff_id) >= 0, timeout=2_000)  # no click
+    row = row_of(table, new.handoff_id)
+    assert table.item(row, 2).text() == staff_reason("second_factor.locked")
+    assert table.item(row, 3).text() == P1002.name_masked
+    assert table.item(row, 4).text() == yuan(7_074)
+    assert table.item(row, 5).text() == "×1" and table.item(row, 6).text() == tr(
+        "cashier.waiting")
+    assert "秒" in table.item(row, 0).text()  # how long they have waited
+    assert console.queue.is_new(new.handoff_id) and beeps == [1]
+    assert table.item(row, 0).background().color().name() != \
+        table.item(row_of(table, handoffs[0]), 0).background().color().name()
+
+    again = kiosk_client.handoff(f"sess-{uuid.uuid4().hex}", "second_factor.locked",
+                                 P1002.patient_id, 7_074)
+    assert again.handoff_id == new.handoff_id and again.count == 2  # merged on the platform
+    qtbot.waitUntil(lambda: table.item(row_of(table, new.handoff_id), 5).text() == "×2",
+                    timeout=2_000)
+
+    table.selectRow(row_of(table, new.handoff_id))
+    press(console, qtbot, Qt.Key.Key_F2)  # take over from the keyboard
+    qtbot.waitUntil(lambda: P1002.name_masked in console.lookup.patient.text(),
+                    timeout=WAIT_MS)  # the patient the kiosk knew, opened without typing
+    assert console.tabs.currentIndex() == LOOKUP
+    assert console.banner.tone == "good" and "。。" not in console.banner.text()
+    assert staff_reason("second_factor.locked") in console.banner.text()
+    qtbot.waitUntil(lambda: table.item(row_of(table, new.handoff_id), 6).text()
                     == tr("cashier.taken"), timeout=WAIT_MS)
-    second = console.queue.item(row_of(console.queue, handoffs[1]), 3).text()
-    assert second == tr("cashier.waiting")
 
-    console.lookup_by.setCurrentIndex(list(LookupBy).index(LookupBy.CARD))
-    console.key.setText("12")
-    console.lookup_button.click()
-    assert tr("cashier.bad_key", detail="")[:8] in console.status.text()
-    console.key.setText(P1001.card_no)
-    console.lookup_button.click()
-    qtbot.waitUntil(lambda: console.bills.rowCount() == 1, timeout=WAIT_MS)
-    assert console.key.text() == ""  # the card number does not linger
-    assert P1001.name_masked in console.patient.text() and "¥2000.00" in console.patient.text()
-    assert console.bills.item(0, 0).text() == P1001.bill_id
-    assert console.bills.item(0, 2).text() == P1001.total
+    table.selectRow(row_of(table, handoffs[1]))
+    console.queue.dismiss_reason.setCurrentIndex(1)  # duplicate
+    console.queue.dismiss_button.click()
+    dialog_of(console, qtbot).ok_button.click()
+    assert row_of(table, handoffs[1]) == -1  # hidden here; the platform still has it
+    assert tr("cashier.waiting") not in [table.item(r, 6).text()
+                                         for r in range(table.rowCount())
+                                         if table.item(r, 0).data(
+                                             Qt.ItemDataRole.UserRole) == handoffs[1]]
+    qtbot.wait(2_000)  # the next polls keep it hidden
+    assert row_of(table, handoffs[1]) == -1
 
-    console.settle_button.click()  # not quoted yet
-    assert console.status.text() == tr("cashier.select_bill")
-    console.bills.selectRow(0)
-    console.settle_as.setCurrentIndex(2)
-    assert console.settle_as.currentData() == PaymentMethod.CASH
-    console.quote_button.click()
-    qtbot.waitUntil(lambda: P1001.total in console.quote_text.text(), timeout=WAIT_MS)
-    assert P1001.self_pay in console.quote_text.text()
-    console.settle_button.click()
-    qtbot.waitUntil(lambda: console.bills.rowCount() == 0, timeout=WAIT_MS)
+
+def press(console, qtbot, key: Qt.Key) -> None:
+    """A function key as the cashier presses it (the console's shortcuts)."""
+    console.activateWindow()
+    qtbot.waitUntil(console.isActiveWindow, timeout=WAIT_MS)
+    qtbot.keyClick(console.focusWidget() or console, key)
+
+
+def test_charge_is_confirmed_once_and_the_credit_panel_follows(console, counter, handoffs,
+                                                              server_day, qtbot):
+    unlock(console, qtbot, handoffs)
+    look_up(console, qtbot, LookupBy.CARD, P1005.card_no, P1005.name_masked)
+    lookup = console.lookup
+    assert lookup.key.text() == ""  # the card number does not linger
+    before = counter.patient(P1005.patient_id).credit
+    assert yuan(before.available_fen) in lookup.credit.text()
+    assert lookup.bills.item(0, 0).text() == P1005.bill_id
+    items = [lookup.items.item(r, 0).text() for r in range(lookup.items.rowCount())]
+    assert all(any(d in i for i in items) for d in P1005.descriptions)  # items, not a count
+    assert lookup.items.item(0, 1).text() in {label("item", k) for k in (
+        "drug", "exam", "treatment", "material", "bed", "other")}
+    quoted(console, qtbot, PaymentMethod.CARD)
+    quote = lookup.quote
+    assert yuan(quote.layers.basic_pool_fen) in lookup.quote_text.text()  # the split
+    assert P1005.self_pay in lookup.quote_text.text()
+
+    lookup.settle_button.click()
+    dialog = dialog_of(console, qtbot)
+    assert P1005.bill_id in dialog.text.text() and P1005.self_pay in dialog.text.text()
+    dialog.cancel_button.click()  # changed their mind: nothing charged
+    qtbot.wait(300)
+    assert counter.pending_bills(P1005.patient_id).bills != []
+
+    lookup.settle_button.click()
+    lookup.settle_button.click()  # a double click opens one dialog
+    dialog = dialog_of(console, qtbot)
+    dialog.accept()
+    dialog.accept()  # and a double confirm is one charge
+    press(console, qtbot, Qt.Key.Key_F9)  # a third try from the keyboard
+    qtbot.waitUntil(lambda: console.banner.tone == "good", timeout=WAIT_MS)
+    charged = [s for s in counter.settlements_today(server_day.isoformat()).settlements
+               if s.bill_id == P1005.bill_id]
+    assert len(charged) == 1
+    assert console.banner.text() == tr("cashier.settled", receipt=charged[0].receipt_no)
+    after = counter.patient(P1005.patient_id).credit
+    assert after.available_fen == before.available_fen - charged[0].charge_to_credit_fen > 0 \
+        or charged[0].charge_to_credit_fen == 0
+    qtbot.waitUntil(lambda: yuan(after.available_fen) in lookup.credit.text()
+                    and yuan(after.outstanding_fen) in lookup.credit.text(), timeout=WAIT_MS)
+    assert lookup.bills.rowCount() == 0
+    lookup.settle_button.click()  # nothing left to charge
+    assert console.banner.text() == tr("cashier.select_bill")
+
+
+def test_cash_settle_then_confirmed_reversal_with_a_reason_and_reprint(
+        console, counter, handoffs, receipt_printer, server_day, qtbot):
+    unlock(console, qtbot, handoffs)
+    look_up(console, qtbot, LookupBy.CARD, P1001.card_no, P1001.name_masked)
+    assert console.lookup.bills.item(0, 2).text() == P1001.total
+    quoted(console, qtbot, PaymentMethod.CASH)
+    console.lookup.settle_button.click()
+    dialog_of(console, qtbot).ok_button.click()
+    qtbot.waitUntil(lambda: console.lookup.bills.rowCount() == 0, timeout=WAIT_MS)
     (settlement,) = [s for s in counter.settlements_today(server_day.isoformat()).settlements
                      if s.bill_id == P1001.bill_id]
-    assert console.status.text() == tr("cashier.settled", receipt=settlement.receipt_no)
     assert settlement.method == PaymentMethod.CASH and settlement.pay_at_counter_fen == 2_095
     assert settlement.charge_to_credit_fen == 0 and settlement.device_id == counter.device_id
-    assert counter.pending_bills(P1001.patient_id).bills == []
 
+    today = console.today_tab
     console.tabs.setCurrentIndex(2)
-    console.today_refresh.click()
-    qtbot.waitUntil(lambda: row_of(console.today_table, settlement.settlement_id) >= 0,
+    today.refresh_button.click()
+    qtbot.waitUntil(lambda: row_of(today.table, settlement.settlement_id) >= 0,
                     timeout=WAIT_MS)
-    row = row_of(console.today_table, settlement.settlement_id)
-    assert console.today_table.item(row, 0).text() == settlement.receipt_no
-    assert console.today_table.item(row, 5).text() == P1001.self_pay
-    console.today_table.selectRow(row)
-    console.reverse_reason.setText("x")
-    console.reverse_button.click()
-    assert console.status.text() == tr("cashier.reason_too_short")
+    row = row_of(today.table, settlement.settlement_id)
+    assert today.table.item(row, 0).text() == settlement.receipt_no
+    assert today.table.item(row, 5).text() == P1001.self_pay
+    today.table.selectRow(row)
+    today.reverse_button.click()
+    dialog = dialog_of(console, qtbot)
+    assert settlement.receipt_no in dialog.text.text()
+    assert dialog.reason.isVisible() and not dialog.ok_button.isEnabled()  # required
+    dialog.reason.setText("x")
+    assert not dialog.ok_button.isEnabled()
+    dialog.accept()  # refused without a reason
+    assert dialog.isVisible()
     assert counter.settlement(settlement.settlement_id).status == SettlementStatus.SETTLED
-    console.reverse_reason.setText("患者要求改用医保卡")
-    console.reverse_button.click()
-    qtbot.waitUntil(lambda: console.today_table.item(
-        row_of(console.today_table, settlement.settlement_id), 6).text()
+    dialog.reason.setText("患者要求改用医保卡")
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: today.table.item(
+        row_of(today.table, settlement.settlement_id), 6).text()
         == tr("cashier.status_reversed"), timeout=WAIT_MS)
     reversed_ = counter.settlement(settlement.settlement_id)
     assert reversed_.status == SettlementStatus.REVERSED
-    assert reversed_.reversal.reason == "患者要求改用医保卡"
-    assert console.status.text() == tr("cashier.reversed", refund=P1001.self_pay)  # cash back
+    assert reversed_.reversal.reason == "患者要求改用医保卡"  # in the audit
+    assert console.banner.text() == tr("cashier.reversed", refund=P1001.self_pay)
     assert [b.bill_id for b in counter.pending_bills(P1001.patient_id).bills] == [P1001.bill_id]
-    # the counter printed a slip when it took the cash; that slip can be printed again
+    qtbot.waitUntil(lambda: console.lookup.bills.rowCount() == 1, timeout=WAIT_MS)  # reloaded
+
     slip = receipt_printer.spool.load(settlement.settlement_id)
     assert slip.method == "cash" and slip.self_pay_fen == settlement.layers.self_pay_fen
-    console.today_table.selectRow(row_of(console.today_table, settlement.settlement_id))
-    console.reprint_button.click()
-    qtbot.waitUntil(lambda: console.status.text() == tr(
+    today.table.selectRow(row_of(today.table, settlement.settlement_id))
+    today.reprint_button.click()
+    qtbot.waitUntil(lambda: console.banner.text() == tr(
         "cashier.reprinted", receipt=settlement.receipt_no), timeout=WAIT_MS)
-    # a settlement this printer never printed: said so, with the code
     (receipt_printer.spool.folder / f"{settlement.settlement_id}.json").unlink()
-    console.reprint_button.click()
-    qtbot.waitUntil(lambda: "(receipt.not_found)" in console.status.text(), timeout=WAIT_MS)
+    today.reprint_button.click()
+    qtbot.waitUntil(lambda: "(receipt.not_found)" in console.banner.text(), timeout=WAIT_MS)
+    assert console.banner.tone == "bad"
 
 
 def test_reconciliation_and_reprint_of_a_kiosk_receipt(console, counter, service, handoffs,
@@ -246,68 +304,82 @@ def test_reconciliation_and_reprint_of_a_kiosk_receipt(console, counter, service
 
     unlock(console, qtbot, handoffs)
     console.tabs.setCurrentIndex(3)
-    console.recon_refresh.click()
-    qtbot.waitUntil(lambda: console.recon_text.text() != "", timeout=WAIT_MS)
-    text = console.recon_text.text()
+    console.recon.refresh_button.click()
+    qtbot.waitUntil(lambda: console.recon.text.text() != "", timeout=WAIT_MS)
+    text = console.recon.text.text()
     assert server_day.isoformat() in text and tr("cashier.recon_balanced") in text
     count, total = before.settled.count + 2, before.settled.total_fen + 177_040 + 177_040
     assert f"{tr('cashier.recon_settled')}：{count} 笔，总额 {yuan(total)}" in text  # fen
     assert label("method", "card", "zh") in text and label("method", "cash", "zh") in text
 
+    today = console.today_tab
     console.tabs.setCurrentIndex(2)
-    console.today_refresh.click()
-    qtbot.waitUntil(lambda: row_of(console.today_table, kiosk_settlement) >= 0,
-                    timeout=WAIT_MS)
-    row = row_of(console.today_table, kiosk_settlement)
-    receipt_no = console.today_table.item(row, 0).text()
-    assert console.today_table.item(row, 3).text() == label("method", "card", "zh")
-    console.today_table.selectRow(row)
-    console.reprint_button.click()
-    qtbot.waitUntil(lambda: console.status.text() == tr("cashier.reprinted",
+    today.refresh_button.click()
+    qtbot.waitUntil(lambda: row_of(today.table, kiosk_settlement) >= 0, timeout=WAIT_MS)
+    row = row_of(today.table, kiosk_settlement)
+    receipt_no = today.table.item(row, 0).text()
+    assert today.table.item(row, 3).text() == label("method", "card", "zh")
+    today.table.selectRow(row)
+    today.reprint_button.click()
+    qtbot.waitUntil(lambda: console.banner.text() == tr("cashier.reprinted",
                                                         receipt=receipt_no), timeout=WAIT_MS)
     job = printed / f"{kiosk_settlement}-reprint.escpos"
     assert b"REPRINT" in job.read_bytes()  # the kept slip, marked as a copy
 
 
-def test_withdraw_consent_and_errors_in_plain_words(console, counter, platform, handoffs,
+def test_withdraw_consent_is_confirmed_with_a_reason(console, counter, platform, handoffs,
                                                     qtbot):
     unlock(console, qtbot, handoffs)
-    console.tabs.setCurrentIndex(1)
-    console.withdraw_button.click()
-    assert console.status.text() == tr("cashier.need_patient")
+    console.tabs.setCurrentIndex(LOOKUP)
+    console.lookup.withdraw_button.click()
+    assert console.banner.text() == tr("cashier.need_patient")
     assert counter.patient(P1003.patient_id).face_consent  # Tom Hanks's face is enrolled
-    console.lookup_by.setCurrentIndex(list(LookupBy).index(LookupBy.PATIENT))
-    console.key.setText(P1003.patient_id)
-    console.key.returnPressed.emit()
-    qtbot.waitUntil(lambda: P1003.name_masked in console.patient.text(), timeout=WAIT_MS)
-    console.withdraw_reason.setText("本人要求")
-    console.withdraw_button.click()
-    qtbot.waitUntil(lambda: console.status.text() == tr("cashier.withdrawn", n=1),
+    console.lookup.lookup_by.setCurrentIndex(list(LookupBy).index(LookupBy.PATIENT))
+    console.lookup.key.setText(P1003.patient_id)
+    console.lookup.key.returnPressed.emit()
+    qtbot.waitUntil(lambda: P1003.name_masked in console.lookup.patient.text(),
+                    timeout=WAIT_MS)
+    console.lookup.withdraw_button.click()
+    dialog = dialog_of(console, qtbot)
+    assert P1003.name_masked in dialog.text.text() and not dialog.ok_button.isEnabled()
+    dialog.reject()
+    qtbot.wait(200)
+    assert counter.patient(P1003.patient_id).face_consent  # cancelled: nothing withdrawn
+    console.lookup.withdraw_button.click()
+    dialog = dialog_of(console, qtbot)
+    dialog.reason.setText("本人要求")
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: console.banner.text() == tr("cashier.withdrawn", n=1),
                     timeout=WAIT_MS)
     assert not counter.patient(P1003.patient_id).face_consent
     platform.stop()
     try:
-        console.key.setText(P1003.patient_id)
-        console.lookup_button.click()
-        qtbot.waitUntil(lambda: tr("backend.unreachable") in console.status.text(),
+        console.lookup.key.setText(P1003.patient_id)
+        console.lookup.lookup_button.click()
+        qtbot.waitUntil(lambda: tr("backend.unreachable") in console.banner.text(),
                         timeout=WAIT_MS)
+        assert console.banner.tone == "bad"
     finally:
         platform.start()
 
 
-def test_locking_forgets_everything_shown(console, handoffs, qtbot):
+def test_locking_after_idle_lock_s_forgets_everything_shown(service, pin_hash, server_day,
+                                                            handoffs, qtbot):
     now = [0.0]
-    console.clock = lambda: now[0]
+    console = CashierConsole(service, PinGate(pin_hash), today=lambda: server_day,
+                             idle_lock_s=30, clock=lambda: now[0])
+    qtbot.addWidget(console)
+    console.show()
     unlock(console, qtbot, handoffs)
-    console.lookup_by.setCurrentIndex(list(LookupBy).index(LookupBy.CARD))
-    console.key.setText(P1005.card_no)
-    console.lookup_button.click()
-    qtbot.waitUntil(lambda: console.bills.rowCount() == 1, timeout=WAIT_MS)
-    assert personal_left(console, P1005.personal)
-    now[0] += console_module.IDLE_LOCK_S + 1
+    look_up(console, qtbot, LookupBy.PATIENT, P1002.patient_id, P1002.name_masked)
+    assert personal_left(console, P1002.personal)
+    now[0] += 20
+    qtbot.wait(2_500)  # the queue kept polling meanwhile: that is not staff activity
+    assert console.unlocked
+    now[0] += 11
     qtbot.waitUntil(lambda: not console.unlocked, timeout=WAIT_MS)  # locked by itself
-    assert personal_left(console, P1005.personal) == [] and console.pending is None
-    assert console.enrolment.patient_id == ""
+    assert personal_left(console, P1002.personal) == [] and console.pending is None
+    assert console.enrolment.patient_id == "" and console.queue.table.rowCount() == 0
 
 
 # ------------------------------------------------------------ the adapter's promises

@@ -1,9 +1,13 @@
-"""Assisted enrolment: consent acknowledged and recorded with its version, quality-guided
-capture of several real frames, a template made here and uploaded to the real platform
-through the counter's client (and synced back to a kiosk); refusal with a reason."""
+"""Assisted enrolment in the console: consent acknowledged and recorded with its version and
+today's date, a live preview with the quality gate's words, capture of several real frames
+from a replayed camera (in demo mode), a template made here and uploaded to the real platform
+through the counter's client (and synced back to a kiosk); refusal with a reason, and of a
+simulated camera outside demo mode. The capture's rules are tested without Qt in
+tests/counter."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator
@@ -14,15 +18,20 @@ import pytest
 
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
+from device.config import CameraConfig, DevicesConfig
 from device.opencv import cv2
-from kiosk.protocol.templates import parse_template
+from kiosk.config import DemoConfig, KioskConfig
+from kiosk.counter.enrolment import CONSENT_VERSION, camera_refusal
+from kiosk.counter.platform import PlatformCashierService
 from kiosk.recognition.template import Template
 from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1004, P1006, padded
-from ui.cashier.platform import PlatformCashierService
-from ui.enrolment import CONSENT_VERSION, DONE, REFUSED, EnrolmentCapture, EnrolmentPanel
+from ui.cashier.enrolment import EnrolmentPanel
+from ui.cashier.words import say
 from ui.i18n import tr
 from ui.worker import Worker
+
+REPLAY = CameraConfig(driver="folder", path="/var/replay")  # what camera_of replays
 
 WAIT_MS = 20_000
 
@@ -36,60 +45,6 @@ def variants(image: np.ndarray) -> list[np.ndarray]:
         noisy = framed + rng.integers(-6, 7, framed.shape, dtype=np.int16)
         out.append(cv2.convertScaleAbs(np.clip(noisy, 0, 255).astype(np.uint8), alpha=alpha))
     return out
-
-
-def capture_for(engine) -> EnrolmentCapture:
-    return EnrolmentCapture(engine.pack, engine.manifest.embedding_dim,
-                            engine.policy.threshold)
-
-
-def feed(capture: EnrolmentCapture, engine, frames, step_s: float = 0.3):
-    status = capture.status
-    for i, frame in enumerate(frames):
-        analysis = engine.analyse(frame)
-        status = capture.feed(analysis.quality.reasons, analysis.template, i * step_s)
-        if status.state != "capturing":
-            break
-    return status
-
-
-def test_good_frames_make_one_template_of_that_person(engine, astronaut, hanks, enrolled):
-    capture = capture_for(engine)
-    status = feed(capture, engine, variants(astronaut))
-    assert status.state == DONE and status.accepted == 5
-    template = capture.template()
-    astro_gallery, hanks_gallery = dict(enrolled)["astronaut"], dict(enrolled)["hanks"]
-    assert template.similarity(astro_gallery) > engine.policy.threshold
-    assert template.similarity(hanks_gallery) < engine.policy.candidate_threshold
-    wire = parse_template(template.to_dict())  # what the platform will accept
-    assert wire.dim == engine.manifest.embedding_dim
-
-
-def test_frames_in_one_burst_count_once(engine, astronaut):
-    capture = capture_for(engine)
-    status = feed(capture, engine, variants(astronaut), step_s=0.05)
-    assert status.state == "capturing" and status.accepted == 2  # 0.0 and 0.25 s
-
-
-def test_poor_pictures_are_refused_with_the_reason(engine, astronaut):
-    dark = [cv2.convertScaleAbs(f, alpha=0.15) for f in variants(astronaut)]
-    capture = EnrolmentCapture(engine.pack, engine.manifest.embedding_dim,
-                               engine.policy.threshold, max_frames=6)
-    status = feed(capture, engine, dark)
-    assert status.state == REFUSED and status.reason == "enrol.quality_poor"
-    assert status.detail == "too_dark" and status.accepted == 0  # the problem in every frame
-    assert status.guidance.startswith("quality.")  # the last frame's first problem
-
-
-def test_two_people_in_turn_are_refused(engine, astronaut, hanks):
-    mixed = [f for pair in zip(variants(astronaut), variants(padded(hanks, (320, 320))),
-                               strict=True) for f in pair]
-    capture = capture_for(engine)
-    status = feed(capture, engine, mixed)
-    assert status.state == REFUSED and status.reason == "enrol.inconsistent"
-    assert capture.accepted == []  # nothing of either kept
-    with pytest.raises(ValueError):
-        capture.template()
 
 
 @pytest.fixture
@@ -132,10 +87,14 @@ def consent_on_record(platform, patient_id: str) -> tuple[str | None, int | None
 
 @pytest.fixture
 def panel_for(qtbot, counter, engine, tmp_path):
-    def make(camera, **kwargs) -> EnrolmentPanel:
+    def make(camera, *, demo: bool = True, **kwargs) -> EnrolmentPanel:
+        """The panel as the console builds it from a config whose camera replays files:
+        allowed on a demo terminal only."""
+        config = dataclasses.replace(KioskConfig(), devices=DevicesConfig(camera=REPLAY),
+                                     demo=DemoConfig(simulated_devices=demo))
         service = PlatformCashierService(counter, Outbox(tmp_path / "counter-outbox.db"))
         panel = EnrolmentPanel(service, Worker(), engine, camera,
-                               **kwargs)
+                               camera_refusal=camera_refusal(config), **kwargs)
         qtbot.addWidget(panel)
         panel.show()
         return panel
@@ -153,16 +112,21 @@ def test_enrolment_needs_consent_then_uploads_the_template(panel_for, camera_of,
     assert not panel.start_button.isEnabled()  # no patient yet
     panel.set_patient(P1004.patient_id, f"{P1004.name_masked} {P1004.id_masked}")
     assert not panel.start_button.isEnabled()  # consent not acknowledged
+    qtbot.waitUntil(lambda: panel.preview.has_image, timeout=WAIT_MS)  # live, before consent
+    qtbot.waitUntil(lambda: panel.status.text() == say("enrol.face_ok"), timeout=WAIT_MS)
     panel.start()
-    assert panel.message.text() == tr("enrol.need_ack") and not panel.capturing
+    assert panel.status.text() == tr("enrol.need_ack") and not panel.capturing
+    assert panel.consent_date.text() == ""
     panel.ack.setChecked(True)
     assert panel.start_button.isEnabled()
+    assert dt.date.today().isoformat()[:7] in panel.consent_date.text()  # today, site zone
     acknowledged = dt.datetime.now(dt.UTC)
     with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
         panel.start_button.click()
         assert panel.capturing and panel.cancel_button.isEnabled()
     assert outcome.args == ["done", ""]
-    assert panel.message.text() == tr("enrol.done")
+    qtbot.waitUntil(lambda: panel.status.text() == tr("enrol.done"), timeout=WAIT_MS)
+    assert panel.progress.value() == panel.needed == 5  # one status, and it says done
     assert counter.patient(P1004.patient_id).face_consent
     version, consented_ms = consent_on_record(platform, P1004.patient_id)
     assert version == CONSENT_VERSION  # the text the patient was shown
@@ -181,7 +145,7 @@ def test_enrolment_refused_when_the_light_is_too_poor(panel_for, camera_of, coun
     with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
         panel.start_button.click()
     assert outcome.args == ["refused", "enrol.quality_poor"]
-    assert tr("quality.too_dark") in panel.message.text()
+    assert tr("quality.too_dark") in panel.status.text()
     assert not counter.patient(P1006.patient_id).face_consent
     assert P1006.patient_id not in gallery_of(kiosk_client)
 
@@ -191,7 +155,22 @@ def test_enrolment_without_a_camera_says_so(panel_for, counter, kiosk_client, qt
     panel.set_patient(P1006.patient_id, P1006.name_masked)
     panel.ack.setChecked(True)
     panel.start_button.click()
-    assert tr("enrol.camera_failed") in panel.message.text()
+    assert tr("enrol.camera_failed") in panel.status.text()
     qtbot.wait(200)  # nothing is on its way to the platform either
+    assert not counter.patient(P1006.patient_id).face_consent
+    assert P1006.patient_id not in gallery_of(kiosk_client)
+
+
+def test_a_simulated_camera_outside_demo_mode_enrols_nobody(panel_for, camera_of, counter,
+                                                            kiosk_client, astronaut, qtbot):
+    panel = panel_for(camera_of(variants(astronaut)), demo=False)
+    panel.set_patient(P1006.patient_id, P1006.name_masked)
+    panel.ack.setChecked(True)
+    with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
+        panel.start_button.click()
+    assert outcome.args == ["refused", "enrol.simulated_camera"]
+    assert say("enrol.simulated_camera") in panel.status.text()
+    assert not panel.preview.has_image and not panel.capturing
+    qtbot.wait(300)
     assert not counter.patient(P1006.patient_id).face_consent
     assert P1006.patient_id not in gallery_of(kiosk_client)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.errors import KioskError
+from kiosk.errors import ConfigError, KioskError
 
 N, R, P = 2**14, 8, 1
 SALT_BYTES = 16
@@ -31,6 +31,16 @@ class PinError(KioskError):
     def __init__(self, message: str, code: str = "pin.invalid") -> None:
         super().__init__(message)
         self.code = code
+
+
+class PinMissing(ConfigError):
+    """No ``[cashier] pin_hash``: a set-up step, said as the one command that fixes it."""
+
+    code = "pin.missing"
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"{source or 'config'}: [cashier] pin_hash is not set; run "
+                         "`python -m ui pin-hash` and put its output there")
 
 
 def _derive(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -74,7 +84,9 @@ class PinGate:
     """Counts wrong PINs; after ``max_attempts`` refuses every try for ``lockout_s``."""
 
     def __init__(self, encoded: str, *, max_attempts: int = 5, lockout_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, source: str = "") -> None:
+        if not encoded:
+            raise PinMissing(source)
         verify_pin("0000", encoded)  # a malformed hash fails at start-up, not at the counter
         self.encoded = encoded
         self.max_attempts = max_attempts

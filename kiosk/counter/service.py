@@ -1,4 +1,4 @@
-"""What the console needs from the platform (``ui.cashier.platform`` implements it over the
+"""What the console needs from the platform (``kiosk.counter.platform`` implements it over the
 signed counter client). Bodies are the wire models of ``kiosk.protocol.schemas`` (money in
 integer fen, patients masked); failures are ``kiosk.backend.BackendError`` with the wire
 code. Hand-offs are the platform's ``/v1/handoffs`` resource, filled by kiosks' fallbacks.
@@ -11,6 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from kiosk.protocol import schemas
 from kiosk.protocol.schemas import (
     EnrolTemplateRequest,
     EnrolTemplateResponse,
@@ -33,7 +34,8 @@ class LookupBy(StrEnum):
 
 @dataclass(frozen=True)
 class Handoff:
-    """A kiosk session the flow handed to the cashier, with the flow's reason code."""
+    """A kiosk session the flow handed to the cashier, with the flow's reason code; sessions
+    of one kiosk with the same reason are merged by the platform (``count``)."""
 
     handoff_id: str
     kiosk_id: str
@@ -41,6 +43,25 @@ class Handoff:
     reason: str
     at: datetime
     taken_by: str = ""
+    kiosk_name: str = ""  # where staff find the patient; "" for devices registered unnamed
+    count: int = 1
+    last_at: datetime | None = None
+    patient_id: str = ""
+    patient_name: str = ""  # masked
+    amount_fen: int | None = None
+
+    @classmethod
+    def of(cls, wire: schemas.Handoff) -> Handoff:
+        """The wire hand-off without the site; taken_by "" while open."""
+        return cls(handoff_id=wire.handoff_id, kiosk_id=wire.kiosk_id,
+                   session_id=wire.session_id, reason=wire.reason, at=wire.created_at,
+                   taken_by=wire.taken_by or "", kiosk_name=wire.kiosk_name, count=wire.count,
+                   last_at=wire.last_at, patient_id=wire.patient_id or "",
+                   patient_name=wire.patient_name or "", amount_fen=wire.amount_fen)
+
+    @property
+    def latest(self) -> datetime:
+        return self.last_at or self.at
 
 
 class CashierService(Protocol):
@@ -62,8 +83,7 @@ class CashierService(Protocol):
 
     def reconciliation(self, day: date) -> Reconciliation: ...
 
-    def withdraw_consent(self, patient_id: str, reason: str | None) -> WithdrawConsentResponse:
-        ...
+    def withdraw_consent(self, patient_id: str, reason: str) -> WithdrawConsentResponse: ...
 
     def enrol(self, patient_id: str, request: EnrolTemplateRequest) -> EnrolTemplateResponse:
         ...

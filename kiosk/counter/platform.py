@@ -1,4 +1,4 @@
-"""The console's ``CashierService`` over the signed platform client of a counter device.
+"""The counter's ``CashierService`` over the signed platform client of a counter device.
 
 Everything the cashier does is a platform call, except printing: a payment taken at the
 counter prints its slip on the counter's printer (kept in its spool, so it can be
@@ -20,21 +20,14 @@ from kiosk import receipts
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
+from kiosk.counter.service import Handoff, LookupBy
 from kiosk.protocol import schemas
 from kiosk.receipts import Station
 from kiosk.recognition.template import Template
 from kiosk.settlement.desk import SettlementDesk
 from kiosk.settlement.outbox import Outbox
-from ui.cashier.service import Handoff, LookupBy
 
 log = logging.getLogger(__name__)
-
-
-def handoff_view(wire: schemas.Handoff) -> Handoff:
-    """The console's hand-off: the wire one without the site, taken_by "" while open."""
-    return Handoff(handoff_id=wire.handoff_id, kiosk_id=wire.kiosk_id,
-                   session_id=wire.session_id, reason=wire.reason, at=wire.created_at,
-                   taken_by=wire.taken_by or "")
 
 
 class SlipPrinter(Protocol):
@@ -57,18 +50,18 @@ class PlatformCashierService:
         self.desk = SettlementDesk(
             client, outbox, offline=OfflineConfig(), station=self.station, hold_s=60.0,
             retention_hours=lambda: client.retention_hours, platform_now=client.clock.now,
-            notify_cashier=lambda session, reason: log.error(
-                "cashier.charge_unresolved", extra={"session": session, "reason": reason}))
+            notify_cashier=lambda effect: log.error("cashier.charge_unresolved", extra={
+                "session": effect.session_id, "reason": effect.reason}))
         client.on_restored(self.desk.platform_restored)
 
     # ------------------------------------------------------------- hand-offs
     def handoffs(self) -> list[Handoff]:
         """Today's hand-offs of the site, taken ones too: the queue shows who took what."""
         listing = self.client.handoffs(open_only=False)
-        return [handoff_view(h) for h in listing.handoffs]
+        return [Handoff.of(h) for h in listing.handoffs]
 
     def take_over(self, handoff_id: str) -> Handoff:
-        return handoff_view(self.client.take_handoff(handoff_id))
+        return Handoff.of(self.client.take_handoff(handoff_id))
 
     # ---------------------------------------------------------------- look-up
     def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
@@ -126,7 +119,7 @@ class PlatformCashierService:
         return self.client.reconciliation(day.isoformat())
 
     # ---------------------------------------------------------------- consent
-    def withdraw_consent(self, patient_id: str, reason: str | None
+    def withdraw_consent(self, patient_id: str, reason: str
                          ) -> schemas.WithdrawConsentResponse:
         return self.client.withdraw_consent(patient_id, reason)
 

@@ -137,8 +137,15 @@ class KioskRuntime:
         thread.start()
 
     def subscribe(self, listener: Callable[[FlowView], None]) -> None:
-        """``listener(view)`` after every change, called on the flow thread."""
+        """``listener(view)`` with the view as it is now, then after every change; always
+        called on the flow thread (a screen that subscribes late never misses the present)."""
         self._listeners.append(listener)
+
+        def present() -> list[Effect]:
+            listener(self.last_view)
+            return []
+
+        self._events.put(present)
 
     def unsubscribe(self, listener: Callable[[FlowView], None]) -> None:
         if listener in self._listeners:

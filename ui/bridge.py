@@ -43,11 +43,16 @@ class RuntimeBridge(QObject):
 
     def __init__(self, port: KioskPort, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.port = port
         self._frame_pending = threading.Event()
         self.frames_shown = 0
         self.frames_dropped = 0
-        port.subscribe(self._on_view)
-        port.subscribe_preview(self._on_preview)
+
+    def start(self) -> None:
+        """Subscribe, once the slots are connected: the runtime sends the present view at
+        once, and a view emitted before anything listens would be lost."""
+        self.port.subscribe(self._on_view)
+        self.port.subscribe_preview(self._on_preview)
 
     def _on_view(self, view: FlowView) -> None:
         try:

@@ -104,6 +104,7 @@ class Demo:
         runtime.subscribe(seen.append)
         started = time.monotonic()
         self.app.start()
+        runtime.start_face()  # the patient touches 刷脸支付: a face in view alone never starts
         confirmed = False
         try:
             while time.monotonic() - started < timeout_s:

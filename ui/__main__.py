@@ -70,6 +70,20 @@ def _screenshots(args: argparse.Namespace) -> int:
         print(check.line(), file=sys.stderr)
     if failed:
         return EXIT_SETUP
+    if args.cashier:
+        from ui.cashier.gallery import SIZES as CASHIER_SIZES
+        from ui.cashier.gallery import write_cashier_gallery
+
+        sizes = args.sizes or list(CASHIER_SIZES)
+        bad = [s for s in sizes if s not in CASHIER_SIZES]
+        if bad:
+            print(f"unknown sizes: {', '.join(bad)} (have: {', '.join(CASHIER_SIZES)})",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        out = args.out if args.out != DOCS else DOCS / "cashier"
+        for path in write_cashier_gallery(out, sizes):
+            print(path)
+        return EXIT_OK
     views = sample_views()
     if args.views:
         unknown = [v for v in args.views if v not in views]
@@ -211,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--elderly", action="store_true")
     p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
+    p.add_argument("--cashier", action="store_true",
+                   help="the counter console's tabs instead (docs/screenshots/cashier, against "
+                   "a demo platform; sizes 1280x1024 1920x1080)")
     p.set_defaults(func=_screenshots)
     p = sub.add_parser("kiosk", help="run the kiosk (full screen)")
     p.add_argument("--config", type=absolute_path, help="default: $KIOSK_CONFIG")

@@ -48,6 +48,12 @@ QComboBox QAbstractItemView {{ background: {theme.PANEL}; color: {theme.TEXT};
 QTableWidget, QTextBrowser {{ background: {theme.PANEL}; alternate-background-color: #17315A;
     gridline-color: {theme.LINE}; border: 2px solid {theme.LINE};
     selection-background-color: {theme.ACCENT}; selection-color: {theme.ACCENT_TEXT}; }}
+QHeaderView {{ background: {theme.BACKGROUND}; }}
+QWidget#cashier QLabel[role="money"] {{ color: {theme.ACCENT}; }}
+QWidget#cashier QPushButton[role="primary"], QDialog QPushButton[role="primary"] {{
+    color: {theme.ACCENT_TEXT}; }}
+QWidget#cashier QPushButton[role="danger"] {{ color: {theme.BAD}; }}
+QWidget#cashier QLabel[role="section"] {{ color: {theme.MUTED}; }}
 QHeaderView::section {{ background: {theme.BACKGROUND}; color: {theme.MUTED};
     padding: {pad}px; border: none; border-bottom: 2px solid {theme.LINE}; font-weight: bold; }}
 QCheckBox {{ spacing: {pad * 2}px; }}

@@ -153,13 +153,25 @@ def _demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run finally:
     print(f"setting up the demo hospital in {args.workdir} ...", flush=True)
     demo = Demo(args.workdir, log_level=LoggingConfig().level)  # the demo has no config
+    counter = None
     try:
         print(f"platform on {demo.platform.url}; {demo.app.runtime.gallery.person_count} faces "
               "enrolled; the demo patient walks up ...", flush=True)
+        if args.counter:
+            from ui.app import create_app
+            from ui.cashier.launch import DEMO_PIN, WINDOW_SIZE, start_demo_counter
+
+            create_app()
+            counter = start_demo_counter(demo.platform, args.workdir)
+            counter.console.resize(*WINDOW_SIZE)
+            counter.console.show()
+            print(f"counter console open: staff PIN {DEMO_PIN}", flush=True)
         demo.app.start()
         report = demo_checkout(demo.app.runtime, demo.config, args.workdir / "screens",
                                on_card=demo.app.pay_by_card)
     finally:
+        if counter is not None:
+            counter.stop()
         demo.app.stop()
         demo.close()
     if report is None:
@@ -240,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="the whole checkout on a local demo hospital")
     p.add_argument("--workdir", type=absolute_path, default=absolute_path("var/demo"),
                    help="wiped and recreated (default: var/demo)")
+    p.add_argument("--counter", action="store_true",
+                   help="also open the counter's cashier console (its PIN is printed)")
     p.set_defaults(func=_demo)
     p = sub.add_parser("pin-hash", help="hash a staff PIN for the cashier console config")
     p.add_argument("--stdin", action="store_true", help="read the PIN from standard input")

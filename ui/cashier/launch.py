@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from device.camera import camera_from_config
 from device.printer import ReceiptPrinter
 from kiosk.config import KioskConfig
 from kiosk.counter.enrolment import camera_refusal
-from kiosk.counter.pin import PinGate
+from kiosk.counter.pin import PinGate, hash_pin
 from kiosk.counter.platform import PlatformCashierService
+from kiosk.demo.platform import Platform
 from kiosk.heartbeat import counter_heartbeat
 from kiosk.provisioning import connect
 from kiosk.receipts import Station
@@ -61,3 +63,16 @@ def start_counter(config: KioskConfig, engine: FaceEngine | None = None) -> Coun
             stop()
         raise
     return Counter(console, stops)
+
+
+DEMO_PIN = "135790"  # printed by `python -m ui demo --counter`; demo terminals only
+
+
+def start_demo_counter(platform: Platform, workdir: Path) -> Counter:
+    """A counter device of the demo hospital: provisioned, its PIN set to ``DEMO_PIN``, its
+    devices simulated (demo mode: enrolment may use the bundled photo's camera)."""
+    config = platform.device("counter", "demo-counter", (
+        f'[cashier]\npin_hash = "{hash_pin(DEMO_PIN)}"\n'
+        '[demo]\nsimulated_devices = true\n'
+        f'[devices.printer]\ndriver = "file"\npath = "{workdir / "counter-printer"}"\n'))
+    return start_counter(config)

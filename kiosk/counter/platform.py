@@ -10,6 +10,7 @@ knows how to put in words; a slip that fails to print never undoes the payment.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import date
 from typing import Protocol
@@ -25,9 +26,10 @@ from kiosk.protocol import schemas
 from kiosk.receipts import Station
 from kiosk.recognition.template import Template
 from kiosk.settlement.desk import SettlementDesk
-from kiosk.settlement.outbox import Outbox
+from kiosk.settlement.outbox import Outbox, Row, RowState
 
 log = logging.getLogger(__name__)
+UNRESOLVED_REFUSALS_S = 86_400  # a refusal that came after an unknown outcome: shown a day
 
 
 class SlipPrinter(Protocol):
@@ -111,6 +113,19 @@ class PlatformCashierService:
             log.warning("cashier.reprint_failed", extra={"code": exc.code,
                                                          "settlement_id": settlement_id})
             raise BackendError(exc.code, exc.message) from exc
+
+    def unresolved(self) -> list[Row]:
+        box = self.desk.outbox
+        recent = time.time() - UNRESOLVED_REFUSALS_S
+        refused = [r for r in box.rows(RowState.REJECTED)
+                   if r.finished_at and r.finished_at >= recent and r.attempts > 1]
+        return [*box.rows(RowState.PENDING), *box.rows(RowState.EXPIRED), *refused]
+
+    def retry_unresolved(self) -> int:
+        """Send every pending charge again now (same keys: never a second charge)."""
+        touched = self.desk.outbox.retry_now()
+        self.desk.sender.wake()
+        return touched
 
     def settlements(self, day: date) -> schemas.SettlementList:
         return self.client.settlements_today(day.isoformat())

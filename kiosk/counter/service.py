@@ -24,6 +24,7 @@ from kiosk.protocol.schemas import (
     SettleRequest,
     WithdrawConsentResponse,
 )
+from kiosk.settlement.outbox import Row
 
 
 class LookupBy(StrEnum):
@@ -80,6 +81,14 @@ class CashierService(Protocol):
     def reprint(self, settlement_id: str) -> None: ...
 
     def settlements(self, day: date) -> SettlementList: ...
+
+    def unresolved(self) -> list[Row]:
+        """This counter's charges not settled for sure: pending (outcome unknown, still
+        being sent), expired (too old to send again) and recently refused after an unknown
+        outcome — with the settlement that took the bill when that was the refusal."""
+        ...
+
+    def retry_unresolved(self) -> int: ...
 
     def reconciliation(self, day: date) -> Reconciliation: ...
 

@@ -423,3 +423,34 @@ def test_reprint_without_a_printer_is_a_coded_error(counter, tmp_path):
     with pytest.raises(BackendError) as exc:
         PlatformCashierService(counter, Outbox(tmp_path / "o.db")).reprint("stl_0000")
     assert exc.value.code == "printer.offline"
+
+
+def test_a_charge_the_platform_did_not_confirm_is_shown_and_sent_again(
+        console, service, counter, platform, handoffs, qtbot):
+    """The counter's own outbox: a charge whose outcome is unknown stays listed (with what
+    to do) until the same key settles it; a second charge never happens."""
+    platform.admin("bill", "create", "--site", platform.seed["site_id"], "--patient", "P1003",
+                   "--visit", "V-UNRES", "--bill-id", "B-UNRES",
+                   "--item", "exam:血常规 blood count:1:2500")
+    request = SettleRequest(bill_id="B-UNRES", patient_id="P1003", method=PaymentMethod.CASH)
+    key = uuid.uuid4().hex
+    unlock(console, qtbot, handoffs)
+    platform.stop()
+    try:
+        with pytest.raises(BackendError) as exc:
+            service.settle(request, key)
+        assert exc.value.retryable  # not known: not "failed"
+        (row,) = [r for r in service.unresolved() if r.idempotency_key == key]
+        assert row.state == "pending" and row.request.bill_id == "B-UNRES"
+        console.today_tab._show_unresolved(service.unresolved())
+        text = console.today_tab.unresolved.text()
+        assert "B-UNRES" in text and not console.today_tab.retry_button.isHidden()
+    finally:
+        platform.start()
+    assert service.retry_unresolved() >= 0
+    service.desk.run_due()
+    assert [r for r in service.unresolved() if r.idempotency_key == key] == []
+    charged = [s for s in counter.settlements_today().settlements if s.bill_id == "B-UNRES"]
+    assert len(charged) == 1
+    console.today_tab._show_unresolved(service.unresolved())
+    assert "B-UNRES" not in console.today_tab.unresolved.text()

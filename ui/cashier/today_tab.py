@@ -1,16 +1,18 @@
 """Today's settlements at this site: reverse (confirmed, with a reason for the audit) and
-reprint a slip from the counter printer's spool."""
+reprint a slip from the counter printer's spool; and this counter's charges not settled for
+sure (pending, expired, refused after an unknown outcome), with a way to send them again."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.counter.inputs import reversal_reason
 from kiosk.protocol.schemas import Settlement, SettlementList, SettlementStatus
+from kiosk.settlement.outbox import Row, RowState
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import local, say
 from ui.i18n import label, tr, yuan
@@ -43,12 +45,26 @@ class TodayTab(QWidget):
         row.addStretch(1)
         row.addWidget(self.reverse_button)
         column.addLayout(row)
+        # charges of this counter not settled for sure: never a dead end for the cashier
+        self.unresolved = QLabel()
+        self.unresolved.setObjectName("unresolved")
+        self.unresolved.setWordWrap(True)
+        self.unresolved.setTextFormat(Qt.TextFormat.PlainText)
+        self.retry_button = button("retry_unresolved")
+        self.retry_button.clicked.connect(self.retry)
+        unresolved_row = QHBoxLayout()
+        unresolved_row.addWidget(self.unresolved, 1)
+        unresolved_row.addWidget(self.retry_button)
+        column.addLayout(unresolved_row)
+        self.rows: list[Row] = []
 
     def retranslate(self, lang: str) -> None:
         set_headers(self.table, COLUMNS, lang)
         self.refresh_button.setText(tr("cashier.refresh", lang))
         self.reprint_button.setText(tr("cashier.reprint", lang))
         self.reverse_button.setText(say("counter.reverse", lang))
+        self.retry_button.setText(say("counter.retry_unresolved", lang))
+        self._show_unresolved(self.rows)
 
     def clear(self) -> None:
         self.settlements = []
@@ -57,6 +73,26 @@ class TodayTab(QWidget):
     def refresh(self) -> None:
         day = self.today()
         self.host.run("today", lambda: self.host.service.settlements(day), self._show)
+        self.host.run("unresolved", self.host.service.unresolved, self._show_unresolved)
+
+    def _show_unresolved(self, rows: object) -> None:
+        assert isinstance(rows, list)
+        self.rows = rows
+        lang = self.host.lang
+        self.retry_button.setVisible(any(r.state is RowState.PENDING for r in rows))
+        if not rows:
+            self.unresolved.setText(say("counter.unresolved_none", lang))
+            return
+        lines = [say("counter.unresolved_" + r.state.value, lang, bill=r.request.bill_id,
+                     amount=yuan(r.amount_fen, lang), code=r.last_error or "",
+                     taken=r.taken_by or "-") for r in rows]
+        self.unresolved.setText(say("counter.unresolved", lang, n=len(rows)) + "\n"
+                                + "\n".join(lines))
+
+    def retry(self) -> None:
+        self.host.run("retry", self.host.service.retry_unresolved,
+                      lambda n: self.host.tell(say("counter.retried", self.host.lang, n=n),
+                                               "good"))
 
     def _show(self, listing: object) -> None:
         assert isinstance(listing, SettlementList)

@@ -77,6 +77,22 @@ STAFF: dict[str, tuple[str, str]] = {
 # The console's words beyond ``ui.i18n``'s cashier.* keys.
 CONSOLE: dict[str, tuple[str, str]] = {
     "counter.window_title": ("人工收费台 · 收费员工作台", "Cashier counter console"),
+    "counter.unresolved_none": ("本机没有待确认的收费。", "No charge of this counter awaits "
+                                "confirmation."),
+    "counter.unresolved": ("本机有 {n} 笔收费尚未确认：", "{n} charge(s) of this counter not "
+                           "confirmed:"),
+    "counter.unresolved_pending": ("待确认 · 账单 {bill} · {amount} · {code}（正在重发，"
+                                   "不会重复扣款）",
+                                   "Pending · bill {bill} · {amount} · {code} (being sent "
+                                   "again, never charged twice)"),
+    "counter.unresolved_expired": ("已过重发期限 · 账单 {bill} · {amount}：请在今日结算中核对",
+                                   "Too old to send · bill {bill} · {amount}: check today's "
+                                   "settlements"),
+    "counter.unresolved_rejected": ("被拒绝 · 账单 {bill} · {amount} · {code} · 收费单 {taken}",
+                                    "Refused · bill {bill} · {amount} · {code} · taken by "
+                                    "{taken}"),
+    "counter.retry_unresolved": ("立即重发", "Send again now"),
+    "counter.retried": ("已重发 {n} 笔", "{n} sent again"),
     "counter.col_waited": ("已等待", "Waited"),
     "counter.col_kiosk": ("终端位置", "Kiosk"),
     "counter.col_reason": ("原因", "Reason"),

@@ -5,15 +5,17 @@ age-friendly apps (互联网应用适老化设计规范) and WCAG 2.1:
   painted (a grab of each label: its background and its strongest text pixel);
 * tap targets at least 60 px on a 1024x768 screen (scaled with the screen's short side);
 * main text at least 30 px at 1024x768, elderly mode at least 1.5x that;
-* no title or hero line that breaks with a single character left on its own line.
+* no title or hero line that breaks with a single character left on its own line;
+* a scroll bar (long bills) whose thumb a finger can hold: 3/4 of a tap target wide.
 
 ``problems`` lists what breaks them on the window as it is shown now.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QTextLayout, QTextOption
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollBar, QWidget
 
 MIN_CONTRAST = 4.5
 TARGET_PX_AT_768 = 60
@@ -21,6 +23,7 @@ MAIN_TEXT_PX_AT_768 = 30
 ELDERLY_FACTOR = 1.5
 MAIN_ROLES = frozenset({"body", "guidance", "tile", "title", "hero", "money"})
 HEADING_ROLES = frozenset({"title", "hero"})
+SCROLL_THUMB_OF_TARGET = 0.75  # a scroll bar's thumb: at least this much of a finger's target
 
 
 def luminance(color: QColor) -> float:
@@ -85,6 +88,22 @@ def _shown(root: QWidget, kind: type) -> list:
     return [w for w in root.findChildren(kind) if w.isVisibleTo(root) and w.isVisible()]
 
 
+def _text_px(label: QLabel) -> int:
+    font = label.font()
+    return QFontMetrics(font).height() if font.pixelSize() < 0 else font.pixelSize()
+
+
+def figures(window: QWidget) -> dict[str, float]:
+    """The smallest main text (px), tap target (px, the shorter side of the smallest button)
+    and text contrast on the window as shown now: what ``problems`` holds against limits."""
+    labels = [w for w in _shown(window, QLabel) if w.text().strip()]
+    main = [_text_px(w) for w in labels if str(w.property("role") or "body") in MAIN_ROLES]
+    ratios = [r for r in map(painted_contrast, labels) if r is not None]
+    targets = [min(b.width(), b.height()) for b in _shown(window, QPushButton)]
+    return {"text_px": min(main, default=0), "target_px": min(targets, default=0),
+            "contrast": round(min(ratios, default=0.0), 2)}
+
+
 def problems(window: QWidget, elderly: bool) -> list[str]:
     short = min(window.width(), window.height())
     scale = short / 768
@@ -95,12 +114,16 @@ def problems(window: QWidget, elderly: bool) -> list[str]:
         if button.height() < min_target - 0.5 or button.width() < min_target - 0.5:
             found.append(f"tap target {button.objectName() or button.text()!r} "
                          f"{button.width()}x{button.height()} < {min_target:.0f} px")
+    for bar in _shown(window, QScrollBar):
+        if bar.orientation() == Qt.Orientation.Vertical and bar.maximum() > bar.minimum() \
+                and bar.width() < min_target * SCROLL_THUMB_OF_TARGET - 0.5:
+            found.append(f"scroll bar {bar.width()} px wide: a finger needs "
+                         f"{min_target * SCROLL_THUMB_OF_TARGET:.0f}")
     for label in _shown(window, QLabel):
         if not label.text().strip():
             continue
         role = str(label.property("role") or "body")
-        px = QFontMetrics(label.font()).height() if label.font().pixelSize() < 0 \
-            else label.font().pixelSize()
+        px = _text_px(label)
         if role in MAIN_ROLES and px < min_text - 0.5:
             found.append(f"{role} text {label.text()[:16]!r} {px} px < {min_text:.0f} px")
         ratio = painted_contrast(label)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QGridLayout,
     QHBoxLayout,
     QLayout,
     QStackedWidget,
@@ -144,17 +145,18 @@ class KioskWindow(QWidget):
         self.bridge = RuntimeBridge(port, self)
         self.bridge.view_changed.connect(self.render)
         self.bridge.frame_ready.connect(self._frame)
+        self.bridge.start()
         self.apply_theme()
         self.render(self.view)
 
     # ------------------------------------------------------------------ frame
     def _top_bar(self) -> QWidget:
         bar = QWidget()
-        row = QHBoxLayout(bar)
+        row = self._top_row = QHBoxLayout(bar)
         row.setContentsMargins(16, 8, 16, 8)
-        self.hospital_label = text_label("small",
-                                         align=Qt.AlignmentFlag.AlignLeft
-                                         | Qt.AlignmentFlag.AlignVCenter)
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        # One row whatever the size and language: what does not fit gives way (_fit_top_bar)
+        self.hospital_label = text_label("small", align=left, wrap=False)
         self.countdown = text_label("small", tone="muted", wrap=False)
         self.lang_button = button("chrome", "lang")
         self.lang_button.clicked.connect(self.toggle_language)
@@ -172,22 +174,51 @@ class KioskWindow(QWidget):
 
     def _bottom_bar(self) -> QWidget:
         bar = QWidget()
-        column = QVBoxLayout(bar)
-        column.setContentsMargins(16, 4, 16, 12)
-        row = QHBoxLayout()
+        # one row of four in landscape, two by two (and taller) in portrait: _place_tiles
+        self._tile_grid = QGridLayout(bar)
+        self._tile_grid.setContentsMargins(16, 4, 16, 12)
+        self._landscape = True
         self.tiles: dict[str, TileButton] = {}
         for name, action in (("face", self.port.start_face),
                              ("card", self._card_chosen),
                              ("voucher", lambda: self.show_notice("ui.voucher_hint"))):
             tile = TileButton(f"tile_{name}")
             tile.clicked.connect(action)
-            row.addWidget(tile, 1)
             self.tiles[name] = tile
         self.cashier_button = TileButton("call_cashier")
         self.cashier_button.clicked.connect(self.port.call_cashier)
-        row.addWidget(self.cashier_button, 1)
-        column.addLayout(row)
+        self._place_tiles()
         return bar
+
+    def _all_tiles(self) -> list[TileButton]:
+        return [*self.tiles.values(), self.cashier_button]
+
+    def _place_tiles(self) -> None:
+        grid = self._tile_grid
+        columns = 4 if self._landscape else 2
+        for i, tile in enumerate(self._all_tiles()):
+            grid.removeWidget(tile)
+            grid.addWidget(tile, i // columns, i % columns)
+        for column in range(4):
+            grid.setColumnStretch(column, 1 if column < columns else 0)
+        self._size_tiles()
+
+    def _size_tiles(self) -> None:
+        """Landscape: each tile as wide as its caption needs (a long caption wraps less);
+        portrait: equal tiles, taller the taller the screen (a totem has height to spare)."""
+        if self.theme is None:
+            return
+        height = self.theme.touch_px
+        if not self._landscape:
+            ratio = self.height() / max(1, self.width())
+            height = round(height * min(1.5, max(1.0, ratio - 0.3)))
+        for i, tile in enumerate(self._all_tiles()):
+            tile.setMinimumHeight(height)
+            if self._landscape:
+                caption = tile.caption
+                caption.ensurePolished()
+                need = caption.fontMetrics().horizontalAdvance(caption.text())
+                self._tile_grid.setColumnStretch(i, max(1, need + 2 * self.theme.body_px))
 
     def _retranslate_frame(self) -> None:
         lang = self.lang
@@ -204,6 +235,7 @@ class KioskWindow(QWidget):
                                          if name == self._active else caption)
         self.cashier_button.set_caption(tr("way.cashier_called" if self.view.cashier_called
                                            else "ui.call_cashier", lang))
+        self._size_tiles()
         self._show_countdown()
 
     # ---------------------------------------------------------------- render
@@ -258,9 +290,31 @@ class KioskWindow(QWidget):
     def _show_countdown(self) -> None:
         if self._deadline is None:
             self.countdown.setText("")
-            return
-        seconds = max(0, round(self._deadline - self.clock()))
-        self.countdown.setText(tr("ui.seconds_left", self.lang, seconds=seconds))
+        else:
+            seconds = max(0, round(self._deadline - self.clock()))
+            self.countdown.setText(tr("ui.seconds_left", self.lang, seconds=seconds))
+        self._fit_top_bar()
+
+    def _fit_top_bar(self) -> None:
+        """The top bar stays one row: the countdown says it shorter when the long words do
+        not fit beside the switches, and the hospital's name shows only where there is room
+        for all of it (always on the idle screen, which has no countdown)."""
+        row = self._top_row
+        margins = row.contentsMargins()
+        spare = self.width() - margins.left() - margins.right() - 12
+        for widget in (self.replay_button, self.elderly_button, self.lang_button):
+            widget.ensurePolished()
+            spare -= widget.sizeHint().width() + row.spacing()
+        for label in (self.countdown, self.hospital_label):
+            label.ensurePolished()
+        metrics = self.countdown.fontMetrics()
+        if self._deadline is not None:
+            if metrics.horizontalAdvance(self.countdown.text()) > spare:
+                seconds = max(0, round(self._deadline - self.clock()))
+                self.countdown.setText(tr("ui.seconds_short", self.lang, seconds=seconds))
+            spare -= metrics.horizontalAdvance(self.countdown.text()) + row.spacing()
+        name = self.hospital_label
+        name.setVisible(name.fontMetrics().horizontalAdvance(name.text()) <= spare)
 
     def _session_ended(self) -> None:
         """The next patient starts in Chinese with normal text, whatever the last one chose."""
@@ -291,15 +345,18 @@ class KioskWindow(QWidget):
         if theme != self.theme:
             self.theme = theme
             self.setStyleSheet(theme.stylesheet())
-            for tile in (*self.tiles.values(), self.cashier_button):
-                tile.setMinimumHeight(theme.touch_px)
+        self._size_tiles()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         landscape = event.size().width() > event.size().height()
         for screen in self.screens.values():
             screen.set_landscape(landscape)
+        if landscape != self._landscape:
+            self._landscape = landscape
+            self._place_tiles()
         super().resizeEvent(event)
         self.apply_theme()
+        self._show_countdown()
 
     def _way_chosen(self, way: str) -> None:
         if way == Way.CARD:

@@ -99,7 +99,7 @@ QPushButton {{ font-size: {self.px("button")}px; min-height: {self.touch_px}px;
     padding: 0 {pad * 2}px; border-radius: {radius}px; color: {TEXT};
     background: {PANEL}; border: 3px solid {MUTED}; }}
 QPushButton:pressed {{ background: {LINE}; }}
-QPushButton:disabled {{ color: #7A8BA6; border-color: #4A5D7C; }}
+QPushButton:disabled {{ color: #7A8BA6; border-color: #4A5D7C; border-style: dashed; }}
 QPushButton[role="primary"] {{ background: {ACCENT}; color: {ACCENT_TEXT};
     border: 3px solid {ACCENT}; font-weight: bold; }}
 QPushButton[role="primary"]:disabled {{ background: #6B6230; color: #2A2A2A;
@@ -111,8 +111,9 @@ QLabel[role="tile"][active="true"] {{ color: {ACCENT}; }}
 QLabel[role="tile"]:disabled {{ color: #7A8BA6; }}
 QPushButton[role="tile"][active="true"]:disabled {{ border-color: {ACCENT}; }}
 QLabel[role="tile"][active="true"]:disabled {{ color: {ACCENT}; }}
-QPushButton[role="key"] {{ font-size: {self.px("title")}px; font-weight: bold; }}
-QPushButton[role="chrome"] {{ font-size: {self.px("small")}px;
+QPushButton[role="key"] {{ font-size: {self.px("title")}px; font-weight: bold;
+    min-height: {self.target_px}px; }}
+QPushButton[role="chrome"] {{ font-size: {self.px("small")}px; padding: 0 {pad}px;
     min-height: {self.chrome_px}px; min-width: {self.chrome_px}px; }}
 QProgressBar {{ border: 2px solid {MUTED}; border-radius: {radius}px; background: {PANEL};
     max-height: {self.body_px}px; }}

@@ -135,7 +135,7 @@ def test_language_switches_live_and_back(make_window, port):
     window.lang_button.click()
     assert review.confirm.text() == "Confirm" and "Employee insurance" in review.patient.text()
     assert window.lang_button.text() == "中文"
-    assert window.tiles["face"].caption.text() == "✓ Pay by face"  # in use, not greyed out
+    assert window.tiles["face"].caption.text() == "✓ Face pay"  # in use, not greyed out
     assert "¥86.85" in review.self_pay.text()  # amounts do not depend on the language
     window.lang_button.click()
     assert review.confirm.text() == "确认支付" and window.lang_button.text() == "English"

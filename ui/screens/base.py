@@ -3,7 +3,8 @@ turn from side-by-side (landscape) to stacked (portrait), and the widgets they a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent, QTextLayout, QTextOption
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFrame,
@@ -17,10 +18,66 @@ from PySide6.QtWidgets import (
 from kiosk.flow.machine import FlowView
 from ui.port import KioskPort
 
+HEADINGS = frozenset({"title", "hero"})
+
+
+def last_line_length(text: str, font: QFont, width: int) -> tuple[int, int]:
+    """(lines, characters on the last line) of ``text`` wrapped at ``width``."""
+    layout = QTextLayout(text, font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    layout.beginLayout()
+    lines, last = 0, ""
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(max(1, width))
+        lines += 1
+        last = text[line.textStart():line.textStart() + line.textLength()]
+    layout.endLayout()
+    return lines, len(last.strip())
+
+
+class HeadingLabel(QLabel):
+    """A title that never leaves one character alone on its last line (a widow such as
+    "认"): when its words would wrap so, it narrows itself (equal side margins) until the
+    last line takes two or more."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._balance()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._balance()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._balance()
+
+    def _balance(self) -> None:
+        inset, text, width = 0, self.text(), self.width()
+        if self.wordWrap() and text and "\n" not in text:
+            step = max(2, QFontMetrics(self.font()).height() // 4)
+            lines, _ = last_line_length(text, self.font(), width)
+            while inset < width // 4:
+                wrapped, last = last_line_length(text, self.font(), width - 2 * inset)
+                if lines < 2 or last != 1 or wrapped > lines:
+                    break
+                inset += step
+            if last_line_length(text, self.font(), width - 2 * inset)[1] == 1:
+                inset = 0  # no narrower width helps: leave it as it was
+        margins = self.contentsMargins()
+        if (margins.left(), margins.right()) != (inset, inset):
+            self.setContentsMargins(inset, 0, inset, 0)
+
 
 def text_label(role: str = "body", *, tone: str = "", wrap: bool = True,
                align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter) -> QLabel:
-    label = QLabel()
+    label = HeadingLabel() if role in HEADINGS else QLabel()
     label.setProperty("role", role)
     if tone:
         label.setProperty("tone", tone)
@@ -102,7 +159,7 @@ class Screen(QWidget):
         self._flips: list[QBoxLayout] = []
         self.root = QVBoxLayout(self)
         margin = 24
-        self.root.setContentsMargins(margin, margin // 2, margin, margin // 2)
+        self.root.setContentsMargins(margin, margin // 3, margin, margin // 3)
 
     def flip(self, layout: QBoxLayout) -> QBoxLayout:
         """Register a layout that lays out side by side in landscape, stacked in portrait."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -22,21 +23,53 @@ from ui.screens.base import Screen, button, panel, text_label
 
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+TOP_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop
 
 
 class BillReviewScreen(Screen):
+    """Laid out like the slip: the bill's lines (each with its category beneath it, never
+    beside its amount), the total, what insurance pays, in one list that scrolls with a
+    finger (drag it, or the finger-wide thumb) when the bill is long; beside it (below it on
+    a portrait screen) what the patient pays, large, and the two buttons."""
+
     def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
         super().__init__(port, parent)
+        who = QHBoxLayout()
         self.patient = text_label("body", align=LEFT)
-        self.root.addWidget(self.patient)
+        self.patient_id = text_label("small", tone="muted", align=RIGHT, wrap=False)
+        who.addWidget(self.patient, 1)
+        who.addWidget(self.patient_id)
+        self.root.addLayout(who)
+        self.guidance = text_label("body", align=LEFT)
+        self.root.addWidget(self.guidance)
         body = self.flip(QHBoxLayout())
         items_panel = panel()
         items = QVBoxLayout(items_panel)
-        self.items_title = text_label("body", tone="muted", align=LEFT)
+        self.items_title = text_label("small", tone="muted", align=LEFT)
         items.addWidget(self.items_title)
         self.lines = QWidget()
-        self.lines_grid = QGridLayout(self.lines)
-        self.lines_grid.setContentsMargins(0, 0, 0, 0)
+        sheet = QVBoxLayout(self.lines)
+        sheet.setContentsMargins(0, 0, 0, 0)
+        self.lines_grid = QGridLayout()
+        self.lines_grid.setHorizontalSpacing(24)
+        self.lines_grid.setVerticalSpacing(2)
+        self.lines_grid.setColumnStretch(0, 1)
+        sheet.addLayout(self.lines_grid)
+        total_row = QHBoxLayout()
+        self.total_label = text_label("body", align=LEFT, wrap=False)
+        self.total = text_label("body", align=RIGHT, wrap=False)
+        total_row.addWidget(self.total_label, 1)
+        total_row.addWidget(self.total)
+        sheet.addSpacing(8)
+        sheet.addLayout(total_row)
+        sheet.addSpacing(8)
+        self.split_title = text_label("small", tone="muted", align=LEFT)
+        sheet.addWidget(self.split_title)
+        self.layers = QGridLayout()
+        self.layers.setHorizontalSpacing(24)
+        self.layers.setColumnStretch(0, 1)
+        sheet.addLayout(self.layers)
+        sheet.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.lines)
@@ -44,44 +77,47 @@ class BillReviewScreen(Screen):
         QScroller.grabGesture(self.scroll.viewport(),
                               QScroller.ScrollerGestureType.LeftMouseButtonGesture)
         items.addWidget(self.scroll, 1)
-        total_row = QHBoxLayout()
-        self.total_label = text_label("body", align=LEFT, wrap=False)
-        self.total = text_label("body", align=RIGHT, wrap=False)
-        total_row.addWidget(self.total_label, 1)
-        total_row.addWidget(self.total)
-        items.addLayout(total_row)
-        body.addWidget(items_panel, 1)
-        split_panel = panel()
-        split = QVBoxLayout(split_panel)
-        self.split_title = text_label("body", tone="muted", align=LEFT)
-        split.addWidget(self.split_title)
-        self.layers = QGridLayout()
-        split.addLayout(self.layers)
-        split.addStretch(1)
+        body.addWidget(items_panel, 3)
+        side = QVBoxLayout()
         self.self_pay_label = text_label("body", align=LEFT)
         self.self_pay = text_label("money", align=RIGHT, wrap=False)
+        pay_row = QHBoxLayout()  # label above the figure beside the bill,
+        pay_row.addWidget(self.self_pay_label, 1)  # beside it under the bill (portrait)
+        pay_row.addWidget(self.self_pay)
+        self._pay_row = pay_row
         self.credit = text_label("small", tone="muted", align=RIGHT)
-        split.addWidget(self.self_pay_label)
-        split.addWidget(self.self_pay)
-        split.addWidget(self.credit)
-        body.addWidget(split_panel, 1)
-        self.root.addLayout(body, 1)
-        self.guidance = text_label("body")
-        self.root.addWidget(self.guidance)
-        actions = QHBoxLayout()
+        side.addLayout(pay_row)
+        side.addWidget(self.credit)
+        side.addStretch(1)
+        self.actions = QHBoxLayout()  # stacked beside the bill, side by side under it
         self.cancel = button(name="cancel")
         self.cancel.clicked.connect(self.port.cancel)
         self.confirm = button("primary", "confirm")
         self.confirm.clicked.connect(self.port.confirm)
-        actions.addWidget(self.cancel, 1)
-        actions.addWidget(self.confirm, 2)
-        self.root.addLayout(actions)
+        side.addLayout(self.actions)
+        body.addLayout(side, 2)
+        self._body = body
+        self.root.addLayout(body, 1)
         self._cells: dict[tuple[int, int, int], QLabel] = {}
         self._shown: set[tuple[int, int, int]] = set()
+        self.set_landscape(True)
+
+    def set_landscape(self, landscape: bool) -> None:
+        super().set_landscape(landscape)
+        self._body.setStretch(1, 2 if landscape else 0)  # portrait: the bill takes the height
+        self._pay_row.setDirection(QBoxLayout.Direction.TopToBottom if landscape
+                                   else QBoxLayout.Direction.LeftToRight)
+        for widget in (self.confirm, self.cancel):
+            self.actions.removeWidget(widget)
+        self.actions.setDirection(QBoxLayout.Direction.TopToBottom if landscape
+                                  else QBoxLayout.Direction.LeftToRight)
+        first, second = (self.confirm, self.cancel) if landscape else (self.cancel, self.confirm)
+        self.actions.addWidget(first, 1 if landscape else (1 if first is self.cancel else 2))
+        self.actions.addWidget(second, 1 if landscape else 2)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """At least three bill lines stay visible whatever the text size."""
-        self.scroll.setMinimumHeight(self.total.fontMetrics().lineSpacing() * 3 + 8)
+        """At least two bill lines stay visible whatever the text size."""
+        self.scroll.setMinimumHeight(self.total.fontMetrics().lineSpacing() * 2 + 8)
         super().resizeEvent(event)
 
     def _add(self, grid: QGridLayout, text: str, row: int, col: int, *, role: str = "body",
@@ -114,39 +150,36 @@ class BillReviewScreen(Screen):
         self.items_title.setText(tr("review.items", lang))
         self.split_title.setText(tr("review.split", lang))
         self.total_label.setText(tr("review.total", lang))
-        self.self_pay_label.setText(tr("review.self_pay", lang))
+        self.self_pay_label.setText(tr("review.you_pay", lang))
         self.guidance.setText(tr(view.guidance, lang))
         self.cancel.setText(tr("ui.cancel", lang))
         self.confirm.setText(tr("ui.confirm", lang))
         p, q = view.patient, view.quote
-        self.patient.setText(
-            f"{tr('review.patient', lang)}  {p.name_masked}  {p.id_masked}  "
-            f"{label('category', p.category, lang)}" if p else "")
+        self.patient.setText(f"{p.name_masked}  {label('category', p.category, lang)}"
+                             if p else "")
+        self.patient_id.setText(p.id_masked if p else "")
         self.confirm.setEnabled(q is not None and p is not None)
         if q is None:
             self.total.setText("")
             self.self_pay.setText("")
             self.credit.setText("")
             return
-        for row, line in enumerate(q.lines):
-            self._add(self.lines_grid, line.description, row, 0)
-            self._add(self.lines_grid, label("item", line.category, lang), row, 1, role="small",
-                      tone="muted", wrap=False)
-            self._add(self.lines_grid, yuan(line.amount_fen, lang), row, 2, align=RIGHT,
+        for i, line in enumerate(q.lines):  # the category under its line, apart from amounts
+            self._add(self.lines_grid, line.description, 2 * i, 0)
+            self._add(self.lines_grid, yuan(line.amount_fen, lang), 2 * i, 1, align=TOP_RIGHT,
                       wrap=False)
-        self.lines_grid.setColumnStretch(0, 1)
-        self.lines_grid.setRowStretch(len(q.lines), 1)
+            self._add(self.lines_grid, label("item", line.category, lang), 2 * i + 1, 0,
+                      role="small", tone="muted", wrap=False)
         self.total.setText(yuan(q.total_fen, lang))
         shares = [(name, fen) for name, fen in q.layers if name != "self_pay"]
         for row, (name, fen) in enumerate(shares):
-            self._add(self.layers, label("layer", name, lang), row, 0, wrap=False)
+            self._add(self.layers, label("layer", name, lang), row, 0)
             self._add(self.layers, yuan(fen, lang), row, 1, align=RIGHT, wrap=False)
-        self.layers.setColumnStretch(0, 1)
         self.self_pay.setText(yuan(q.self_pay_fen, lang))
         self.credit.setText(tr("review.credit_available", lang,
                                amount=yuan(q.credit_available_fen, lang)))
 
     def clear(self) -> None:
         self._drop_rows()
-        for widget in (self.patient, self.total, self.self_pay, self.credit):
+        for widget in (self.patient, self.patient_id, self.total, self.self_pay, self.credit):
             widget.setText("")

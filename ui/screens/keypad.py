@@ -26,7 +26,7 @@ class KeypadScreen(Screen):
         body = self.flip(QHBoxLayout())
         info = QVBoxLayout()
         self.title = text_label("body")
-        self.dots = text_label("hero")
+        self.dots = text_label("title")
         self.guidance = text_label("guidance")
         self.attempts = text_label("body", tone="muted")
         info.addStretch(1)
@@ -35,14 +35,14 @@ class KeypadScreen(Screen):
         info.addStretch(1)
         body.addLayout(info, 1)
         pad = QGridLayout()
-        pad.setSpacing(10)
+        pad.setSpacing(8)
         self.keys: dict[str, QPushButton] = {}
         for i, key in enumerate("123456789"):
             self._key(pad, key, i // 3, i % 3)
         self.clear_key = self._action(pad, "clear", 3, 0, self._clear)
         self._key(pad, "0", 3, 1)
         self.delete_key = self._action(pad, "delete", 3, 2, self._delete)
-        self.cancel = button(name="cancel")
+        self.cancel = button("key", "cancel")
         self.cancel.clicked.connect(self.port.cancel)
         self.ok = button("primary", "ok")
         self.ok.clicked.connect(self._submit)
@@ -60,7 +60,7 @@ class KeypadScreen(Screen):
 
     def _action(self, grid: QGridLayout, name: str, row: int, col: int,
                 slot: Callable[[], None]) -> QPushButton:
-        key = button("", name)
+        key = button("key", name)
         key.clicked.connect(slot)
         grid.addWidget(key, row, col)
         return key
@@ -90,7 +90,7 @@ class KeypadScreen(Screen):
         self.ok.setEnabled(len(self.digits) == DIGITS)
 
     def render(self, view: FlowView) -> None:
-        self.title.setText(tr("second_factor.enter_phone_digits", self.lang))
+        self.title.setText(tr("keypad.title", self.lang))  # the prompt says it in full
         self.guidance.setText("" if view.guidance == "second_factor.enter_phone_digits"
                               else tr(view.guidance, self.lang))
         self.attempts.setText(tr("keypad.attempts_left", self.lang, n=view.attempts_left)

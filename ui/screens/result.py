@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QRectF, QSize
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from device.printer import Receipt
 from kiosk.flow.machine import FlowView
@@ -17,6 +17,9 @@ from ui.i18n import tr, yuan
 from ui.port import KioskPort
 from ui.receipt_view import ReceiptRenderer, receipt_for
 from ui.screens.base import Screen, button, set_style_property, text_label
+
+RECEIPT_ASPECT = 0.5  # a slip is about twice as long as it is wide (until its image is made)
+QWIDGETSIZE_MAX = (1 << 24) - 1
 
 
 class FitImage(QWidget):
@@ -75,21 +78,62 @@ class ResultScreen(Screen):
         self.printing = text_label("body")
         self.reference = text_label("small", tone="muted")
         self.receipt_note = text_label("small", tone="muted")
-        info.setSpacing(8)  # between visible lines only: most credit lines are often hidden
+        info.setSpacing(6)  # between visible lines only: most credit lines are often hidden
         info.addStretch(1)
         info.addWidget(self.title)
         info.addLayout(number)
         for widget in (self.amount, self.credit, self.owed, self.repay_hint, self.unpaid,
-                       self.printing, self.reference, self.receipt_note):
+                       self.printing, self.receipt_note):
             info.addWidget(widget)
         info.addStretch(1)
         self.finish = button("primary", "finish")
         self.finish.clicked.connect(self.port.cancel)
-        info.addWidget(self.finish)
-        body.addLayout(info, 3)
+        self._closing = QHBoxLayout()  # the small print beside Done: no line of its own
+        self._closing.addWidget(self.reference, 2)
+        self._closing.addWidget(self.finish, 1)
+        self._info = info  # Done closes the words beside the slip, the screen under it
+        body.addLayout(info, 1)
         self.receipt = FitImage()
-        body.addWidget(self.receipt, 2)
+        body.addWidget(self.receipt)
+        self._body = body
         self.root.addLayout(body, 1)
+        self.set_landscape(True)
+
+    def set_landscape(self, landscape: bool) -> None:
+        """Landscape: the words beside the slip, the slip only as wide as its paper at the
+        screen's height. Portrait: the words above, the slip as large as the height left."""
+        super().set_landscape(landscape)
+        self._info.removeItem(self._closing)
+        self.root.removeItem(self._closing)
+        (self._info if landscape else self.root).addLayout(self._closing)
+        self._body.setStretch(0, 1 if landscape else 0)
+        self._body.setStretch(1, 0 if landscape else 1)
+        self._fit_receipt()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_receipt()
+
+    def _fit_receipt(self) -> None:
+        """Beside the words, the slip is as wide as its paper at this height, and shown only
+        if the words still fit beside it (large text on a landscape screen: the words win,
+        the paper is in the patient's hand)."""
+        image = self.receipt.image
+        aspect = image.width() / image.height() if image is not None and image.height() \
+            else RECEIPT_ASPECT
+        margins = self.root.contentsMargins()
+        width = self.width() - margins.left() - margins.right()
+        height = self.height() - margins.top() - margins.bottom()
+        if self._body.direction() != QBoxLayout.Direction.LeftToRight:
+            self.receipt.setMaximumWidth(QWIDGETSIZE_MAX)
+            words = (self._info.totalHeightForWidth(width)
+                     + self._closing.totalHeightForWidth(width) + 2 * self.root.spacing())
+            self.receipt.setVisible(height - words >= height // 4)
+            return
+        slip = max(self.receipt.minimumWidth(), round(height * aspect))
+        self.receipt.setMaximumWidth(slip)
+        words = self._info.totalHeightForWidth(width - slip - self._body.spacing())
+        self.receipt.setVisible(words <= height)
 
     def render(self, view: FlowView) -> None:
         lang = self.lang
@@ -117,6 +161,7 @@ class ResultScreen(Screen):
             else:
                 self._ticket = self.renderer.request(self._slip)
         self._show_terms(self._slip, lang)
+        self.receipt_note.setVisible(bool(self.receipt_note.text()))
         if self._slip is not None:  # issued_at is in the site's zone ([site] timezone)
             self.reference.setText(
                 f"{self.reference.text()}  {self._slip.issued_at:%Y-%m-%d %H:%M}")
@@ -156,10 +201,12 @@ class ResultScreen(Screen):
     def _receipt_ready(self, ticket: int, image: QImage) -> None:
         if ticket == self._ticket:
             self.receipt.set_image(image)
+            self._fit_receipt()
 
     def _receipt_failed(self, ticket: int) -> None:
         if ticket == self._ticket:
             self.receipt_note.setText(tr("done.receipt_unavailable", self.lang))
+            self.receipt_note.setVisible(True)
 
     def clear(self) -> None:
         self.renderer.cancel()

@@ -40,6 +40,7 @@ from server_stub.clock import local_day, now_ms
 from server_stub.directory import Device
 from server_stub.edge import PUBLIC_PATHS, Edge, NonceHome, error_for, error_headers
 from server_stub.idempotency import request_fingerprint, run_once
+from server_stub.permissions import Grant
 from server_stub.platform import Platform
 
 ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
@@ -55,21 +56,16 @@ def _error(error: ProtocolError) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=error.status, headers=error_headers(error))
 
 
-async def device(request: Request) -> Device:  # async: no worker-thread hop just to read state
+async def grant(request: Request) -> Grant:  # async: no worker-thread hop to read state
+    """The device, admitted by its route's row of the permission matrix (permissions.py)."""
     found = getattr(request.state, "device", None)
     if found is None:
         raise ProtocolError(ErrorCode.SIGNATURE_MISSING, "this route needs a signed request")
-    return found
+    route = request.scope.get("route")
+    return Grant.admit(found, request.method, getattr(route, "path", ""))
 
 
-async def counter(dev: Annotated[Device, Depends(device)]) -> Device:
-    if dev.role != schemas.Role.COUNTER:
-        raise ProtocolError(ErrorCode.ROLE_FORBIDDEN, "cashier (counter) devices only")
-    return dev
-
-
-AnyDevice = Annotated[Device, Depends(device)]
-CounterDevice = Annotated[Device, Depends(counter)]
+Granted = Annotated[Grant, Depends(grant)]
 
 
 # The money routes (they call run_once) record the request's nonce inside their own
@@ -159,7 +155,8 @@ def build_app(platform: Platform) -> FastAPI:
     # --- fleet health -----------------------------------------------------------------
 
     @app.post("/v1/heartbeat", response_model=schemas.HeartbeatResponse, tags=["fleet"])
-    def heartbeat(dev: AnyDevice, body: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
+    def heartbeat(access: Granted, body: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse:
+        dev = access.device
         return db.transact(lambda conn: heartbeats.record(conn, device=dev, req=body,
                                                           now=now_ms(),
                                                           security=config.security))
@@ -167,11 +164,12 @@ def build_app(platform: Platform) -> FastAPI:
     # --- gallery and identification ---------------------------------------------------
 
     @app.get("/v1/gallery", response_model=schemas.GallerySync, tags=["gallery"])
-    def gallery_sync(dev: AnyDevice,
+    def gallery_sync(access: Granted,
                      pack: Annotated[str, Query(min_length=1, max_length=64)],
                      cursor: Annotated[int, Query(ge=0)] = 0,
                      limit: Annotated[int | None, Query(ge=1, le=5000)] = None,
                      ) -> schemas.GallerySync:
+        dev = access.device
         with db.read() as conn:
             return gallery.sync(conn, site_id=dev.site_id, pack=pack, cursor=cursor,
                                 limit=min(limit or config.gallery.page_size,
@@ -179,27 +177,35 @@ def build_app(platform: Platform) -> FastAPI:
                                 scope=scope, sealer=platform.sealer)
 
     @app.post("/v1/identify/card", response_model=schemas.PatientView, tags=["identify"])
-    def identify_card(dev: AnyDevice, body: schemas.CardLookupRequest) -> schemas.PatientView:
+    def identify_card(access: Granted, body: schemas.CardLookupRequest) -> schemas.PatientView:
         with db.read() as conn:
-            return directory.patient_view(conn, directory.user_by_card(conn, body.card_no))
+            user = directory.user_by_card(conn, body.card_no)
+            access.patient(conn, user.patient_id)
+            return directory.patient_view(conn, user)
 
     @app.post("/v1/identify/voucher", response_model=schemas.PatientView, tags=["identify"])
-    def identify_voucher(dev: AnyDevice,
+    def identify_voucher(access: Granted,
                          body: schemas.VoucherLookupRequest) -> schemas.PatientView:
         with db.read() as conn:
             user = directory.resolve_voucher(conn, body.payload, now_ms())
+            access.patient(conn, user.patient_id)
             return directory.patient_view(conn, user)
 
     @app.post("/v1/second-factor/verify", response_model=schemas.SecondFactorVerifyResponse,
               tags=["identify"])
-    def second_factor(dev: AnyDevice, body: schemas.SecondFactorVerifyRequest
+    def second_factor(access: Granted, body: schemas.SecondFactorVerifyRequest
                       ) -> schemas.SecondFactorVerifyResponse:
-        return db.transact(lambda conn: identify.verify_second_factor(
-            conn, device=dev, req=body, config=config, now=now_ms()))
+        def verify(conn: Connection) -> schemas.SecondFactorVerifyResponse:
+            access.patient(conn, body.patient_id)
+            return identify.verify_second_factor(conn, device=access.device, req=body,
+                                                 config=config, now=now_ms())
+
+        return db.transact(verify)
 
     @app.post("/v1/second-factor/narrow", response_model=schemas.NarrowResponse,
               tags=["identify"])
-    def narrow(dev: AnyDevice, body: schemas.NarrowRequest) -> schemas.NarrowResponse:
+    def narrow(access: Granted, body: schemas.NarrowRequest) -> schemas.NarrowResponse:
+        dev = access.device
         with db.read() as conn:
             return schemas.NarrowResponse(patient_ids=identify.narrow(conn, device=dev,
                                                                       req=body))
@@ -211,8 +217,9 @@ def build_app(platform: Platform) -> FastAPI:
                   "model": schemas.Handoff,
                   "description": "this device already handed this session over: that "
                                  "hand-off, unchanged"}})
-    def open_handoff(response: Response, dev: AnyDevice,
+    def open_handoff(response: Response, access: Granted,
                      body: schemas.HandoffRequest) -> schemas.Handoff:
+        dev = access.device
         handoff, created = db.transact(lambda conn: handoffs.open_handoff(
             conn, device=dev, req=body, now=now_ms(),
             merge_window_s=platform.config.handoffs.merge_window_s))
@@ -221,11 +228,12 @@ def build_app(platform: Platform) -> FastAPI:
         return handoff
 
     @app.get("/v1/handoffs", response_model=schemas.HandoffList, tags=["handoffs"])
-    def handoffs_of_day(dev: CounterDevice,
+    def handoffs_of_day(access: Granted,
                         open_only: Annotated[bool, Query(
                             alias="open", description="only those not yet taken")] = True,
                         date: Annotated[dt.date | None, Query()] = None
                         ) -> schemas.HandoffList:
+        dev = access.device
         day = date or local_day(now_ms(), config.server.timezone)
         with db.read() as conn:
             return handoffs.handoffs_on(conn, site_id=dev.site_id, day=day,
@@ -233,7 +241,8 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.post("/v1/handoffs/{handoff_id}/take", response_model=schemas.Handoff,
               tags=["handoffs"])
-    def take_handoff(dev: CounterDevice, handoff_id: PathId) -> schemas.Handoff:
+    def take_handoff(access: Granted, handoff_id: PathId) -> schemas.Handoff:
+        dev = access.device
         return db.transact(lambda conn: handoffs.take(conn, device=dev, handoff_id=handoff_id,
                                                       now=now_ms()))
 
@@ -241,36 +250,50 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.get("/v1/patients/{patient_id}", response_model=schemas.PatientView,
              tags=["patients"])
-    def patient(dev: CounterDevice, patient_id: PathId) -> schemas.PatientView:
+    def patient(access: Granted, patient_id: PathId) -> schemas.PatientView:
         with db.read() as conn:
-            return directory.patient_view(conn, directory.user_row(conn, patient_id))
+            user = directory.user_row(conn, patient_id)
+            access.patient(conn, patient_id)
+            return directory.patient_view(conn, user)
 
     @app.get("/v1/patients/{patient_id}/bills", response_model=schemas.PendingBills,
              tags=["patients"])
-    def bills(dev: AnyDevice, patient_id: PathId) -> schemas.PendingBills:
+    def bills(access: Granted, patient_id: PathId) -> schemas.PendingBills:
         with db.read() as conn:
-            return directory.pending_bills(conn, site_id=dev.site_id, patient_id=patient_id)
+            directory.user_row(conn, patient_id)
+            access.patient(conn, patient_id)
+            return directory.pending_bills(conn, site_id=access.device.site_id,
+                                           patient_id=patient_id)
 
     @app.post("/v1/patients/{patient_id}/templates", status_code=201,
               response_model=schemas.EnrolTemplateResponse, tags=["patients"])
-    def enrol_template(dev: CounterDevice, patient_id: PathId,
+    def enrol_template(access: Granted, patient_id: PathId,
                        body: schemas.EnrolTemplateRequest) -> schemas.EnrolTemplateResponse:
-        return db.transact(lambda conn: gallery.enrol_template(
-            conn, device=dev, patient_id=patient_id, req=body, sealer=platform.sealer,
-            scope=scope, now=now_ms()))
+        def enrol(conn: Connection) -> schemas.EnrolTemplateResponse:
+            access.patient(conn, patient_id)
+            return gallery.enrol_template(conn, device=access.device, patient_id=patient_id,
+                                          req=body, sealer=platform.sealer, scope=scope,
+                                          now=now_ms())
+
+        return db.transact(enrol)
 
     @app.post("/v1/patients/{patient_id}/consent/withdraw",
               response_model=schemas.WithdrawConsentResponse, tags=["patients"])
-    def withdraw(dev: CounterDevice, patient_id: PathId,
+    def withdraw(access: Granted, patient_id: PathId,
                  body: schemas.WithdrawConsentRequest) -> schemas.WithdrawConsentResponse:
-        return db.transact(lambda conn: gallery.withdraw_consent(
-            conn, actor=dev.actor, patient_id=patient_id, reason=body.reason, scope=scope,
-            now=now_ms()))
+        def withdraw_in(conn: Connection) -> schemas.WithdrawConsentResponse:
+            access.patient(conn, patient_id)
+            return gallery.withdraw_consent(conn, actor=access.device.actor,
+                                            patient_id=patient_id, reason=body.reason,
+                                            scope=scope, now=now_ms())
+
+        return db.transact(withdraw_in)
 
     # --- money ------------------------------------------------------------------------
 
     @app.post("/v1/quotes", response_model=schemas.Quote, tags=["money"])
-    def quote(dev: AnyDevice, body: schemas.QuoteRequest) -> schemas.Quote:
+    def quote(access: Granted, body: schemas.QuoteRequest) -> schemas.Quote:
+        dev = access.device
         with db.read() as conn:
             return ledger.quote(conn, device=dev, req=body, config=config, now=now_ms())
 
@@ -283,53 +306,64 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.post("/v1/settlements", response_model=schemas.Settlement, status_code=201,
               tags=["money"])
-    async def settle(request: Request, dev: AnyDevice, body: schemas.SettleRequest,
+    async def settle(request: Request, access: Granted, body: schemas.SettleRequest,
                      idempotency_key: IdempotencyKey = None) -> Response:
+        dev = access.device
         return await once(request, dev, idempotency_key, 201, lambda conn, now: ledger.settle(
             conn, device=dev, req=body, config=config, now=now))
 
     @app.get("/v1/settlements", response_model=schemas.SettlementList, tags=["money"])
-    def settlements_of_day(dev: CounterDevice,
+    def settlements_of_day(access: Granted,
                            date: Annotated[dt.date | None, Query()] = None
                            ) -> schemas.SettlementList:
+        dev = access.device
         day = date or local_day(now_ms(), config.server.timezone)
         with db.read() as conn:
             return ledger.settlements_on(conn, site_id=dev.site_id, day=day, config=config)
 
     @app.get("/v1/settlements/{settlement_id}", response_model=schemas.Settlement,
              tags=["money"])
-    def settlement(dev: AnyDevice, settlement_id: PathId) -> schemas.Settlement:
+    def settlement(access: Granted, settlement_id: PathId) -> schemas.Settlement:
+        dev = access.device
         with db.read() as conn:
             return ledger.settlement_view(conn, settlement_id, site_id=dev.site_id,
                                           timezone=config.server.timezone)
 
     @app.post("/v1/settlements/{settlement_id}/reverse", response_model=schemas.Settlement,
               tags=["money"])
-    async def reverse(request: Request, dev: CounterDevice, settlement_id: PathId,
+    async def reverse(request: Request, access: Granted, settlement_id: PathId,
                       body: schemas.ReverseRequest, idempotency_key: IdempotencyKey = None
                       ) -> Response:
+        dev = access.device
         return await once(request, dev, idempotency_key, 200, lambda conn, now: ledger.reverse(
             conn, device=dev, settlement_id=settlement_id, reason=body.reason, config=config,
             now=now))
 
     @app.post("/v1/repayments", response_model=schemas.Repayment, status_code=201,
               tags=["money"])
-    async def repay(request: Request, dev: AnyDevice, body: schemas.RepayRequest,
+    async def repay(request: Request, access: Granted, body: schemas.RepayRequest,
                     idempotency_key: IdempotencyKey = None) -> Response:
-        return await once(request, dev, idempotency_key, 201, lambda conn, now: ledger.repay(
-            conn, actor=dev.actor, req=body, config=config, now=now))
+        def repay_in(conn: Connection, now: int) -> schemas.Repayment:
+            directory.user_row(conn, body.patient_id)
+            access.patient(conn, body.patient_id, reason=body.reason)
+            return ledger.repay(conn, actor=access.device.actor, req=body, config=config,
+                                now=now)
+
+        return await once(request, access.device, idempotency_key, 201, repay_in)
 
     @app.post("/v1/reconcile", response_model=schemas.ReconcileResponse, tags=["money"])
-    def reconcile_device(dev: AnyDevice,
+    def reconcile_device(access: Granted,
                          body: schemas.ReconcileRequest) -> schemas.ReconcileResponse:
+        dev = access.device
         return reconcile.reconcile(db, platform.metrics, device=dev, req=body, config=config)
 
     @app.get("/v1/reconciliation/{date}", response_model=schemas.Reconciliation,
              tags=["money"], responses={200: {"content": {"text/csv": {
                  "schema": {"type": "string"}}}, "description": "JSON, or CSV with "
                  "?format=csv: one row per line, then total:settled/reversed/net rows"}})
-    def reconciliation(dev: CounterDevice, date: dt.date,
+    def reconciliation(access: Granted, date: dt.date,
                        format: Literal["json", "csv"] = "json") -> Any:
+        dev = access.device
         with db.read() as conn:
             report = recon.reconcile(conn, site_id=dev.site_id, day=date, config=config)
         if format == "csv":

@@ -31,6 +31,7 @@ from server_stub.directory import (
     site_code,
     user_row,
 )
+from server_stub.permissions import may_settle
 from server_stub.policy import LayerTotals, Split, split_bill
 
 CREDIT_METHODS = {schemas.PaymentMethod.FACE, schemas.PaymentMethod.CARD,
@@ -84,9 +85,9 @@ def _split(conn: Connection, bill: Any, config: ServerConfig, now: int) -> Split
 def _refusal(conn: Connection, user: Any, method: schemas.PaymentMethod, device: Device,
              self_pay: int) -> ProtocolError | None:
     """Why settling now would be refused, or None."""
+    if not may_settle(device.role, method):
+        return ProtocolError(ErrorCode.ROLE_FORBIDDEN, "cash is recorded at the counter only")
     if method == schemas.PaymentMethod.CASH:
-        if device.role != schemas.Role.COUNTER:
-            return ProtocolError(ErrorCode.ROLE_FORBIDDEN, "cash is recorded at the counter only")
         return None
     if user.status == schemas.UserStatus.BLACKLISTED.value:
         return ProtocolError(ErrorCode.USER_BLACKLISTED, "credit pay is closed for this patient")
@@ -295,7 +296,7 @@ def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: Se
     gallery.refresh_user(conn, req.patient_id, config.gallery.scope)
     audit.append(conn, at_ms=now, actor=actor, action="credit.repaid", subject=repayment_id,
                  details={"patient_id": req.patient_id, "amount_fen": req.amount_fen,
-                          "method": req.method.value})
+                          "method": req.method.value, "reason": req.reason})
     return schemas.Repayment(repayment_id=repayment_id, patient_id=req.patient_id,
                              amount_fen=req.amount_fen, method=req.method,
                              received_at=to_datetime(now),

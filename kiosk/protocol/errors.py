@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     CONSENT_MISSING = "consent.missing"
     AMOUNT_INVALID = "amount.invalid"
     AMOUNT_EXCEEDS_BALANCE = "amount.exceeds_balance"
+    REASON_REQUIRED = "repayment.reason_required"  # another site's patient: say why
     TEMPLATE_INVALID = "template.invalid"
     HANDOFF_NOT_FOUND = "handoff.not_found"
     HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
@@ -110,6 +111,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONSENT_MISSING: 403,
     ErrorCode.AMOUNT_INVALID: 422,
     ErrorCode.AMOUNT_EXCEEDS_BALANCE: 422,
+    ErrorCode.REASON_REQUIRED: 422,
     ErrorCode.TEMPLATE_INVALID: 422,
     ErrorCode.HANDOFF_NOT_FOUND: 404,
     ErrorCode.HANDOFF_ALREADY_TAKEN: 409,

@@ -337,6 +337,8 @@ class RepayRequest(Request):
     amount_fen: PositiveFen
     method: RepaymentMethod
     reference: str | None = Field(default=None, max_length=64)
+    # required for a patient of another site than the counter's (docs/protocol.md §8.1)
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Repayment(Response):

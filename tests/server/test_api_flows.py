@@ -123,11 +123,11 @@ def test_settle_is_idempotent_and_moves_credit(kiosk: Device, counter: Device):
     assert read == {**settlement, "audit_head": None}  # a read vouches for no change
 
 
-def test_money_posts_need_an_idempotency_key(kiosk: Device):
+def test_money_posts_need_an_idempotency_key(kiosk: Device, counter: Device):
     reply = kiosk.post("/v1/settlements", {"bill_id": "B1002-1", "patient_id": "P1002",
                                            "method": "card"})
     assert reply.status_code == 400 and error_code(reply) == "idempotency.key_missing"
-    reply = kiosk.post("/v1/repayments", {"patient_id": "P1002", "amount_fen": 1,
+    reply = counter.post("/v1/repayments", {"patient_id": "P1002", "amount_fen": 1,
                                           "method": "cash"})
     assert reply.status_code == 400 and error_code(reply) == "idempotency.key_missing"
 
@@ -189,15 +189,18 @@ def test_cash_is_recorded_at_the_counter_only(server: Server, kiosk: Device, cou
     assert counter.get("/v1/patients/P1006").json()["credit"]["outstanding_fen"] == before
 
 
-def test_repayment_rules(server: Server, kiosk: Device, counter: Device):
+def test_repayment_rules(server: Server, counter: Device):
+    bill = make_bill(server, "P1001", [("exam", 1, 9_000, True)])
+    assert counter.settle(bill, "P1001", "card").status_code == 201  # something to repay
     outstanding = counter.get("/v1/patients/P1001").json()["credit"]["outstanding_fen"]
     assert outstanding > 0
     for amount in (0, -5, 12.5, "100", True):
-        reply = kiosk.post("/v1/repayments", {"patient_id": "P1001", "amount_fen": amount,
-                                              "method": "cash"}, key=str(uuid.uuid4()))
+        reply = counter.post("/v1/repayments", {"patient_id": "P1001", "amount_fen": amount,
+                                                "method": "cash"}, key=str(uuid.uuid4()))
         assert reply.status_code == 422 and error_code(reply) == "request.invalid", amount
-    reply = kiosk.post("/v1/repayments", {"patient_id": "P1001", "amount_fen": outstanding + 1,
-                                          "method": "cash"}, key=str(uuid.uuid4()))
+    reply = counter.post("/v1/repayments", {"patient_id": "P1001",
+                                            "amount_fen": outstanding + 1, "method": "cash"},
+                         key=str(uuid.uuid4()))
     assert reply.status_code == 422 and error_code(reply) == "amount.exceeds_balance"
     reply = counter.post("/v1/repayments", {"patient_id": "P1001", "amount_fen": 1000,
                                             "method": "transfer", "reference": "T-1"},

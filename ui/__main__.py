@@ -62,7 +62,7 @@ def _screenshots(args: argparse.Namespace) -> int:
     from ui.app import create_app
     from ui.kiosk_window import KioskWindow
     from ui.preview_views import RecordingPort, sample_views
-    from ui.screenshots import SIZES, write_gallery
+    from ui.screenshots import SIZES, variant_suffix, write_gallery
 
     _app, checks = create_app()
     failed = [check for check in checks if not check.ok]
@@ -92,18 +92,20 @@ def _screenshots(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_BAD_INPUT
         views = {name: views[name] for name in args.views}
-    sizes = args.sizes or ["1024x768"]
+    sizes = args.sizes or (list(SIZES) if args.every else ["1024x768"])
     bad = [s for s in sizes if s not in SIZES]
     if bad:
         print(f"unknown sizes: {', '.join(bad)} (have: {', '.join(SIZES)})", file=sys.stderr)
         return EXIT_BAD_INPUT
     window = KioskWindow(RecordingPort())
-    window.set_language(args.lang)
-    window.set_elderly(args.elderly)
-    suffix = ("-en" if args.lang == "en" else "") + ("-elderly" if args.elderly else "")
     frame = _demo_frame() if not args.no_camera else None
-    for path in write_gallery(window, views, args.out, sizes, suffix=suffix, frame=frame):
-        print(path)
+    variants = ([(lang, elderly) for lang in ("zh", "en") for elderly in (False, True)]
+                if args.every else [(args.lang, args.elderly)])
+    for lang, elderly in variants:
+        for path in write_gallery(window, views, args.out, sizes,
+                                  suffix=variant_suffix(lang, elderly), frame=frame,
+                                  lang=lang, elderly=elderly):
+            print(path)
     return EXIT_OK
 
 
@@ -236,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--views", nargs="*", help="names from ui.preview_views (default: all)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--elderly", action="store_true")
+    p.add_argument("--every", action="store_true",
+                   help="every size (unless --sizes), zh and en, normal and large text")
     p.add_argument("--no-camera", action="store_true", help="no face image in the preview")
     p.add_argument("--cashier", action="store_true",
                    help="the counter console's tabs instead (docs/screenshots/cashier, against "

@@ -178,9 +178,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "You can go back to the start, or call a member of staff."),
     "fallback.this_kiosk": ("本机", "this kiosk"),
     "notice.title": ("温馨提示", "For your information"),
-    "way.face_again": ("再试一次刷脸", "Try face pay again"),
-    "way.card": ("插入医保卡", "Insert insurance card"),
-    "way.voucher": ("扫描医保电子凭证", "Scan insurance e-voucher"),
+    "way.face_again": ("再试一次刷脸", "Try face again"),
+    "way.card": ("插入医保卡", "Insert card"),
+    "way.voucher": ("扫描医保电子凭证", "Scan e-voucher"),
     "way.cashier": ("呼叫人工", "Call staff"),
     "way.cashier_called": ("已呼叫，请稍候", "Staff called, please wait"),
     "way.start": ("返回首页", "Back to start"),
@@ -283,6 +283,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "settlement.already_reversed": ("这笔支付已经撤销。", "This payment was already reversed."),
     "amount.invalid": _SYSTEM,
     "amount.exceeds_balance": ("金额超过应还余额。", "The amount is more than what is owed."),
+    "repayment.reason_required": ("该患者不属于本院，请填写代收还款的原因。",
+                                  "This patient is from another hospital: enter why you "
+                                  "take this repayment."),
     "template.invalid": _SYSTEM,
     "evoucher.not_evoucher": ("这不是医保电子凭证二维码，请打开医保电子凭证再扫。",
                               "This is not an insurance e-voucher code. Please open your "

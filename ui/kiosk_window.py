@@ -212,6 +212,11 @@ class KioskWindow(QWidget):
         if not self._landscape:
             ratio = self.height() / max(1, self.width())
             height = round(height * min(1.5, max(1.0, ratio - 0.3)))
+        for name in ("fallback", "error"):  # the ways forward: as large as the bar's tiles
+            way_screen = self.screens[name]
+            assert isinstance(way_screen, FallbackScreen)
+            for way_tile in way_screen.buttons.values():
+                way_tile.setMinimumHeight(height)
         for i, tile in enumerate(self._all_tiles()):
             tile.setMinimumHeight(height)
             if self._landscape:

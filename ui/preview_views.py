@@ -22,6 +22,7 @@ from kiosk.flow.model import (
     SettlementResult,
     State,
 )
+from kiosk.flow.ways import ways_forward
 
 PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
 LINES = (
@@ -84,15 +85,19 @@ def sample_views() -> dict[str, FlowView]:
                                    **personal),
         "10-result-queued": FlowView(State.DONE, "done.queued", result=QUEUED,
                                      seconds_left=12, **personal),
-        "11-fallback-not-recognised": FlowView(State.FALLBACK, "fallback.go_to_cashier",
-                                               reason="face.not_recognised", seconds_left=20,
-                                               **face),
-        "12-error-credit": FlowView(State.FALLBACK, "fallback.go_to_cashier",
-                                    reason="credit.limit_exceeded", seconds_left=20,
-                                    method=Method.CARD),
-        "13-error-unreachable": FlowView(State.FALLBACK, "fallback.go_to_cashier",
-                                         reason="backend.unreachable", seconds_left=20,
-                                         method=Method.VOUCHER),
+        "11-fallback-not-recognised": FlowView(
+            State.FALLBACK, "fallback.go_to_cashier", reason="face.not_recognised",
+            seconds_left=20, ways=ways_forward("face.not_recognised", face_available=True,
+                                               method=Method.FACE), **face),
+        "12-error-credit": FlowView(
+            State.FALLBACK, "fallback.go_to_cashier", reason="credit.limit_exceeded",
+            seconds_left=20, method=Method.CARD,
+            ways=ways_forward("credit.limit_exceeded", face_available=True, method=Method.CARD)),
+        "13-error-unreachable": FlowView(
+            State.FALLBACK, "fallback.go_to_cashier", reason="backend.unreachable",
+            seconds_left=20, method=Method.VOUCHER,
+            ways=ways_forward("backend.unreachable", face_available=True,
+                              method=Method.VOUCHER)),
         "14-attract-no-camera": FlowView(State.IDLE, "idle.welcome", face_available=False),
     }
 

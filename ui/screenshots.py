@@ -132,13 +132,26 @@ def layout_problems(root: QWidget) -> list[str]:
 
 def write_gallery(window: KioskWindow, views: dict[str, FlowView], out_dir: Path,
                   sizes: Iterable[str] = ("1024x768",), *, suffix: str = "",
-                  frame: tuple[QImage, QRectF | None] | None = None) -> list[Path]:
-    """``out_dir/<view>-<size><suffix>.png`` for every view at every size."""
+                  frame: tuple[QImage, QRectF | None] | None = None,
+                  lang: str | None = None, elderly: bool | None = None) -> list[Path]:
+    """``out_dir/<view>-<size><suffix>.png`` for every view at every size, in ``lang`` and
+    text size ``elderly`` (default: the window's now). Both are chosen again for every view:
+    a return to the idle screen resets them for the next patient."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    lang = window.lang if lang is None else lang
+    elderly = window.elderly if elderly is None else elderly
     written = []
     for size in sizes:
         for name, view in views.items():
+            window.render(view)
+            window.set_language(lang)
+            window.set_elderly(elderly)
             path = out_dir / f"{name}-{size}{suffix}.png"
             capture(window, view, SIZES[size], frame).save(str(path))
             written.append(path)
     return written
+
+
+def variant_suffix(lang: str, elderly: bool) -> str:
+    """The gallery's file-name suffix: none for Chinese normal text, else -en / -elderly."""
+    return ("-en" if lang == "en" else "") + ("-elderly" if elderly else "")

@@ -109,7 +109,8 @@ QPushButton[role="tile"][active="true"] {{ border-color: {ACCENT}; }}
 QLabel[role="tile"] {{ font-size: {self.px("button")}px; font-weight: bold; }}
 QLabel[role="tile"][active="true"] {{ color: {ACCENT}; }}
 QLabel[role="tile"]:disabled {{ color: #7A8BA6; }}
-QPushButton[role="tile"][active="true"]:disabled {{ border-color: {ACCENT}; }}
+QPushButton[role="tile"][active="true"]:disabled {{ border-color: {ACCENT};
+    border-style: solid; }}
 QLabel[role="tile"][active="true"]:disabled {{ color: {ACCENT}; }}
 QPushButton[role="key"] {{ font-size: {self.px("title")}px; font-weight: bold;
     min-height: {self.target_px}px; }}

@@ -13,7 +13,7 @@ age-friendly apps (互联网应用适老化设计规范) and WCAG 2.1:
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QTextLayout, QTextOption
 from PySide6.QtWidgets import QLabel, QPushButton, QScrollBar, QWidget
 
@@ -43,7 +43,13 @@ def contrast(a: QColor, b: QColor) -> float:
 def painted_contrast(label: QLabel) -> float | None:
     """Background = the most frequent colour of the grab; text = the pixel that differs from
     it most (the glyphs' solid core; antialiased edges lie in between)."""
-    image = label.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    # the label as painted on the window (its own grab has no parent background behind it)
+    top = label.window()
+    shown = label.visibleRegion().boundingRect()  # a list row scrolled half out: its part
+    if shown.width() < 2 or shown.height() < 2:
+        return None
+    rect = QRect(label.mapTo(top, shown.topLeft()), shown.size())
+    image = top.grab(rect).toImage().convertToFormat(QImage.Format.Format_RGB32)
     if image.width() < 2 or image.height() < 2:
         return None
     counts: dict[int, int] = {}

@@ -19,6 +19,7 @@ ACCENT_TEXT = "#000000"
 WARN = "#FFB74D"
 GOOD = "#7CE38B"
 BAD = "#FF8A80"
+DISABLED = "#8C9CB5"  # about 5:1 on the panel: unavailable, still readable (edge dashed)
 
 ELDERLY_SCALE = 1.5  # every text in large-text mode: at least 1.5x (MIIT age-friendly rules)
 MIN_BASE_PX = 16
@@ -99,7 +100,7 @@ QPushButton {{ font-size: {self.px("button")}px; min-height: {self.touch_px}px;
     padding: 0 {pad * 2}px; border-radius: {radius}px; color: {TEXT};
     background: {PANEL}; border: 3px solid {MUTED}; }}
 QPushButton:pressed {{ background: {LINE}; }}
-QPushButton:disabled {{ color: #7A8BA6; border-color: #4A5D7C; border-style: dashed; }}
+QPushButton:disabled {{ color: {DISABLED}; border-color: #4A5D7C; border-style: dashed; }}
 QPushButton[role="primary"] {{ background: {ACCENT}; color: {ACCENT_TEXT};
     border: 3px solid {ACCENT}; font-weight: bold; }}
 QPushButton[role="primary"]:disabled {{ background: #6B6230; color: #2A2A2A;
@@ -108,7 +109,7 @@ QPushButton[role="tile"] {{ padding: 0; }}
 QPushButton[role="tile"][active="true"] {{ border-color: {ACCENT}; }}
 QLabel[role="tile"] {{ font-size: {self.px("button")}px; font-weight: bold; }}
 QLabel[role="tile"][active="true"] {{ color: {ACCENT}; }}
-QLabel[role="tile"]:disabled {{ color: #7A8BA6; }}
+QLabel[role="tile"]:disabled {{ color: {DISABLED}; }}
 QPushButton[role="tile"][active="true"]:disabled {{ border-color: {ACCENT};
     border-style: solid; }}
 QLabel[role="tile"][active="true"]:disabled {{ color: {ACCENT}; }}

@@ -129,7 +129,8 @@ def build_app(platform: Platform) -> FastAPI:
     @app.get("/v1/health", response_model=schemas.Health, tags=["public"])
     def health() -> schemas.Health:
         return schemas.Health(status="ok", version=__version__, time=dt.datetime.now(dt.UTC),
-                              skew_window_s=config.security.skew_seconds)
+                              skew_window_s=config.security.skew_seconds,
+                              timezone=config.server.timezone)
 
     @app.get("/v1/server-key", response_model=schemas.ServerKey, tags=["public"])
     def server_key() -> schemas.ServerKey:

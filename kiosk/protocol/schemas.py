@@ -106,6 +106,8 @@ class Health(Response):
     time: AwareDatetime
     skew_window_s: Annotated[int, Field(strict=True, ge=1, description=(
         "security.skew_seconds: how far a signature's created may be from platform time"))]
+    timezone: str = Field(description="server.timezone (IANA): the zone of every date and "
+                                      "of 'today'")
 
 
 class ServerKey(Response):

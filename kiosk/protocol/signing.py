@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import http_sf
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_message_signatures import (
@@ -229,6 +230,53 @@ def _required_components(*, has_body: bool, has_idempotency_key: bool) -> list[s
     return required
 
 
+# header fields a signature reads: each may appear once (two lines would be combined, and
+# which one a proxy or framework then acts on is anyone's guess)
+_SINGLE_FIELDS = ("signature", "signature-input", "content-digest", "content-type",
+                  IDEMPOTENCY_HEADER.lower())
+
+
+def _param_missing(message: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING, message)
+
+
+def _check_profile(lines: HeaderList, window_s: int) -> None:
+    """The request profile's structural rules, before any cryptography: header lines once
+    each, exactly one signature, labelled ``kiosk``, and its parameters present and typed
+    (``created`` < ``expires`` ≤ ``created`` + ``window_s``, ``alg``, ``keyid``, ``nonce``)."""
+    counts: dict[str, int] = {}
+    for name, _ in lines:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    twice = [n for n in _SINGLE_FIELDS if counts.get(n, 0) > 1]
+    if twice:
+        raise ProtocolError(ErrorCode.BAD_SIGNATURE, f"header sent more than once: {twice[0]}")
+    fields = {name.lower(): value for name, value in lines}
+    try:
+        inputs = http_sf.parse(fields["signature-input"].encode(), tltype="dictionary")
+        signatures = http_sf.parse(fields["signature"].encode(), tltype="dictionary")
+    except Exception:
+        raise ProtocolError(ErrorCode.BAD_SIGNATURE,
+                            "Signature or Signature-Input is not a valid dictionary") from None
+    if len(inputs) > 1 or len(signatures) > 1:
+        raise ProtocolError(ErrorCode.BAD_SIGNATURE, "a request carries exactly one signature")
+    if REQUEST_LABEL not in inputs or REQUEST_LABEL not in signatures:
+        raise ProtocolError(ErrorCode.SIGNATURE_MISSING,
+                            f"no signature labelled {REQUEST_LABEL!r}")
+    params = inputs[REQUEST_LABEL][1]
+    created, expires = params.get("created"), params.get("expires")
+    if type(created) is not int:
+        raise _param_missing("signature has no integer 'created' parameter")
+    if type(expires) is not int or not created < expires <= created + window_s:
+        raise _param_missing(f"signature needs an integer 'expires' after 'created' and at "
+                             f"most {window_s} s after it")
+    for name in ("alg", "keyid"):
+        if not isinstance(params.get(name), str) or not params[name]:
+            raise _param_missing(f"signature has no '{name}' parameter")
+    nonce = params.get("nonce")
+    if not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE_LEN:
+        raise _param_missing(f"signature needs a 'nonce' of 1-{MAX_NONCE_LEN} characters")
+
+
 class RequestVerifier:
     """Server side: verify a device request; ``lookup_key`` raises UNKNOWN_KEY/DEVICE_REVOKED.
 
@@ -239,6 +287,7 @@ class RequestVerifier:
     def __init__(self, lookup_key: Callable[[str], Ed25519PublicKey], *,
                  skew_s: int = DEFAULT_SKEW_S, clock: Callable[[], float] = time.time) -> None:
         self._verifier = _WindowedVerifier(_KeyLookup(lookup_key), skew_s, clock)
+        self._validity_s = max(DEFAULT_SKEW_S, skew_s)
 
     def verify(self, method: str, url: str, headers: Iterable[tuple[str, str]],
                body: bytes) -> VerifiedRequest:
@@ -247,9 +296,10 @@ class RequestVerifier:
         if "signature" not in names or "signature-input" not in names:
             raise ProtocolError(ErrorCode.SIGNATURE_MISSING,
                                 "request has no Signature and Signature-Input headers")
+        _check_profile(lines, self._validity_s)
         try:
             result = self._verifier.verify(WireRequest(method, url, lines), max_age=None,
-                                           expect_tag=REQUEST_TAG)[0]
+                                           expect_tag=REQUEST_TAG, expect_label=REQUEST_LABEL)[0]
         except _Rejected as exc:
             raise exc.error from None
         except HTTPMessageSignaturesException as exc:
@@ -262,10 +312,7 @@ class RequestVerifier:
             raise ProtocolError(ErrorCode.COMPONENT_MISSING,
                                 "signature does not cover required components",
                                 missing=[m.strip('"') for m in missing])
-        nonce = result.nonce
-        if not nonce or len(nonce) > MAX_NONCE_LEN:
-            raise ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING,
-                                f"signature needs a 'nonce' of 1-{MAX_NONCE_LEN} characters")
+        nonce = str(result.nonce)
         verify_content_digest(covered['"content-digest"'], body)
         return VerifiedRequest(key_id=str(result.parameters["keyid"]), nonce=nonce,
                                created=int(result.parameters["created"]),

@@ -132,6 +132,7 @@ def _library_signed(device_key, covered, *, nonce: str | None = "n-123456", body
                                                   private_keys={"dev-1": device_key}))
     signer.sign(pr, key_id="dev-1", nonce=nonce, label="kiosk", tag="chs-kiosk-v1",
                 created=datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC),
+                expires=datetime.datetime.fromtimestamp(NOW + 300, tz=datetime.UTC),
                 covered_component_ids=covered)
     return pr
 

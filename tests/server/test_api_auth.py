@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import http.client
 import json
+import re
+import secrets
 import sqlite3
 import time
+import urllib.parse
 
 import requests
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 
+from kiosk.protocol.digest import content_digest
 from kiosk.protocol.keys import fingerprint, generate_private_key, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
 from tests.server.live import Device, Server, error_code
@@ -84,6 +91,7 @@ def test_signature_missing_a_required_component(kiosk: Device):
     signer.sign(prepared, key_id=kiosk.device_id, label="kiosk", tag="chs-kiosk-v1",
                 nonce="n-" + str(time.time_ns()), body=body,
                 created=datetime.datetime.now(datetime.UTC),
+                expires=datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=300),
                 covered_component_ids=("@method", "@path", "@query"))
     reply = send(kiosk, prepared)
     assert reply.status_code == 400 and error_code(reply) == "auth.component_missing"
@@ -162,3 +170,99 @@ def test_rejections_are_in_the_audit_chain(server: Server, kiosk: Device):
         codes = {json.loads(d)["code"] for (d,) in db.execute(
             "select details from audit_log where action = 'request.rejected'")}
     assert {"auth.signature_missing", "bill.not_found"} <= codes
+
+
+# --- the profile, exactly as docs/protocol.md §3 states it: one test per rule ------------
+
+def custom(device: Device, *, label: str = "kiosk", include_alg: bool = True,
+           expires_in: int | None = 300, digest: str | None = None,
+           extra: tuple[str, str] | None = None) -> requests.PreparedRequest:
+    """A quote request signed by the device's key with one rule of the profile bent."""
+    body = json.dumps(QUOTE).encode()
+    prepared = requests.Request("POST", f"{device.server.base}/v1/quotes", data=body,
+                                headers={"Content-Type": "application/json"}).prepare()
+    prepared.headers["Content-Digest"] = digest or content_digest(body)
+    key = device.session.auth.private_key
+    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
+                               MappingKeyResolver(public_keys={}, private_keys={
+                                   device.device_id: key}))
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    signer.sign(prepared, key_id=device.device_id, label=label, tag="chs-kiosk-v1",
+                nonce=secrets.token_urlsafe(16), created=now, include_alg=include_alg,
+                expires=now + datetime.timedelta(seconds=expires_in) if expires_in else None,
+                covered_component_ids=("@method", "@path", "@query", "content-type",
+                                       "content-digest"),
+                body=body if digest is None else None, use_existing_digest=True)
+    if extra is not None:
+        name, value = extra
+        prepared.headers[name] = f"{prepared.headers[name]}, {value}"
+    return prepared
+
+
+def refused(device: Device, prepared: requests.PreparedRequest) -> tuple[int, str]:
+    reply = device.session.send(prepared, timeout=10)
+    if "kiosk=" not in prepared.headers.get("Signature", ""):
+        prepared.headers.pop("Signature")  # no kiosk signature: the answer covers the target
+    device.verifier.verify(reply)
+    return reply.status_code, error_code(reply)
+
+
+def test_the_profile_as_bent_here_is_accepted(kiosk: Device):
+    reply = kiosk.session.send(custom(kiosk), timeout=10)
+    assert reply.status_code == 200, reply.text
+
+
+def test_a_signature_labelled_other_than_kiosk_is_missing(kiosk: Device):
+    assert refused(kiosk, custom(kiosk, label="sig1")) == (401, "auth.signature_missing")
+
+
+def test_several_signatures_are_refused(kiosk: Device):
+    second = custom(kiosk)
+    prepared = custom(kiosk, label="sig2")
+    for name in ("Signature-Input", "Signature"):
+        prepared.headers[name] = f"{second.headers[name]}, {prepared.headers[name]}"
+    assert refused(kiosk, prepared) == (401, "auth.bad_signature")
+
+
+def test_expires_is_required_and_at_most_300_s_after_created(kiosk: Device):
+    assert refused(kiosk, custom(kiosk, expires_in=None)) == (400, "auth.param_missing")
+    assert refused(kiosk, custom(kiosk, expires_in=86_400)) == (400, "auth.param_missing")
+    assert refused(kiosk, custom(kiosk, expires_in=301)) == (400, "auth.param_missing")
+
+
+def test_alg_is_required(kiosk: Device):
+    assert refused(kiosk, custom(kiosk, include_alg=False)) == (400, "auth.param_missing")
+
+
+def test_a_non_integer_created_is_a_missing_parameter(kiosk: Device):
+    for bad in ('"1795400000"', "1795400000.5", "?1"):
+        prepared = custom(kiosk)
+        prepared.headers["Signature-Input"] = re.sub(
+            r"created=\d+", f"created={bad}", prepared.headers["Signature-Input"])
+        assert refused(kiosk, prepared) == (400, "auth.param_missing"), bad
+
+
+def test_only_a_sha_256_content_digest_is_accepted(kiosk: Device):
+    body = json.dumps(QUOTE).encode()
+    sha512 = "sha-512=:" + base64.b64encode(hashlib.sha512(body).digest()).decode() + ":"
+    assert refused(kiosk, custom(kiosk, digest=sha512)) == (400, "auth.digest_mismatch")
+    both = f"{content_digest(body)}, {sha512}"
+    assert refused(kiosk, custom(kiosk, digest=both)) == (400, "auth.digest_mismatch")
+
+
+def test_a_header_line_sent_twice_is_refused(kiosk: Device):
+    prepared = custom(kiosk)
+    url = urllib.parse.urlsplit(prepared.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        connection.putrequest("POST", url.path, skip_accept_encoding=True)
+        for name, value in prepared.headers.items():
+            connection.putheader(name, value)
+        connection.putheader("Content-Digest", prepared.headers["Content-Digest"])
+        connection.endheaders(prepared.body)  # type: ignore[arg-type]
+        reply = connection.getresponse()
+        body = json.loads(reply.read())
+    finally:
+        connection.close()
+    assert (reply.status, body["error"]["code"]) == (401, "auth.bad_signature")
+    assert "content-digest" in body["error"]["message"]

@@ -51,6 +51,7 @@ def test_public_endpoints_and_openapi(server: Server):
     health = requests.get(f"{server.base}/v1/health", timeout=10).json()
     assert health["status"] == "ok"
     assert health["skew_window_s"] == 300
+    assert health["timezone"] == "Asia/Shanghai"  # the zone of "today" (protocol §1)
     schema = requests.get(f"{server.base}/openapi.json", timeout=10).json()
     paths = set(schema["paths"])
     assert {"/v1/devices/register", "/v1/gallery", "/v1/identify/card", "/v1/identify/voucher",

@@ -16,14 +16,18 @@ ARCFACE_TEMPLATE = np.array(
     dtype=np.float64,
 )
 
-# The same five points as a 3-D head in millimetres, in OpenCV's camera axes (x right, y down,
-# z away from the camera; nose tip at the origin): x and y are the ArcFace template scaled to a
-# 63 mm inter-ocular distance (so a face that aligns perfectly reads as frontal), z is the
-# depth of the eyes and mouth corners behind the nose tip from insightface's 3-D mean shape
-# (data/objects/meanshape_68.pkl). The eyes/mouth plane stands about 3 cm behind the nose.
+# A frontal head's five points as YuNet reports them, in millimetres and OpenCV's camera axes
+# (x right, y down, z away from the camera; nose tip at the origin). x and y are YuNet's own
+# landmarks on the two frontal studio portraits packages ship (scikit-image's astronaut,
+# insightface's Tom_Hanks_54745.png), scaled to a 63 mm inter-ocular distance, averaged and
+# made symmetric. They are not the ArcFace template: on the same Hanks crop YuNet puts the
+# mouth corners 3 px higher and the nose 2 px lower than the template, and the template's
+# longer eye-to-mouth span (1.16 inter-ocular distances against YuNet's 0.91-1.03) could only
+# be fitted as a tilted head, so frontal faces read pitch 15-35°. z is the depth behind the
+# nose tip from insightface's 3-D mean shape (data/objects/meanshape_68.pkl).
 FACE_MODEL_3D = np.array(
-    [[-31.5, -36.0, 33.6], [31.5, -36.0, 33.6], [0.0, 0.0, 0.0],
-     [-26.1, 36.75, 26.2], [26.1, 36.75, 26.2]],
+    [[-31.5, -35.3, 33.6], [31.5, -35.3, 33.6], [0.0, 0.0, 0.0],
+     [-27.0, 25.9, 26.2], [27.0, 25.9, 26.2]],
     dtype=np.float64,
 )
 
@@ -58,10 +62,11 @@ def align_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.
 
 
 def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees from the five landmarks, via PnP on a mean 3-D face.
+    """(yaw, pitch, roll) in degrees from the five landmarks, via PnP on ``FACE_MODEL_3D``.
 
-    Positive yaw: the face turns toward the image left (measured on t1.jpg); positive pitch
-    tilts it down.
+    The camera is taken as focal = max(width, height), centred (a 640x480 webcam's ~53°
+    field of view). Positive yaw: the face turns toward the image left (the man top right in
+    t1.jpg reads +67°); positive pitch tilts it down.
     """
     width, height = frame_size
     focal = float(max(width, height))

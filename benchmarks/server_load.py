@@ -267,7 +267,9 @@ def run(args: argparse.Namespace) -> int:
         config = Path(tmp) / "server.toml"
         config.write_text(f'[server]\ndb_url = "sqlite:///{tmp}/load.db"\n'
                           f'key_file = "{tmp}/key.pem"\ndata_key_file = "{tmp}/data.key"\n'
-                          'log_level = "WARNING"\n', encoding="utf-8")
+                          'log_level = "WARNING"\n'
+                          # throughput, not the per-device brute-force guard (protocol §5)
+                          '[security]\nrate_limit_per_minute = 100000\n', encoding="utf-8")
         seeded = seed(config, budget, args.clients + args.paced_clients)
         port = free_port()
         base = f"http://{HOST}:{port}"

@@ -77,9 +77,21 @@ class SecuritySection:
     idempotency_retention_hours: int = 48
     second_factor_attempts: int = 3  # per kiosk session and patient, then locked
     second_factor_daily_failures: int = 10  # per patient per day, across sessions
+    rate_limit_per_minute: int = 600  # signed requests per device per minute (server_stub/guard)
+    lockout_failures: int = 20  # failed authentications of one device within lockout_window_s
+    lockout_window_s: int = 60
+    lockout_s: int = 300  # ... lock it out this long
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
+        if not 10 <= self.rate_limit_per_minute <= 100_000:
+            errors.append(("rate_limit_per_minute", "must be 10-100000"))
+        if not 3 <= self.lockout_failures <= 1000:
+            errors.append(("lockout_failures", "must be 3-1000"))
+        if not 1 <= self.lockout_window_s <= 3600:
+            errors.append(("lockout_window_s", "must be 1-3600"))
+        if not 1 <= self.lockout_s <= 86_400:
+            errors.append(("lockout_s", "must be 1-86400"))
         if not 30 <= self.skew_seconds <= 3600:
             errors.append(("skew_seconds", "must be 30-3600"))
         if self.idempotency_retention_hours < 24:

@@ -46,6 +46,10 @@ RETRY_AFTER_S = 5
 # SQLite primary result codes that mean "cannot write now": BUSY, LOCKED, IOERR, FULL, CANTOPEN
 _SQLITE_STORAGE = {5, 6, 10, 13, 14}
 _OS_STORAGE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS}
+# refusals of a device that is hammering the platform: one audit record each would put the
+# flood on the money writer; the lockout itself is audited once (device.locked), and the
+# rejected-requests metric counts every one
+_UNAUDITED = frozenset({ErrorCode.RATE_LIMITED.value, ErrorCode.DEVICE_LOCKED.value})
 
 
 class NonceHome(Enum):
@@ -81,8 +85,9 @@ def error_for(exc: BaseException) -> ProtocolError:
 
 
 def error_headers(error: ProtocolError) -> dict[str, str]:
-    return ({"Retry-After": str(RETRY_AFTER_S)}
-            if error.code == ErrorCode.STORAGE_UNAVAILABLE else {})
+    """``Retry-After`` on every answer that says when to try again."""
+    wait = error.details.get("retry_after_s")
+    return {"Retry-After": str(wait)} if isinstance(wait, int) else {}
 
 
 def needs_signature(path: str) -> bool:
@@ -215,7 +220,7 @@ class Edge:
                                     "request bodies must be application/json")
             state = scope.setdefault("state", {})
             if needs_signature(scope["path"]):
-                device, verified = self.platform.authenticate(request, body)
+                device, verified = await self.platform.authenticate(request, body)
                 state["nonce"] = nonce = self.platform.pending_nonce(verified)
                 home = self.nonce_home(scope["method"], scope["path"])
                 if home is NonceHome.ROUTE:
@@ -258,7 +263,8 @@ class Edge:
         self.platform.metrics.observe(
             route=route_template(scope, getattr(self.app, "routes", ())),
             method=scope["method"], seconds=seconds, status=sender.status, code=sender.code)
-        if sender.status >= 400 and scope["path"].startswith("/v1/"):
+        if sender.status >= 400 and scope["path"].startswith("/v1/") and \
+                sender.code not in _UNAUDITED:
             try:
                 await anyio.to_thread.run_sync(lambda: self.platform.record_rejection(
                     method=scope["method"], path=scope["path"], status=sender.status,

@@ -9,20 +9,27 @@ from typing import Any
 import anyio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 
-from kiosk.protocol.signing import RequestVerifier, VerifiedRequest, WireRequest
-from server_stub import audit, gallery, idempotency, nonces
+from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.signing import (
+    RequestVerifier,
+    VerifiedRequest,
+    WireRequest,
+    claimed_key_id,
+)
+from server_stub import audit, gallery, guard, idempotency, nonces
 from server_stub.anchors import AnchorFile
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
-from server_stub.db import Database
+from server_stub.db import Database, devices
 from server_stub.directory import Device, active_device
 from server_stub.keys import ServerIdentity, TemplateSealer
 from server_stub.metrics import Metrics
 
 log = logging.getLogger("server_stub")
 PURGE_EVERY_MS = 60_000
+_DEVICE_EXISTS = select(devices.c.device_id).where(devices.c.device_id == bindparam("device_id"))
 
 
 class Platform:
@@ -36,9 +43,11 @@ class Platform:
         self.metrics = Metrics(self.db, config.fleet, config.server.metrics_token)
         self.anchors = AnchorFile(config.server.audit_anchor_path)
         database = self.db.url.database
+        on_file = self.db.is_sqlite and bool(database) and database != ":memory:"
         self.read_nonces = (nonces.NonceStore(f"{database}.nonces.sqlite", self.db)
-                            if self.db.is_sqlite and database and database != ":memory:"
-                            else None)
+                            if on_file else None)
+        self.guard = (guard.DeviceGuard(f"{database}.guard.sqlite", config.security)
+                      if on_file else None)
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
         self._devices: dict[str, Device] = {}
@@ -64,13 +73,41 @@ class Platform:
 
         self.db.transact_later(purge)
 
-    def authenticate(self, request: WireRequest, body: bytes) -> tuple[Device,
-                                                                       VerifiedRequest]:
-        """Verify the RFC 9421 signature on the event loop; the device's status is read
-        when the nonce is recorded (server_stub/nonces.py)."""
+    async def authenticate(self, request: WireRequest, body: bytes) -> tuple[Device,
+                                                                             VerifiedRequest]:
+        """Verify the RFC 9421 signature on the event loop, after the device's guard counted
+        the request (server_stub/guard.py); the device's status is read when the nonce is
+        recorded (server_stub/nonces.py)."""
+        claimed = self._registered(claimed_key_id(request.headers))
+        if claimed is not None and self.guard is not None:
+            await anyio.to_thread.run_sync(self.guard.admit, claimed, now_ms())
         verifier = RequestVerifier(self._device_key, skew_s=self.config.security.skew_seconds)
-        verified = verifier.verify(request.method, request.url, request.headers, body)
+        try:
+            verified = verifier.verify(request.method, request.url, request.headers, body)
+        except ProtocolError as exc:
+            if claimed is not None and self.guard is not None and exc.code in guard.COUNTED:
+                await anyio.to_thread.run_sync(self._failed, claimed)
+            raise
         return self._devices[verified.key_id], verified
+
+    def _registered(self, device_id: str | None) -> str | None:
+        """``device_id`` if it names a device (active or not), else None."""
+        if device_id is None:
+            return None
+        if device_id in self._devices:
+            return device_id
+        with self.db.read() as conn:
+            found = conn.execute(_DEVICE_EXISTS, {"device_id": device_id}).first()
+        return device_id if found is not None else None
+
+    def _failed(self, device_id: str) -> None:
+        """A failed authentication; the lockout it may start is audited once."""
+        assert self.guard is not None
+        now = now_ms()
+        if self.guard.failed(device_id, now):
+            self.db.transact(lambda conn: audit.append(
+                conn, at_ms=now, actor=f"device:{device_id}", action="device.locked",
+                subject=device_id, details={"lockout_s": self.config.security.lockout_s}))
 
     def _device_key(self, device_id: str) -> Ed25519PublicKey:
         """A device's site, role and key never change, so each is read once per process;

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     COMPONENT_MISSING = "auth.component_missing"
     ROLE_FORBIDDEN = "auth.role_forbidden"
     OPERATOR_TOKEN_INVALID = "auth.operator_token"  # /metrics: no or wrong bearer token
+    DEVICE_LOCKED = "auth.device_locked"  # too many failed authentications: wait
+    RATE_LIMITED = "auth.rate_limited"  # too many requests from one device: slow down
     # device enrolment
     TOKEN_INVALID = "device.token_invalid"
     PUBLIC_KEY_INVALID = "device.public_key_invalid"
@@ -87,6 +89,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.COMPONENT_MISSING: 400,
     ErrorCode.ROLE_FORBIDDEN: 403,
     ErrorCode.OPERATOR_TOKEN_INVALID: 401,
+    ErrorCode.DEVICE_LOCKED: 423,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOKEN_INVALID: 403,
     ErrorCode.PUBLIC_KEY_INVALID: 422,
     ErrorCode.IDEMPOTENCY_KEY_MISSING: 400,

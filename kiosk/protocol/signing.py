@@ -277,6 +277,20 @@ def _check_profile(lines: HeaderList, window_s: int) -> None:
         raise _param_missing(f"signature needs a 'nonce' of 1-{MAX_NONCE_LEN} characters")
 
 
+def claimed_key_id(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The ``keyid`` a request's ``kiosk`` signature names, unverified (None if unreadable):
+    what the platform counts requests and failures by before it verifies anything."""
+    value = next((v for k, v in headers if k.lower() == "signature-input"), None)
+    if value is None:
+        return None
+    try:
+        member = http_sf.parse(value.encode(), tltype="dictionary").get(REQUEST_LABEL)
+    except Exception:
+        return None
+    key_id = member[1].get("keyid") if member else None
+    return key_id if isinstance(key_id, str) and 0 < len(key_id) <= 64 else None
+
+
 class RequestVerifier:
     """Server side: verify a device request; ``lookup_key`` raises UNKNOWN_KEY/DEVICE_REVOKED.
 

@@ -53,23 +53,16 @@ class Prompt:
 
 
 class _Spoken(dict[str, str]):
-    """A placeholder the view cannot fill is said as the catalogue's ``voice.<name>`` words
-    (``{kiosk}``: "this kiosk", the one the patient stands at), else left out; never read
-    aloud as a brace."""
-
-    def __init__(self, params: dict[str, str], lang: str) -> None:
-        super().__init__(params)
-        self.lang = lang
+    """A placeholder the view cannot fill is left out, never read aloud as a brace."""
 
     def __missing__(self, key: str) -> str:
-        words = STRINGS.get(f"voice.{key}")
-        return (words[1] if self.lang == "en" else words[0]) if words else ""
+        return ""
 
 
 def say(key: str, lang: str, **params: str) -> str:
     """``key``'s text in ``lang`` as the screens have it, parameters filled in."""
     zh, en = STRINGS[resolve(key)]
-    return (en if lang == "en" else zh).format_map(_Spoken(params, lang)).strip()
+    return (en if lang == "en" else zh).format_map(_Spoken(params)).strip()
 
 
 def spoken_yuan(fen: int, lang: str) -> str:

@@ -54,7 +54,7 @@ def wedge_for(config: KioskConfig) -> WedgeScanner | None:
 
 def build_kiosk_window(port: KioskPort, config: KioskConfig, *,
                        on_card: Callable[[], None] | None = None) -> KioskWindow:
-    return KioskWindow(port, hospital=config.site.name, kiosk_name=config.site.kiosk_name,
+    return KioskWindow(port, hospital=config.site.name,
                        quality=config.recognition.quality,
                        wedge=wedge_for(config), on_card=on_card,
                        initial=getattr(port, "last_view", None))

@@ -47,7 +47,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ui.liveness_off": ("演示模式：未检测活体", "Demo mode: liveness not checked"),
     "ui.code": ("代码：{code}", "Code: {code}"),
     "ui.replay": ("再听一遍", "Replay"),
-    "voice.kiosk": ("本机", "this kiosk"),  # spoken {kiosk}: the one the patient stands at
     "ui.yuan": ("¥{amount}", "¥{amount}"),
     # --- attract / idle --------------------------------------------------------------
     "idle.welcome": ("欢迎使用自助缴费", "Welcome to self-service payment"),
@@ -171,18 +170,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "method.cash": ("现金", "Cash"),
     # --- fallback and errors ---------------------------------------------------------
     "fallback.go_to_cashier": ("请到人工窗口缴费", "Please pay at the cashier"),
-    "fallback.staff_coming": ("已通知工作人员，请在{kiosk}旁稍候，或到人工窗口。",
-                              "Staff have been told. Please wait by {kiosk}, or go to the "
-                              "cashier."),
+    "fallback.staff_coming": ("已通知工作人员，请在此稍候", "Staff are coming: please wait here"),
     "fallback.notice": ("您可以返回首页，或呼叫工作人员。",
                         "You can go back to the start, or call a member of staff."),
-    "fallback.this_kiosk": ("本机", "this kiosk"),
     "notice.title": ("温馨提示", "For your information"),
     "way.face_again": ("再试一次刷脸", "Try face again"),
     "way.card": ("插入医保卡", "Insert card"),
     "way.voucher": ("扫描医保电子凭证", "Scan e-voucher"),
     "way.cashier": ("呼叫人工", "Call staff"),
-    "way.cashier_called": ("已呼叫，请稍候", "Staff called, please wait"),
+    "way.cashier_called": ("已呼叫人工", "Staff called"),
     "way.start": ("返回首页", "Back to start"),
     "idle.greet": ("您好！请选择下方的缴费方式", "Hello! Choose a way to pay below"),
     "searching.try_again": ("没有认出来，我们再试一次：请摘下帽子、口罩，正对屏幕",
@@ -400,7 +396,7 @@ SYSTEM_FAULTS = (
     "auth.component_missing", "auth.role_forbidden", "device.token_invalid",
     "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
-    "auth.operator_token", "server.storage",
+    "auth.operator_token", "server.storage", "auth.device_locked", "auth.rate_limited",
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
 

@@ -77,7 +77,7 @@ class KioskWindow(QWidget):
     rendered = Signal(str, object)  # screen name, FlowView: after every render
     scan_arrived = Signal(str)  # any thread may emit a scanned payload here
 
-    def __init__(self, port: KioskPort, *, hospital: str = "", kiosk_name: str = "",
+    def __init__(self, port: KioskPort, *, hospital: str = "",
                  quality: QualityConfig | None = None,
                  wedge: WedgeScanner | None = None, on_card: Callable[[], None] | None = None,
                  initial: FlowView | None = None,  # the runtime's view now, if it runs
@@ -117,8 +117,8 @@ class KioskWindow(QWidget):
             "settling": SettlingScreen(port),
             "bill_review": BillReviewScreen(port),
             "result": ResultScreen(port),
-            "fallback": FallbackScreen(port, kiosk_name),
-            "error": ErrorScreen(port, kiosk_name),
+            "fallback": FallbackScreen(port),
+            "error": ErrorScreen(port),
         }
         for name in ("fallback", "error"):
             way_screen = self.screens[name]

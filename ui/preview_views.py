@@ -86,15 +86,18 @@ def sample_views() -> dict[str, FlowView]:
         "10-result-queued": FlowView(State.DONE, "done.queued", result=QUEUED,
                                      seconds_left=12, **personal),
         "11-fallback-not-recognised": FlowView(
-            State.FALLBACK, "fallback.go_to_cashier", reason="face.not_recognised",
+            State.FALLBACK, "fallback.staff_coming", reason="face.not_recognised",
+            cashier_called=True,
             seconds_left=20, ways=ways_forward("face.not_recognised", face_available=True,
                                                method=Method.FACE), **face),
         "12-error-credit": FlowView(
-            State.FALLBACK, "fallback.go_to_cashier", reason="credit.limit_exceeded",
+            State.FALLBACK, "fallback.staff_coming", reason="credit.limit_exceeded",
+            cashier_called=True,
             seconds_left=20, method=Method.CARD,
             ways=ways_forward("credit.limit_exceeded", face_available=True, method=Method.CARD)),
         "13-error-unreachable": FlowView(
-            State.FALLBACK, "fallback.go_to_cashier", reason="backend.unreachable",
+            State.FALLBACK, "fallback.staff_coming", reason="backend.unreachable",
+            cashier_called=True,
             seconds_left=20, method=Method.VOUCHER,
             ways=ways_forward("backend.unreachable", face_available=True,
                               method=Method.VOUCHER)),

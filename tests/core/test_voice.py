@@ -83,10 +83,10 @@ def test_prompts_carry_the_screens_amounts_as_spoken_money():
     done = prompt_for(FlowView(State.DONE, "done.paid",
                                result=SettlementResult("stl_1", "settled", 1_234)), "en")
     assert done is not None and "You paid 12.34 yuan" in done.text and "¥" not in done.text
-    fallback = prompt_for(FlowView(State.FALLBACK, "fallback.go_to_cashier",
+    fallback = prompt_for(FlowView(State.FALLBACK, "fallback.staff_coming",
                                    reason="face.not_recognised"), "zh")
     assert fallback is not None and fallback.keys == ("face.not_recognised",
-                                                      "fallback.go_to_cashier")
+                                                      "fallback.staff_coming")
     assert prompt_for(FlowView(State.IDLE, "idle.welcome"), "zh") is None
 
 

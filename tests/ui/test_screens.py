@@ -64,13 +64,13 @@ def test_layout_check_catches_what_a_person_would(make_window, port):
     ("credit.limit_exceeded", "error"), ("backend.unreachable", "error"),
     ("voucher.expired", "error"), ("something.new", "error")])
 def test_fallback_reasons_pick_the_screen(reason, screen):
-    assert screen_name(FlowView(State.FALLBACK, "fallback.go_to_cashier", reason=reason)) \
+    assert screen_name(FlowView(State.FALLBACK, "fallback.staff_coming", reason=reason)) \
         == screen
 
 
 def test_error_screen_offers_only_what_can_work(make_window, port):
     window = make_window(port)
-    down = FlowView(State.FALLBACK, "fallback.go_to_cashier", reason="backend.unreachable",
+    down = FlowView(State.FALLBACK, "fallback.staff_coming", reason="backend.unreachable",
                     ways=(Way.CASHIER, Way.START))
     show_view(window, down, (1024, 768))
     error = window.screens["error"]

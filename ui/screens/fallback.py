@@ -2,7 +2,7 @@
 card not opened for credit pay, credit refused, the platform unreachable...) or there is
 simply nothing to pay. Says why in plain words, and offers as real buttons only the ways
 forward that work for that reason (``kiosk.flow.ways``): try the face again, the card, the
-e-voucher, call staff (who are told which kiosk), back to the start."""
+e-voucher, call staff (the hand-off tells them which kiosk), back to the start."""
 
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ class FallbackScreen(Screen):
     title_key = "fallback.title"
     way_chosen = Signal(str)  # a Way value: the window carries out card / voucher hints
 
-    def __init__(self, port: KioskPort, kiosk_name: str = "",
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
         super().__init__(port, parent)
-        self.kiosk_name = kiosk_name
         self.title = text_label("title")
         self.message = text_label("guidance")
         self.next_step = text_label("body", tone="muted")
@@ -70,8 +68,10 @@ class FallbackScreen(Screen):
         notice = view.reason in NOTICES
         self.title.setText(tr("notice.title" if notice else self.title_key, self.lang))
         self.message.setText(tr(view.reason or view.guidance, self.lang))
-        kiosk = self.kiosk_name or tr("fallback.this_kiosk", self.lang)
-        self.next_step.setText(tr(view.guidance, self.lang, kiosk=kiosk))
+        # once called, the staff button itself says so: one sentence less on the screen
+        said_by_button = view.cashier_called and Way.CASHIER in view.ways
+        self.next_step.setText("" if said_by_button else tr(view.guidance, self.lang))
+        self.next_step.setVisible(not said_by_button)
         self._place(list(view.ways))
         for way, tile in self.buttons.items():
             tile.setVisible(way in view.ways)

@@ -34,6 +34,7 @@ from kiosk.counter.pin import PinError, PinGate, PinMissing, hash_pin, verify_pi
 from kiosk.counter.queue import HandoffQueue
 from kiosk.counter.service import Handoff, LookupBy
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
+from tests.ui.helpers import padded
 
 PIN = "246810"
 VOUCHER = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -179,14 +180,6 @@ def test_a_simulated_camera_enrols_nobody_outside_demo_mode():
 
 
 # ----------------------------------------------------------------------- enrolment
-
-def padded(image: np.ndarray, size: tuple[int, int] = (640, 640)) -> np.ndarray:
-    h, w = image.shape[:2]
-    canvas = np.full((max(size[1], h), max(size[0], w), 3), 96, np.uint8)
-    y, x = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
-    canvas[y:y + h, x:x + w] = image
-    return canvas
-
 
 def variants(image: np.ndarray, n: int = 6) -> list[np.ndarray]:
     """The same person over a few moments: the light changes and the sensor is noisy."""

@@ -55,7 +55,7 @@ def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
     detect, align, embed, total = [], [], [], []
     for _ in range(frames):
         a = time.perf_counter()
-        dets = engine.detector.detect(frame)
+        dets = engine.detect(frame)
         b = time.perf_counter()
         face = max(dets, key=lambda d: d.area)
         aligned = align_face(frame, face.landmarks)

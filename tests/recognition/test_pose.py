@@ -59,13 +59,11 @@ def test_the_turned_head_in_t1_still_reads_turned(engine, group_photo):
     assert max(abs(y) for y in yaws) > 45
 
 
-def test_frontal_portraits_pass_the_gate_in_a_kiosk_frame(engine, astronaut, hanks):
-    """Hanks is a 112 px crop: blown up to 150-200 px, YuNet's nose lands ~3 px off and
-    reads yaw ~26° (the old model refused those frames too, at pitch 26-27°)."""
+def test_no_frontal_package_photo_is_refused_as_not_frontal(engine, astronaut, hanks):
     from device.opencv import cv2
 
-    for face, sizes in ((astronaut, (150, 200, 300, 460)), (hanks, (300, 460))):
-        for size in sizes:
-            frame = np.full((480, 640, 3), 110, np.uint8)
-            frame[10 : 10 + size, 90 : 90 + size] = cv2.resize(face, (size, size))
-            assert "not_frontal" not in engine.analyse(frame, embed=False).quality.reasons
+    assert "not_frontal" not in engine.analyse(hanks, embed=False).quality.reasons
+    for size in (150, 200, 300, 460):
+        frame = np.full((480, 640, 3), 110, np.uint8)
+        frame[10 : 10 + size, 90 : 90 + size] = cv2.resize(astronaut, (size, size))
+        assert "not_frontal" not in engine.analyse(frame, embed=False).quality.reasons

@@ -15,6 +15,7 @@ import pytest
 from tests.server.live import Device, Server, error_code, make_bill, start_server
 
 ITEMS = [("exam", 1, 12_000, True)]
+READS_PER_BILL = 8
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,8 @@ def test_a_full_disk_is_answered_with_a_signed_storage_error(server: Server, kio
         # Device.call verifies every answer against the pinned key: an unsigned one fails here
         reply = kiosk.settle(bill, "P1002")
         (settled if reply.status_code == 201 else refused).append(reply)
-        reads.append(kiosk.get("/v1/patients/P1002/bills"))
+        # reads spend their nonces in a store of their own: enough of them to fill its WAL
+        reads.extend(kiosk.get("/v1/patients/P1002/bills") for _ in range(READS_PER_BILL))
     assert settled and refused  # the disk filled up on the way
     for reply in refused:
         assert reply.status_code == 503 and error_code(reply) == "server.storage", reply.text

@@ -11,7 +11,13 @@ from common.paths import absolute_path
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError, ModelError
-from kiosk.recognition.calibration import load_pairs, rates_at, sweep, threshold_for_fmr
+from kiosk.recognition.calibration import (
+    load_pairs,
+    parse_columns,
+    rates_at,
+    sweep,
+    threshold_for_fmr,
+)
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file
 from kiosk.recognition.install import install_pack
@@ -31,11 +37,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
     p = msub.add_parser("calibrate", help="FMR/FNMR from labelled image pairs")
-    p.add_argument("pairs", type=absolute_path, help="CSV: image_a,image_b,same (1/0 or yes/no)")
-    p.add_argument("--images", type=absolute_path, help="folder the CSV paths are relative to")
+    p.add_argument("pairs", type=absolute_path,
+                   help="LFW pairs.txt, or CSV image_a,image_b,same (yes/no, true/false, "
+                        "same/different, 1/0)")
+    p.add_argument("--images", type=absolute_path,
+                   help="folder the paths are relative to (for pairs.txt: the lfw folder)")
+    p.add_argument("--columns", type=_columns, metavar="A,B,LABEL",
+                   help="header names of the CSV's two image columns and its label column")
     p.add_argument("--target-fmr", type=float, default=0.001)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
+
+
+def _columns(spec: str) -> tuple[str, str, str]:
+    try:
+        return parse_columns(spec)
+    except KioskError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
 
 
 def _licence_warning(pack_id: str) -> None:
@@ -83,7 +101,7 @@ def cmd_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, config: KioskConfig) -> int:
     engine = FaceEngine.from_config(config)
-    pairs = load_pairs(args.pairs)
+    pairs = load_pairs(args.pairs, args.columns)
     base = args.images or args.pairs.parent
     cache: dict[str, Template | None] = {}
     unusable: dict[str, str] = {}

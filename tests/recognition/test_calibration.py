@@ -7,6 +7,7 @@ import pytest
 
 from kiosk.recognition.calibration import (
     PairsFileError,
+    parse_columns,
     rates_at,
     read_pairs,
     sweep,
@@ -47,3 +48,45 @@ def test_pairs_parser_accepts_variants_and_names_bad_lines():
         read_pairs("image_a,image_b,same\na.jpg,b.jpg\n")
     with pytest.raises(PairsFileError, match="no pairs"):
         read_pairs("image_a,image_b,same\n")
+
+
+def test_lfw_pairs_txt_names_images_by_person_and_number():
+    text = "2\nAbel_Pacheco\t1\t4\nAkhmed_Zakayev\t1\t3\nAbdel\t1\tZico\t2\nA_B\t3\tC_D\t12\n"
+    pairs = read_pairs(text, "pairs.txt")
+    assert [(p.image_a, p.image_b, p.same) for p in pairs[::2]] == [
+        ("Abel_Pacheco/Abel_Pacheco_0001.jpg", "Abel_Pacheco/Abel_Pacheco_0004.jpg", True),
+        ("Abdel/Abdel_0001.jpg", "Zico/Zico_0002.jpg", False),
+    ]
+    assert read_pairs("1 1\nX 1 2\nX 1 Y 1\n")[1].line == 3  # folds x pairs per fold
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("10\t300\nX\t1\t2\n", "declares 6000 pairs, the file has 1"),
+    ("1\nX\t1\nX\t1\tY\t1\n", ":2: LFW pairs need"),
+    ("1\nX\t1\t2\nX\tone\tY\t1\n", ":3: LFW pairs need"),
+])
+def test_bad_lfw_files_say_what_is_wrong(text, message):
+    with pytest.raises(PairsFileError, match=message):
+        read_pairs(text, "pairs.txt")
+
+
+@pytest.mark.parametrize("label", ["yes", "TRUE", "same", "1", "genuine"])
+def test_csv_labels_in_every_common_spelling(label):
+    negative = {"yes": "no", "TRUE": "false", "same": "different", "1": "0", "genuine": "impostor"}
+    pairs = read_pairs(f"img1,img2,label\na,b,{label}\nc,d,{negative[label]}\n")
+    assert [p.same for p in pairs] == [True, False]
+
+
+def test_csv_columns_are_found_by_name():
+    text = "pair,verdict,left,right\n1,different,a.jpg,b.jpg\n2,same,c.jpg,d.jpg\n"
+    pairs = read_pairs(text, columns=parse_columns("left, right, VERDICT"))
+    assert [(p.image_a, p.image_b, p.same) for p in pairs] == [
+        ("a.jpg", "b.jpg", False), ("c.jpg", "d.jpg", True)]
+    with pytest.raises(PairsFileError, match="--columns A,B,LABEL"):
+        read_pairs(text)
+    with pytest.raises(PairsFileError, match="not lefty"):
+        read_pairs(text, columns=("lefty", "right", "verdict"))
+    with pytest.raises(PairsFileError, match=":3: need 4 columns"):
+        read_pairs(text.replace("2,same,", "same,"), columns=("left", "right", "verdict"))
+    with pytest.raises(PairsFileError, match="three names"):
+        parse_columns("left,right")

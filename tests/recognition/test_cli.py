@@ -107,4 +107,32 @@ def test_calibrate_reports_rates_and_lists_unusable_images(faces_dir: Path, tmp_
     bad = tmp_path / "bad.csv"
     bad.write_text("a.png,b.png,maybe\n")
     proc = kiosk("models", "calibrate", str(bad))
-    assert proc.returncode == 2 and "must be 1/0 or yes/no" in proc.stderr
+    assert proc.returncode == 2 and "label must be yes/no" in proc.stderr
+
+
+def test_calibrate_reads_lfw_pairs_txt_and_named_csv_columns(faces_dir: Path, tmp_path: Path):
+    lfw = tmp_path / "lfw"
+    for person, number, image in (("Eileen_Collins", 1, "astronaut.png"),
+                                  ("Eileen_Collins", 2, "astronaut_flip.jpg"),
+                                  ("Tom_Hanks", 1, "hanks.png"),
+                                  ("Tom_Hanks", 2, "hanks_dark.jpg")):
+        (lfw / person).mkdir(parents=True, exist_ok=True)
+        (lfw / person / f"{person}_{number:04d}.jpg").write_bytes((faces_dir / image).read_bytes())
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1\t2\nEileen_Collins\t1\t2\nTom_Hanks\t1\t2\n"
+                     "Eileen_Collins\t1\tTom_Hanks\t1\nEileen_Collins\t2\tTom_Hanks\t2\n")
+    proc = kiosk("models", "calibrate", str(pairs), "--images", str(lfw), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["genuine_pairs"], out["impostor_pairs"], out["fnmr"], out["fmr"]) == (2, 2, 0, 0)
+    named = tmp_path / "named.csv"
+    named.write_text("id,left,right,verdict\n1,astronaut.png,astronaut_flip.jpg,same\n"
+                     "2,astronaut.png,hanks.png,different\n")
+    proc = kiosk("models", "calibrate", str(named), "--images", str(faces_dir), "--json")
+    assert proc.returncode == 2 and "--columns A,B,LABEL" in proc.stderr
+    proc = kiosk("models", "calibrate", str(named), "--images", str(faces_dir), "--json",
+                 "--columns", "left,right,verdict")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["genuine_pairs"] == 1
+    proc = kiosk("models", "calibrate", str(named), "--columns", "left,right")
+    assert proc.returncode == 2 and "three names" in proc.stderr

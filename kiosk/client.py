@@ -262,6 +262,19 @@ class PlatformClient:
         return self.request("POST", f"/v1/handoffs/{urlquote(handoff_id, safe='')}/take",
                             model=schemas.Handoff)
 
+    def resolve_handoff(self, handoff_id: str, outcome: schemas.ResolveOutcome,
+                        settlement_id: str | None = None) -> schemas.Handoff:
+        return self.request(
+            "POST", f"/v1/handoffs/{urlquote(handoff_id, safe='')}/resolve",
+            schemas.HandoffResolveRequest(outcome=outcome, settlement_id=settlement_id),
+            model=schemas.Handoff, retry=True)
+
+    def dismiss_handoff(self, handoff_id: str, reason: schemas.DismissReason
+                        ) -> schemas.Handoff:
+        return self.request("POST", f"/v1/handoffs/{urlquote(handoff_id, safe='')}/dismiss",
+                            schemas.HandoffDismissRequest(reason=reason),
+                            model=schemas.Handoff, retry=True)
+
     def patient(self, patient_id: str) -> schemas.PatientView:
         return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}",
                             model=schemas.PatientView)

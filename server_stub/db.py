@@ -246,6 +246,16 @@ handoff_patients = Table(  # who and how much, when the kiosk knew (after a look
     Column("amount_fen", BigInteger),
 )
 
+handoff_closures = Table(  # a counter resolved it (served) or dismissed it (with a reason)
+    "handoff_closures", metadata,
+    Column("handoff_id", String(64), ForeignKey("handoffs.handoff_id"), primary_key=True),
+    Column("state", String(16), nullable=False),  # resolved | dismissed
+    Column("outcome", String(32), nullable=False),  # a fixed code, never free text
+    Column("settlement_id", String(64)),
+    Column("closed_by", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("closed_ms", BigInteger, nullable=False),
+)
+
 heartbeats = Table(  # the latest heartbeat of each device, replaced by the next one
     "heartbeats", metadata,
     Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),

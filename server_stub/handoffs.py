@@ -5,7 +5,9 @@ site's hand-offs of a local day and takes one over. Opening is idempotent per
 (kiosk, session): the kiosk may resend after a lost answer and still gets one hand-off.
 A session with the same reason as an open hand-off of its kiosk from the last
 ``[handoffs] merge_window_s`` joins that one (``count``): one problem at one kiosk is one
-row on the counter's queue, not eleven.
+row on the counter's queue, not eleven. A counter closes one when it is done: resolved
+(served: paid, nothing to pay, sent elsewhere) or dismissed (nobody to serve), each with a
+fixed code, audited; closed hand-offs leave the open feed and take no more merges.
 Ids, reason codes and — when the kiosk already knew who it was, after a look-up — the
 patient's id and the amount at stake are stored; the counter sees the name masked and the
 kiosk by its registered name, so staff know whom to look for and where.
@@ -26,7 +28,15 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import audit
 from server_stub.clock import day_bounds, to_datetime
-from server_stub.db import devices, handoff_patients, handoff_sessions, handoffs, users
+from server_stub.db import (
+    devices,
+    handoff_closures,
+    handoff_patients,
+    handoff_sessions,
+    handoffs,
+    settlements,
+    users,
+)
 from server_stub.directory import Device
 
 _h = handoffs.c
@@ -36,17 +46,27 @@ _MERGED = (select(_m.handoff_id, func.count().label("merged"),
                   func.max(_m.created_ms).label("last_ms"))
            .group_by(_m.handoff_id).subquery())
 _p = handoff_patients.c
+_c = handoff_closures.c
 _WITH_COUNTS = (select(handoffs, _MERGED.c.merged, _MERGED.c.last_ms,
                        devices.c.name.label("kiosk_name"), _p.patient_id, _p.amount_fen,
-                       users.c.name.label("patient_name"))
+                       users.c.name.label("patient_name"), _c.state.label("closed_state"),
+                       _c.outcome, _c.settlement_id, _c.closed_by, _c.closed_ms)
                 .outerjoin(_MERGED, _MERGED.c.handoff_id == _h.handoff_id)
                 .join(devices, devices.c.device_id == _h.kiosk_id)
                 .outerjoin(handoff_patients, _p.handoff_id == _h.handoff_id)
-                .outerjoin(users, users.c.patient_id == _p.patient_id))
+                .outerjoin(users, users.c.patient_id == _p.patient_id)
+                .outerjoin(handoff_closures, _c.handoff_id == _h.handoff_id))
+
+
+def _state(row: Mapping[str, Any]) -> schemas.HandoffState:
+    if row.get("closed_state"):
+        return schemas.HandoffState(row["closed_state"])
+    return schemas.HandoffState.TAKEN if row["taken_by"] else schemas.HandoffState.OPEN
 
 
 def view(row: Mapping[str, Any]) -> schemas.Handoff:
     taken_ms, merged = row["taken_ms"], row.get("merged") or 0
+    closed_ms = row.get("closed_ms")
     return schemas.Handoff(
         handoff_id=row["handoff_id"], site_id=row["site_id"], kiosk_id=row["kiosk_id"],
         session_id=row["session_id"], reason=row["reason"],
@@ -55,7 +75,9 @@ def view(row: Mapping[str, Any]) -> schemas.Handoff:
         count=1 + merged, last_at=to_datetime(row["last_ms"]) if merged else None,
         kiosk_name=row.get("kiosk_name") or "", patient_id=row.get("patient_id"),
         patient_name=mask_name(row["patient_name"]) if row.get("patient_name") else None,
-        amount_fen=row.get("amount_fen"))
+        amount_fen=row.get("amount_fen"), state=_state(row), closed_by=row.get("closed_by"),
+        closed_at=to_datetime(closed_ms) if closed_ms is not None else None,
+        outcome=row.get("outcome"), settlement_id=row.get("settlement_id"))
 
 
 def _by_id(conn: Connection, handoff_id: str) -> schemas.Handoff:
@@ -86,8 +108,10 @@ def open_handoff(conn: Connection, *, device: Device, req: schemas.HandoffReques
         select(users.c.patient_id).where(users.c.patient_id == req.patient_id)).first() else None
     if merge_window_s:  # the same problem of the same patient (or of nobody known) again
         open_same = conn.execute(select(_h.handoff_id).outerjoin(
-            handoff_patients, _p.handoff_id == _h.handoff_id).where(
+            handoff_patients, _p.handoff_id == _h.handoff_id).outerjoin(
+            handoff_closures, _c.handoff_id == _h.handoff_id).where(
             _h.kiosk_id == device.device_id, _h.reason == req.reason, _h.taken_by.is_(None),
+            _c.handoff_id.is_(None),
             _h.created_ms >= now - merge_window_s * 1000,
             _p.patient_id == patient_id if patient_id else _p.patient_id.is_(None))
             .order_by(_h.created_ms.desc()).limit(1)).scalar()
@@ -130,7 +154,7 @@ def handoffs_on(conn: Connection, *, site_id: str, day: dt.date, timezone: str,
     query = _WITH_COUNTS.where(_h.site_id == site_id, _h.created_ms >= start,
                                _h.created_ms < end)
     if open_only:
-        query = query.where(_h.taken_by.is_(None))
+        query = query.where(_h.taken_by.is_(None), _c.handoff_id.is_(None))
     rows = conn.execute(query.order_by(_h.created_ms.desc(), _h.handoff_id.desc()))
     return schemas.HandoffList(site_id=site_id, date=day.isoformat(),
                                handoffs=[view(r) for r in rows.mappings()])
@@ -160,3 +184,34 @@ def take(conn: Connection, *, device: Device, handoff_id: str, now: int) -> sche
                  subject=handoff_id, details={"site_id": device.site_id,
                                               "session_id": row["session_id"]})
     return view({**row, "taken_by": device.device_id, "taken_ms": now})
+
+
+def close(conn: Connection, *, device: Device, handoff_id: str,
+          state: schemas.HandoffState, outcome: str, settlement_id: str | None,
+          now: int) -> schemas.Handoff:
+    """Resolve or dismiss it (a counter of its site). The same close again changes nothing;
+    another one is ``handoff.already_closed``. A resolution as settled names a settlement
+    of this site."""
+    row = conn.execute(_WITH_COUNTS.where(_h.handoff_id == handoff_id,
+                                          _h.site_id == device.site_id)
+                       .with_for_update(of=handoffs)).mappings().first()
+    if row is None:
+        raise ProtocolError(ErrorCode.HANDOFF_NOT_FOUND, "no such hand-off at this site")
+    if row["closed_state"]:
+        if (row["closed_state"], row["outcome"], row["settlement_id"]) == (
+                state.value, outcome, settlement_id):
+            return view(row)
+        raise ProtocolError(ErrorCode.HANDOFF_ALREADY_CLOSED,
+                            f"this hand-off was already {row['closed_state']}",
+                            state=row["closed_state"], closed_by=row["closed_by"])
+    if settlement_id is not None and conn.execute(select(settlements.c.settlement_id).where(
+            settlements.c.settlement_id == settlement_id,
+            settlements.c.site_id == device.site_id)).first() is None:
+        raise ProtocolError(ErrorCode.SETTLEMENT_NOT_FOUND, "no such settlement at this site")
+    conn.execute(insert(handoff_closures).values(
+        handoff_id=handoff_id, state=state.value, outcome=outcome,
+        settlement_id=settlement_id, closed_by=device.device_id, closed_ms=now))
+    audit.append(conn, at_ms=now, actor=device.actor, action=f"handoff.{state.value}",
+                 subject=handoff_id, details={"site_id": device.site_id, "outcome": outcome,
+                                              "settlement_id": settlement_id})
+    return _by_id(conn, handoff_id)

@@ -100,6 +100,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/handoffs"): _site(A, A),
     ("GET", "/v1/handoffs"): _site(R, A),
     ("POST", "/v1/handoffs/{handoff_id}/take"): _resource(R, ErrorCode.HANDOFF_NOT_FOUND),
+    ("POST", "/v1/handoffs/{handoff_id}/resolve"): _resource(R, ErrorCode.HANDOFF_NOT_FOUND),
+    ("POST", "/v1/handoffs/{handoff_id}/dismiss"): _resource(R, ErrorCode.HANDOFF_NOT_FOUND),
     ("POST", "/v1/heartbeat"): _site(A, A),
 }
 

@@ -248,6 +248,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "credit.user_blacklisted": ("您目前不能使用信用就医，请到人工窗口缴费。",
                                 "Credit pay is not available to you now. Please pay at the "
                                 "cashier."),
+    "handoff.already_closed": ("这条转人工记录已处理过了，请刷新列表。",
+                               "This hand-off was already closed. Refresh the list."),
     "handoff.already_taken": ("这位患者已由其他窗口接手。",
                               "Another counter has already taken this patient."),
     "handoff.not_found": ("没有找到这条转人工记录，请刷新列表。",

@@ -65,6 +65,12 @@ class PlatformCashierService:
     def take_over(self, handoff_id: str) -> Handoff:
         return Handoff.of(self.client.take_handoff(handoff_id))
 
+    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> Handoff:
+        return Handoff.of(self.client.resolve_handoff(handoff_id, outcome))
+
+    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> Handoff:
+        return Handoff.of(self.client.dismiss_handoff(handoff_id, reason))
+
     # ---------------------------------------------------------------- look-up
     def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
         if by == LookupBy.CARD:

@@ -50,6 +50,7 @@ class Handoff:
     patient_id: str = ""
     patient_name: str = ""  # masked
     amount_fen: int | None = None
+    state: schemas.HandoffState = schemas.HandoffState.OPEN
 
     @classmethod
     def of(cls, wire: schemas.Handoff) -> Handoff:
@@ -58,7 +59,8 @@ class Handoff:
                    session_id=wire.session_id, reason=wire.reason, at=wire.created_at,
                    taken_by=wire.taken_by or "", kiosk_name=wire.kiosk_name, count=wire.count,
                    last_at=wire.last_at, patient_id=wire.patient_id or "",
-                   patient_name=wire.patient_name or "", amount_fen=wire.amount_fen)
+                   patient_name=wire.patient_name or "", amount_fen=wire.amount_fen,
+                   state=wire.state)
 
     @property
     def latest(self) -> datetime:
@@ -69,6 +71,10 @@ class CashierService(Protocol):
     def handoffs(self) -> list[Handoff]: ...
 
     def take_over(self, handoff_id: str) -> Handoff: ...
+
+    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> Handoff: ...
+
+    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> Handoff: ...
 
     def lookup(self, by: LookupBy, key: str) -> PendingBills: ...
 

@@ -64,6 +64,7 @@ class ErrorCode(StrEnum):
     TEMPLATE_INVALID = "template.invalid"
     HANDOFF_NOT_FOUND = "handoff.not_found"
     HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
+    HANDOFF_ALREADY_CLOSED = "handoff.already_closed"
     # server side
     INTERNAL = "server.internal"
     STORAGE_UNAVAILABLE = "server.storage"  # the platform cannot write (disk full, I/O error)
@@ -119,6 +120,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TEMPLATE_INVALID: 422,
     ErrorCode.HANDOFF_NOT_FOUND: 404,
     ErrorCode.HANDOFF_ALREADY_TAKEN: 409,
+    ErrorCode.HANDOFF_ALREADY_CLOSED: 409,
     ErrorCode.INTERNAL: 500,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.UNTRUSTED_RESPONSE: 502,

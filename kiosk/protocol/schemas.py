@@ -440,6 +440,36 @@ class HandoffRequest(Request):
     amount_fen: Fen | None = Field(default=None, description="the self-pay at stake, if known")
 
 
+class HandoffState(StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"  # a counter is serving the patient
+    RESOLVED = "resolved"  # served: paid, nothing to pay, or sent elsewhere
+    DISMISSED = "dismissed"  # nobody to serve (left, a duplicate, handled elsewhere, a test)
+
+
+class ResolveOutcome(StrEnum):
+    SETTLED = "settled"
+    NO_CHARGE = "no_charge"
+    REFERRED = "referred"
+
+
+class DismissReason(StrEnum):
+    LEFT = "left"
+    DUPLICATE = "duplicate"
+    HANDLED_ELSEWHERE = "handled_elsewhere"
+    TEST = "test"
+
+
+class HandoffResolveRequest(Request):
+    outcome: ResolveOutcome
+    settlement_id: Identifier | None = Field(default=None, description=(
+        "outcome settled: the settlement at this site that served the patient"))
+
+
+class HandoffDismissRequest(Request):
+    reason: DismissReason
+
+
 class Handoff(Response):
     """A kiosk session given up on self-service: ids, a reason code, the kiosk's name, and
     the patient only in masked form (when the kiosk knew who it was)."""
@@ -463,6 +493,13 @@ class Handoff(Response):
     patient_id: str | None = None
     patient_name: str | None = Field(default=None, description="masked, e.g. 张*三")
     amount_fen: Fen | None = None
+    state: HandoffState = HandoffState.OPEN
+    closed_by: str | None = Field(default=None, description="the counter that closed it")
+    closed_at: AwareDatetime | None = None
+    outcome: str | None = Field(default=None, description=(
+        "resolved: settled | no_charge | referred; dismissed: left | duplicate | "
+        "handled_elsewhere | test"))
+    settlement_id: str | None = None
 
 
 class HandoffList(Response):

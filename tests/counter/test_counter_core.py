@@ -31,9 +31,9 @@ from kiosk.counter.enrolment import (
 )
 from kiosk.counter.inputs import BadInput, lookup_key, reversal_reason, withdrawal_reason
 from kiosk.counter.pin import PinError, PinGate, PinMissing, hash_pin, verify_pin
-from kiosk.counter.queue import HandoffQueue
+from kiosk.counter.queue import DISMISS_REASONS, HandoffQueue
 from kiosk.counter.service import Handoff, LookupBy
-from kiosk.protocol.schemas import PaymentMethod, SettleRequest
+from kiosk.protocol.schemas import HandoffState, PaymentMethod, SettleRequest
 from tests.ui.helpers import padded
 
 PIN = "246810"
@@ -112,13 +112,14 @@ def test_reversal_and_withdrawal_need_a_reason():
                 check(bad)
 
 
-def handoff(handoff_id: str, *, count: int = 1, taken: bool = False) -> Handoff:
+def handoff(handoff_id: str, *, count: int = 1, taken: bool = False,
+            state: HandoffState = HandoffState.OPEN) -> Handoff:
     return Handoff(handoff_id=handoff_id, kiosk_id="dev_k1", session_id=f"s-{handoff_id}",
                    reason="face.not_recognised", at=T0, taken_by="dev_c1" if taken else "",
-                   kiosk_name="门诊一楼 2号机", count=count)
+                   kiosk_name="门诊一楼 2号机", count=count, state=state)
 
 
-def test_queue_says_what_is_new_and_how_long_they_waited(caplog):
+def test_queue_says_what_is_new_and_how_long_they_waited():
     now = [T0 + timedelta(seconds=75)]
     queue = HandoffQueue(now=lambda: now[0])
     assert queue.update([handoff("h1")]) == []  # the first load: nothing *arrived*
@@ -129,16 +130,13 @@ def test_queue_says_what_is_new_and_how_long_they_waited(caplog):
     now[0] = T0 - timedelta(seconds=5)  # a clock behind the platform's: never negative
     assert queue.waited_s(queue.rows[1]) == 0
 
-    caplog.set_level("INFO", logger="kiosk.counter.queue")
-    queue.dismiss("h1", "left")
+    queue.closed(queue.rows[1])  # this console dismissed it: gone at once
     assert [h.handoff_id for h in queue.rows] == ["h2"]
-    (record,) = [r for r in caplog.records if r.msg == "cashier.handoff_dismissed"]
-    assert record.reason == "left" and record.scope == "local"
-    assert queue.update([handoff("h2", taken=True), handoff("h1", count=2)]) == []
-    assert [h.handoff_id for h in queue.rows] == ["h2"]  # stays hidden here
-    assert queue.update([handoff("h2", taken=True), handoff("h1", count=3)]) == ["h1"]
-    with pytest.raises(ValueError):
-        queue.dismiss("h2", "because I said so")  # free text could hold personal data
+    closed = handoff("h1", count=2, state=HandoffState.DISMISSED)
+    assert queue.update([handoff("h2", taken=True), closed]) == []  # closed for everyone
+    assert [h.handoff_id for h in queue.rows] == ["h2"]
+    assert {r.value for r in DISMISS_REASONS} == {"left", "duplicate", "handled_elsewhere",
+                                                  "test"}  # fixed codes, never free text
 
 
 def request(bill: str = "B1", fen: int = 2_095) -> SettleRequest:

@@ -18,7 +18,8 @@ from tests.server.live import Device, Server, error_code
 
 HANDOFF_FIELDS = {"handoff_id", "site_id", "kiosk_id", "session_id", "reason", "created_at",
                   "taken_by", "taken_at", "count", "last_at", "kiosk_name", "patient_id",
-                  "patient_name", "amount_fen"}
+                  "patient_name", "amount_fen", "state", "closed_by", "closed_at", "outcome",
+                  "settlement_id"}
 
 
 def session() -> str:
@@ -117,8 +118,9 @@ def test_take_marks_it_taken_and_the_open_filter_follows(
     assert taken.status_code == 200, taken.text
     body = taken.json()
     assert body["taken_by"] == counter.device_id and body["taken_at"] is not None
-    assert {k: v for k, v in body.items() if not k.startswith("taken_")} == {
-        k: v for k, v in created.items() if not k.startswith("taken_")}
+    assert body["state"] == "taken" and created["state"] == "open"
+    assert {k: v for k, v in body.items() if not k.startswith("taken_") and k != "state"} == {
+        k: v for k, v in created.items() if not k.startswith("taken_") and k != "state"}
 
     assert hid not in {h["handoff_id"] for h in listed(counter)}
     everything = {h["handoff_id"]: h for h in listed(counter, open="false")}
@@ -281,3 +283,39 @@ def kiosk_name(server: Server, device_id: str) -> str:
     with sqlite3.connect(f"file:{server.db_file}?mode=ro", uri=True) as db:
         return db.execute("SELECT name FROM devices WHERE device_id = ?",
                           (device_id,)).fetchone()[0]
+
+
+def test_a_counter_resolves_or_dismisses_a_handoff_for_every_counter(
+        server: Server, counter: Device, other_counter: Device):
+    kiosk = server.device("kiosk")
+    served = hand_over(kiosk, session(), "credit.user_suspended").json()
+    gone = hand_over(kiosk, session(), "bill.not_found").json()
+    bad = counter.post(f"/v1/handoffs/{served['handoff_id']}/resolve", {"outcome": "maybe"})
+    assert bad.status_code == 422 and error_code(bad) == "request.invalid"
+    missing = counter.post(f"/v1/handoffs/{served['handoff_id']}/resolve",
+                           {"outcome": "settled", "settlement_id": "stl_nope"})
+    assert missing.status_code == 404 and error_code(missing) == "settlement.not_found"
+    resolved = counter.post(f"/v1/handoffs/{served['handoff_id']}/resolve",
+                            {"outcome": "no_charge"})
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert (body["state"], body["outcome"], body["closed_by"]) == (
+        "resolved", "no_charge", counter.device_id) and body["closed_at"]
+    again = counter.post(f"/v1/handoffs/{served['handoff_id']}/resolve",
+                         {"outcome": "no_charge"})
+    assert again.status_code == 200 and again.json() == body  # the same close: unchanged
+    other = other_counter.post(f"/v1/handoffs/{served['handoff_id']}/dismiss",
+                               {"reason": "left"})
+    assert other.status_code == 409 and error_code(other) == "handoff.already_closed"
+    dismissed = other_counter.post(f"/v1/handoffs/{gone['handoff_id']}/dismiss",
+                                   {"reason": "duplicate"}).json()
+    assert (dismissed["state"], dismissed["outcome"]) == ("dismissed", "duplicate")
+    open_ids = {h["handoff_id"] for h in listed(counter, open="true")}
+    assert served["handoff_id"] not in open_ids and gone["handoff_id"] not in open_ids
+    later = hand_over(kiosk, session(), "credit.user_suspended").json()
+    assert later["handoff_id"] != served["handoff_id"]  # a closed one takes no more merges
+    with sqlite3.connect(f"file:{server.db_file}?mode=ro", uri=True) as db:
+        actions = {r[0] for r in db.execute(
+            "SELECT action FROM audit_log WHERE subject IN (?, ?)",
+            (served["handoff_id"], gone["handoff_id"]))}
+    assert {"handoff.resolved", "handoff.dismissed"} <= actions

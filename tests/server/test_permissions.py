@@ -125,6 +125,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/handoffs"): lambda s, d: d.get("/v1/handoffs"),
     ("POST", "/v1/handoffs/{handoff_id}/take"): lambda s, d: d.post(
         f"/v1/handoffs/{s.handoff()}/take", None),
+    ("POST", "/v1/handoffs/{handoff_id}/resolve"): lambda s, d: d.post(
+        f"/v1/handoffs/{s.handoff()}/resolve", {"outcome": "no_charge"}),
+    ("POST", "/v1/handoffs/{handoff_id}/dismiss"): lambda s, d: d.post(
+        f"/v1/handoffs/{s.handoff()}/dismiss", {"reason": "test"}),
     ("POST", "/v1/heartbeat"): lambda s, d: d.post("/v1/heartbeat", beat()),
 }
 CELLS = [(route, role, own) for route in RULES for role in ("kiosk", "counter")

@@ -113,7 +113,7 @@ def test_console_stays_locked_without_the_pin(console, qtbot):
 
 def test_a_kiosk_handoff_appears_by_itself_in_staff_words(console, kiosk_client,
                                                           kiosk_config, handoffs,
-                                                          monkeypatch, qtbot):
+                                                          monkeypatch, counter, qtbot):
     beeps = []
     monkeypatch.setattr(QApplication, "beep", staticmethod(lambda: beeps.append(1)))
     unlock(console, qtbot, handoffs)
@@ -159,13 +159,20 @@ def test_a_kiosk_handoff_appears_by_itself_in_staff_words(console, kiosk_client,
     console.queue.dismiss_reason.setCurrentIndex(1)  # duplicate
     console.queue.dismiss_button.click()
     dialog_of(console, qtbot).ok_button.click()
-    assert row_of(table, handoffs[1]) == -1  # hidden here; the platform still has it
-    assert tr("cashier.waiting") not in [table.item(r, 6).text()
-                                         for r in range(table.rowCount())
-                                         if table.item(r, 0).data(
-                                             Qt.ItemDataRole.UserRole) == handoffs[1]]
-    qtbot.wait(2_000)  # the next polls keep it hidden
+    qtbot.waitUntil(lambda: row_of(table, handoffs[1]) == -1, timeout=WAIT_MS)
+    closed = {h.handoff_id: h for h in counter.handoffs(open_only=False).handoffs}
+    assert closed[handoffs[1]].state == "dismissed"  # on the platform, for every counter
+    assert closed[handoffs[1]].outcome == "duplicate"
+    qtbot.wait(2_000)  # the next polls keep it away
     assert row_of(table, handoffs[1]) == -1
+
+    table.selectRow(row_of(table, new.handoff_id))  # the patient taken over was served
+    console.queue.resolve_outcome.setCurrentIndex(1)  # nothing to pay
+    console.queue.resolve_button.click()
+    qtbot.waitUntil(lambda: row_of(table, new.handoff_id) == -1, timeout=WAIT_MS)
+    done = {h.handoff_id: h for h in counter.handoffs(open_only=False).handoffs}
+    assert done[new.handoff_id].state == "resolved"
+    assert done[new.handoff_id].outcome == "no_charge"
 
 
 def press(console, qtbot, key: Qt.Key) -> None:

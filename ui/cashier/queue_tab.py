@@ -1,6 +1,7 @@
 """The hand-off queue: polled on the console's worker every ``POLL_MS`` while unlocked, so a
 kiosk's hand-off shows within two seconds without a click; new rows are highlighted and
-beeped; take-over and (local) dismissal with a reason."""
+beeped; take-over, and closing one on the platform: resolved (served) or dismissed, each
+with a fixed code."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk.counter.queue import DISMISS_REASONS, HandoffQueue
+from kiosk.counter.queue import DISMISS_REASONS, RESOLVE_OUTCOMES, HandoffQueue
 from kiosk.counter.service import Handoff
+from kiosk.protocol.schemas import DismissReason, ResolveOutcome
 from ui import theme
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import say, staff_reason, waited
@@ -44,11 +46,17 @@ class QueueTab(QWidget):
         row = QHBoxLayout()
         self.take_button = button("take_over", "primary")
         self.take_button.clicked.connect(self.take_over)
+        self.resolve_outcome = QComboBox()
+        self.resolve_outcome.setObjectName("resolve_outcome")
+        self.resolve_button = button("resolve")
+        self.resolve_button.clicked.connect(self.resolve)
         self.dismiss_reason = QComboBox()
         self.dismiss_reason.setObjectName("dismiss_reason")
         self.dismiss_button = button("dismiss")
         self.dismiss_button.clicked.connect(self.dismiss)
         row.addWidget(self.take_button)
+        row.addWidget(self.resolve_outcome)
+        row.addWidget(self.resolve_button)
         row.addStretch(1)
         row.addWidget(self.dismiss_reason)
         row.addWidget(self.dismiss_button)
@@ -60,11 +68,15 @@ class QueueTab(QWidget):
         set_headers(self.table, COLUMNS, lang)
         self.take_button.setText(say("counter.take_over", lang))
         self.dismiss_button.setText(say("counter.dismiss", lang))
-        current = self.dismiss_reason.currentIndex()
-        self.dismiss_reason.clear()
-        for reason in DISMISS_REASONS:
-            self.dismiss_reason.addItem(say(f"counter.dismiss.{reason}", lang), reason)
-        self.dismiss_reason.setCurrentIndex(max(0, current))
+        self.resolve_button.setText(say("counter.resolve", lang))
+        for combo, codes, prefix in ((self.dismiss_reason, DISMISS_REASONS, "counter.dismiss"),
+                                     (self.resolve_outcome, RESOLVE_OUTCOMES,
+                                      "counter.resolve")):
+            current = combo.currentIndex()
+            combo.clear()
+            for code in codes:
+                combo.addItem(say(f"{prefix}.{code.value}", lang), code.value)
+            combo.setCurrentIndex(max(0, current))
         self._show()
 
     def start(self) -> None:
@@ -152,10 +164,23 @@ class QueueTab(QWidget):
                           f"{handoff.kiosk_name or handoff.kiosk_id} · "
                           f"{staff_reason(handoff.reason, lang)}\n"
                           f"{say(f'counter.dismiss.{reason}', lang)}",
-                          lambda _: self._dismissed(handoff.handoff_id, reason))
+                          lambda _: self.host.run(
+                              "dismiss", lambda: self.host.service.dismiss(
+                                  handoff.handoff_id, DismissReason(reason)),
+                              lambda closed: self._closed(closed, f"counter.dismiss.{reason}")))
 
-    def _dismissed(self, handoff_id: str, reason: str) -> None:
-        self.queue.dismiss(handoff_id, reason)
+    def resolve(self) -> None:
+        handoff = self.selected()
+        if handoff is None:
+            return
+        outcome = str(self.resolve_outcome.currentData())
+        self.host.run("resolve", lambda: self.host.service.resolve(
+            handoff.handoff_id, ResolveOutcome(outcome)),
+            lambda closed: self._closed(closed, f"counter.resolve.{outcome}"))
+
+    def _closed(self, handoff: object, what: str) -> None:
+        assert isinstance(handoff, Handoff)
+        self.queue.closed(handoff)
         self._show()
-        self.host.tell(say("counter.dismissed", self.host.lang,
-                           reason=say(f"counter.dismiss.{reason}", self.host.lang)))
+        self.host.tell(say("counter.closed", self.host.lang,
+                           what=say(what, self.host.lang)), "good")

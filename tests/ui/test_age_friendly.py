@@ -138,7 +138,9 @@ def test_top_bar_stays_one_row(make_window, port):
 
 def test_the_measuring_catches_what_it_should(make_window, port):
     window = make_window(port)
-    _show(window, sample_views()["11-fallback-not-recognised"], "1024x768", "zh", False)
+    not_called = dataclasses.replace(sample_views()["11-fallback-not-recognised"],
+                                     cashier_called=False)  # its next-step line is shown
+    _show(window, not_called, "1024x768", "zh", False)
     screen = window.screens["fallback"]
     screen.message.setStyleSheet("color: #3A4A66;")  # dark grey on navy
     small = QPushButton("x", screen)
@@ -150,7 +152,7 @@ def test_the_measuring_catches_what_it_should(make_window, port):
     found = age_friendly.problems(window, elderly=False)
     assert any("contrast" in p for p in found)
     assert any("tap target" in p and "40x40" in p for p in found)
-    assert any("20 px < 30 px" in p for p in found)
+    assert any("20 px < 30 px" in p for p in found), found
     assert any("< 45 px" in p for p in age_friendly.problems(window, elderly=True))
     widow = QLabel("已记录，网络恢复后自动确认", screen)
     widow.setProperty("role", "title")

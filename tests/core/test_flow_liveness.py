@@ -24,13 +24,15 @@ def run(head) -> tuple[CheckoutFlow, list]:
     flow.start_face(0.0)
     effects: list = []
     prompt_at, direction, t = None, 0.0, 0.05
-    while t < 20 and flow.state in (State.SEARCHING, State.LIVENESS):
+    while t < 40 and flow.state in (State.SEARCHING, State.LIVENESS):  # two tries
         face, _ = head.observe(t, prompt_at, direction)
         effects += flow.on_frame(FrameObservation(t, face, (), None,
                                                   MATCH if flow.state == State.SEARCHING
                                                   else None))
         effects += flow.tick(t)
         guidance = flow.view(t).guidance
+        if flow.state == State.SEARCHING:
+            prompt_at = None  # a new try: the head waits for the new prompt
         if prompt_at is None and guidance in PROMPT_DIRECTION:
             prompt_at, direction = t, PROMPT_DIRECTION[guidance]
         t += 1 / 15
@@ -58,8 +60,11 @@ class StillPhoto(SyntheticHead):
 
 
 def test_a_face_that_never_turns_goes_to_the_cashier():
+    """After the one more try (``face_retries``) it offers to look again, then the cashier."""
     for seed in range(4):
         flow, effects = run(StillPhoto(np.random.default_rng(seed), noise_iod=0.02))
         assert flow.state == State.FALLBACK
         assert flow.reason.startswith("liveness.")
         assert not any(isinstance(e, LookupPatient) for e in effects)
+        assert [e.event for e in effects if getattr(e, "event", "") == "face.retry"] \
+            == ["face.retry"]

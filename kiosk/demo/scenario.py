@@ -122,12 +122,12 @@ class Demo:
                         if view.result is not None:
                             result.settlement_id = view.result.settlement_id or ""
                         self._await_receipt(result)
-                        result.voice_files = self.voice_files()
                         return result
                 time.sleep(0.02)
             raise TimeoutError(f"no checkout within {timeout_s} s; last: {runtime.last_view}")
         finally:
             self.app.stop()
+            result.voice_files = self.voice_files()  # once the voice is quiet: all of it
 
     def _await_receipt(self, result: DemoResult, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -129,6 +129,7 @@ def test_a_platform_restored_from_a_backup_is_found_by_the_batch_totals(platform
     hand-off is raised, and the kiosk sends it again under its own key; `audit verify`
     fails on the anchor kept outside the database."""
     runtime = make_runtime(platform, engine, "kiosk-restore")  # provisioned before the copy
+    runtime._reconciled_at = time.monotonic()  # its hourly batch must not run in between
     counter = connect(platform.device("counter", "counter-restore"))
     db = platform.root / "server.db"
     backup = platform.root / "before.db"

@@ -252,6 +252,8 @@ class EnrolmentPanel(QWidget):
         self._update_buttons()
 
     def _on_frame(self, image: QImage, box: QRectF | None, guidance: str) -> None:
+        if self.bridge is None or not self.bridge.loop.running:
+            return  # queued before the preview went off: no face picture after that
         if image.isNull():
             self.preview.clear()
         else:

@@ -7,7 +7,9 @@ Markdown table (pasted into README) and writes JSON for tracking over time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import itertools
 import json
 import os
 import platform
@@ -70,6 +72,64 @@ def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
             "align_ms": stats(align), "embed_ms": stats(embed), "total_ms": stats(total)}
 
 
+def package_people() -> dict[str, np.ndarray]:
+    """One photo each of eight people that packages ship: the astronaut, Hanks, and the six
+    faces of insightface's t1.jpg cut out with a margin."""
+    import insightface
+    from skimage import data
+
+    from kiosk.recognition.images import read_image_file
+
+    images = Path(insightface.__file__).resolve().parent / "data" / "images"
+    people = {"astronaut": np.ascontiguousarray(data.astronaut()[..., ::-1]),
+              "hanks": read_image_file(images / "Tom_Hanks_54745.png")}
+    group = read_image_file(images / "t1.jpg")
+    probe = FaceEngine.from_config(KioskConfig())
+    for i, det in enumerate(sorted(probe.detect(group), key=lambda d: d.box[0])):
+        x1, y1, x2, y2 = (int(v) for v in det.box)
+        pad = int(0.6 * (x2 - x1))
+        people[f"t1_{i}"] = np.ascontiguousarray(
+            group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad])
+    return people
+
+
+def _variants(img: np.ndarray) -> list[np.ndarray]:
+    """Second shots of the same person: mirrored, darker, heavy JPEG."""
+    jpeg = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 35])[1],
+                        cv2.IMREAD_COLOR)
+    return [np.ascontiguousarray(img[:, ::-1]), cv2.convertScaleAbs(img, alpha=0.6), jpeg]
+
+
+def bench_accuracy(config: KioskConfig) -> list[dict[str, object]]:
+    """Genuine and impostor scores on the package photos with detection at full resolution,
+    on a shrunk frame (``detect_min_face_px`` 40 and the configured value), and how far the
+    shrinking moves the templates of the same images."""
+    people = package_people()
+    rows, reference = [], None
+    for min_face in sorted({0, 40, config.recognition.detect_min_face_px}):
+        recognition = dataclasses.replace(config.recognition, detect_min_face_px=min_face)
+        engine = FaceEngine.from_config(dataclasses.replace(config, recognition=recognition))
+        templates = {n: engine.template_for(img, strict=False) for n, img in people.items()}
+        genuine = [engine.template_for(v, strict=False).similarity(templates[n])
+                   for n, img in people.items() for v in _variants(img)]
+        impostor = [templates[a].similarity(templates[b])
+                    for a, b in itertools.combinations(templates, 2)]
+        threshold = engine.policy.threshold
+        row: dict[str, object] = {
+            "detect_min_face_px": min_face, "detect_scale": min(engine.detect_scale, 1.0),
+            "genuine_pairs": len(genuine), "impostor_pairs": len(impostor),
+            "min_genuine": min(genuine), "max_impostor": max(impostor),
+            "false_non_matches": sum(g < threshold for g in genuine),
+            "false_matches": sum(i >= threshold for i in impostor),
+        }
+        if reference is None:
+            reference = templates
+        row["min_similarity_to_full_res"] = min(t.similarity(reference[n])
+                                                for n, t in templates.items())
+        rows.append(row)
+    return rows
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -119,6 +179,19 @@ def render(result: dict) -> str:
         lines.append(f"| {label} | {p[key]['median']:.1f} | {p[key]['p95']:.1f} |")
     lines += [
         "",
+        "| detection | genuine pairs, min score | impostor pairs, max score | false "
+        "non-matches / matches | min similarity to full-res templates |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for a in result["accuracy"]:
+        label = ("full resolution" if not a["detect_min_face_px"] else
+                 f"min face {a['detect_min_face_px']} px (scale {a['detect_scale']:.2f})")
+        lines.append(f"| {label} | {a['genuine_pairs']}, {a['min_genuine']:.3f} | "
+                     f"{a['impostor_pairs']}, {a['max_impostor']:.3f} | "
+                     f"{a['false_non_matches']} / {a['false_matches']} | "
+                     f"{a['min_similarity_to_full_res']:.4f} |")
+    lines += [
+        "",
         "| 1:N search, templates | median ms | p95 ms | matrix MB | bytes/template "
         "| process MB (with index) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -143,6 +216,7 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}, threads {config.models.threads}",
         "pipeline": bench_pipeline(config, args.frames),
+        "accuracy": bench_accuracy(config),
         "search": bench_search(engine_dim, tuple(args.sizes), args.queries),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

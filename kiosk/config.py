@@ -99,12 +99,14 @@ class MatchConfig:
 class RecognitionConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     match: MatchConfig = field(default_factory=MatchConfig)
-    # Smallest face (box height, frame px) the detector must still find. The frame is shrunk
-    # so such a face reaches the detector at 20 px (YuNet found 13-16 px faces in tests), then
-    # faces are aligned and embedded from the full frame: 40 detects a 640x480 frame at
-    # 320x240, ~3x cheaper. 0 detects at full resolution. Keep it under quality.min_face_px
-    # so a face too small to use is still seen and told to come closer (too_far).
-    detect_min_face_px: int = 40
+    # Smallest face (box height, frame px) YuNet must still find: it then runs on the frame
+    # shrunk so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detect ~2x
+    # cheaper), and faces are aligned and embedded from the full frame. 0 (default): the
+    # frame's own resolution. Measured (benchmarks/recognition.py): the shrunk frame's
+    # landmarks move the templates of the same image to 0.63-0.97 cosine, so it is off until
+    # the landmarks are refined at full resolution. Keep it under quality.min_face_px so a
+    # face too small to use is still seen and told to come closer (too_far).
+    detect_min_face_px: int = 0
 
     def validate(self) -> list[tuple[str, str]]:
         if self.detect_min_face_px and not (

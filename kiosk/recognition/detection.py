@@ -7,6 +7,7 @@ mouth corner (the order the ArcFace template uses).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -66,12 +67,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int
 
 
 def letterbox(
-    frame: np.ndarray, size: tuple[int, int], fixed: bool = True, multiple: int = 32
+    frame: np.ndarray, size: tuple[int, int], fixed: bool = True, multiple: int = 32,
+    max_scale: float = math.inf,
 ) -> tuple[np.ndarray, float]:
-    """Scale ``frame`` to fit ``size`` (w, h) keeping its aspect and pad right/bottom with
-    black: to exactly ``size`` if the graph is ``fixed``, else only up to a ``multiple``."""
+    """Scale ``frame`` to fit ``size`` (w, h), never by more than ``max_scale``, keeping its
+    aspect, and pad right/bottom with black: to exactly ``size`` if the graph is ``fixed``,
+    else only up to a ``multiple``."""
     width, height = size
-    scale = min(width / frame.shape[1], height / frame.shape[0])
+    scale = min(width / frame.shape[1], height / frame.shape[0], max_scale)
     new_w, new_h = max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = frame if scale == 1 else cv2.resize(frame, (new_w, new_h), interpolation=interp)
@@ -119,9 +122,11 @@ def decode_yunet(
 
 
 class YuNetDetector:
-    """OpenCV Zoo YuNet 2023mar run on ONNX Runtime (the graph's input is a fixed 640x640)."""
+    """OpenCV Zoo YuNet 2023mar run on ONNX Runtime, on the frame scaled by at most
+    ``max_scale`` (below 1: a shrunk frame, when the faces wanted are large)."""
 
-    def __init__(self, model_path: Path, spec: ModelFile, threads: int) -> None:
+    def __init__(self, model_path: Path, spec: ModelFile, threads: int,
+                 max_scale: float = math.inf) -> None:
         self.session = new_session(model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -129,9 +134,10 @@ class YuNetDetector:
         self.fixed = all(isinstance(d, int) for d in self.session.get_inputs()[0].shape[2:])
         self.score_threshold = float(spec.options.get("score_threshold", 0.6))
         self.nms_threshold = float(spec.options.get("nms_threshold", 0.3))
+        self.max_scale = max_scale
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        canvas, scale = letterbox(frame, self.size, fixed=self.fixed)
+        canvas, scale = letterbox(frame, self.size, fixed=self.fixed, max_scale=self.max_scale)
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         raw = self.session.run(self.output_names, {self.input_name: blob})
         boxes, scores, kps = decode_yunet(dict(zip(self.output_names, raw, strict=True)),

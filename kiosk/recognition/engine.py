@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from device.opencv import cv2
 from kiosk.config import KioskConfig
 from kiosk.errors import FaceNotUsable
 from kiosk.recognition.detection import Detection, Detector, ScrfdDetector, YuNetDetector
@@ -21,8 +21,8 @@ from kiosk.recognition.quality import QualityReport, assess
 from kiosk.recognition.store import resolve_file
 from kiosk.recognition.template import Template
 
-# Face height (px) the detector is asked to find at its input; the frame is shrunk so the
-# configured smallest face (recognition.detect_min_face_px) arrives at this size.
+# Face height (px) the detector is asked to find at its input: YuNet runs on the frame scaled
+# by at most this / recognition.detect_min_face_px (the SCRFD packs run at their own size).
 DETECTOR_MIN_FACE_PX = 20
 
 
@@ -46,14 +46,15 @@ class FaceEngine:
         rec_path = resolve_file(manifest, manifest.recognizer, store)
         self.detector: Detector
         self.embedder: Embedder
+        min_face = config.recognition.detect_min_face_px
+        self.detect_scale = DETECTOR_MIN_FACE_PX / min_face if min_face else math.inf
         if manifest.engine == "opencv_zoo":
-            self.detector = YuNetDetector(det_path, manifest.detector, threads)
+            self.detector = YuNetDetector(det_path, manifest.detector, threads,
+                                          self.detect_scale)
             self.embedder = OnnxEmbedder(rec_path, manifest.recognizer, threads)
         else:
             self.detector = ScrfdDetector(det_path, manifest.detector, threads)
             self.embedder = InsightfaceEmbedder(rec_path, manifest.recognizer, threads)
-        min_face = config.recognition.detect_min_face_px
-        self.detect_scale = min(1.0, DETECTOR_MIN_FACE_PX / min_face) if min_face else 1.0
         th = manifest.thresholds
         match = config.recognition.match.resolved(th.match, th.candidate, th.margin)
         self.policy = Policy(threshold=match.threshold,
@@ -71,23 +72,13 @@ class FaceEngine:
         return Gallery(self.pack, self.manifest.embedding_dim)
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        return self._detect(to_bgr8(frame))
-
-    def _detect(self, frame: np.ndarray) -> list[Detection]:
-        """Detect on the frame shrunk by ``detect_scale``; boxes and landmarks in frame px."""
-        scale = self.detect_scale
-        if scale >= 1.0:
-            return self.detector.detect(frame)
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        sx, sy = frame.shape[1] / small.shape[1], frame.shape[0] / small.shape[0]
-        return [Detection(d.box * np.float32([sx, sy, sx, sy]), d.score,
-                          d.landmarks * np.float32([sx, sy])) for d in self.detector.detect(small)]
+        return self.detector.detect(to_bgr8(frame))
 
     def analyse(self, frame: np.ndarray, embed: bool = True) -> FaceAnalysis:
         timings: dict[str, float] = {}
         frame = to_bgr8(frame)
         t0 = time.perf_counter()
-        detections = self._detect(frame)
+        detections = self.detector.detect(frame)
         t1 = time.perf_counter()
         timings["detect"] = (t1 - t0) * 1000
         size = (frame.shape[1], frame.shape[0])

@@ -22,6 +22,7 @@ import numpy as np
 
 from device.opencv import cv2
 from kiosk.config import KioskConfig
+from kiosk.errors import FaceNotUsable
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.geometry import align_face
@@ -109,14 +110,24 @@ def bench_accuracy(config: KioskConfig) -> list[dict[str, object]]:
     for min_face in sorted({0, 40, config.recognition.detect_min_face_px}):
         recognition = dataclasses.replace(config.recognition, detect_min_face_px=min_face)
         engine = FaceEngine.from_config(dataclasses.replace(config, recognition=recognition))
-        templates = {n: engine.template_for(img, strict=False) for n, img in people.items()}
-        genuine = [engine.template_for(v, strict=False).similarity(templates[n])
-                   for n, img in people.items() for v in _variants(img)]
+        def template(image: np.ndarray, engine: FaceEngine = engine) -> Template | None:
+            try:
+                return engine.template_for(image, strict=False)
+            except FaceNotUsable:
+                return None
+
+        found = {n: template(img) for n, img in people.items()}
+        templates = {n: t for n, t in found.items() if t is not None}
+        seconds = [(n, template(v)) for n, img in people.items() for v in _variants(img)]
+        refused = len(found) - len(templates) + sum(t is None for _, t in seconds)
+        genuine = [t.similarity(templates[n]) for n, t in seconds
+                   if t is not None and n in templates]
         impostor = [templates[a].similarity(templates[b])
                     for a, b in itertools.combinations(templates, 2)]
         threshold = engine.policy.threshold
         row: dict[str, object] = {
             "detect_min_face_px": min_face, "detect_scale": min(engine.detect_scale, 1.0),
+            "refused_images": refused,
             "genuine_pairs": len(genuine), "impostor_pairs": len(impostor),
             "min_genuine": min(genuine), "max_impostor": max(impostor),
             "false_non_matches": sum(g < threshold for g in genuine),
@@ -125,7 +136,7 @@ def bench_accuracy(config: KioskConfig) -> list[dict[str, object]]:
         if reference is None:
             reference = templates
         row["min_similarity_to_full_res"] = min(t.similarity(reference[n])
-                                                for n, t in templates.items())
+                                                for n, t in templates.items() if n in reference)
         rows.append(row)
     return rows
 
@@ -179,14 +190,15 @@ def render(result: dict) -> str:
         lines.append(f"| {label} | {p[key]['median']:.1f} | {p[key]['p95']:.1f} |")
     lines += [
         "",
-        "| detection | genuine pairs, min score | impostor pairs, max score | false "
-        "non-matches / matches | min similarity to full-res templates |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| detection | images refused | genuine pairs, min score | impostor pairs, max score "
+        "| false non-matches / matches | min similarity to full-res templates |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for a in result["accuracy"]:
         label = ("full resolution" if not a["detect_min_face_px"] else
                  f"min face {a['detect_min_face_px']} px (scale {a['detect_scale']:.2f})")
-        lines.append(f"| {label} | {a['genuine_pairs']}, {a['min_genuine']:.3f} | "
+        lines.append(f"| {label} | {a['refused_images']} | "
+                     f"{a['genuine_pairs']}, {a['min_genuine']:.3f} | "
                      f"{a['impostor_pairs']}, {a['max_impostor']:.3f} | "
                      f"{a['false_non_matches']} / {a['false_matches']} | "
                      f"{a['min_similarity_to_full_res']:.4f} |")

@@ -22,7 +22,7 @@ import numpy as np
 
 from device.opencv import cv2
 from kiosk.config import KioskConfig
-from kiosk.errors import FaceNotUsable
+from kiosk.errors import FaceNotUsable, ModelError
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.geometry import align_face
@@ -141,6 +141,69 @@ def bench_accuracy(config: KioskConfig) -> list[dict[str, object]]:
     return rows
 
 
+class PeerMissing(ModelError):
+    code = "bench.peer_missing"
+
+
+PEER_INSTALL = ("pip install dlib-bin && pip install --no-deps face-recognition "
+                "face_recognition_models  (wheels, no compiler; the suite never needs them)")
+
+
+def bench_compare(config: KioskConfig, frames: int) -> dict[str, object]:
+    """Ours against ``face_recognition`` (dlib: HOG detector + ResNet encoder) on the same
+    frames, interleaved call by call so both see the same machine load."""
+    try:
+        import face_recognition  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise PeerMissing(f"--compare needs face_recognition: {PEER_INSTALL}") from exc
+    frame = demo_frame()
+    rgb = np.ascontiguousarray(frame[..., ::-1])
+    t0 = time.perf_counter()
+    engine = FaceEngine.from_config(config)
+
+    def ours() -> None:
+        face = max(engine.detect(frame), key=lambda d: d.area)
+        engine.embed_aligned(align_face(frame, face.landmarks))
+
+    def peer() -> None:
+        face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb))
+
+    ours()
+    ours_load = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    peer()  # the first call loads dlib's models
+    peer_load = (time.perf_counter() - t0) * 1000
+
+    ours_ms, peer_ms = [], []
+    for i in range(frames + 3):
+        for run, out in ((ours, ours_ms), (peer, peer_ms)):
+            t = time.perf_counter()
+            run()
+            if i >= 3:  # warm-up
+                out.append((time.perf_counter() - t) * 1000)
+    ratios = np.asarray(peer_ms) / np.asarray(ours_ms)
+    return {"frames": frames, "ours_load_ms": ours_load, "peer_load_ms": peer_load,
+            "ours_ms": stats(ours_ms), "peer_ms": stats(peer_ms),
+            "peer_over_ours_median": float(np.median(ratios))}
+
+
+def render_compare(c: dict) -> str:
+    o, p = c["ours_ms"], c["peer_ms"]
+    return "\n".join([
+        f"{c['frames']} frames 640x480, interleaved; detect+align+embed per frame.",
+        "",
+        "| engine | load + first frame ms | median ms | p95 ms |",
+        "| --- | ---: | ---: | ---: |",
+        f"| ours (YuNet + SFace, ONNX Runtime) | {c['ours_load_ms']:.0f} | {o['median']:.1f} | "
+        f"{o['p95']:.1f} |",
+        f"| face_recognition (dlib HOG + ResNet) | {c['peer_load_ms']:.0f} | "
+        f"{p['median']:.1f} | {p['p95']:.1f} |",
+        "",
+        f"face_recognition / ours, median of per-frame ratios: "
+        f"{c['peer_over_ours_median']:.2f}x",
+    ])
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -220,9 +283,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SEARCH_SIZES))
     parser.add_argument("--out", type=Path, default=Path("bench-results/recognition.json"))
+    parser.add_argument("--compare", action="store_true",
+                        help="also time face_recognition (dlib) on the same frames, "
+                             "interleaved (optional: " + PEER_INSTALL + ")")
 
 
 def run(args: argparse.Namespace, config: KioskConfig) -> int:
+    comparison = bench_compare(config, args.frames) if args.compare else None
     engine_dim = FaceEngine.from_config(config).manifest.embedding_dim
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
@@ -232,9 +299,13 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
         "search": bench_search(engine_dim, tuple(args.sizes), args.queries),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if comparison is not None:
+        result["compare"] = comparison
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(render(result))
+    if comparison is not None:
+        print("\n" + render_compare(comparison))
     print(f"\nJSON written to {args.out}")
     return 0
 

@@ -247,23 +247,25 @@ def build_app(platform: Platform) -> FastAPI:
         return db.transact(lambda conn: handoffs.take(conn, device=dev, handoff_id=handoff_id,
                                                       now=now_ms()))
 
+    def close_handoff(access: Grant, handoff_id: str, state: schemas.HandoffState,
+                      outcome: str, settlement_id: str | None = None) -> schemas.Handoff:
+        return db.transact(lambda conn: handoffs.close(
+            conn, device=access.device, handoff_id=handoff_id, state=state, outcome=outcome,
+            settlement_id=settlement_id, now=now_ms()))
+
     @app.post("/v1/handoffs/{handoff_id}/resolve", response_model=schemas.Handoff,
               tags=["handoffs"])
     def resolve_handoff(access: Granted, handoff_id: PathId,
                         body: schemas.HandoffResolveRequest) -> schemas.Handoff:
-        dev = access.device
-        return db.transact(lambda conn: handoffs.close(
-            conn, device=dev, handoff_id=handoff_id, state=schemas.HandoffState.RESOLVED,
-            outcome=body.outcome.value, settlement_id=body.settlement_id, now=now_ms()))
+        return close_handoff(access, handoff_id, schemas.HandoffState.RESOLVED,
+                             body.outcome.value, body.settlement_id)
 
     @app.post("/v1/handoffs/{handoff_id}/dismiss", response_model=schemas.Handoff,
               tags=["handoffs"])
     def dismiss_handoff(access: Granted, handoff_id: PathId,
                         body: schemas.HandoffDismissRequest) -> schemas.Handoff:
-        dev = access.device
-        return db.transact(lambda conn: handoffs.close(
-            conn, device=dev, handoff_id=handoff_id, state=schemas.HandoffState.DISMISSED,
-            outcome=body.reason.value, settlement_id=None, now=now_ms()))
+        return close_handoff(access, handoff_id, schemas.HandoffState.DISMISSED,
+                             body.reason.value)
 
     # --- patients ---------------------------------------------------------------------
 

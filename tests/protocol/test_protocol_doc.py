@@ -24,9 +24,8 @@ RFC9421_TEST_KEY = (b"-----BEGIN PRIVATE KEY-----\n"
                     b"-----END PRIVATE KEY-----\n")
 
 
-def test_worked_example_is_what_the_code_produces():
-    key = load_private_key_pem(RFC9421_TEST_KEY)
-    assert public_key_b64(key) in DOC
+def worked_request(key) -> tuple[bytes, requests.PreparedRequest]:
+    """The doc's example request (§3), signed as the doc says."""
     body = b'{"bill_id":"B1001-1","patient_id":"P1001","method":"face"}'
     request = requests.Request("POST", "http://127.0.0.1:8600/v1/settlements", data=body,
                                headers={"Content-Type": "application/json",
@@ -34,6 +33,13 @@ def test_worked_example_is_what_the_code_produces():
                                ).prepare()
     sign_request(request, key_id="dev_3f2a9c41d8e07b65", private_key=key, body=body,
                  now=1795400000, nonce="q2x7VJ3n0bqkWk1eA9s4tw")
+    return body, request
+
+
+def test_worked_example_is_what_the_code_produces():
+    key = load_private_key_pem(RFC9421_TEST_KEY)
+    assert public_key_b64(key) in DOC
+    body, request = worked_request(key)
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         assert f"{name}: {request.headers[name]}\n" in DOC, name
     verified = RequestVerifier(lambda _: key.public_key(), clock=lambda: 1795400010).verify(
@@ -44,13 +50,7 @@ def test_worked_example_is_what_the_code_produces():
 
 def test_worked_response_example_is_what_the_platform_signs():
     key = load_private_key_pem(RFC9421_TEST_KEY)
-    body = b'{"bill_id":"B1001-1","patient_id":"P1001","method":"face"}'
-    request = requests.Request("POST", "http://127.0.0.1:8600/v1/settlements", data=body,
-                               headers={"Content-Type": "application/json",
-                                        "Idempotency-Key": "0b6c1f0e-6a57-4c1e-9a7e-2f0d3c9b8a11"}
-                               ).prepare()
-    sign_request(request, key_id="dev_3f2a9c41d8e07b65", private_key=key, body=body,
-                 now=1795400000, nonce="q2x7VJ3n0bqkWk1eA9s4tw")
+    _, request = worked_request(key)
     answer = (b'{"error":{"code":"bill.already_settled","message":"this bill is already '
               b'settled","details":{"settlement_id":"stl_5b2e8f0a9c1d3e47"}}}')
     assert f"body ({len(answer)} bytes)\n`{answer.decode()}`" in DOC

@@ -5,7 +5,7 @@ only decides there) and speaks on a worker thread of its own, one prompt at a ti
 ``device.speaker.Speaker``. Its rules:
 
 * the words are the screen's: the view's guidance (a fallback's reason first, the amount
-  where the screen shows one) from the same catalogue the screens use (``ui.i18n``, Qt-free);
+  where the screen shows one) from the same catalogue the screens use (``kiosk.i18n``, Qt-free);
 * a snapshot that changes nothing audible says nothing again;
 * a new screen cuts the prompt playing short; new guidance on the same screen waits for it
   to finish and only the newest waiting prompt is spoken, so a flickering quality hint
@@ -27,7 +27,7 @@ from device.speaker import Speaker, Utterance
 from kiosk.config import VoiceConfig
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
-from ui.i18n import DEFAULT_LANG, LANGS, STRINGS, resolve
+from kiosk.i18n import DEFAULT_LANG, LANGS, STRINGS, resolve
 
 log = logging.getLogger(__name__)
 

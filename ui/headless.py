@@ -17,7 +17,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from device.printer.layout import receipt_rows
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
-from ui.i18n import label, yuan
+from kiosk.i18n import label, yuan
 from ui.kiosk_window import KioskWindow
 from ui.receipt_view import receipt_for
 from ui.screens.scan import ScanScreen

@@ -31,8 +31,8 @@ from kiosk.config import QualityConfig
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import Method, State
 from kiosk.flow.ways import Way
+from kiosk.i18n import DEFAULT_LANG, tr
 from ui.bridge import RuntimeBridge
-from ui.i18n import DEFAULT_LANG, tr
 from ui.port import KioskPort
 from ui.screens.attract import AttractScreen
 from ui.screens.base import Screen, TileButton, button, text_label

@@ -32,6 +32,7 @@ from device.printer.receipt_printer import ReceiptPrinter
 from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig, KioskConfig
 from kiosk.demo.platform import Platform, make_platform
+from kiosk.i18n import yuan
 from kiosk.protocol.schemas import PaymentMethod, Quote, QuoteRequest
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
@@ -50,7 +51,6 @@ from tests.ui.helpers import (
     padded,
 )
 from ui.app import create_app
-from ui.i18n import yuan
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
 

@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtWidgets import QLabel, QPushButton
 
 from kiosk.flow.model import BillLine
+from kiosk.i18n import tr
 from ui import age_friendly, theme
-from ui.i18n import tr
 from ui.preview_views import QUOTE, RecordingPort, sample_views
 from ui.screens.base import HeadingLabel, last_line_length
 from ui.screenshots import SIZES, layout_problems, pump, show_view

@@ -21,13 +21,13 @@ from kiosk.counter.pin import PinGate, hash_pin
 from kiosk.counter.platform import PlatformCashierService
 from kiosk.counter.service import LookupBy
 from kiosk.flow.model import State
+from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import PaymentMethod, SettlementStatus, SettleRequest
 from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
 from ui.cashier.console import LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
 from ui.cashier.words import staff_reason
-from ui.i18n import label, tr, yuan
 
 PIN = "246810"
 WAIT_MS = 10_000

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication
 
 import ui.cashier.words
 from kiosk.flow.ways import calls_cashier
+from kiosk.i18n import tr
 from tests.ui.test_i18n import flow_keys
 from ui.cashier.words import WORDS, staff_key, staff_reason
-from ui.i18n import tr
 
 HANDOFF_REASONS = (
     "face.not_recognised", "face.timeout", "face.camera_failed", "liveness.failed",

@@ -11,10 +11,10 @@ import pytest
 from device.scanner.wedge import WedgeScanner, keystrokes
 from kiosk.config import FlowConfig
 from kiosk.flow.ways import Way
+from kiosk.i18n import tr
 from kiosk.protocol.schemas import PaymentMethod
 from tests.ui.helpers import BILL_TOTAL_FEN, P1002, P1003, P1005, personal_left, type_keys
 from ui.headless import drive_checkout
-from ui.i18n import tr
 
 WAIT_MS = 15_000
 LAYERS = ("basic_pool", "critical_illness", "medical_aid", "self_pay")

@@ -23,12 +23,12 @@ from device.opencv import cv2
 from kiosk.config import DemoConfig, KioskConfig
 from kiosk.counter.enrolment import CONSENT_VERSION, camera_refusal
 from kiosk.counter.platform import PlatformCashierService
+from kiosk.i18n import tr
 from kiosk.recognition.template import Template
 from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1004, P1006, padded
 from ui.cashier.enrolment import EnrolmentPanel
 from ui.cashier.words import say
-from ui.i18n import tr
 from ui.worker import Worker
 
 REPLAY = CameraConfig(driver="folder", path="/var/replay")  # what camera_of replays

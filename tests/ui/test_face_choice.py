@@ -14,9 +14,9 @@ from device.camera.grabbers import ImageFolderGrabber
 from device.opencv import cv2
 from kiosk.flow.model import State
 from kiosk.flow.ways import Way
+from kiosk.i18n import tr
 from tests.ui.helpers import padded
 from tests.ui.test_checkout import open_handoffs
-from ui.i18n import tr
 
 WAIT_MS = 20_000
 

@@ -19,10 +19,10 @@ import kiosk.platform_clock
 import kiosk.runtime
 import kiosk.settlement.desk
 from device.scanner import evoucher
+from kiosk import i18n
+from kiosk.i18n import LANGS, STRINGS, has_text, resolve, tr, yuan
 from kiosk.protocol.errors import ErrorCode
 from kiosk.recognition.quality import REASONS
-from ui import i18n
-from ui.i18n import LANGS, STRINGS, has_text, resolve, tr, yuan
 
 DOTTED = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 AUDIT_CALLS = {"Audit", "audit", "info", "warning", "error", "exception", "debug"}

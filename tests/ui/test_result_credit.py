@@ -12,9 +12,9 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from device.printer import Receipt, render_escpos, save_png
+from kiosk.i18n import tr, yuan
 from server_stub.config import load_config
 from tests.ui.helpers import ASTRO_PHONE, CONSENT
-from ui.i18n import tr, yuan
 from ui.screens.result import day_text
 
 WAIT_MS = 15_000

@@ -17,9 +17,9 @@ from device.scanner.wedge import WedgeScanner
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import Method, SettlementResult, State
 from kiosk.flow.ways import Way, ways_forward
+from kiosk.i18n import tr
 from kiosk.recognition.detection import Detection
 from tests.ui.helpers import type_keys
-from ui.i18n import tr
 from ui.kiosk_window import screen_name
 from ui.preview_views import PATIENT, QUOTE, RecordingPort, sample_views
 from ui.screenshots import SIZES, layout_problems, pump, show_view, wait_until

@@ -32,6 +32,7 @@ from kiosk.config import DEFAULT_TIMEZONE, CashierConfig
 from kiosk.counter.enrolment import FRAMES_NEEDED
 from kiosk.counter.pin import PinGate
 from kiosk.counter.service import CashierService, Handoff
+from kiosk.i18n import tr
 from kiosk.protocol.schemas import PendingBills
 from kiosk.recognition.engine import FaceEngine
 from ui.cashier.enrolment import EnrolmentPanel, FrameFeed
@@ -42,7 +43,6 @@ from ui.cashier.style import stylesheet
 from ui.cashier.today_tab import TodayTab
 from ui.cashier.widgets import Banner, ConfirmDialog, button
 from ui.cashier.words import say
-from ui.i18n import tr
 from ui.worker import Worker
 
 log = logging.getLogger(__name__)

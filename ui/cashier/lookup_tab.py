@@ -22,6 +22,7 @@ from kiosk.backend import BackendError
 from kiosk.counter.charge import ChargeGuard
 from kiosk.counter.inputs import BadInput, lookup_key, withdrawal_reason
 from kiosk.counter.service import LookupBy
+from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import (
     Bill,
     PaymentMethod,
@@ -33,7 +34,6 @@ from kiosk.protocol.schemas import (
 )
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import credit_line, item_rows, local, patient_line, say, split_lines
-from ui.i18n import label, tr, yuan
 
 log = logging.getLogger(__name__)
 

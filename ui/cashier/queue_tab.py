@@ -15,11 +15,11 @@ from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QVBoxLayout,
 
 from kiosk.counter.queue import DISMISS_REASONS, RESOLVE_OUTCOMES, HandoffQueue
 from kiosk.counter.service import Handoff
+from kiosk.i18n import tr, yuan
 from kiosk.protocol.schemas import DismissReason, ResolveOutcome
 from ui import theme
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import say, staff_reason, waited
-from ui.i18n import tr, yuan
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from datetime import date
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from kiosk.i18n import tr
 from kiosk.protocol.schemas import Reconciliation
 from ui.cashier.widgets import Host, button
 from ui.cashier.words import recon_lines
-from ui.i18n import tr
 
 
 class ReconTab(QWidget):

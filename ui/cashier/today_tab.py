@@ -11,11 +11,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.counter.inputs import reversal_reason
+from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import Settlement, SettlementList, SettlementStatus
 from kiosk.settlement.outbox import Row, RowState
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import local, say
-from ui.i18n import label, tr, yuan
 
 COLUMNS = ("cashier.col_receipt", "cashier.col_time", "cashier.col_patient",
            "cashier.col_method", "cashier.col_total", "cashier.col_self_pay",

@@ -1,6 +1,6 @@
 """The counter's own words: what a kiosk's reason code means to *staff* (the patient's text
 says "please ask at the counter"; the cashier needs to know what to do), and the console's
-lines made from platform answers. Kept free of Qt, like ``ui.i18n``, whose texts the console
+lines made from platform answers. Kept free of Qt, like ``kiosk.i18n``, whose texts the console
 uses for everything shared with the kiosk (methods, categories, error codes).
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import (
     Bill,
     CreditState,
@@ -16,7 +17,6 @@ from kiosk.protocol.schemas import (
     Reconciliation,
     ReconTotals,
 )
-from ui.i18n import label, tr, yuan
 
 # Reason code (or its family) -> what happened at the kiosk, in staff words.
 STAFF: dict[str, tuple[str, str]] = {
@@ -74,7 +74,7 @@ STAFF: dict[str, tuple[str, str]] = {
     "staff.other": ("自助机无法继续（{code}）", "Kiosk could not continue ({code})"),
 }
 
-# The console's words beyond ``ui.i18n``'s cashier.* keys.
+# The console's words beyond ``kiosk.i18n``'s cashier.* keys.
 CONSOLE: dict[str, tuple[str, str]] = {
     "counter.window_title": ("人工收费台 · 收费员工作台", "Cashier counter console"),
     "counter.unresolved_none": ("本机没有待确认的收费。", "No charge of this counter awaits "
@@ -179,7 +179,7 @@ WORDS = {**STAFF, **CONSOLE}
 
 
 def say(key: str, lang: str = "zh", **params: object) -> str:
-    """The console's text for ``key``: its own words first, then ``ui.i18n``'s."""
+    """The console's text for ``key``: its own words first, then ``kiosk.i18n``'s."""
     if key not in WORDS:
         return tr(key, lang, **params)
     zh, en = WORDS[key]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QWidget
 
 from kiosk.flow.machine import FlowView
-from ui.i18n import tr
+from kiosk.i18n import tr
 from ui.port import KioskPort
 from ui.screens.base import Screen, text_label
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.flow.machine import FlowView
-from ui.i18n import label, tr, yuan
+from kiosk.i18n import label, tr, yuan
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, panel, text_label
 

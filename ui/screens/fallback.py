@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 
 from kiosk.flow.machine import FlowView
 from kiosk.flow.ways import NOTICES, Way
-from ui.i18n import tr
+from kiosk.i18n import tr
 from ui.port import KioskPort
 from ui.screens.base import Screen, TileButton, text_label
 

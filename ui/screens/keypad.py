@@ -11,7 +11,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.flow.machine import FlowView
-from ui.i18n import tr
+from kiosk.i18n import tr
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, text_label
 

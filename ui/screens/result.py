@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QSizePolicy, QVBo
 
 from device.printer import Receipt
 from kiosk.flow.machine import FlowView
-from ui.i18n import tr, yuan
+from kiosk.i18n import tr, yuan
 from ui.port import KioskPort
 from ui.receipt_view import ReceiptRenderer, receipt_for
 from ui.screens.base import Screen, button, set_style_property, text_label

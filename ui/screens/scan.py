@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.config import QualityConfig
 from kiosk.flow.machine import FlowView
-from ui.i18n import tr
+from kiosk.i18n import tr
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, set_style_property, text_label
 from ui.screens.preview import CameraPreview

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QProgressBar, QWidget
 
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
-from ui.i18n import tr
+from kiosk.i18n import tr
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, text_label
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +31,12 @@ from server_stub import (
     gallery,
     handoffs,
     heartbeats,
+    identification,
     identify,
     ledger,
     recon,
     reconcile,
+    tls,
 )
 from server_stub.clock import local_day, now_ms
 from server_stub.directory import Device
@@ -43,6 +45,7 @@ from server_stub.idempotency import request_fingerprint, run_once
 from server_stub.permissions import Grant
 from server_stub.platform import Platform
 
+T = TypeVar("T")
 ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": "error; see docs/protocol.md"}
@@ -62,7 +65,9 @@ async def grant(request: Request) -> Grant:  # async: no worker-thread hop to re
     if found is None:
         raise ProtocolError(ErrorCode.SIGNATURE_MISSING, "this route needs a signed request")
     route = request.scope.get("route")
-    return Grant.admit(found, request.method, getattr(route, "path", ""))
+    return Grant.admit(found, request.method, getattr(route, "path", ""),
+                       request.app.state.identifications,
+                       request.query_params.get(identification.QUERY_PARAMETER))
 
 
 Granted = Annotated[Grant, Depends(grant)]
@@ -74,7 +79,7 @@ Granted = Annotated[Grant, Depends(grant)]
 # money writer (server_stub/nonces.py), any other route's in the main database.
 _RECORDS_OWN_NONCE = re.compile(r"^/v1/(?:settlements|repayments|settlements/[^/]+/reverse)$")
 _READ_ONLY_POSTS = re.compile(
-    r"^/v1/(?:quotes|identify/card|identify/voucher|second-factor/narrow)$")
+    r"^/v1/(?:quotes|identify/face|identify/card|identify/voucher|second-factor/narrow)$")
 
 
 def nonce_home(method: str, path: str) -> NonceHome:
@@ -97,6 +102,20 @@ def build_app(platform: Platform) -> FastAPI:
                   responses=ERROR_RESPONSES)
     db, config = platform.db, platform.config
     scope = config.gallery.scope
+    app.state.identifications = platform.identifications
+    # signed with the key devices pin: binds the TLS certificate to the platform's identity
+    server_identity = platform.identity.describe().model_copy(
+        update={"tls_fingerprint": tls.configured_fingerprint(config.server)})
+
+    def identified(access: Grant, view: schemas.PatientView) -> schemas.IdentifiedPatient:
+        return platform.identifications.identify(access.device.device_id, view, now_ms())
+
+    def look_up(access: Grant, fn: Callable[[Connection], T]) -> T:
+        """A read, or a write transaction when the look-up must be audited (a counter's)."""
+        if access.audits_lookup:
+            return db.transact(fn)
+        with db.read() as conn:
+            return fn(conn)
 
     @app.exception_handler(ProtocolError)
     async def _protocol_error(_: Request, exc: ProtocolError) -> JSONResponse:
@@ -134,7 +153,7 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.get("/v1/server-key", response_model=schemas.ServerKey, tags=["public"])
     def server_key() -> schemas.ServerKey:
-        return platform.identity.describe()
+        return server_identity
 
     @app.post("/v1/devices/register", response_model=schemas.RegisterDeviceResponse,
               status_code=201, tags=["public"])
@@ -146,7 +165,7 @@ def build_app(platform: Platform) -> FastAPI:
         device_id, site, role = db.transact(register_in)
         return schemas.RegisterDeviceResponse(device_id=device_id, site_id=site.site_id,
                                               site_name=site.name, role=role,
-                                              server_key=platform.identity.describe())
+                                              server_key=server_identity)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
@@ -177,20 +196,38 @@ def build_app(platform: Platform) -> FastAPI:
                                           config.gallery.page_size),
                                 scope=scope, sealer=platform.sealer)
 
-    @app.post("/v1/identify/card", response_model=schemas.PatientView, tags=["identify"])
-    def identify_card(access: Granted, body: schemas.CardLookupRequest) -> schemas.PatientView:
+    @app.post("/v1/identify/face", response_model=schemas.IdentifiedPatient,
+              tags=["identify"])
+    def identify_face(access: Granted,
+                      body: schemas.FaceIdentifyRequest) -> schemas.IdentifiedPatient:
+        with db.read() as conn:
+            access.patient(conn, body.patient_id)
+            if not gallery.in_site_gallery(conn, site_id=access.device.site_id,
+                                           pack=body.pack, patient_id=body.patient_id):
+                raise ProtocolError(ErrorCode.PATIENT_NOT_FOUND,
+                                    "no credit user with this patient id")
+            view = directory.patient_view(conn, directory.user_row(conn, body.patient_id))
+        return identified(access, view)
+
+    @app.post("/v1/identify/card", response_model=schemas.IdentifiedPatient,
+              tags=["identify"])
+    def identify_card(access: Granted,
+                      body: schemas.CardLookupRequest) -> schemas.IdentifiedPatient:
         with db.read() as conn:
             user = directory.user_by_card(conn, body.card_no)
             access.patient(conn, user.patient_id)
-            return directory.patient_view(conn, user)
+            view = directory.patient_view(conn, user)
+        return identified(access, view)
 
-    @app.post("/v1/identify/voucher", response_model=schemas.PatientView, tags=["identify"])
+    @app.post("/v1/identify/voucher", response_model=schemas.IdentifiedPatient,
+              tags=["identify"])
     def identify_voucher(access: Granted,
-                         body: schemas.VoucherLookupRequest) -> schemas.PatientView:
+                         body: schemas.VoucherLookupRequest) -> schemas.IdentifiedPatient:
         with db.read() as conn:
             user = directory.resolve_voucher(conn, body.payload, now_ms())
             access.patient(conn, user.patient_id)
-            return directory.patient_view(conn, user)
+            view = directory.patient_view(conn, user)
+        return identified(access, view)
 
     @app.post("/v1/second-factor/verify", response_model=schemas.SecondFactorVerifyResponse,
               tags=["identify"])
@@ -272,19 +309,23 @@ def build_app(platform: Platform) -> FastAPI:
     @app.get("/v1/patients/{patient_id}", response_model=schemas.PatientView,
              tags=["patients"])
     def patient(access: Granted, patient_id: PathId) -> schemas.PatientView:
-        with db.read() as conn:
+        def view(conn: Connection) -> schemas.PatientView:
             user = directory.user_row(conn, patient_id)
             access.patient(conn, patient_id)
             return directory.patient_view(conn, user)
 
+        return look_up(access, view)
+
     @app.get("/v1/patients/{patient_id}/bills", response_model=schemas.PendingBills,
              tags=["patients"])
     def bills(access: Granted, patient_id: PathId) -> schemas.PendingBills:
-        with db.read() as conn:
-            directory.user_row(conn, patient_id)
+        def pending(conn: Connection) -> schemas.PendingBills:
             access.patient(conn, patient_id)
+            directory.user_row(conn, patient_id)
             return directory.pending_bills(conn, site_id=access.device.site_id,
                                            patient_id=patient_id)
+
+        return look_up(access, pending)
 
     @app.post("/v1/patients/{patient_id}/templates", status_code=201,
               response_model=schemas.EnrolTemplateResponse, tags=["patients"])
@@ -315,6 +356,7 @@ def build_app(platform: Platform) -> FastAPI:
     @app.post("/v1/quotes", response_model=schemas.Quote, tags=["money"])
     def quote(access: Granted, body: schemas.QuoteRequest) -> schemas.Quote:
         dev = access.device
+        access.identified(body.patient_id)
         with db.read() as conn:
             return ledger.quote(conn, device=dev, req=body, config=config, now=now_ms())
 
@@ -391,6 +433,9 @@ def build_app(platform: Platform) -> FastAPI:
             return Response(recon.to_csv(report), media_type="text/csv; charset=utf-8")
         return report
 
+    from server_stub import his_routes  # it uses Granted, defined above: imported here
+
+    app.include_router(his_routes.router(platform))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

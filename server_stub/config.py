@@ -48,11 +48,18 @@ class ServerSection:
     # empty: beside the SQLite file, `<db>.anchors.jsonl` (var/audit.anchors.jsonl otherwise).
     # Keep it out of database backups and restores: that is what makes a rollback visible.
     audit_anchor_path: str = ""
+    # HTTPS (server_stub/tls.py, `kiosk-server tls init`): both or neither; required unless
+    # `host` is loopback, and set on loopback too it forces TLS there
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
         if not 0 < self.port < 65536:
             errors.append(("port", "must be 1-65535"))
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            errors.append(("tls_cert_file", "and 'server.tls_key_file' go together: set both "
+                           "or neither"))
         if self.metrics_token and not (16 <= len(self.metrics_token) <= 256
                                        and self.metrics_token.isascii()
                                        and self.metrics_token.isprintable()
@@ -81,6 +88,9 @@ class SecuritySection:
     lockout_failures: int = 20  # failed authentications of one device within lockout_window_s
     lockout_window_s: int = 60
     lockout_s: int = 300  # ... lock it out this long
+    # how long a kiosk may read a patient's bills and credit after identifying them
+    # (server_stub/identification.py): a checkout or a repayment at the kiosk, not a day
+    identification_ttl_s: int = 900
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
@@ -92,6 +102,8 @@ class SecuritySection:
             errors.append(("lockout_window_s", "must be 1-3600"))
         if not 1 <= self.lockout_s <= 86_400:
             errors.append(("lockout_s", "must be 1-86400"))
+        if not 60 <= self.identification_ttl_s <= 3600:
+            errors.append(("identification_ttl_s", "must be 60-3600"))
         if not 30 <= self.skew_seconds <= 3600:
             errors.append(("skew_seconds", "must be 30-3600"))
         if self.idempotency_retention_hours < 24:
@@ -170,6 +182,98 @@ class HandoffSection:
 
 
 @dataclass(frozen=True)
+class ScheduleSection:
+    """Jobs the platform runs itself (server_stub/scheduler.py): every serving process runs
+    the scheduler, and a lease row in the database lets one of them execute each job."""
+
+    enabled: bool = True
+    tick_s: int = 30  # how often each process looks for a due job
+    lease_s: int = 600  # a job whose holder died is taken over after this long
+    overdue_every_s: int = 3600  # overdue -> suspended -> blacklisted
+    reminders_every_s: int = 3600
+    purge_every_s: int = 600  # spent nonces and expired idempotency keys
+    recon_export_at: str = "01:30"  # local time (server.timezone) of the daily export
+    recon_export_dir: str = "var/recon"  # one CSV per site and day (the day before)
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 1 <= self.tick_s <= 3600:
+            errors.append(("tick_s", "must be 1-3600"))
+        if not 10 <= self.lease_s <= 86_400:
+            errors.append(("lease_s", "must be 10-86400"))
+        for name in ("overdue_every_s", "reminders_every_s", "purge_every_s"):
+            if not 10 <= getattr(self, name) <= 86_400:
+                errors.append((name, "must be 10-86400 seconds"))
+        hour, _, minute = self.recon_export_at.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and len(minute) == 2
+                and int(hour) < 24 and int(minute) < 60):
+            errors.append(("recon_export_at", "must be HH:MM"))
+        if not self.recon_export_dir:
+            errors.append(("recon_export_dir", "must name a folder"))
+        return errors
+
+
+@dataclass(frozen=True)
+class RemindersSection:
+    """Repayment reminders (server_stub/reminders.py): before, on and after the due day."""
+
+    days_before: int = 3  # the "before" reminder goes out this many days ahead of the due day
+    gateway: str = "simulator"  # the SMS gateway adapter (server_stub/notify.py)
+    # the simulator's record of what it would have sent, one JSON line each;
+    # empty: beside the SQLite file, `<db>.sms-outbox.jsonl` (var/sms-outbox.jsonl otherwise)
+    outbox_path: str = ""
+    signature: str = "【先看病后付费】"  # the SMS signature (签名) that opens every text
+    max_attempts: int = 3  # a gateway failure is retried on later runs, then left failed
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if not 1 <= self.days_before <= 30:
+            errors.append(("days_before", "must be 1-30"))
+        if self.gateway not in ("simulator",):
+            errors.append(("gateway", "must be 'simulator' (the only adapter shipped)"))
+        if not 1 <= self.max_attempts <= 10:
+            errors.append(("max_attempts", "must be 1-10"))
+        if not 0 < len(self.signature) <= 16:
+            errors.append(("signature", "must be 1-16 characters"))
+        return errors
+
+
+PROVIDERS = ("", "simulated")  # "": no repayment at kiosks; a real provider adds its name
+
+
+@dataclass(frozen=True)
+class PaymentsSection:
+    """The payment provider kiosk repayments go through (``server_stub.payments``). The
+    simulated one speaks the WeChat Pay v3 shape: its API at ``api_base``, notifications
+    signed with its key (``provider_cert_file``) and encrypted with the shared APIv3 key."""
+
+    provider: str = ""
+    api_base: str = "http://127.0.0.1:8700"
+    merchant_id: str = "1900000001"
+    merchant_token_file: str = "var/payments/merchant.token"  # the merchant API credential
+    api_v3_key_file: str = "var/payments/apiv3.key"  # 32 bytes: notification resources
+    provider_cert_file: str = "var/payments/provider_cert.pem"  # verifies notifications
+    # where the provider posts notifications: the platform's public callback as seen from it
+    notify_url: str = "http://127.0.0.1:8600/v1/payments/notify"
+    order_ttl_s: int = 180  # a payment QR is payable this long
+    notification_max_age_s: int = 300  # older Wechatpay-Timestamp: refused as a replay
+    timeout_s: int = 5  # each call to the provider's API
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors = []
+        if self.provider not in PROVIDERS:
+            errors.append(("provider", f"must be one of {list(PROVIDERS)}"))
+        if not 30 <= self.order_ttl_s <= 3600:
+            errors.append(("order_ttl_s", "must be 30-3600"))
+        if not 30 <= self.notification_max_age_s <= 3600:
+            errors.append(("notification_max_age_s", "must be 30-3600"))
+        for name in ("api_base", "notify_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                errors.append((name, "must be an http(s) URL"))
+        return errors
+
+
+@dataclass(frozen=True)
 class CategoryPolicy:
     """One insurance category's rules. Ratios are basis points (8072 = 80.72 %)."""
 
@@ -219,6 +323,9 @@ class ServerConfig:
     policy: PolicySection = field(default_factory=PolicySection)
     fleet: FleetSection = field(default_factory=FleetSection)
     handoffs: HandoffSection = field(default_factory=HandoffSection)
+    payments: PaymentsSection = field(default_factory=PaymentsSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    reminders: RemindersSection = field(default_factory=RemindersSection)
     source: str = ""
 
 
@@ -260,11 +367,25 @@ def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
             "", "-wal", "-shm", "-journal")}:
         raise ConfigError(f"{config.source or 'config'}: 'server.audit_anchor_path' must not "
                           "be the database file or one of its journals")
+    outbox = (absolute_path(base / config.reminders.outbox_path) if config.reminders.outbox_path
+              else Path(f"{db_file}.sms-outbox.jsonl") if db_file is not None
+              else absolute_path(base / "var" / "sms-outbox.jsonl"))
+    config = dataclasses.replace(
+        config, reminders=dataclasses.replace(config.reminders, outbox_path=str(outbox)),
+        schedule=dataclasses.replace(config.schedule, recon_export_dir=str(
+            absolute_path(base / config.schedule.recon_export_dir))))
     return dataclasses.replace(config, server=dataclasses.replace(
         server, db_url=url.render_as_string(hide_password=False),
         key_file=str(absolute_path(base / server.key_file)),
+        tls_cert_file=str(absolute_path(base / server.tls_cert_file)) if server.tls_cert_file
+        else "",
+        tls_key_file=str(absolute_path(base / server.tls_key_file)) if server.tls_key_file
+        else "",
         data_key_file=str(absolute_path(base / server.data_key_file)),
-        log_dir=str(absolute_path(base / server.log_dir)), audit_anchor_path=str(anchors)))
+        log_dir=str(absolute_path(base / server.log_dir)), audit_anchor_path=str(anchors)),
+        payments=dataclasses.replace(config.payments, **{
+            name: str(absolute_path(base / getattr(config.payments, name))) for name in (
+                "merchant_token_file", "api_v3_key_file", "provider_cert_file")}))
 
 
 def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:
@@ -285,6 +406,8 @@ def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) ->
             values[key] = _build(getattr(default, key), value, (*path, key), errors)
         elif kind is int and type(value) is not int:
             errors.append(f"'{dotted}' must be an integer, got {value!r}")
+        elif kind is bool and type(value) is not bool:
+            errors.append(f"'{dotted}' must be true or false, got {value!r}")
         elif kind is str and not isinstance(value, str):
             errors.append(f"'{dotted}' must be a string, got {value!r}")
         else:

@@ -1,9 +1,13 @@
-"""Storage: SQLAlchemy Core tables and transactions (SQLite in WAL mode today, PostgreSQL later).
+"""Storage: SQLAlchemy Core tables and transactions, on SQLite (WAL, the embedded default)
+or PostgreSQL (production; server_stub/engines.py says what differs).
 
 Timestamps are integer milliseconds since the epoch (UTC) and money integer fen, so nothing
 depends on a database's date or decimal types. Rows that a money-moving transaction changes
 are read ``with_for_update()``: a no-op on SQLite, where ``BEGIN IMMEDIATE`` plus one
-in-process writer lock serialise writers, and row locks on PostgreSQL.
+writer lock serialise writers, and row locks on PostgreSQL.
+
+A new or changed table needs an Alembic revision too (server_stub/migrations/versions/);
+tests/server/test_migrations.py fails until the revisions build exactly these tables.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +40,13 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    create_engine,
-    event,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import make_url
+
+from server_stub import engines
 
 try:
     import fcntl
@@ -196,6 +202,27 @@ repayments = Table(
     Column("actor", String(80), nullable=False),
 )
 
+repayment_orders = Table(  # a kiosk's payment QR at the provider (server_stub/repayment_orders)
+    "repayment_orders", metadata,
+    Column("order_id", String(64), primary_key=True),  # the provider's out_trade_no
+    Column("site_id", String(64), ForeignKey("sites.site_id"), nullable=False),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("patient_id", String(64), ForeignKey("users.patient_id"), nullable=False),
+    Column("settlement_id", String(64)),  # the charge chosen first, if any
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("code_url", String(512), nullable=False),
+    Column("state", String(16), nullable=False),  # open | paid | failed | closed | expired
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("ended_ms", BigInteger),
+    Column("transaction_id", String(64), unique=True),  # the provider's: credited once
+    Column("repayment_id", String(64), ForeignKey("repayments.repayment_id")),
+    Column("refund_id", String(64)),  # money the provider took that was not credited
+    Column("refund_fen", BigInteger),
+    Index("ix_repayment_orders_open", "state", "expires_ms"),
+)
+
 vouchers = Table(
     "vouchers", metadata,
     Column("token", String(32), primary_key=True),
@@ -254,6 +281,55 @@ handoff_closures = Table(  # a counter resolved it (served) or dismissed it (wit
     Column("settlement_id", String(64)),
     Column("closed_by", String(64), ForeignKey("devices.device_id"), nullable=False),
     Column("closed_ms", BigInteger, nullable=False),
+)
+
+his_bills = Table(  # bills fed by a hospital system, keyed by its own bill number
+    "his_bills", metadata,
+    Column("site_id", String(64), ForeignKey("sites.site_id"), primary_key=True),
+    Column("bill_no", String(64), primary_key=True),
+    Column("bill_id", String(64), ForeignKey("bills.bill_id"), nullable=False, unique=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("created_hash", String(64), nullable=False),  # sha256 of the create request
+    Column("revision", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+his_bill_lines = Table(  # each fed line's insurance class (甲/乙/丙), beside bill_items
+    "his_bill_lines", metadata,
+    Column("bill_id", String(64), ForeignKey("bills.bill_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("insurance_class", String(1), nullable=False),
+)
+
+reminders = Table(  # one repayment reminder per credit charge and stage, at most
+    "reminders", metadata,
+    Column("settlement_id", String(64), ForeignKey("credit_charges.settlement_id"),
+           primary_key=True),
+    Column("stage", String(16), primary_key=True),  # before | due | overdue
+    Column("patient_id", String(64), ForeignKey("users.patient_id"), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),  # still owed on this charge
+    Column("due_ms", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger),
+    Column("gateway_ref", String(64)),
+    Index("ix_reminders_state", "state", "created_ms"),
+)
+
+job_leases = Table(  # the platform's own schedules: who runs each job, and when next
+    "job_leases", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(80)),
+    Column("lease_until_ms", BigInteger, nullable=False),
+    Column("next_due_ms", BigInteger, nullable=False),
+    Column("runs", BigInteger, nullable=False),
+    Column("cursor", String(64)),  # a job's own progress (the last day exported)
+    Column("last_started_ms", BigInteger),
+    Column("last_finished_ms", BigInteger),
+    Column("last_result", Text),
 )
 
 heartbeats = Table(  # the latest heartbeat of each device, replaced by the next one
@@ -315,6 +391,7 @@ meta = Table(
 T = TypeVar("T")
 log = logging.getLogger("server_stub.db")
 MAX_BATCH = 64
+RETRIES = 8  # PostgreSQL: runs of one transaction that deadlocked or failed to serialise
 GENESIS_HASH = "0" * 64
 AUDIT_HEAD = "audit_head"  # meta row "seq:hash": the chain's one serialisation point
 COUNTERS = ("gallery_version", "receipt")
@@ -384,37 +461,27 @@ class Database:
     """Engines and transactions.
 
     ``write()`` is one atomic, durable transaction. ``transact(fn)`` is the same guarantee
-    with group commit: one writer thread takes every job waiting, runs each in its own
-    SAVEPOINT (a failing job rolls back alone), commits the batch with one fsync, and only
-    then returns to the callers. A crash before that commit loses the whole batch and no
-    caller has been answered, so nothing acknowledged is ever lost or half-applied.
+    for a function of the connection. On SQLite it comes with group commit: one writer
+    thread takes every job waiting, runs each in its own SAVEPOINT (a failing job rolls back
+    alone), commits the batch with one fsync, and only then returns to the callers. A crash
+    before that commit loses the whole batch and no caller has been answered, so nothing
+    acknowledged is ever lost or half-applied. On PostgreSQL, which has no single writer to
+    feed, each job is its own transaction on the caller's thread, run again after a deadlock
+    or serialization failure (it is a function of the connection only, so a rolled-back run
+    leaves nothing behind).
     """
 
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
-        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_sqlite = engines.is_sqlite(self.url)
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = self._engine()
+        self.engine: Engine = engines.create(self.url)
         self._writer = _WriterLock(self.url.database) if self.is_sqlite else None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
-
-    def _engine(self) -> Engine:
-        # sized for the worker threads: an overflow connection is opened and closed per use
-        engine = create_engine(self.url, pool_size=24, max_overflow=16, pool_timeout=30)
-        if self.is_sqlite:
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-                dbapi_connection.isolation_level = None  # BEGIN is ours: _transaction
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=FULL")  # durable: fsync at every commit
-                cursor.execute("PRAGMA busy_timeout=10000")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
-        return engine
+        self._later: ThreadPoolExecutor | None = None
 
     @contextmanager
     def _transaction(self, conn: Connection, *, immediate: bool) -> Iterator[Connection]:
@@ -424,10 +491,16 @@ class Database:
         with conn.begin():
             if self.is_sqlite:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            elif not immediate:  # one snapshot for the whole read, as SQLite's WAL gives
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield conn
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Bring the schema to the newest revision (server_stub/migrations), then make sure
+        the counters and the audit chain's head exist."""
+        from server_stub import migrations
+
+        migrations.upgrade(self)
         with self.write() as conn:
             have = set(conn.execute(select(counters.c.name)).scalars())
             for name in COUNTERS:
@@ -447,8 +520,28 @@ class Database:
         with self.engine.connect() as conn, self._transaction(conn, immediate=True):
             yield conn
 
+    @contextmanager
+    def migrating(self) -> Iterator[Connection]:
+        """One transaction holding the schema lock of every process and host: the SQLite
+        writer lock, or a PostgreSQL advisory lock (hosts starting together migrate once)."""
+        with self._writer or nullcontext(), self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({engines.MIGRATION_LOCK_ID})")
+                conn.commit()
+            try:
+                with self._transaction(conn, immediate=True):
+                    yield conn
+            finally:
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(
+                        f"SELECT pg_advisory_unlock({engines.MIGRATION_LOCK_ID})")
+                    conn.commit()
+
     def transact(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(conn)`` in the next group commit; its result once durable, or its error."""
+        """Run ``fn(conn)`` in a durable transaction (SQLite: the next group commit); its
+        result once committed, or its error."""
+        if not self.is_sqlite:
+            return self._transact_now(fn)
         job = _Job(fn)
         self._submit(job)
         job.done.wait()
@@ -459,6 +552,8 @@ class Database:
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """``transact`` for the event loop: awaits the group commit without holding a
         worker thread (one thread hop per request instead of three)."""
+        if not self.is_sqlite:
+            return await asyncio.to_thread(self._transact_now, fn)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._submit(_Job(fn, on_done=lambda job: loop.call_soon_threadsafe(
@@ -467,7 +562,33 @@ class Database:
 
     def transact_later(self, fn: Callable[[Connection], Any]) -> None:
         """Queue ``fn`` for the next group commit without waiting for it."""
+        if not self.is_sqlite:
+            with self._thread_lock:
+                if self._later is None:
+                    self._later = ThreadPoolExecutor(1, thread_name_prefix="db-later")
+                self._later.submit(self._transact_logged, fn)
+            return
         self._submit(_Job(fn, awaited=False))
+
+    def _transact_now(self, fn: Callable[[Connection], T]) -> T:
+        """PostgreSQL: ``fn`` in a transaction of its own, again after a transient conflict
+        (with a short, growing pause so the transactions it met can finish)."""
+        attempt = 0
+        while True:
+            try:
+                with self._immediate() as conn:
+                    return fn(conn)
+            except Exception as exc:
+                attempt += 1
+                if attempt == RETRIES or not engines.retryable(exc):
+                    raise
+                time.sleep(0.002 * 2 ** attempt)
+
+    def _transact_logged(self, fn: Callable[[Connection], Any]) -> None:
+        try:
+            self._transact_now(fn)
+        except Exception as exc:
+            log.error("queued write failed", extra={"error": repr(exc)})
 
     def _submit(self, job: _Job) -> None:
         if self._thread is None:
@@ -549,6 +670,9 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self._later is not None:
+            self._later.shutdown(wait=True)
+            self._later = None
         if self._thread is not None:
             self._jobs.put(None)
             self._thread.join(timeout=30)

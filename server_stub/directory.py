@@ -313,34 +313,43 @@ class NewItem:
     eligible: bool
 
 
-def create_bill(conn: Connection, *, site_id: str, patient_id: str, visit_id: str,
-                items: list[NewItem], config: ServerConfig, now: int,
-                bill_id: str | None = None) -> str:
-    require_site(conn, site_id)
-    user = user_row(conn, patient_id)
+def check_items(items: list[NewItem], config: ServerConfig) -> None:
+    """AMOUNT_INVALID unless every line and the total are plausible."""
     if not items:
         raise ProtocolError(ErrorCode.AMOUNT_INVALID, "a bill needs at least one item")
-    total = eligible = 0
     for item in items:
         schemas.ItemKind(item.kind)
         if not (0 < item.quantity <= 10_000 and 0 < item.unit_fen <= config.credit.max_bill_fen):
             raise ProtocolError(ErrorCode.AMOUNT_INVALID,
                                 "item quantity and unit price must be positive and plausible")
-        total += item.quantity * item.unit_fen
-        eligible += item.quantity * item.unit_fen if item.eligible else 0
+    total = sum(i.quantity * i.unit_fen for i in items)
     if total > config.credit.max_bill_fen:
         raise ProtocolError(ErrorCode.AMOUNT_INVALID,
                             f"bill total {total} fen exceeds {config.credit.max_bill_fen}")
+
+
+def insert_items(conn: Connection, bill_id: str, items: list[NewItem]) -> None:
+    conn.execute(insert(bill_items), [
+        dict(bill_id=bill_id, line_no=n, kind=i.kind, description=i.description,
+             quantity=i.quantity, unit_fen=i.unit_fen, amount_fen=i.quantity * i.unit_fen,
+             eligible=i.eligible) for n, i in enumerate(items, start=1)])
+
+
+def create_bill(conn: Connection, *, site_id: str, patient_id: str, visit_id: str,
+                items: list[NewItem], config: ServerConfig, now: int,
+                bill_id: str | None = None, actor: str = "his") -> str:
+    require_site(conn, site_id)
+    user = user_row(conn, patient_id)
+    check_items(items, config)
+    total = sum(i.quantity * i.unit_fen for i in items)
+    eligible = sum(i.quantity * i.unit_fen for i in items if i.eligible)
     bill_id = bill_id or _new_id("bill")
     conn.execute(insert(bills).values(
         bill_id=bill_id, site_id=site_id, patient_id=patient_id, visit_id=visit_id,
         category=user.category, status=schemas.BillStatus.PENDING.value, total_fen=total,
         eligible_fen=eligible, created_ms=now))
-    conn.execute(insert(bill_items), [
-        dict(bill_id=bill_id, line_no=n, kind=i.kind, description=i.description,
-             quantity=i.quantity, unit_fen=i.unit_fen, amount_fen=i.quantity * i.unit_fen,
-             eligible=i.eligible) for n, i in enumerate(items, start=1)])
-    audit.append(conn, at_ms=now, actor="his", action="bill.created", subject=bill_id,
+    insert_items(conn, bill_id, items)
+    audit.append(conn, at_ms=now, actor=actor, action="bill.created", subject=bill_id,
                  details={"site_id": site_id, "patient_id": patient_id, "total_fen": total})
     return bill_id
 

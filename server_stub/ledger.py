@@ -64,6 +64,8 @@ def _bill_for(conn: Connection, *, site_id: str, bill_id: str, patient_id: str,
         raise ProtocolError(ErrorCode.BILL_NOT_FOUND, "no such bill at this site")
     if bill.patient_id != patient_id:
         raise ProtocolError(ErrorCode.BILL_PATIENT_MISMATCH, "this bill belongs to another patient")
+    if bill.status == schemas.BillStatus.CANCELLED.value:
+        raise ProtocolError(ErrorCode.BILL_CANCELLED, "the hospital cancelled this bill")
     if bill.status != schemas.BillStatus.PENDING.value:
         raise ProtocolError(ErrorCode.BILL_ALREADY_SETTLED, "this bill is already settled",
                             settlement_id=bill.settlement_id)
@@ -273,12 +275,27 @@ def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: Se
         raise ProtocolError(ErrorCode.AMOUNT_EXCEEDS_BALANCE,
                             "repayment is larger than the outstanding balance",
                             outstanding_fen=user.outstanding_fen)
-    left = req.amount_fen
+    repayment_id = credit_repayment(
+        conn, actor=actor, patient_id=req.patient_id, amount_fen=req.amount_fen,
+        method=req.method.value, reference=req.reference, config=config, now=now,
+        details={"reason": req.reason})
+    return schemas.Repayment(repayment_id=repayment_id, patient_id=req.patient_id,
+                             amount_fen=req.amount_fen, method=req.method,
+                             received_at=to_datetime(now),
+                             credit=credit_state(conn, user_row(conn, req.patient_id)))
+
+
+def credit_repayment(conn: Connection, *, actor: str, patient_id: str, amount_fen: int,
+                     method: str, reference: str | None, config: ServerConfig, now: int,
+                     first: str | None = None, details: dict[str, Any] | None = None) -> str:
+    """Record a repayment of at most what is owed: the charge of settlement ``first``
+    first, then the oldest due; the repayment's id. Every way money comes in ends here."""
+    left = amount_fen
     charges = conn.execute(select(credit_charges).where(
-        credit_charges.c.patient_id == req.patient_id, credit_charges.c.cancelled.is_(False),
+        credit_charges.c.patient_id == patient_id, credit_charges.c.cancelled.is_(False),
         credit_charges.c.repaid_fen < credit_charges.c.amount_fen)
         .order_by(credit_charges.c.due_ms, credit_charges.c.settlement_id).with_for_update())
-    for charge in list(charges):
+    for charge in sorted(charges, key=lambda c: c.settlement_id != first):
         if not left:
             break
         part = min(left, charge.amount_fen - charge.repaid_fen)
@@ -286,21 +303,18 @@ def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: Se
                      .where(credit_charges.c.settlement_id == charge.settlement_id)
                      .values(repaid_fen=charge.repaid_fen + part))
         left -= part
-    conn.execute(update(users).where(users.c.patient_id == req.patient_id)
-                 .values(outstanding_fen=users.c.outstanding_fen - req.amount_fen))
+    conn.execute(update(users).where(users.c.patient_id == patient_id)
+                 .values(outstanding_fen=users.c.outstanding_fen - amount_fen))
     repayment_id = f"rep_{secrets.token_hex(8)}"
     conn.execute(insert(repayments).values(
-        repayment_id=repayment_id, patient_id=req.patient_id, amount_fen=req.amount_fen,
-        method=req.method.value, reference=req.reference, received_ms=now, actor=actor))
-    _reinstate_if_current(conn, req.patient_id, actor, now)
-    gallery.refresh_user(conn, req.patient_id, config.gallery.scope)
+        repayment_id=repayment_id, patient_id=patient_id, amount_fen=amount_fen,
+        method=method, reference=reference, received_ms=now, actor=actor))
+    _reinstate_if_current(conn, patient_id, actor, now)
+    gallery.refresh_user(conn, patient_id, config.gallery.scope)
     audit.append(conn, at_ms=now, actor=actor, action="credit.repaid", subject=repayment_id,
-                 details={"patient_id": req.patient_id, "amount_fen": req.amount_fen,
-                          "method": req.method.value, "reason": req.reason})
-    return schemas.Repayment(repayment_id=repayment_id, patient_id=req.patient_id,
-                             amount_fen=req.amount_fen, method=req.method,
-                             received_at=to_datetime(now),
-                             credit=credit_state(conn, user_row(conn, req.patient_id)))
+                 details={"patient_id": patient_id, "amount_fen": amount_fen,
+                          "method": method, **(details or {})})
+    return repayment_id
 
 
 def _overdue_fen(conn: Connection, patient_id: str, now: int) -> int:

@@ -13,6 +13,12 @@ tests a role or a site itself. Three kinds of row, by what "other site" means th
   stolen kiosk key cannot tell whom the platform knows); a counter may serve any patient,
   but records a repayment for a patient of another site only with a ``reason`` (audited).
 
+A kiosk reads a patient's bills, quotes and credit only with an identification token that it
+got by identifying that patient (``IDENTIFIED`` cells, server_stub/identification.py); the
+token is checked before anything is looked up, so a kiosk without one learns nothing, not even
+whether the patient exists. A counter's look-up of a patient by id is audited
+(``patient.looked_up``).
+
 Which payment methods a role may record is here too (``may_settle``): cash is a counter's.
 """
 
@@ -25,8 +31,11 @@ from sqlalchemy import Connection, bindparam, select
 
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
+from server_stub import audit
+from server_stub.clock import now_ms
 from server_stub.db import bills
 from server_stub.directory import Device
+from server_stub.identification import IdentificationKeys
 
 
 class Reach(Enum):
@@ -40,9 +49,12 @@ class Access(Enum):
     ROLE = "role"  # 403 auth.role_forbidden
     HIDDEN = "hidden"  # 404 with the row's not-found code, as if the target did not exist
     REASON = "reason"  # allowed with a reason (audited); without one 422 repayment.reason_required
+    # allowed with this device's identification token for the patient; a kiosk of another
+    # site never gets one, so there it is always 403 auth.identification_required
+    IDENTIFIED = "identified"
 
 
-A, R, H, Y = Access.ALLOW, Access.ROLE, Access.HIDDEN, Access.REASON
+A, R, H, Y, T = Access.ALLOW, Access.ROLE, Access.HIDDEN, Access.REASON, Access.IDENTIFIED
 
 
 @dataclass(frozen=True)
@@ -55,10 +67,15 @@ class Rule:
     counter_own: Access
     counter_other: Access
     hidden: ErrorCode | None = None  # the 404 code of HIDDEN cells
+    audited: bool = False  # a counter's look-up here writes a patient.looked_up record
+    his_own: Access = Access.ROLE  # the hospital system: only the bill feed is its
+    his_other: Access = Access.ROLE
 
     def cell(self, role: schemas.Role, own: bool) -> Access:
         if role == schemas.Role.COUNTER:
             return self.counter_own if own else self.counter_other
+        if role == schemas.Role.HIS:
+            return self.his_own if own else self.his_other
         return self.kiosk_own if own else self.kiosk_other
 
 
@@ -71,24 +88,34 @@ def _resource(kiosk: Access, hidden: ErrorCode) -> Rule:
     return Rule(Reach.RESOURCE, kiosk, other, A, H, hidden)
 
 
+def _his_bill(reach: Reach) -> Rule:
+    """A bill-feed route: the hospital system's alone. A bill number is looked up in the
+    system's own site, so another site's bill is as unknown as a missing one."""
+    resource = reach is Reach.RESOURCE
+    return Rule(reach, R, R, R, R, ErrorCode.BILL_NOT_FOUND if resource else None,
+                his_own=A, his_other=H if resource else A)
+
+
 def _patient(kiosk_own: Access, kiosk_other: Access, counter_other: Access,
-             hidden: ErrorCode | None = None) -> Rule:
-    return Rule(Reach.PATIENT, kiosk_own, kiosk_other, A, counter_other, hidden)
+             hidden: ErrorCode | None = None, *, audited: bool = False) -> Rule:
+    return Rule(Reach.PATIENT, kiosk_own, kiosk_other, A, counter_other, hidden, audited)
 
 
 _PATIENT, _CARD, _VOUCHER = (ErrorCode.PATIENT_NOT_FOUND, ErrorCode.CARD_NOT_FOUND,
                              ErrorCode.VOUCHER_NOT_FOUND)
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/gallery"): _site(A, A),
+    # a face match is against this site's gallery only, whoever asks
+    ("POST", "/v1/identify/face"): Rule(Reach.PATIENT, A, H, A, H, _PATIENT),
     ("POST", "/v1/identify/card"): _patient(A, H, A, _CARD),
     ("POST", "/v1/identify/voucher"): _patient(A, H, A, _VOUCHER),
     ("POST", "/v1/second-factor/verify"): _patient(A, H, A, _PATIENT),
     ("POST", "/v1/second-factor/narrow"): _site(A, A),
-    ("GET", "/v1/patients/{patient_id}"): _patient(R, R, A),
-    ("GET", "/v1/patients/{patient_id}/bills"): _patient(A, H, A, _PATIENT),
+    ("GET", "/v1/patients/{patient_id}"): _patient(R, R, A, audited=True),
+    ("GET", "/v1/patients/{patient_id}/bills"): _patient(T, T, A, _PATIENT, audited=True),
     ("POST", "/v1/patients/{patient_id}/templates"): _patient(R, R, A),
     ("POST", "/v1/patients/{patient_id}/consent/withdraw"): _patient(R, R, A),
-    ("POST", "/v1/quotes"): _resource(A, ErrorCode.BILL_NOT_FOUND),
+    ("POST", "/v1/quotes"): _resource(T, ErrorCode.BILL_NOT_FOUND),
     ("POST", "/v1/settlements"): _resource(A, ErrorCode.BILL_NOT_FOUND),
     ("GET", "/v1/settlements"): _site(R, A),
     ("GET", "/v1/settlements/{settlement_id}"): _resource(A, ErrorCode.SETTLEMENT_NOT_FOUND),
@@ -103,6 +130,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/handoffs/{handoff_id}/resolve"): _resource(R, ErrorCode.HANDOFF_NOT_FOUND),
     ("POST", "/v1/handoffs/{handoff_id}/dismiss"): _resource(R, ErrorCode.HANDOFF_NOT_FOUND),
     ("POST", "/v1/heartbeat"): _site(A, A),
+    ("POST", "/v1/his/bills"): _his_bill(Reach.SITE),
+    ("GET", "/v1/his/bills/{bill_no}"): _his_bill(Reach.RESOURCE),
+    ("POST", "/v1/his/bills/{bill_no}/amend"): _his_bill(Reach.RESOURCE),
+    ("POST", "/v1/his/bills/{bill_no}/cancel"): _his_bill(Reach.RESOURCE),
 }
 
 # settlement methods each role may record (repayments are a counter's, all methods)
@@ -110,6 +141,7 @@ SETTLE_METHODS: dict[schemas.Role, frozenset[schemas.PaymentMethod]] = {
     schemas.Role.KIOSK: frozenset({schemas.PaymentMethod.FACE, schemas.PaymentMethod.CARD,
                                    schemas.PaymentMethod.VOUCHER}),
     schemas.Role.COUNTER: frozenset(schemas.PaymentMethod),
+    schemas.Role.HIS: frozenset(),
 }
 
 _HIDDEN_MESSAGES = {
@@ -142,22 +174,43 @@ class Grant:
 
     device: Device
     rule: Rule
+    route: str
+    keys: IdentificationKeys
+    identification: str | None = None  # the request's ?identification= token
 
     @classmethod
-    def admit(cls, device: Device, method: str, route: str) -> Grant:
+    def admit(cls, device: Device, method: str, route: str, keys: IdentificationKeys,
+              identification: str | None = None) -> Grant:
         """Refuse a role that no cell of the row lets in; unknown routes are refused too."""
         rule = RULES.get((method, route))
         if rule is None:
             raise _forbidden()
         if rule.cell(device.role, True) is R and rule.cell(device.role, False) is R:
             raise _forbidden()
-        return cls(device, rule)
+        return cls(device, rule, f"{method} {route}", keys, identification)
+
+    @property
+    def audits_lookup(self) -> bool:
+        """The route must run in a write transaction: it records a counter's look-up."""
+        return self.rule.audited and self.device.role == schemas.Role.COUNTER
+
+    def identified(self, patient_id: str) -> None:
+        """On an IDENTIFIED row, a kiosk shows its own token for this patient, checked before
+        any look-up so that its absence tells nothing about the patient."""
+        if self.rule.cell(self.device.role, True) is T:
+            self.keys.check(self.identification, device_id=self.device.device_id,
+                            patient_id=patient_id, now=now_ms())
 
     def patient(self, conn: Connection, patient_id: str, *, reason: str | None = None) -> None:
         """Apply the row's cell for this patient; HIDDEN answers as if they did not exist."""
+        self.identified(patient_id)
         own = patient_of_site(conn, patient_id, self.device.site_id)
         access = self.rule.cell(self.device.role, own)
-        if access is A or (access is Y and reason):
+        if access in (A, T) or (access is Y and reason):
+            if self.audits_lookup:
+                audit.append(conn, at_ms=now_ms(), actor=self.device.actor,
+                             action="patient.looked_up", subject=patient_id,
+                             details={"route": self.route, "own_site": own})
             return
         if access is Y:
             raise ProtocolError(ErrorCode.REASON_REQUIRED, "a repayment for a patient of "

@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     DIGEST_MISMATCH = "auth.digest_mismatch"
     COMPONENT_MISSING = "auth.component_missing"
     ROLE_FORBIDDEN = "auth.role_forbidden"
+    # a kiosk's patient look-up without a valid identification token of its own (§8.2)
+    IDENTIFICATION_REQUIRED = "auth.identification_required"
+    IDENTIFICATION_EXPIRED = "auth.identification_expired"
     OPERATOR_TOKEN_INVALID = "auth.operator_token"  # /metrics: no or wrong bearer token
     DEVICE_LOCKED = "auth.device_locked"  # too many failed authentications: wait
     RATE_LIMITED = "auth.rate_limited"  # too many requests from one device: slow down
@@ -65,11 +68,21 @@ class ErrorCode(StrEnum):
     HANDOFF_NOT_FOUND = "handoff.not_found"
     HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
     HANDOFF_ALREADY_CLOSED = "handoff.already_closed"
+    BILL_CANCELLED = "bill.cancelled"  # the hospital system cancelled it
+    # the hospital information system's bill feed (server_stub/his.py)
+    HIS_BILL_CONFLICT = "his.bill_conflict"  # this bill number already holds other content
+    HIS_BILL_SETTLED = "his.bill_settled"  # settled: amend/cancel goes to the cashier
+    # repayment through a payment provider (server_stub/repayment_orders.py)
+    REPAY_ORDER_NOT_FOUND = "repay_order.not_found"
+    PAYMENT_UNAVAILABLE = "payment.unavailable"  # no provider configured, or it did not answer
+    NOTIFICATION_INVALID = "payment.notification_invalid"  # a callback that does not verify
     # server side
     INTERNAL = "server.internal"
     STORAGE_UNAVAILABLE = "server.storage"  # the platform cannot write (disk full, I/O error)
     # client side only: never sent by the server, raised by the response verifier
     UNTRUSTED_RESPONSE = "client.untrusted_response"
+    TLS_PIN_MISMATCH = "client.tls_pin_mismatch"  # not the certificate pinned at provisioning
+    INSECURE_TRANSPORT = "client.insecure_transport"  # plain http:// to a non-loopback host
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -89,6 +102,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DIGEST_MISMATCH: 400,
     ErrorCode.COMPONENT_MISSING: 400,
     ErrorCode.ROLE_FORBIDDEN: 403,
+    ErrorCode.IDENTIFICATION_REQUIRED: 403,
+    ErrorCode.IDENTIFICATION_EXPIRED: 403,
     ErrorCode.OPERATOR_TOKEN_INVALID: 401,
     ErrorCode.DEVICE_LOCKED: 423,
     ErrorCode.RATE_LIMITED: 429,
@@ -121,9 +136,17 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.HANDOFF_NOT_FOUND: 404,
     ErrorCode.HANDOFF_ALREADY_TAKEN: 409,
     ErrorCode.HANDOFF_ALREADY_CLOSED: 409,
+    ErrorCode.BILL_CANCELLED: 409,
+    ErrorCode.HIS_BILL_CONFLICT: 409,
+    ErrorCode.HIS_BILL_SETTLED: 409,
+    ErrorCode.REPAY_ORDER_NOT_FOUND: 404,
+    ErrorCode.PAYMENT_UNAVAILABLE: 503,
+    ErrorCode.NOTIFICATION_INVALID: 401,
     ErrorCode.INTERNAL: 500,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.UNTRUSTED_RESPONSE: 502,
+    ErrorCode.TLS_PIN_MISMATCH: 495,
+    ErrorCode.INSECURE_TRANSPORT: 400,
 }
 
 

@@ -29,6 +29,7 @@ ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-
 class Role(StrEnum):
     KIOSK = "kiosk"
     COUNTER = "counter"
+    HIS = "his"  # the hospital information system: feeds its site's bills (§15)
 
 
 class PaymentMethod(StrEnum):
@@ -59,6 +60,7 @@ class UserStatus(StrEnum):
 class BillStatus(StrEnum):
     PENDING = "pending"
     SETTLED = "settled"
+    CANCELLED = "cancelled"  # by the hospital system, before anyone settled it
 
 
 class SettlementStatus(StrEnum):
@@ -115,6 +117,10 @@ class ServerKey(Response):
     alg: Literal["ed25519"]
     public_key: str = Field(description="base64 of the 32 raw public-key bytes")
     fingerprint: str = Field(description="hex SHA-256 of the raw public key")
+    tls_fingerprint: str | None = Field(
+        default=None, description="sha256:<hex> of the DER TLS certificate the platform "
+        "serves (null: plain HTTP on loopback); a device pins it only when it equals the "
+        "certificate it sees (protocol §1.1)")
 
 
 class RegisterDeviceRequest(Request):
@@ -186,6 +192,26 @@ class PatientView(Response):
     face_consent: bool
 
 
+class Identification(Response):
+    """Proof that this device identified this patient: send it with the kiosk's look-ups of
+    the patient's bills, quotes and credit (query parameter ``identification``)."""
+
+    token: str
+    expires_at: AwareDatetime
+
+
+class IdentifiedPatient(PatientView):
+    identification: Identification
+
+
+class FaceIdentifyRequest(Request):
+    """The kiosk's own face match: the platform checks the patient is in this kiosk's
+    gallery for ``pack`` (it cannot see the face)."""
+
+    patient_id: Identifier
+    pack: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+
+
 class CardLookupRequest(Request):
     card_no: str = Field(min_length=4, max_length=32, pattern=r"^[A-Za-z0-9]+$")
 
@@ -245,6 +271,69 @@ class PendingBills(Response):
     patient: MaskedPatient
     credit: CreditState
     bills: list[Bill]
+
+
+# --- the hospital information system's bill feed (§15) ------------------------------------
+
+class InsuranceClass(StrEnum):
+    """医保目录: 甲类 and 乙类 are in the insurance catalogue, 丙类 is self-pay."""
+
+    A = "A"  # 甲类
+    B = "B"  # 乙类
+    C = "C"  # 丙类 (自费)
+
+
+class HisBillLine(Request):
+    kind: ItemKind
+    description: str = Field(min_length=1, max_length=128)
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    unit_fen: PositiveFen
+    insurance_class: InsuranceClass
+
+
+class HisBillCreate(Request):
+    bill_no: Identifier = Field(description="the hospital's own bill number: the "
+                                            "idempotency key of the feed, per site")
+    patient_id: Identifier
+    visit_id: Identifier
+    items: list[HisBillLine] = Field(min_length=1, max_length=200)
+
+
+class HisBillAmend(Request):
+    items: list[HisBillLine] = Field(min_length=1, max_length=200)
+    reason: ReasonCode
+
+
+class HisBillCancel(Request):
+    reason: ReasonCode
+
+
+class HisBillLineView(Response):
+    line_no: int
+    kind: ItemKind
+    description: str
+    quantity: int
+    unit_fen: Fen
+    amount_fen: Fen
+    insurance_class: InsuranceClass
+
+
+class HisBill(Response):
+    """A fed bill as the hospital system sees it: no patient data beyond the id it sent."""
+
+    bill_no: str
+    bill_id: str = Field(description="the platform's id, what kiosks settle")
+    site_id: str
+    patient_id: str
+    visit_id: str
+    status: BillStatus
+    revision: int = Field(description="1 when created, +1 per amendment that changed it")
+    total_fen: Fen
+    eligible_fen: Fen
+    items: list[HisBillLineView]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    settlement_id: str | None = None
 
 
 class Layers(Response):
@@ -350,6 +439,60 @@ class Repayment(Response):
     method: RepaymentMethod
     received_at: AwareDatetime
     credit: CreditState
+
+
+class OwedCharge(Response):
+    """One credit charge not yet repaid in full: what 我的欠款 lists, nothing more."""
+
+    settlement_id: str
+    receipt_no: str
+    settled_at: AwareDatetime
+    amount_fen: Fen = Field(description="what went on credit")
+    repaid_fen: Fen
+    owed_fen: Fen = Field(description="amount_fen - repaid_fen")
+    due_date: dt.date = Field(description="server.timezone calendar day it falls due")
+    overdue: bool
+
+
+class CreditStatement(Response):
+    """What a patient owes on credit, oldest due first; ``repay_at_kiosk`` when a payment
+    provider is configured (``[payments] provider``)."""
+
+    patient: MaskedPatient
+    credit: CreditState
+    charges: list[OwedCharge]
+    repay_at_kiosk: bool
+
+
+class RepayOrderState(StrEnum):
+    OPEN = "open"  # the QR is payable
+    PAID = "paid"  # the provider confirmed it; the repayment is recorded
+    FAILED = "failed"  # the payer's payment failed at the provider
+    CLOSED = "closed"  # the kiosk closed it (patient cancelled or left)
+    EXPIRED = "expired"  # not paid within [payments] order_ttl_s
+
+
+class RepayOrderRequest(Request):
+    patient_id: Identifier
+    amount_fen: PositiveFen | None = Field(
+        default=None, description="omitted: everything owed (or all of settlement_id's charge)")
+    settlement_id: Identifier | None = Field(
+        default=None, description="repay this charge (first); omitted: oldest due first")
+
+
+class RepayOrder(Response):
+    order_id: str
+    patient_id: str
+    amount_fen: PositiveFen
+    settlement_id: str | None = None
+    state: RepayOrderState
+    provider: str
+    code_url: str = Field(description="what the payment QR encodes")
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+    paid_at: AwareDatetime | None = None
+    repayment_id: str | None = None
+    credit: CreditState | None = Field(default=None, description="after the repayment (paid)")
 
 
 class SettlementList(Response):

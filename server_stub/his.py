@@ -54,7 +54,7 @@ def _row(conn: Connection, site_id: str, bill_no: str, *, for_update: bool = Fal
 
 def _lines(conn: Connection, bill_id: str) -> list[schemas.HisBillLine]:
     classes = dict(conn.execute(select(his_bill_lines.c.line_no, his_bill_lines.c.insurance_class)
-                                .where(his_bill_lines.c.bill_id == bill_id)).tuples().all())
+                                .where(his_bill_lines.c.bill_id == bill_id)).all())
     return [schemas.HisBillLine(kind=item.kind, description=item.description,
                                 quantity=item.quantity, unit_fen=item.unit_fen,
                                 insurance_class=classes[item.line_no])

@@ -86,7 +86,7 @@ def test_a_late_first_run_sends_only_the_current_stage(world):
 def test_withdrawn_and_repaid_users_get_nothing(world):
     db, config, device, outbox = world
     _, due = charge(db, config, device, "P1004")
-    repaid, _ = charge(db, config, device, "P1005", unit_fen=1_000)
+    charge(db, config, device, "P1005", unit_fen=1_000)
     with db.write() as conn:
         gallery.withdraw_consent(conn, actor="test", patient_id="P1004", reason="moved away",
                                  scope=config.gallery.scope, now=now_ms())

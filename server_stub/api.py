@@ -77,7 +77,8 @@ Granted = Annotated[Grant, Depends(grant)]
 # transaction, saving a group commit per settlement; the edge records every other
 # route's nonce before the route runs: a read-only route's in the nonce store, off the
 # money writer (server_stub/nonces.py), any other route's in the main database.
-_RECORDS_OWN_NONCE = re.compile(r"^/v1/(?:settlements|repayments|settlements/[^/]+/reverse)$")
+_RECORDS_OWN_NONCE = re.compile(
+    r"^/v1/(?:settlements|repayments|repay-orders|settlements/[^/]+/reverse)$")
 _READ_ONLY_POSTS = re.compile(
     r"^/v1/(?:quotes|identify/face|identify/card|identify/voucher|second-factor/narrow)$")
 
@@ -159,7 +160,7 @@ def build_app(platform: Platform) -> FastAPI:
               status_code=201, tags=["public"])
     def register(body: schemas.RegisterDeviceRequest) -> schemas.RegisterDeviceResponse:
         def register_in(conn: Connection) -> tuple[str, Any, schemas.Role]:
-            device_id, site = directory.register_device(conn, body, now_ms())
+            device_id, site = directory.register_device(conn, body, now_ms(), platform.profile)
             return device_id, site, directory.active_device(conn, device_id).role
 
         device_id, site, role = db.transact(register_in)
@@ -436,6 +437,9 @@ def build_app(platform: Platform) -> FastAPI:
     from server_stub import his_routes  # it uses Granted, defined above: imported here
 
     app.include_router(his_routes.router(platform))
+    from server_stub import repayment_orders  # the same: it uses Granted
+
+    app.include_router(repayment_orders.router(platform))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

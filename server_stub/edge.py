@@ -40,7 +40,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-PUBLIC_PATHS = frozenset({"/v1/health", "/v1/server-key", "/v1/devices/register"})
+# the payment provider's notification is verified by the provider's own signature
+# (server_stub/repayment_orders.py), not a device's
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/server-key", "/v1/devices/register",
+                          "/v1/payments/notify"})
 log = logging.getLogger("server_stub.http")
 RETRY_AFTER_S = 5
 # SQLite primary result codes that mean "cannot write now": BUSY, LOCKED, IOERR, FULL, CANTOPEN

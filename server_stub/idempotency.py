@@ -83,6 +83,14 @@ def _stored(conn: Connection, device_id: str, key: str, fingerprint: str) -> Res
                     headers={REPLAY_HEADER: "true"})
 
 
+def stored_reply(db: Database, device_id: str, key: str | None,
+                 fingerprint: str) -> Response | None:
+    """The stored answer if this request ran before: for a route that must call something
+    outside the database (a payment provider) before ``run_once``, and not on a replay."""
+    with db.read() as conn:
+        return _stored(conn, device_id, check_key(key), fingerprint)
+
+
 async def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str | None,
                    fingerprint: str, status_code: int, nonce: PendingNonce,
                    operation: Callable[[Connection, int], BaseModel],

@@ -122,6 +122,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/settlements/{settlement_id}/reverse"): _resource(
         R, ErrorCode.SETTLEMENT_NOT_FOUND),
     ("POST", "/v1/repayments"): _patient(R, R, Y),
+    # 我的欠款 and repayment through the payment provider (server_stub/repayment_orders.py)
+    ("GET", "/v1/patients/{patient_id}/credit"): _patient(T, T, A, _PATIENT, audited=True),
+    ("POST", "/v1/repay-orders"): _patient(T, T, A, _PATIENT),
+    ("GET", "/v1/repay-orders/{order_id}"): _resource(A, ErrorCode.REPAY_ORDER_NOT_FOUND),
+    ("POST", "/v1/repay-orders/{order_id}/close"): _resource(
+        A, ErrorCode.REPAY_ORDER_NOT_FOUND),
     ("POST", "/v1/reconcile"): _site(A, A),
     ("GET", "/v1/reconciliation/{date}"): _site(R, A),
     ("POST", "/v1/handoffs"): _site(A, A),

@@ -36,6 +36,7 @@ from server_stub import (
     ledger,
     recon,
     reconcile,
+    scheduler,
     tls,
 )
 from server_stub.clock import local_day, now_ms
@@ -100,7 +101,8 @@ def build_app(platform: Platform) -> FastAPI:
     app = FastAPI(title="Face-pay credit medical platform (server_stub)", version=__version__,
                   description="Signed, idempotent API for checkout kiosks and cashier "
                               "consoles. The wire contract is docs/protocol.md.",
-                  responses=ERROR_RESPONSES)
+                  responses=ERROR_RESPONSES,
+                  lifespan=scheduler.lifespan_for(platform.db, platform.config))
     db, config = platform.db, platform.config
     scope = config.gallery.scope
     app.state.identifications = platform.identifications

@@ -1,0 +1,118 @@
+"""The platform's own schedules with two platform processes on one database, their clock
+moved forward by libfaketime (the processes' own clock: no test hook in the platform).
+
+Each due job runs exactly once across both processes; overdue users are suspended, the
+reminder of the stage goes out once and the day's reconciliation lands in the export folder
+without anyone typing a command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server_stub import scheduler
+from server_stub.clock import from_datetime
+from tests.server.live import Device, Server, admin, free_port, write_config
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+JOBS = ("credit.overdue", "reminders", "purge", "recon.export")
+ZONE = ZoneInfo("Asia/Shanghai")
+pytestmark = pytest.mark.skipif(not FAKETIME.exists(),
+                                reason="needs libfaketime (Debian package faketime)")
+
+
+@pytest.fixture
+def platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+        tuple[list[Server], Path, dict[str, object]]]:
+    clock = tmp_path / "faketime"
+    clock.write_text("+0d\n")
+    for name, value in {"LD_PRELOAD": str(FAKETIME), "FAKETIME_TIMESTAMP_FILE": str(clock),
+                        "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}.items():
+        monkeypatch.setenv(name, value)  # every platform process and admin command from here
+    config = write_config(tmp_path, "[schedule]\ntick_s = 1\n")
+    admin(config, "init")
+    seed = json.loads(admin(config, "seed", "demo").stdout)
+    servers = [Server(config=config, directory=tmp_path, port=free_port(), seed=seed)
+               for _ in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        yield servers, clock, seed
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def leases(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT name, runs FROM job_leases"))
+
+
+def wait_for(db: Path, runs: dict[str, int], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if leases(db) == runs:
+            time.sleep(3)  # three more ticks of each process: nothing may run again
+            assert leases(db) == runs
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"jobs ran {leases(db)}, expected {runs}")
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_each_due_job_runs_once_across_two_platform_processes(platforms):
+    servers, clock, seed = platforms
+    db = servers[0].db_file
+    wait_for(db, {"credit.overdue": 1, "reminders": 1, "purge": 1, "recon.export": 0})
+    for server in servers:
+        assert "scheduler started" in server.log.read_text()  # both compete for every job
+    counter = Device.register(servers[0], seed["enrolment_tokens"]["counter"])
+    settled = counter.settle("B1003-1", "P1003", "card")
+    assert settled.status_code == 201, settled.text
+    settlement_id = settled.json()["settlement_id"]
+    due_day = dt.date.fromisoformat(settled.json()["credit_due_date"])
+
+    clock.write_text("+28d\n")  # 2 days before the due day (repayment_days 30)
+    wait_for(db, {"credit.overdue": 2, "reminders": 2, "purge": 2, "recon.export": 1})
+    assert query(db, "SELECT stage, state FROM reminders WHERE settlement_id = ?",
+                 settlement_id) == [("before", "sent")]
+    yesterday = due_day - dt.timedelta(days=3)
+    export = servers[0].directory / "var" / "recon" / "YK01" / f"{yesterday}.csv"
+    assert export.read_text(encoding="utf-8").startswith("kind,")
+    assert query(db, "SELECT status FROM users WHERE patient_id = 'P1003'") == [("active",)]
+
+    clock.write_text("+31d\n")  # the day after the due day
+    wait_for(db, {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2})
+    assert query(db, "SELECT status, status_reason FROM users WHERE patient_id = 'P1003'"
+                 ) == [("suspended", "overdue")]
+    assert query(db, "SELECT stage FROM reminders WHERE settlement_id = ? ORDER BY created_ms",
+                 settlement_id) == [("before",), ("overdue",)]
+    outbox = [json.loads(line) for line in
+              Path(f"{db}.sms-outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [m["key"] for m in outbox] == [f"{settlement_id}:before", f"{settlement_id}:overdue"]
+    # the export caught up on the days no run covered (between the two clock moves)
+    days = sorted(p.stem for p in export.parent.glob("*.csv"))
+    assert days[-1] == due_day.isoformat()
+    assert len(days) == 4
+    ran = query(db, "SELECT subject, COUNT(*) FROM audit_log WHERE action = 'schedule.ran' "
+                    "GROUP BY subject")
+    assert dict(ran) == {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2}
+
+
+def test_the_daily_export_is_due_at_its_local_time_the_next_day_across_midnight():
+    at = scheduler.daily_at("01:30", "Asia/Shanghai")
+    evening = from_datetime(dt.datetime(2026, 12, 3, 22, 0, tzinfo=ZONE))
+    assert at(evening) == from_datetime(dt.datetime(2026, 12, 4, 1, 30, tzinfo=ZONE))
+    exactly = from_datetime(dt.datetime(2026, 12, 4, 1, 30, tzinfo=ZONE))
+    assert at(exactly) == from_datetime(dt.datetime(2026, 12, 5, 1, 30, tzinfo=ZONE))

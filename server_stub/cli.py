@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 from common.paths import absolute_path
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
-from server_stub import audit, directory, gallery, ledger, recon, seed
-from server_stub.clock import from_datetime, now_ms
+from server_stub import audit, directory, gallery, ledger, recon, seed, tls
+from server_stub.clock import from_datetime, local_day, now_ms
 from server_stub.config import ConfigError, ServerConfig, load_config
 from server_stub.db import Database
 from server_stub.directory import AdminError, NewItem, NewUser
@@ -39,10 +39,11 @@ def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + "\n")
 
 
-def _database(config: ServerConfig) -> Database:
-    """The platform's existing database (its schema brought up to date). Only ``init`` and
-    ``run`` create one: an admin command run against the wrong config or from another
-    folder must say which database it looked for, not answer from a new empty one."""
+def _database(config: ServerConfig, *, upgrade: bool = True) -> Database:
+    """The platform's existing database (its schema brought up to date unless ``upgrade``
+    is False). Only ``init`` and ``run`` create one: an admin command run against the wrong
+    config or from another folder must say which database it looked for, not answer from a
+    new empty one."""
     url = make_url(config.server.db_url)
     file = url.database if url.get_backend_name() == "sqlite" else None
     if file not in (None, "", ":memory:") and not Path(file).is_file():
@@ -50,7 +51,8 @@ def _database(config: ServerConfig) -> Database:
                           f"{config.source or 'built-in defaults'}); `kiosk-server init` "
                           "creates one")
     db = Database(config.server.db_url)
-    db.create_schema()
+    if upgrade:
+        db.create_schema()
     return db
 
 
@@ -118,13 +120,21 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
     from server_stub.platform import Platform
 
     setup_logging(config.server.log_level, config.server.log_dir, "server")
-    platform = Platform(config)  # schema, keys and scope policy: once, before any worker
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
+    certificate = tls.for_listening(config.server, host)  # no plain HTTP off loopback
     _check_port_free(host, port)
+    platform = Platform(config)  # schema, keys and scope policy: once, before any worker
     workers = args.workers or config.server.workers
     options: dict[str, Any] = dict(host=host, port=port, log_config=None, access_log=False,
                                    server_header=False)
+    if certificate is not None:
+        # asyncio waits up to 30 s for each idle keep-alive client to answer TLS close_notify,
+        # and a kiosk's idle connection never reads: without a bound every restart would hang
+        # until systemd's SIGKILL. In-flight requests finish well within it; one that does
+        # not is retried by its device under the same Idempotency-Key.
+        options.update(ssl_certfile=certificate.cert_file, ssl_keyfile=certificate.key_file,
+                       timeout_graceful_shutdown=tls.DRAIN_S)
     if workers > 1:
         platform.db.dispose()
         if config.source:
@@ -218,6 +228,40 @@ def _overdue(conn: Connection, args: Args, config: ServerConfig, now: int) -> An
     return {"as_of_ms": at, **ledger.process_overdue(conn, config=config, now=at)}
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return int(text)
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text.removesuffix("/s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a rate such as 5 or 5/s") from None
+    if not 0 < rate <= 10_000:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 10000 per second")
+    return rate
+
+
+def cmd_his_simulate(args: argparse.Namespace, config: ServerConfig) -> int:
+    from server_stub import his_sim
+
+    url = (args.url or f"http://{config.server.host}:{config.server.port}").rstrip("/")
+    try:
+        who = his_sim.identity(url, args.state, args.token, args.name)
+        patients = [p for p in args.patients.split(",") if p]
+        if not patients:
+            raise AdminError("--patients: at least one patient id")
+        day = args.date or local_day(now_ms(), config.server.timezone)
+        bills = his_sim.day_of_bills(args.bills, patients, day, args.seed)
+        _emit(his_sim.simulate(url, who, bills, rate=args.rate, amend_every=args.amend_every,
+                               cancel_every=args.cancel_every))
+    except his_sim.SimError as exc:
+        raise ConfigError(str(exc)) from exc
+    return EXIT_OK
+
+
 def cmd_recon(args: argparse.Namespace, config: ServerConfig) -> int:
     db = _database(config)
     with db.read() as conn:
@@ -279,10 +323,84 @@ def cmd_audit_verify(args: argparse.Namespace, config: ServerConfig) -> int:
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 
+def cmd_db_upgrade(args: argparse.Namespace, config: ServerConfig) -> int:
+    """Migrate the schema to ``--to`` (default: the newest revision); safe while platform
+    hosts are running old code only for additive revisions (docs: Platform database)."""
+    from server_stub import migrations
+
+    db = _database(config, upgrade=False)
+    try:
+        before, after = migrations.upgrade(db, args.to)
+    finally:
+        db.dispose()
+    _emit({"from": before, "to": after, "head": migrations.head()})
+    return EXIT_OK
+
+
+def cmd_db_current(args: argparse.Namespace, config: ServerConfig) -> int:
+    """The database's revision and the code's newest; exit 2 when they differ."""
+    from server_stub import migrations
+
+    db = _database(config, upgrade=False)
+    try:
+        with db.read() as conn:
+            at = migrations.current(conn)
+    finally:
+        db.dispose()
+    newest = migrations.head()
+    _emit({"current": at, "head": newest, "up_to_date": at == newest})
+    return EXIT_OK if at == newest else EXIT_BAD_INPUT
+
+
+def cmd_db_revision(args: argparse.Namespace, config: ServerConfig) -> int:
+    """Write a new revision: what ``metadata`` has that the existing revisions do not
+    build, autogenerated on a scratch SQLite database (review it before committing)."""
+    import tempfile
+
+    from alembic import command
+
+    from server_stub import migrations
+
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Database(f"sqlite:///{scratch}/scratch.db")
+        try:
+            with db.migrating() as conn:
+                command.upgrade(migrations.alembic_config(conn), "head")
+                script = command.revision(migrations.alembic_config(conn), message=args.message,
+                                          autogenerate=True, rev_id=migrations.next_id())
+        finally:
+            db.dispose()
+    _emit({"revision": getattr(script, "revision", None), "path": getattr(script, "path", None)})
+    return EXIT_OK
+
+
+def cmd_tls_init(args: argparse.Namespace, config: ServerConfig) -> int:
+    """The platform's TLS key and self-signed certificate, where the config (or --cert and
+    --key) says; prints the fingerprint the devices will pin."""
+    cert_file = args.cert or config.server.tls_cert_file
+    key_file = args.key or config.server.tls_key_file
+    if not (cert_file and key_file):
+        raise ConfigError("no TLS files configured: set [server] tls_cert_file and "
+                          "tls_key_file in the platform's config, or give --cert and --key")
+    made = tls.generate(Path(cert_file), Path(key_file), args.name or tls.default_names(),
+                        days=args.days, force=args.force)
+    _emit(made.describe())
+    return EXIT_OK
+
+
+def cmd_tls_show(args: argparse.Namespace, config: ServerConfig) -> int:
+    if not config.server.tls_cert_file:
+        raise ConfigError("no TLS certificate configured ([server] tls_cert_file): the "
+                          "platform serves plain HTTP, on loopback only")
+    _emit(tls.load(config.server.tls_cert_file, config.server.tls_key_file).describe())
+    return EXIT_OK
+
+
 def cmd_key_show(args: argparse.Namespace, config: ServerConfig) -> int:
     from server_stub.keys import ServerIdentity
 
-    _emit(ServerIdentity.load(config.server.key_file).describe().model_dump())
+    _emit(ServerIdentity.load(config.server.key_file, config.security.crypto_profile)
+          .describe().model_dump())
     return EXIT_OK
 
 
@@ -354,6 +472,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kind:description:quantity:unit_fen[:self], repeatable")
     p.set_defaults(func=_in_transaction(_bill_create))
 
+    p = sub.add_parser("his", help="a simulated hospital information system").add_subparsers(
+        dest="sub", required=True).add_parser(
+        "simulate", help="feed a day of signed bills at a rate (a his device of its own)")
+    p.add_argument("--url", help="platform base URL (default: [server] host and port)")
+    p.add_argument("--state", type=absolute_path, required=True,
+                   help="folder keeping the simulator's key and device id")
+    p.add_argument("--token", help="his enrolment token, on the first run only")
+    p.add_argument("--name", default="his-simulator", help="device name, on the first run")
+    p.add_argument("--bills", type=_positive, default=200)
+    p.add_argument("--rate", type=_rate, default=10.0, help="bills per second (N or N/s)")
+    p.add_argument("--patients", default=",".join(u[0] for u in seed.DEMO_USERS),
+                   help="comma-separated patient ids (default: the demo's)")
+    p.add_argument("--date", type=dt.date.fromisoformat, help="the bills' day (default today)")
+    p.add_argument("--seed", type=int, default=1, help="same seed: same bill numbers")
+    p.add_argument("--amend-every", type=int, default=0, help="amend every Nth bill")
+    p.add_argument("--cancel-every", type=int, default=0, help="cancel every Nth bill")
+    p.set_defaults(func=cmd_his_simulate)
+
     voucher = sub.add_parser("voucher", help="e-vouchers (QR)").add_subparsers(
         dest="sub", required=True)
     p = voucher.add_parser("issue")
@@ -387,6 +523,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="sub", required=True).add_parser("verify", help="recompute the hash chain")
     p.set_defaults(func=cmd_audit_verify)
+
+    db = sub.add_parser("db", help="schema migrations (Alembic)").add_subparsers(
+        dest="sub", required=True)
+    p = db.add_parser("upgrade", help="migrate the schema to the newest revision")
+    p.add_argument("--to", default="head", help="a revision id (default: head)")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", help="the database's revision; exit 2 when not the newest")
+    p.set_defaults(func=cmd_db_current)
+    p = db.add_parser("revision", help="developers: autogenerate a revision from db.py")
+    p.add_argument("-m", "--message", required=True)
+    p.set_defaults(func=cmd_db_revision)
+
+    tls_cmd = sub.add_parser("tls", help="the HTTPS certificate devices pin").add_subparsers(
+        dest="sub", required=True)
+    p = tls_cmd.add_parser("init", help="make the TLS key and a self-signed certificate")
+    p.add_argument("--name", action="append", help="a host name or IP address devices use "
+                   "for the platform (repeat; default: this machine's names)")
+    p.add_argument("--days", type=int, default=tls.DEFAULT_DAYS, help="validity in days")
+    p.add_argument("--cert", type=absolute_path, help="default: [server] tls_cert_file")
+    p.add_argument("--key", type=absolute_path, help="default: [server] tls_key_file")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing files (rotation: devices re-pin)")
+    p.set_defaults(func=cmd_tls_init)
+    p = tls_cmd.add_parser("show", help="the configured certificate's fingerprint and names")
+    p.set_defaults(func=cmd_tls_show)
 
     p = sub.add_parser("key", help="server key").add_subparsers(
         dest="sub", required=True).add_parser("show", help="public key and fingerprint")

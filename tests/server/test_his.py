@@ -157,3 +157,35 @@ def test_bad_input_is_refused_with_a_stable_code_and_changes_nothing(his: Device
     assert (huge.status_code, error_code(huge)) == (422, "amount.invalid")
     reply = his.get(f"/v1/his/bills/{body['bill_no']}")
     assert (reply.status_code, error_code(reply)) == (404, "bill.not_found")
+
+
+def simulate(server: Server, state: str, *args: str) -> dict[str, Any]:
+    out = server.admin("his", "simulate", "--url", server.base, "--state", state, *args)
+    return dict(json.loads(out.stdout))
+
+
+def test_the_simulated_his_feeds_a_day_of_bills_that_a_kiosk_settles(server: Server,
+                                                                       counter: Device,
+                                                                       tmp_path):
+    state = str(tmp_path / "his-sim")
+    without = server.admin("his", "simulate", "--url", server.base, "--state", state,
+                           check=False)
+    assert without.returncode == 3 and "--token" in without.stderr
+    first = simulate(server, state, "--token", server.token("his"), "--bills", "40",
+                     "--rate", "40/s", "--seed", "7", "--amend-every", "5",
+                     "--cancel-every", "8", "--patients", "P1001,P1003,P1005")
+    assert (first["created"], first["replayed"], first["amended"], first["cancelled"],
+            first["refused"]) == (40, 0, 7, 5, {})
+    assert first["elapsed_s"] >= 39 / 40  # paced to the rate, not as fast as it can
+    again = simulate(server, state, "--bills", "40", "--rate", "100", "--seed", "7",
+                     "--patients", "P1001,P1003,P1005")  # the kept key, no token
+    assert (again["device_id"], again["created"], again["replayed"]) == (
+        first["device_id"], 0, 40)  # 7 amended ones too: create compares the first content
+    pending = counter.get("/v1/patients/P1003/bills").json()["bills"]
+    fed = [b for b in pending if b["visit_id"].startswith("V")
+           and b["bill_id"] in first["first_bill_ids"]]
+    assert fed, pending
+    kiosk = server.device("kiosk")
+    settled = kiosk.settle(fed[0]["bill_id"], "P1003", "card")
+    assert settled.status_code == 201, settled.text
+    assert settled.json()["total_fen"] == fed[0]["total_fen"]

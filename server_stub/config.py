@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 
 from common.paths import absolute_path
+from kiosk.protocol.crypto_profile import PROFILES
 from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
 
 
@@ -31,8 +32,10 @@ class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8600
     db_url: str = "sqlite:///var/server.db"
-    key_file: str = "var/server_key.pem"  # Ed25519 response-signing key (created on first run)
-    data_key_file: str = "var/data_key.bin"  # AES-256-GCM key for face templates at rest
+    # response-signing key (created on first run): Ed25519, or SM2 under crypto_profile "gm"
+    key_file: str = "var/server_key.pem"
+    # key for face templates at rest (created on first run): AES-256-GCM, or SM4-GCM under "gm"
+    data_key_file: str = "var/data_key.bin"
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Shanghai"  # what "a day" means for reconciliation
     log_level: str = "INFO"
@@ -80,6 +83,9 @@ class ServerSection:
 
 @dataclass(frozen=True)
 class SecuritySection:
+    # "ed25519" (Ed25519, SHA-256, AES-256-GCM) or "gm" (国密: SM2, SM3, SM4-GCM), protocol
+    # §2.1; every device must be provisioned under the same profile
+    crypto_profile: str = "ed25519"
     skew_seconds: int = 300
     idempotency_retention_hours: int = 48
     second_factor_attempts: int = 3  # per kiosk session and patient, then locked
@@ -94,6 +100,8 @@ class SecuritySection:
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
+        if self.crypto_profile not in PROFILES:
+            errors.append(("crypto_profile", f"must be one of {', '.join(PROFILES)}"))
         if not 10 <= self.rate_limit_per_minute <= 100_000:
             errors.append(("rate_limit_per_minute", "must be 10-100000"))
         if not 3 <= self.lockout_failures <= 1000:

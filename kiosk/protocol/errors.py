@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     OPERATOR_TOKEN_INVALID = "auth.operator_token"  # /metrics: no or wrong bearer token
     DEVICE_LOCKED = "auth.device_locked"  # too many failed authentications: wait
     RATE_LIMITED = "auth.rate_limited"  # too many requests from one device: slow down
+    # signed with the other crypto profile's algorithm, or a device registered under it (§2.1)
+    CRYPTO_PROFILE_MISMATCH = "auth.crypto_profile_mismatch"
     # device enrolment
     TOKEN_INVALID = "device.token_invalid"
     PUBLIC_KEY_INVALID = "device.public_key_invalid"
@@ -107,6 +109,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.OPERATOR_TOKEN_INVALID: 401,
     ErrorCode.DEVICE_LOCKED: 423,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.CRYPTO_PROFILE_MISMATCH: 401,
     ErrorCode.TOKEN_INVALID: 403,
     ErrorCode.PUBLIC_KEY_INVALID: 422,
     ErrorCode.IDEMPOTENCY_KEY_MISSING: 400,

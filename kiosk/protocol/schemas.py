@@ -114,9 +114,14 @@ class Health(Response):
 
 class ServerKey(Response):
     key_id: str = Field(description="keyid the server signs with: the key's fingerprint")
-    alg: Literal["ed25519"]
-    public_key: str = Field(description="base64 of the 32 raw public-key bytes")
-    fingerprint: str = Field(description="hex SHA-256 of the raw public key")
+    alg: Literal["ed25519", "sm2-sm3"] = Field(description="the signature algorithm of "
+                                                "every response (RFC 9421 alg)")
+    crypto_profile: Literal["ed25519", "gm"] = Field(
+        default="ed25519", description="security.crypto_profile: the algorithms a device must "
+        "use with this platform (protocol §2.1)")
+    public_key: str = Field(description="base64 of the raw public key: 32 bytes (Ed25519) or "
+                                        "the 65-byte point 04||x||y (SM2)")
+    fingerprint: str = Field(description="hex SHA-256 (SM3 under gm) of the raw public key")
     tls_fingerprint: str | None = Field(
         default=None, description="sha256:<hex> of the DER TLS certificate the platform "
         "serves (null: plain HTTP on loopback); a device pins it only when it equals the "
@@ -126,7 +131,8 @@ class ServerKey(Response):
 class RegisterDeviceRequest(Request):
     token: str = Field(min_length=8, max_length=128)
     public_key: str = Field(min_length=1, max_length=128,
-                            description="base64 of the device's raw Ed25519 public key")
+                            description="base64 of the device's raw public key of the "
+                                        "platform's crypto profile (Ed25519 or SM2)")
     name: str = Field(min_length=1, max_length=64)
 
 

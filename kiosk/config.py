@@ -27,6 +27,8 @@ from common.paths import absolute_path
 from device.config import DevicesConfig, simulated, simulated_defaults
 from kiosk.errors import ConfigError, SimulatedDeviceError
 from kiosk.liveness.config import LivenessConfig
+from kiosk.protocol.crypto_profile import PROFILES
+from kiosk.protocol.transport import insecure_url_reason, normalise_fingerprint
 from models import default_store
 
 
@@ -153,8 +155,12 @@ class SiteConfig:
 class ServerConfig:
     url: str = "http://127.0.0.1:8600"
     server_key: str = ""  # pinned server public key file (set by provisioning)
-    server_key_fingerprint: str = ""  # "sha256:<hex>" of that key; checked on every load
-    device_key: str = ""  # this kiosk's Ed25519 private key file (mode 0600)
+    server_key_fingerprint: str = ""  # "sha256:<hex>" ("sm3:<hex>" under gm) of that key
+    # "ed25519" or "gm" (国密: SM2/SM3), as the platform's security.crypto_profile (protocol §2.1)
+    crypto_profile: str = "ed25519"
+    # "sha256:<hex>" of the platform's TLS certificate, pinned with the key (kiosk.transport)
+    tls_fingerprint: str = ""
+    device_key: str = ""  # this kiosk's private key file of that profile (mode 0600)
     connect_timeout_s: float = 3.0
     read_timeout_s: float = 10.0
     sync_interval_s: float = 60.0
@@ -162,8 +168,16 @@ class ServerConfig:
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
-        if not self.url.startswith(("http://", "https://")):
-            errors.append(("url", "must start with http:// or https://"))
+        insecure = insecure_url_reason(self.url)
+        if insecure is not None:
+            errors.append(("url", insecure))
+        if self.crypto_profile not in PROFILES:
+            errors.append(("crypto_profile", f"must be one of {', '.join(PROFILES)}"))
+        if self.tls_fingerprint:
+            try:
+                normalise_fingerprint(self.tls_fingerprint)
+            except ValueError as exc:
+                errors.append(("tls_fingerprint", str(exc)))
         if not 0 < self.connect_timeout_s <= 60:
             errors.append(("connect_timeout_s", "must be in (0, 60] seconds"))
         if not 0 < self.read_timeout_s <= 120:

@@ -14,13 +14,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.privacy import mask_card, mask_name, mask_phone
 from common.privacy import mask_number as mask_national_id
 from kiosk.protocol import schemas
+from kiosk.protocol.crypto_profile import CryptoProfile, PublicKey
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import load_public_key_b64, public_key_b64
 from kiosk.protocol.voucher import format_payload, new_token, parse_payload
@@ -99,10 +99,11 @@ def issue_enrolment_token(conn: Connection, *, site_id: str, role: str, ttl_hour
     return token
 
 
-def register_device(conn: Connection, req: schemas.RegisterDeviceRequest,
-                    now: int) -> tuple[str, Any]:
-    """Consume the token and bind the device key; returns (device_id, site row)."""
-    public_key = load_public_key_b64(req.public_key)
+def register_device(conn: Connection, req: schemas.RegisterDeviceRequest, now: int,
+                    profile: CryptoProfile) -> tuple[str, Any]:
+    """Consume the token and bind the device key, which must be of the platform's crypto
+    profile; returns (device_id, site row)."""
+    public_key = load_public_key_b64(req.public_key, profile)
     token_hash = hashlib.sha256(req.token.encode()).hexdigest()
     token = conn.execute(select(enrolment_tokens).where(
         enrolment_tokens.c.token_hash == token_hash).with_for_update()).first()
@@ -125,14 +126,14 @@ class Device:
     device_id: str
     site_id: str
     role: schemas.Role
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
 
     @property
     def actor(self) -> str:
         return f"device:{self.device_id}"
 
 
-_key_cache: dict[str, Ed25519PublicKey] = {}
+_key_cache: dict[str, PublicKey] = {}
 _DEVICE = select(devices.c.site_id, devices.c.role, devices.c.public_key, devices.c.status
                  ).where(devices.c.device_id == bindparam("device_id"))
 
@@ -145,8 +146,8 @@ def active_device(conn: Connection, device_id: str) -> Device:
     if row.status != "active":
         raise ProtocolError(ErrorCode.DEVICE_REVOKED, "this device has been revoked")
     key = _key_cache.get(row.public_key)
-    if key is None:
-        key = _key_cache.setdefault(row.public_key, load_public_key_b64(row.public_key))
+    if key is None:  # of whichever profile it was registered under: the platform checks
+        key = _key_cache.setdefault(row.public_key, load_public_key_b64(row.public_key, None))
     return Device(device_id, row.site_id, schemas.Role(row.role), key)
 
 

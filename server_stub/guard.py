@@ -31,7 +31,8 @@ PURGE_EVERY_MS = 60_000
 # Not auth.clock_skew (a device's clock drifting is not a guess, and it must recover at once
 # when the clock is right again), nor unknown/revoked keys (no device to lock).
 COUNTED = frozenset({ErrorCode.BAD_SIGNATURE, ErrorCode.COMPONENT_MISSING,
-                     ErrorCode.DIGEST_MISMATCH, ErrorCode.SIGNATURE_PARAM_MISSING})
+                     ErrorCode.DIGEST_MISMATCH, ErrorCode.SIGNATURE_PARAM_MISSING,
+                     ErrorCode.CRYPTO_PROFILE_MISMATCH})
 
 _ADMIT = """
 INSERT INTO guard (device_id, window_ms, requests, fail_window_ms, failures, locked_until_ms)

@@ -7,11 +7,11 @@ import threading
 from typing import Any
 
 import anyio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, select
 
-from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.crypto_profile import PublicKey, get_profile, profile_of
+from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import (
     RequestVerifier,
     VerifiedRequest,
@@ -24,6 +24,7 @@ from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
 from server_stub.db import Database, devices
 from server_stub.directory import Device, active_device
+from server_stub.identification import IdentificationKeys
 from server_stub.keys import ServerIdentity, TemplateSealer
 from server_stub.metrics import Metrics
 
@@ -37,8 +38,11 @@ class Platform:
         self.config = config
         self.db = Database(config.server.db_url)
         self.db.create_schema()
-        self.identity = ServerIdentity.load(config.server.key_file)
-        self.sealer = TemplateSealer.load(config.server.data_key_file)
+        self.profile = get_profile(config.security.crypto_profile)
+        self.identity = ServerIdentity.load(config.server.key_file, self.profile)
+        self.sealer = TemplateSealer.load(config.server.data_key_file, self.profile)
+        self.identifications = IdentificationKeys.derive(config.server.data_key_file,
+                                                         config.security.identification_ttl_s)
         self.inflight = idempotency.InFlight()
         self.metrics = Metrics(self.db, config.fleet, config.server.metrics_token)
         self.anchors = AnchorFile(config.server.audit_anchor_path)
@@ -81,7 +85,8 @@ class Platform:
         claimed = self._registered(claimed_key_id(request.headers))
         if claimed is not None and self.guard is not None:
             await anyio.to_thread.run_sync(self.guard.admit, claimed, now_ms())
-        verifier = RequestVerifier(self._device_key, skew_s=self.config.security.skew_seconds)
+        verifier = RequestVerifier(self._device_key, profile=self.profile,
+                                   skew_s=self.config.security.skew_seconds)
         try:
             verified = verifier.verify(request.method, request.url, request.headers, body)
         except ProtocolError as exc:
@@ -109,13 +114,19 @@ class Platform:
                 conn, at_ms=now, actor=f"device:{device_id}", action="device.locked",
                 subject=device_id, details={"lockout_s": self.config.security.lockout_s}))
 
-    def _device_key(self, device_id: str) -> Ed25519PublicKey:
+    def _device_key(self, device_id: str) -> PublicKey:
         """A device's site, role and key never change, so each is read once per process;
         only its status can, and that is read on every request."""
         device = self._devices.get(device_id)
         if device is None:
             with self.db.read() as conn:
                 device = self._devices.setdefault(device_id, active_device(conn, device_id))
+        if profile_of(device.public_key) is not self.profile:
+            raise ProtocolError(
+                ErrorCode.CRYPTO_PROFILE_MISMATCH,
+                f"this device was registered with an {profile_of(device.public_key).key_kind} "
+                f"key; the platform now uses crypto profile {self.profile.name!r}: provision "
+                f"the device again", crypto_profile=self.profile.name)
         return device.public_key
 
     def pending_nonce(self, verified: VerifiedRequest) -> nonces.PendingNonce:

@@ -1,73 +1,109 @@
-"""Ed25519 keys as they travel and as they are stored.
+"""Signing keys as they travel and as they are stored, for either crypto profile.
 
-On the wire a public key is the standard base64 of its 32 raw bytes; its fingerprint is the
-lowercase hex SHA-256 of those bytes, so a person can compare it with what an installer
-printed. Private keys live in PKCS#8 PEM files readable only by their owner.
+On the wire a public key is the standard base64 of its raw bytes (Ed25519: 32; SM2: the
+65-byte point ``04||x||y``); its fingerprint is the lowercase hex of the profile's hash of
+those bytes (SHA-256; SM3 under ``gm``), so a person can compare it with what an installer
+printed. Private keys live in PKCS#8 PEM files readable only by their owner. Which
+algorithms a profile uses is decided in ``kiosk.protocol.crypto_profile`` alone; the
+functions here take a key object (whose type says its profile) or a profile name.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
+from kiosk.protocol.crypto_profile import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    CryptoProfile,
+    PrivateKey,
+    PublicKey,
+    get_profile,
+    profile_of,
+    profile_of_private_key_pem,
+)
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 
-RAW = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+
+def generate_private_key(profile: str | CryptoProfile = DEFAULT_PROFILE) -> Any:
+    return get_profile(profile).generate_private_key()
 
 
-def generate_private_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
+def _public(key: PublicKey | PrivateKey) -> PublicKey:
+    return key.public_key() if isinstance(key, profile_of(key).private_type) else key
 
 
-def public_key_bytes(key: Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
-    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    return public.public_bytes(*RAW)
+def public_key_bytes(key: PublicKey | PrivateKey) -> bytes:
+    return profile_of(key).public_key_bytes(_public(key))
 
 
-def public_key_b64(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+def public_key_b64(key: PublicKey | PrivateKey) -> str:
     return base64.b64encode(public_key_bytes(key)).decode("ascii")
 
 
-def fingerprint(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    return hashlib.sha256(public_key_bytes(key)).hexdigest()
+def fingerprint(key: PublicKey | PrivateKey) -> str:
+    return profile_of(key).hash(public_key_bytes(key)).hex()
 
 
-def load_public_key_b64(text: str) -> Ed25519PublicKey:
-    """Parse a wire public key; anything but 32 base64 bytes is PUBLIC_KEY_INVALID."""
+def pinned_fingerprint(key: PublicKey | PrivateKey) -> str:
+    """The fingerprint as a config pins it, naming its hash: ``sha256:…`` or ``sm3:…``."""
+    return f"{profile_of(key).fingerprint_prefix}:{fingerprint(key)}"
+
+
+def load_public_key_b64(text: str,
+                        profile: str | CryptoProfile | None = DEFAULT_PROFILE) -> Any:
+    """Parse a wire public key of ``profile`` (None: of whichever profile its length says);
+    anything else is PUBLIC_KEY_INVALID, and a key of the other profile says so."""
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise ProtocolError(ErrorCode.PUBLIC_KEY_INVALID, "public key is not base64") from exc
-    if len(raw) != 32:
-        raise ProtocolError(ErrorCode.PUBLIC_KEY_INVALID,
-                            f"an Ed25519 public key has 32 bytes, got {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    expected = get_profile(profile) if profile is not None else next(
+        (p for p in PROFILES.values() if p.public_key_len == len(raw)),
+        get_profile(DEFAULT_PROFILE))
+    try:
+        return expected.load_public_key(raw)
+    except ValueError as exc:
+        message = str(exc)
+        if any(p.public_key_len == len(raw) for p in _others(expected)):
+            message += (f" (it looks like a key of another crypto profile; this side uses "
+                        f"{expected.name!r}: {expected.key_kind})")
+        raise ProtocolError(ErrorCode.PUBLIC_KEY_INVALID, message,
+                            crypto_profile=expected.name) from None
 
 
-def private_key_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+def _others(profile: CryptoProfile) -> list[CryptoProfile]:
+    return [p for p in PROFILES.values() if p is not profile]
 
 
-def load_private_key_pem(data: bytes) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(data, password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("not an Ed25519 private key")
-    return key
+def private_key_pem(key: PrivateKey) -> bytes:
+    return profile_of(key).private_key_pem(key)
 
 
-def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
+def load_private_key_pem(data: bytes, profile: str | CryptoProfile | None = None) -> Any:
+    """The key in a PEM file; with ``profile``, a key of another profile is a ValueError
+    saying which it is."""
+    found = profile_of_private_key_pem(data)
+    if profile is not None and found is not get_profile(profile):
+        raise ValueError(f"this is an {found.key_kind} key (crypto profile {found.name!r}), "
+                         f"but the crypto profile is {get_profile(profile).name!r}")
+    return found.load_private_key_pem(data)
+
+
+def load_or_create_private_key(path: Path,
+                               profile: str | CryptoProfile = DEFAULT_PROFILE) -> Any:
     """The key at ``path``, created (mode 0600) on first use so a fresh install just works."""
     if path.exists():
-        return load_private_key_pem(path.read_bytes())
+        try:
+            return load_private_key_pem(path.read_bytes(), profile)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = generate_private_key()
+    key = generate_private_key(profile)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(private_key_pem(key))

@@ -1,10 +1,12 @@
-"""RFC 9421 HTTP Message Signatures with Ed25519: the one scheme both sides use.
+"""RFC 9421 HTTP Message Signatures: the one scheme both sides use, with the algorithms of
+the crypto profile (``kiosk.protocol.crypto_profile``: Ed25519 and SHA-256, or SM2 and SM3).
 
 Requests (label ``kiosk``, tag ``chs-kiosk-v1``) cover ``@method``, ``@path``, ``@query``,
 ``content-digest`` (always, even for an empty body), ``content-type`` when there is a body
 and ``idempotency-key`` when the header is sent; parameters ``created``, ``expires``,
-``nonce``, ``keyid`` (the device id) and ``alg="ed25519"``. ``@path``/``@query`` rather than
-``@target-uri`` so a TLS-terminating proxy in front of the platform does not break them.
+``nonce``, ``keyid`` (the device id) and ``alg`` (``"ed25519"`` or ``"sm2-sm3"``).
+``@path``/``@query`` rather than ``@target-uri`` so a TLS-terminating proxy in front of the
+platform does not break them.
 
 Responses (label ``server``, tag ``chs-server-v1``) cover ``@status``, ``content-type``,
 ``content-digest`` and the request's own signature (``"signature";key="kiosk";req``), which
@@ -29,17 +31,23 @@ from typing import Any
 
 import http_sf
 import requests
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_message_signatures import (
     HTTPMessageSignaturesException,
-    HTTPMessageSigner,
     HTTPMessageVerifier,
     HTTPSignatureKeyResolver,
     InvalidSignature,
     MappingKeyResolver,
-    algorithms,
 )
 
+from kiosk.protocol.crypto_profile import (
+    DEFAULT_PROFILE,
+    CryptoProfile,
+    PrivateKey,
+    PublicKey,
+    get_profile,
+    profile_of,
+    profile_of_alg,
+)
 from kiosk.protocol.digest import verify_content_digest
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import fingerprint
@@ -53,7 +61,6 @@ MAX_NONCE_LEN = 128
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
-_ALG = algorithms.ED25519
 _BOUND_REQUEST_SIGNATURE = f'"signature";key="{REQUEST_LABEL}";req'
 _REQUEST_TARGET = ('"@method";req', '"@path";req', '"@query";req')
 
@@ -93,14 +100,12 @@ def _has_header(headers: Any, name: str) -> bool:
     return any(key.lower() == name for key, _ in headers.items())
 
 
-_SIGNER = HTTPMessageSigner(signature_algorithm=_ALG)
-
-
-def _sign(message: Any, private_key: Ed25519PrivateKey, **options: Any) -> None:
-    """The library builds the signature base; the two headers it yields are one-member
-    RFC 8941 dictionaries, written directly (the library's ``apply`` would rebuild the
-    whole base a second time just to re-check it, doubling the cost of every message)."""
-    prepared = _SIGNER.prepare(message, **options)
+def _sign(message: Any, private_key: PrivateKey, **options: Any) -> None:
+    """The library builds the signature base (and the Content-Digest) for the key's profile;
+    the two headers it yields are one-member RFC 8941 dictionaries, written directly (the
+    library's ``apply`` would rebuild the whole base a second time just to re-check it,
+    doubling the cost of every message)."""
+    prepared = profile_of(private_key).signer.prepare(message, **options)
     signature = base64.b64encode(private_key.sign(prepared.signature_base)).decode("ascii")
     for name in [n for n in message.headers if n.lower() in ("signature", "signature-input")]:
         del message.headers[name]
@@ -112,7 +117,7 @@ def _at(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(int(seconds), tz=datetime.UTC)
 
 
-def sign_request(message: Any, *, key_id: str, private_key: Ed25519PrivateKey, body: bytes,
+def sign_request(message: Any, *, key_id: str, private_key: PrivateKey, body: bytes,
                  now: float | None = None, nonce: str | None = None,
                  skew_s: int = DEFAULT_SKEW_S) -> None:
     """Add Content-Digest, Signature-Input and Signature to ``message`` in place."""
@@ -133,7 +138,7 @@ def sign_request(message: Any, *, key_id: str, private_key: Ed25519PrivateKey, b
 class DeviceSigner(requests.auth.AuthBase):
     """``requests`` auth that signs every request with the device key (``auth=`` argument)."""
 
-    def __init__(self, key_id: str, private_key: Ed25519PrivateKey,
+    def __init__(self, key_id: str, private_key: PrivateKey,
                  clock: Callable[[], float] = time.time) -> None:
         self.key_id = key_id
         self.private_key = private_key
@@ -151,7 +156,7 @@ class DeviceSigner(requests.auth.AuthBase):
         return r
 
 
-def sign_response(response: WireResponse, *, key_id: str, private_key: Ed25519PrivateKey,
+def sign_response(response: WireResponse, *, key_id: str, private_key: PrivateKey,
                   body: bytes, now: float | None = None) -> None:
     """Sign a server response, bound to the request's signature whenever it has one.
 
@@ -184,10 +189,10 @@ class _Rejected(InvalidSignature):
 
 
 class _KeyLookup(HTTPSignatureKeyResolver):
-    def __init__(self, lookup: Callable[[str], Ed25519PublicKey]) -> None:
+    def __init__(self, lookup: Callable[[str], PublicKey]) -> None:
         self.lookup = lookup
 
-    def resolve_public_key(self, key_id: str) -> Ed25519PublicKey:
+    def resolve_public_key(self, key_id: str) -> PublicKey:
         try:
             return self.lookup(key_id)
         except ProtocolError as exc:
@@ -198,15 +203,20 @@ class _KeyLookup(HTTPSignatureKeyResolver):
 
 
 class _WindowedVerifier(HTTPMessageVerifier):
-    """Replaces the library's age check with the protocol's symmetric ±skew window."""
+    """Replaces the library's age check with the protocol's symmetric ±skew window, and says
+    so plainly when a signature is of the other crypto profile."""
 
     def __init__(self, key_resolver: HTTPSignatureKeyResolver, skew_s: int | None,
-                 clock: Callable[[], float]) -> None:
-        super().__init__(signature_algorithm=_ALG, key_resolver=key_resolver)
+                 clock: Callable[[], float], profile: CryptoProfile) -> None:
+        super().__init__(signature_algorithm=profile.signature_algorithm,
+                         key_resolver=key_resolver)
         self.skew_s = skew_s
         self.clock = clock
+        self.profile = profile
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        """The library's first check of a signature; the profile's ``alg`` is checked here
+        too, where the library checks it (after the window, before the key is looked up)."""
         created = sig_input.params.get("created")
         if type(created) is not int:
             raise _Rejected(ProtocolError(ErrorCode.SIGNATURE_PARAM_MISSING,
@@ -219,6 +229,17 @@ class _WindowedVerifier(HTTPMessageVerifier):
         expires = sig_input.params.get("expires")
         if expires is not None and (type(expires) is not int or expires < now):
             raise _Rejected(ProtocolError(ErrorCode.CLOCK_SKEW, "signature has expired"))
+        _check_alg(sig_input.params.get("alg"), self.profile)
+
+
+def _check_alg(alg: Any, profile: CryptoProfile) -> None:
+    other = profile_of_alg(alg) if isinstance(alg, str) else None
+    if other is not None and other is not profile:
+        raise _Rejected(ProtocolError(
+            ErrorCode.CRYPTO_PROFILE_MISMATCH,
+            f"signed with alg={alg!r} (crypto profile {other.name!r}), but this side uses "
+            f"crypto profile {profile.name!r} (alg={profile.alg!r})",
+            crypto_profile=profile.name, alg=profile.alg))
 
 
 def _required_components(*, has_body: bool, has_idempotency_key: bool) -> list[str]:
@@ -298,9 +319,11 @@ class RequestVerifier:
     ``created`` time are returned for that.
     """
 
-    def __init__(self, lookup_key: Callable[[str], Ed25519PublicKey], *,
-                 skew_s: int = DEFAULT_SKEW_S, clock: Callable[[], float] = time.time) -> None:
-        self._verifier = _WindowedVerifier(_KeyLookup(lookup_key), skew_s, clock)
+    def __init__(self, lookup_key: Callable[[str], PublicKey], *,
+                 profile: str | CryptoProfile = DEFAULT_PROFILE, skew_s: int = DEFAULT_SKEW_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.profile = get_profile(profile)
+        self._verifier = _WindowedVerifier(_KeyLookup(lookup_key), skew_s, clock, self.profile)
         self._validity_s = max(DEFAULT_SKEW_S, skew_s)
 
     def verify(self, method: str, url: str, headers: Iterable[tuple[str, str]],
@@ -327,7 +350,7 @@ class RequestVerifier:
                                 "signature does not cover required components",
                                 missing=[m.strip('"') for m in missing])
         nonce = str(result.nonce)
-        verify_content_digest(covered['"content-digest"'], body)
+        verify_content_digest(covered['"content-digest"'], body, self.profile)
         return VerifiedRequest(key_id=str(result.parameters["keyid"]), nonce=nonce,
                                created=int(result.parameters["created"]),
                                covered=tuple(k.strip('"') for k in covered
@@ -369,7 +392,7 @@ class SignedAnswer:
         return cls(int(data["status"]), dict(data["headers"]), base64.b64decode(data["body"]),
                    dict(data["request_headers"]))
 
-    def verify(self, server_public_key: Ed25519PublicKey) -> int:
+    def verify(self, server_public_key: PublicKey) -> int:
         """The answer's ``created``; UNTRUSTED_RESPONSE unless the pinned key signed exactly
         this body for exactly that request."""
         request = requests.Request("POST", "http://kept.invalid/").prepare()
@@ -389,14 +412,15 @@ class ResponseVerifier:
     with its ``created`` in ``details``, so the device learns the platform's time from it.
     """
 
-    def __init__(self, server_public_key: Ed25519PublicKey, *, skew_s: int = DEFAULT_SKEW_S,
+    def __init__(self, server_public_key: PublicKey, *, skew_s: int = DEFAULT_SKEW_S,
                  clock: Callable[[], float] = time.time) -> None:
+        self.profile = profile_of(server_public_key)
         self.key_id = fingerprint(server_public_key)
         resolver = MappingKeyResolver(public_keys={self.key_id: server_public_key},
                                       private_keys={})
         self.skew_s = skew_s
         self.clock = clock
-        self._verifier = _WindowedVerifier(resolver, None, clock)
+        self._verifier = _WindowedVerifier(resolver, None, clock, self.profile)
 
     def verify(self, response: requests.Response) -> int:
         """The answer's ``created`` (platform time); UNTRUSTED_RESPONSE unless ``response``
@@ -423,7 +447,7 @@ class ResponseVerifier:
             raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE,
                                 f"response signature does not cover {', '.join(missing)}")
         try:
-            verify_content_digest(covered['"content-digest"'], response.content)
+            verify_content_digest(covered['"content-digest"'], response.content, self.profile)
         except ProtocolError as exc:
             raise ProtocolError(ErrorCode.UNTRUSTED_RESPONSE, exc.message) from None
         created = int(result.parameters["created"])

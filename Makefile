@@ -8,9 +8,10 @@ MODELS := models/store/installed.json
 # Debian packages for a real X server in the display tests (Xvfb; xwininfo from x11-utils)
 # and Qt's xcb plugin; the spoken prompts' offline TTS (espeak-ng) and player (aplay);
 # libfaketime (faketime), which moves a platform process's clock in the scheduler tests.
+# PostgreSQL: the platform tests start throwaway clusters with its initdb/pg_ctl (tests/pg.py).
 DEBS   := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
           libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 x11-utils \
-          espeak-ng alsa-utils faketime
+          espeak-ng alsa-utils postgresql faketime
 
 .PHONY: demo test lint bench bundle models system-deps clean
 

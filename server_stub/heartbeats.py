@@ -7,9 +7,10 @@ is accountable for, and one a minute per device would swamp the chain.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 
 from kiosk.protocol import schemas
+from server_stub import engines
 from server_stub.clock import to_datetime
 from server_stub.config import FleetSection, SecuritySection
 from server_stub.db import devices, heartbeats
@@ -19,14 +20,12 @@ from server_stub.fleet import FleetEntry, classify
 
 def record(conn: Connection, *, device: Device, req: schemas.HeartbeatRequest, now: int,
            security: SecuritySection) -> schemas.HeartbeatResponse:
-    """Replace the device's latest heartbeat (the writer lock serialises the upsert). The
-    answer tells the device the platform's signature window and key retention, which it
-    needs to judge its clock and how long an unanswered money request may be retried."""
-    values = {"received_ms": now, "report": req.model_dump_json()}
-    done = conn.execute(update(heartbeats).where(heartbeats.c.device_id == device.device_id)
-                        .values(**values))
-    if done.rowcount == 0:
-        conn.execute(insert(heartbeats).values(device_id=device.device_id, **values))
+    """Replace the device's latest heartbeat (one upsert: two hosts may receive the same
+    device's heartbeats at once). The answer tells the device the platform's signature
+    window and key retention, which it needs to judge its clock and how long an unanswered
+    money request may be retried."""
+    engines.upsert(conn, heartbeats, {"device_id": device.device_id, "received_ms": now,
+                                      "report": req.model_dump_json()}, ["device_id"])
     return schemas.HeartbeatResponse(
         device_id=device.device_id, received_at=to_datetime(now),
         skew_window_s=security.skew_seconds,

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import REPLAY_HEADER
+from server_stub import engines
 from server_stub.clock import now_ms
 from server_stub.db import Database, idempotency
 from server_stub.nonces import PendingNonce
@@ -35,8 +36,9 @@ _STORE = insert(idempotency)
 
 class InFlight:
     """Keys being processed by this process right now. A retry that reaches another
-    worker process waits for the first one's transaction instead (SQLite has one writer;
-    on PostgreSQL the primary key refuses the second insert) and gets the stored reply."""
+    worker process or platform host meets the first one's transaction instead: on SQLite it
+    waits for it (one writer) and gets the stored reply; on PostgreSQL the first holds an
+    advisory lock on the key until it commits, and the retry is 409 as here."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +107,9 @@ async def run_once(db: Database, inflight: InFlight, *, device_id: str, key: str
     def once(conn: Connection) -> Response:
         made.clear()
         nonce.record(conn)
+        if not engines.try_key_lock(conn, f"idempotency\n{device_id}\n{key}"):
+            raise ProtocolError(ErrorCode.IDEMPOTENCY_IN_FLIGHT, "a request with this "
+                                "Idempotency-Key is still in progress")
         replay = _stored(conn, device_id, key, fingerprint)
         if replay is not None:
             return replay

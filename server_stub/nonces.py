@@ -45,7 +45,8 @@ _SPEND = insert(nonces).from_select(
     ["key_id", "nonce", "expires_ms"],
     select(devices.c.device_id, bindparam("nonce", type_=String),
            bindparam("expires_ms", type_=BigInteger))
-    .where(devices.c.device_id == bindparam("key_id"), devices.c.status == "active"))
+    .where(devices.c.device_id == bindparam("key_id"), devices.c.status == "active")
+).execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only when asked
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """A real platform for the tests: ``python -m server_stub run`` on a free loopback port, a
-temporary SQLite file, and devices that sign with ``kiosk.protocol`` like a kiosk would."""
+temporary SQLite file (or a PostgreSQL database of the session's cluster, tests/pg.py), and
+devices that sign with ``kiosk.protocol`` like a kiosk would."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -32,10 +35,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(directory: Path, extra: str = "") -> Path:
+def write_config(directory: Path, extra: str = "", db_url: str | None = None) -> Path:
     path = directory / "server.toml"
     path.write_text(
-        f'[server]\ndb_url = "sqlite:///{directory}/server.db"\n'
+        f'[server]\ndb_url = "{db_url or f"sqlite:///{directory}/server.db"}"\n'
         f'key_file = "{directory}/server_key.pem"\ndata_key_file = "{directory}/data.key"\n'
         f"max_body_bytes = 65536\n{extra}", encoding="utf-8")
     return path
@@ -101,6 +104,20 @@ class Server:
 
     def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return admin(self.config, *args, check=check)
+
+    def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows of a query on the platform's database, on either engine (named
+        ``:param`` placeholders)."""
+        from sqlalchemy import create_engine, text
+
+        from server_stub.config import load_config
+
+        engine = create_engine(load_config(self.config).server.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(text(statement), params)]
+        finally:
+            engine.dispose()
 
     def backup(self, to: Path) -> None:
         """A consistent copy of the live database (SQLite's online backup API), as a
@@ -169,6 +186,31 @@ class Device:
              **kwargs: Any) -> requests.Response:
         return self.call("POST", path, json=json_body, key=key, **kwargs)
 
+    def identify(self, patient_id: str) -> str:
+        """This device's identification token for the patient (docs/protocol.md §8.2): by
+        the seeded insurance card or e-voucher, else by face once a counter has enrolled a
+        template (the face match itself is the kiosk's; the platform checks the gallery)."""
+        seeded = {p["patient_id"]: p["card_no"] for p in self.server.seed.get("patients", [])}
+        voucher = self.server.seed.get("voucher", {})
+        if seeded.get(patient_id):
+            reply = self.post("/v1/identify/card", {"card_no": seeded[patient_id]})
+        elif voucher.get("patient_id") == patient_id:
+            reply = self.post("/v1/identify/voucher", {"payload": voucher["payload"]})
+        else:
+            counter = self.server.device("counter")
+            enrolled = counter.post(f"/v1/patients/{patient_id}/templates", {
+                "template": face_template(patient_id), "consent": {
+                    "text_version": "face-pay-v1", "consented_at": "2026-01-01T00:00:00+00:00"}})
+            assert enrolled.status_code == 201, enrolled.text
+            reply = self.post("/v1/identify/face", {"patient_id": patient_id, "pack": PACK})
+        assert reply.status_code == 200, reply.text
+        return str(reply.json()["identification"]["token"])
+
+    def bills(self, patient_id: str) -> requests.Response:
+        """``GET …/bills`` as a kiosk sends it after identifying the patient."""
+        return self.get(f"/v1/patients/{patient_id}/bills",
+                        params={"identification": self.identify(patient_id)})
+
     def settle(self, bill_id: str, patient_id: str, method: str = "card",
                key: str | None = None, **extra: Any) -> requests.Response:
         return self.post("/v1/settlements", {"bill_id": bill_id, "patient_id": patient_id,
@@ -176,12 +218,24 @@ class Device:
                          key=key or str(uuid.uuid4()))
 
 
+PACK = "opencv-zoo-sface"
+
+
+def face_template(patient_id: str, dim: int = 128) -> dict[str, Any]:
+    """A well-formed template, different for each patient."""
+    seed = (sum(patient_id.encode()) % 97) / 97
+    values = [seed + i / dim for i in range(dim)]
+    return {"pack": PACK, "dim": dim,
+            "vector": base64.b64encode(struct.pack(f"<{dim}f", *values)).decode()}
+
+
 def error_code(reply: requests.Response) -> str:
     return str(reply.json()["error"]["code"])
 
 
-def start_server(directory: Path, extra_config: str = "", seed: bool = True) -> Server:
-    config = write_config(directory, extra_config)
+def start_server(directory: Path, extra_config: str = "", seed: bool = True,
+                 db_url: str | None = None) -> Server:
+    config = write_config(directory, extra_config, db_url)
     server = Server(config=config, directory=directory, port=free_port())
     admin(config, "init")
     if seed:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -183,9 +182,8 @@ def test_bad_bodies_are_refused_and_nothing_is_stored(server: Server, kiosk: Dev
                                                       body: dict):
     reply = kiosk.post("/v1/handoffs", body)
     assert reply.status_code == 422 and error_code(reply) == "request.invalid"
-    with sqlite3.connect(server.directory / "server.db") as db:
-        assert db.execute("select count(*) from handoffs where session_id = ?",
-                          (body["session_id"],)).fetchone() == (0,)
+    assert server.sql("select count(*) from handoffs where session_id = :sid",
+                      sid=body["session_id"]) == [(0,)]
 
 
 def test_every_change_is_in_the_audit_chain_without_personal_data(
@@ -195,9 +193,8 @@ def test_every_change_is_in_the_audit_chain_without_personal_data(
     hand_over(kiosk, sid)  # a repeat changes nothing, so it records nothing
     counter.post(f"/v1/handoffs/{hid}/take", None)
     counter.post(f"/v1/handoffs/{hid}/take", None)
-    with sqlite3.connect(server.directory / "server.db") as db:
-        rows = db.execute("select actor, action, details from audit_log where subject = ? "
-                          "order by seq", (hid,)).fetchall()
+    rows = server.sql("select actor, action, details from audit_log where subject = :hid "
+                      "order by seq", hid=hid)
     assert [(actor, action) for actor, action, _ in rows] == [
         (f"device:{kiosk.device_id}", "handoff.created"),
         (f"device:{counter.device_id}", "handoff.taken")]
@@ -280,9 +277,7 @@ def test_a_handoff_says_who_and_how_much_when_the_kiosk_knew(server: Server, cou
 
 
 def kiosk_name(server: Server, device_id: str) -> str:
-    with sqlite3.connect(f"file:{server.db_file}?mode=ro", uri=True) as db:
-        return db.execute("SELECT name FROM devices WHERE device_id = ?",
-                          (device_id,)).fetchone()[0]
+    return str(server.sql("SELECT name FROM devices WHERE device_id = :d", d=device_id)[0][0])
 
 
 def test_a_counter_resolves_or_dismisses_a_handoff_for_every_counter(
@@ -314,8 +309,7 @@ def test_a_counter_resolves_or_dismisses_a_handoff_for_every_counter(
     assert served["handoff_id"] not in open_ids and gone["handoff_id"] not in open_ids
     later = hand_over(kiosk, session(), "credit.user_suspended").json()
     assert later["handoff_id"] != served["handoff_id"]  # a closed one takes no more merges
-    with sqlite3.connect(f"file:{server.db_file}?mode=ro", uri=True) as db:
-        actions = {r[0] for r in db.execute(
-            "SELECT action FROM audit_log WHERE subject IN (?, ?)",
-            (served["handoff_id"], gone["handoff_id"]))}
+    actions = {r[0] for r in server.sql(
+        "SELECT action FROM audit_log WHERE subject IN (:a, :b)",
+        a=served["handoff_id"], b=gone["handoff_id"])}
     assert {"handoff.resolved", "handoff.dismissed"} <= actions

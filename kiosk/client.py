@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
+from kiosk import transport
 from kiosk.backend import BackendError, GalleryPage, SignedSettlement
 from kiosk.flow.model import BillLine, Method, PatientView, Quote
 from kiosk.platform_clock import PlatformClock
@@ -45,12 +46,15 @@ LAYER_NAMES = ("basic_pool", "critical_illness", "medical_aid", "self_pay")
 MIN_RETENTION_HOURS = 24  # the least the platform may keep keys: assumed until it says
 
 
-def _session(connect_retries: int) -> requests.Session:
+def _session(connect_retries: int, tls_fingerprint: str = "") -> requests.Session:
+    """``tls_fingerprint``: HTTPS only to that certificate (``kiosk.transport``)."""
     session = requests.Session()
     retry = Retry(total=None, connect=connect_retries, read=0, status=0, other=0, redirect=0,
                   allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
+    if tls_fingerprint:
+        transport.mount_pin(session, tls_fingerprint, max_retries=retry)
     return session
 
 
@@ -68,8 +72,11 @@ class PlatformClient:
     def __init__(self, base_url: str, device_id: str, device_key: Ed25519PrivateKey,
                  server_key: Ed25519PublicKey, *, pack: str = "",
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0,
-                 retries: int = 2, clock: PlatformClock | None = None) -> None:
+                 retries: int = 2, clock: PlatformClock | None = None,
+                 tls_fingerprint: str = "") -> None:
+        transport.require_secure_url(base_url)
         self.base_url = base_url.rstrip("/")
+        self.tls_fingerprint = tls_fingerprint
         self.device_id = device_id
         self.device_key = device_key
         self.server_key = server_key
@@ -80,7 +87,7 @@ class PlatformClient:
         self.signer = DeviceSigner(device_id, device_key, self.clock.now)
         self.verifier = ResponseVerifier(server_key, clock=self.clock.now)
         self.retention_hours = MIN_RETENTION_HOURS
-        self.http = _session(retries)
+        self.http = _session(retries, tls_fingerprint)
         self._reachable = True
         self._restored: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -121,6 +128,14 @@ class PlatformClient:
         except requests.Timeout as exc:
             self._reachable = False
             raise BackendError("backend.timeout", f"{method} {path}: timed out") from exc
+        except requests.exceptions.SSLError as exc:
+            self._reachable = False
+            if not (self.tls_fingerprint and transport.pin_mismatch(exc)):
+                raise BackendError("backend.unreachable",
+                                   f"{method} {path}: TLS failed: {exc}") from exc
+            refused = transport.mismatch_error(self.base_url, self.tls_fingerprint)
+            log.error("platform.tls_pin_mismatch", extra={"path": path})
+            raise BackendError(refused.code, f"{method} {path}: {refused.message}") from exc
         except requests.RequestException as exc:
             self._reachable = False
             raise BackendError("backend.unreachable",
@@ -164,40 +179,47 @@ class PlatformClient:
 
     # -------------------------------------------------------------- kiosk
     def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]:
-        if method == Method.CARD:
-            patient_id = self.identify_card(key).patient.patient_id
-        elif method == Method.VOUCHER:
-            patient_id = self.identify_voucher(key).patient.patient_id
-        else:
-            patient_id = key
-        pending = self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/bills",
-                               model=schemas.PendingBills)
+        identified = self.identify(method, key)
+        token = identified.identification.token
+        pending = self.pending_bills(identified.patient.patient_id, token)
         p = pending.patient
         view = PatientView(p.patient_id, p.name, p.national_id, p.category.value)
         if not pending.bills:
             return view, None
-        quotes = [self.quote(b.bill_id, p.patient_id, schemas.PaymentMethod(method.value))
-                  for b in pending.bills]
+        quotes = [self.quote(b.bill_id, p.patient_id, schemas.PaymentMethod(method.value),
+                             token) for b in pending.bills]
         refused = next((q.refusal for q in quotes if not q.payable and q.refusal), None)
         if refused is not None:
             raise BackendError(refused.code, refused.message)
         return view, aggregate_quote(pending, quotes)
 
-    def identify_card(self, card_no: str) -> schemas.PatientView:
-        return self.request("POST", "/v1/identify/card",
-                            schemas.CardLookupRequest(card_no=card_no), model=schemas.PatientView,
-                            retry=True)
+    def identify(self, method: Method, key: str) -> schemas.IdentifiedPatient:
+        """The patient, and the token that lets this kiosk read their bills and credit:
+        ``key`` is the card number, the e-voucher payload or the face match's patient id."""
+        if method == Method.CARD:
+            return self.identify_card(key)
+        if method == Method.VOUCHER:
+            return self.identify_voucher(key)
+        return self.request("POST", "/v1/identify/face",
+                            schemas.FaceIdentifyRequest(patient_id=key, pack=self.pack),
+                            model=schemas.IdentifiedPatient, retry=True)
 
-    def identify_voucher(self, payload: str) -> schemas.PatientView:
+    def identify_card(self, card_no: str) -> schemas.IdentifiedPatient:
+        return self.request("POST", "/v1/identify/card",
+                            schemas.CardLookupRequest(card_no=card_no),
+                            model=schemas.IdentifiedPatient, retry=True)
+
+    def identify_voucher(self, payload: str) -> schemas.IdentifiedPatient:
         return self.request("POST", "/v1/identify/voucher",
                             schemas.VoucherLookupRequest(payload=payload),
-                            model=schemas.PatientView, retry=True)
+                            model=schemas.IdentifiedPatient, retry=True)
 
-    def quote(self, bill_id: str, patient_id: str, method: schemas.PaymentMethod
-              ) -> schemas.Quote:
+    def quote(self, bill_id: str, patient_id: str, method: schemas.PaymentMethod,
+              identification: str | None = None) -> schemas.Quote:
+        """``identification``: a kiosk's token from ``identify`` (a counter needs none)."""
         return self.request("POST", "/v1/quotes", schemas.QuoteRequest(
-            bill_id=bill_id, patient_id=patient_id, method=method), model=schemas.Quote,
-            retry=True)
+            bill_id=bill_id, patient_id=patient_id, method=method),
+            params=_identified(identification), model=schemas.Quote, retry=True)
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]:
         return self.request("POST", "/v1/second-factor/narrow",
@@ -279,8 +301,10 @@ class PlatformClient:
         return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}",
                             model=schemas.PatientView)
 
-    def pending_bills(self, patient_id: str) -> schemas.PendingBills:
+    def pending_bills(self, patient_id: str, identification: str | None = None
+                      ) -> schemas.PendingBills:
         return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/bills",
+                            params=_identified(identification),
                             model=schemas.PendingBills)
 
     def settlement(self, settlement_id: str) -> schemas.Settlement:
@@ -318,6 +342,10 @@ class PlatformClient:
             "POST", f"/v1/patients/{urlquote(patient_id, safe='')}/consent/withdraw",
             schemas.WithdrawConsentRequest(reason=reason),
             model=schemas.WithdrawConsentResponse)
+
+
+def _identified(token: str | None) -> dict[str, Any] | None:
+    return {"identification": token} if token else None
 
 
 def _error(resp: requests.Response, method: str, path: str) -> BackendError:

@@ -55,6 +55,13 @@ def _desired(conn: Connection, user: Any, packs: list[str], scope: str) -> set[t
     return {(site, pack) for site in site_ids for pack in packs}
 
 
+def in_site_gallery(conn: Connection, *, site_id: str, pack: str, patient_id: str) -> bool:
+    """Whether this site's kiosks were sent this patient's template of ``pack``."""
+    return conn.execute(select(gallery_entries.c.present).where(
+        gallery_entries.c.site_id == site_id, gallery_entries.c.pack == pack,
+        gallery_entries.c.patient_id == patient_id)).scalar() is True
+
+
 def refresh_user(conn: Connection, patient_id: str, scope: str,
                  changed_pack: str | None = None) -> int:
     """Bring this user's gallery rows in line with the policy; returns rows changed.

@@ -9,7 +9,6 @@ import http.client
 import json
 import re
 import secrets
-import sqlite3
 import time
 import urllib.parse
 
@@ -22,6 +21,15 @@ from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
 from tests.server.live import Device, Server, error_code
 
 QUOTE = {"bill_id": "B1001-1", "patient_id": "P1001", "method": "card"}
+
+
+def quotes(device: Device) -> str:
+    """The quote route as a kiosk calls it once it has identified P1001 (§8.2)."""
+    return f"/v1/quotes?identification={device.identify('P1001')}"
+
+
+def bills(device: Device) -> str:
+    return f"/v1/patients/P1001/bills?identification={device.identify('P1001')}"
 
 
 def send(device: Device, prepared: requests.PreparedRequest) -> requests.Response:
@@ -62,19 +70,18 @@ def test_clock_skew_beyond_300_s_both_ways(kiosk: Device):
         reply = send(kiosk, signed(kiosk, "GET", "/v1/patients/P1001/bills", auth=skewed))
         assert reply.status_code == 401 and error_code(reply) == "auth.clock_skew"
     within = DeviceSigner(kiosk.device_id, key, clock=lambda: time.time() - 250)
-    assert send(kiosk, signed(kiosk, "GET", "/v1/patients/P1001/bills",
-                              auth=within)).status_code == 200
+    assert send(kiosk, signed(kiosk, "GET", bills(kiosk), auth=within)).status_code == 200
 
 
 def test_replayed_nonce(kiosk: Device):
-    prepared = signed(kiosk, "POST", "/v1/quotes", json=QUOTE)
+    prepared = signed(kiosk, "POST", quotes(kiosk), json=QUOTE)
     assert send(kiosk, prepared.copy()).status_code == 200
     again = send(kiosk, prepared.copy())
     assert again.status_code == 401 and error_code(again) == "auth.nonce_replayed"
 
 
 def test_body_changed_after_signing_is_a_digest_mismatch(kiosk: Device):
-    prepared = signed(kiosk, "POST", "/v1/quotes", json=QUOTE)
+    prepared = signed(kiosk, "POST", quotes(kiosk), json=QUOTE)
     prepared.body = json.dumps({**QUOTE, "method": "face"}).encode()
     prepared.headers["Content-Length"] = str(len(prepared.body))
     reply = send(kiosk, prepared)
@@ -83,7 +90,7 @@ def test_body_changed_after_signing_is_a_digest_mismatch(kiosk: Device):
 
 def test_signature_missing_a_required_component(kiosk: Device):
     body = json.dumps(QUOTE).encode()
-    prepared = requests.Request("POST", f"{kiosk.server.base}/v1/quotes", data=body,
+    prepared = requests.Request("POST", f"{kiosk.server.base}{quotes(kiosk)}", data=body,
                                 headers={"Content-Type": "application/json"}).prepare()
     signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
                                MappingKeyResolver(public_keys={}, private_keys={
@@ -100,12 +107,13 @@ def test_signature_missing_a_required_component(kiosk: Device):
 
 def test_revoked_device_fails_every_request(server: Server):
     device = server.device("kiosk")
-    assert device.get("/v1/patients/P1001/bills").status_code == 200
+    identified_bills, identified_quotes = bills(device), quotes(device)
+    assert device.get(identified_bills).status_code == 200
     server.admin("device", "revoke", device.device_id, "--reason", "stolen")
-    for path in ("/v1/patients/P1001/bills", "/v1/gallery?pack=opencv-zoo-sface"):
+    for path in (identified_bills, "/v1/gallery?pack=opencv-zoo-sface"):
         reply = device.get(path)
         assert reply.status_code == 403 and error_code(reply) == "auth.device_revoked"
-    reply = device.post("/v1/quotes", QUOTE)
+    reply = device.post(identified_quotes, QUOTE)
     assert reply.status_code == 403 and error_code(reply) == "auth.device_revoked"
 
 
@@ -149,13 +157,13 @@ def test_cashier_only_operations_refuse_a_kiosk(kiosk: Device):
 
 def test_oversized_malformed_and_non_json_bodies(kiosk: Device):
     big = {"bill_id": "B1001-1", "patient_id": "P1001", "method": "card", "pad": "x" * 70_000}
-    reply = kiosk.post("/v1/quotes", big)
+    reply = kiosk.post(quotes(kiosk), big)
     assert reply.status_code == 413 and error_code(reply) == "request.too_large"
-    prepared = signed(kiosk, "POST", "/v1/quotes", data=b'{"bill_id": ',
+    prepared = signed(kiosk, "POST", quotes(kiosk), data=b'{"bill_id": ',
                       headers={"Content-Type": "application/json"})
     reply = send(kiosk, prepared)
     assert reply.status_code == 400 and error_code(reply) == "request.malformed_json"
-    prepared = signed(kiosk, "POST", "/v1/quotes", data=b"bill_id=B1",
+    prepared = signed(kiosk, "POST", quotes(kiosk), data=b"bill_id=B1",
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     reply = send(kiosk, prepared)
     assert reply.status_code == 415 and error_code(reply) == "request.unsupported_media_type"
@@ -163,12 +171,11 @@ def test_oversized_malformed_and_non_json_bodies(kiosk: Device):
 
 def test_rejections_are_in_the_audit_chain(server: Server, kiosk: Device):
     requests.get(f"{server.base}/v1/patients/P1001/bills", timeout=10)
-    kiosk.post("/v1/quotes", {**QUOTE, "bill_id": "NOPE"})
+    kiosk.post(quotes(kiosk), {**QUOTE, "bill_id": "NOPE"})
     verify = json.loads(server.admin("audit", "verify").stdout)
     assert verify["ok"] and verify["records"] > 10
-    with sqlite3.connect(server.directory / "server.db") as db:
-        codes = {json.loads(d)["code"] for (d,) in db.execute(
-            "select details from audit_log where action = 'request.rejected'")}
+    codes = {json.loads(d)["code"] for (d,) in server.sql(
+        "select details from audit_log where action = 'request.rejected'")}
     assert {"auth.signature_missing", "bill.not_found"} <= codes
 
 
@@ -179,7 +186,7 @@ def custom(device: Device, *, label: str = "kiosk", include_alg: bool = True,
            extra: tuple[str, str] | None = None) -> requests.PreparedRequest:
     """A quote request signed by the device's key with one rule of the profile bent."""
     body = json.dumps(QUOTE).encode()
-    prepared = requests.Request("POST", f"{device.server.base}/v1/quotes", data=body,
+    prepared = requests.Request("POST", f"{device.server.base}{quotes(device)}", data=body,
                                 headers={"Content-Type": "application/json"}).prepare()
     prepared.headers["Content-Digest"] = digest or content_digest(body)
     key = device.session.auth.private_key

@@ -66,7 +66,7 @@ def test_public_endpoints_and_openapi(server: Server):
 
 
 def test_pending_bills_show_only_masked_patient_data(kiosk: Device):
-    reply = kiosk.get("/v1/patients/P1001/bills")
+    reply = kiosk.bills("P1001")
     assert reply.status_code == 200
     data = reply.json()
     assert data["patient"] == {"patient_id": "P1001", "name": "张*丰",
@@ -82,10 +82,11 @@ def test_pending_bills_show_only_masked_patient_data(kiosk: Device):
     ("P1003", "B1003-1", "resident"), ("P1005", "B1005-1", "poverty_relief"),
     ("P1002", "B1002-1", "employee")])
 def test_quote_applies_the_category_policy(kiosk: Device, patient, bill, category):
-    reply = kiosk.post("/v1/quotes", {"bill_id": bill, "patient_id": patient, "method": "face"})
+    reply = kiosk.post("/v1/quotes", {"bill_id": bill, "patient_id": patient, "method": "face"},
+                       params={"identification": kiosk.identify(patient)})
     assert reply.status_code == 200, reply.text
     quote = reply.json()
-    listed = kiosk.get(f"/v1/patients/{patient}/bills").json()["bills"][0]
+    listed = kiosk.bills(patient).json()["bills"][0]
     expected = split_bill(listed["total_fen"], listed["eligible_fen"],
                           PolicySection().for_category(category))
     layers = quote["layers"]
@@ -176,7 +177,7 @@ def test_reverse_restores_credit_and_is_idempotent(server: Server, kiosk: Device
     twice = counter.post(path, {"reason": "wrong bill"}, key=str(uuid.uuid4()))
     assert twice.status_code == 409 and error_code(twice) == "settlement.already_reversed"
     assert counter.get("/v1/patients/P1004").json()["credit"]["outstanding_fen"] == before
-    assert bill in [b["bill_id"] for b in kiosk.get("/v1/patients/P1004/bills").json()["bills"]]
+    assert bill in [b["bill_id"] for b in counter.get("/v1/patients/P1004/bills").json()["bills"]]
 
 
 def test_cash_is_recorded_at_the_counter_only(server: Server, kiosk: Device, counter: Device):
@@ -213,8 +214,8 @@ def test_repayment_rules(server: Server, counter: Device):
 def test_credit_limit_and_status_refusals(server: Server, kiosk: Device, counter: Device):
     enrol_user(server, "P2001", "13900002001", limit_fen=100)
     bill = make_bill(server, "P2001", [("exam", 1, 50_000, True)])
-    quote = kiosk.post("/v1/quotes", {"bill_id": bill, "patient_id": "P2001",
-                                      "method": "card"}).json()
+    quote = kiosk.post("/v1/quotes", {"bill_id": bill, "patient_id": "P2001", "method": "card"},
+                       params={"identification": kiosk.identify("P2001")}).json()
     assert quote["payable"] is False and quote["refusal"]["code"] == "credit.limit_exceeded"
     reply = kiosk.settle(bill, "P2001", "card")
     assert reply.status_code == 402 and error_code(reply) == "credit.limit_exceeded"
@@ -227,14 +228,15 @@ def test_credit_limit_and_status_refusals(server: Server, kiosk: Device, counter
     assert counter.settle(bill, "P2001", "cash").status_code == 201  # paying now still works
 
 
-def test_unknown_things_are_404_and_wrong_patient_409(kiosk: Device):
+def test_unknown_things_are_404_and_wrong_patient_409(kiosk: Device, counter: Device):
+    identified = {"identification": kiosk.identify("P1001")}
     reply = kiosk.post("/v1/quotes", {"bill_id": "B404", "patient_id": "P1001",
-                                      "method": "card"})
+                                      "method": "card"}, params=identified)
     assert reply.status_code == 404 and error_code(reply) == "bill.not_found"
-    reply = kiosk.get("/v1/patients/NOBODY/bills")
+    reply = counter.get("/v1/patients/NOBODY/bills")
     assert reply.status_code == 404 and error_code(reply) == "patient.not_found"
     reply = kiosk.post("/v1/quotes", {"bill_id": "B1003-1", "patient_id": "P1001",
-                                      "method": "card"})
+                                      "method": "card"}, params=identified)
     assert reply.status_code == 409 and error_code(reply) == "bill.patient_mismatch"
     reply = kiosk.get("/v1/settlements/stl_nope")
     assert reply.status_code == 404 and error_code(reply) == "settlement.not_found"
@@ -301,7 +303,7 @@ def test_templates_gallery_sync_narrow_and_withdrawal(server: Server, kiosk: Dev
     delta = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={first['cursor']}").json()
     assert delta["deletions"] == ["P1003"] and delta["upserts"] == []
     # open_bills scope: once P1004 has no pending bill here, it leaves the gallery
-    pending = [b["bill_id"] for b in kiosk.get("/v1/patients/P1004/bills").json()["bills"]]
+    pending = [b["bill_id"] for b in counter.get("/v1/patients/P1004/bills").json()["bills"]]
     for bill in pending:
         assert kiosk.settle(bill, "P1004", "face").status_code == 201
     later = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={delta['cursor']}").json()

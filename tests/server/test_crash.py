@@ -43,7 +43,7 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, workers: int
     server = start_server(tmp_path, f"workers = {workers}\n")
     work, tokens = seed_load(server, patients=6, bills_each=60, tokens=6)
     devices = [Device.register(server, token) for token in tokens]
-    early = requests.Request("GET", f"{server.base}/v1/patients/LD000/bills")
+    early = requests.Request("GET", f"{server.base}/v1/gallery?pack=opencv-zoo-sface")
     early.auth = devices[0].session.auth
     early_request = early.prepare()
     assert devices[0].session.send(early_request.copy(), timeout=10).status_code == 200

@@ -27,6 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def test_a_full_disk_is_answered_with_a_signed_storage_error(server: Server, kiosk: Device):
     bills = [make_bill(server, "P1002", ITEMS) for _ in range(40)]
+    identified = f"/v1/patients/P1002/bills?identification={kiosk.identify('P1002')}"
     server.stop()
     with sqlite3.connect(server.db_file) as conn:  # the WAL folded in: the files start small
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -42,7 +43,7 @@ def test_a_full_disk_is_answered_with_a_signed_storage_error(server: Server, kio
         reply = kiosk.settle(bill, "P1002")
         (settled if reply.status_code == 201 else refused).append(reply)
         # reads spend their nonces in a store of their own: enough of them to fill its WAL
-        reads.extend(kiosk.get("/v1/patients/P1002/bills") for _ in range(READS_PER_BILL))
+        reads.extend(kiosk.get(identified) for _ in range(READS_PER_BILL))
     assert settled and refused  # the disk filled up on the way
     for reply in refused:
         assert reply.status_code == 503 and error_code(reply) == "server.storage", reply.text

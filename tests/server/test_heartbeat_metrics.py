@@ -120,7 +120,7 @@ def test_metrics_after_a_settlement(server: Server, kiosk: Device):
     before = samples(server)
     bill = make_bill(server, "P1002", [("exam", 1, 10_000, True)])
     assert kiosk.settle(bill, "P1002", "card").status_code == 201
-    assert kiosk.get("/v1/patients/P1002/bills").status_code == 200
+    assert kiosk.bills("P1002").status_code == 200
     assert requests.get(f"{server.base}/v1/patients/P1002/bills", timeout=10).status_code == 401
     kiosk.post("/v1/heartbeat", beat(outbox_depth=1, outbox_oldest_s=42.0))
     after = samples(server)

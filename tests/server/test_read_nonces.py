@@ -32,17 +32,22 @@ def signed_get(device: Device, path: str) -> requests.PreparedRequest:
     return request.prepare()
 
 
+def identified_bills(kiosk: Device) -> str:
+    return f"/v1/patients/P1002/bills?identification={kiosk.identify('P1002')}"
+
+
 def test_reads_are_answered_while_a_frozen_writer_holds_the_database(server: Server):
     kiosk = server.device("kiosk")
     bill = make_bill(server, "P1002", ITEMS)
     kiosk.get("/v1/gallery?pack=buffalo_s")  # both ways warm: the device's key is cached
+    identified = identified_bills(kiosk)
     holder = sqlite3.connect(server.db_file, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # a worker frozen while holding the write lock
     try:
         with ThreadPoolExecutor(1) as pool:
             settling = pool.submit(kiosk.settle, bill, "P1002", key=str(uuid.uuid4()))
             time.sleep(0.3)  # the settlement is now waiting for the writer
-            for path in ("/v1/patients/P1002/bills", "/v1/gallery?pack=buffalo_s"):
+            for path in (identified, "/v1/gallery?pack=buffalo_s"):
                 for _ in range(4):  # on either worker
                     started = time.monotonic()
                     reply = fresh_send(kiosk, signed_get(kiosk, path))
@@ -58,7 +63,7 @@ def test_reads_are_answered_while_a_frozen_writer_holds_the_database(server: Ser
 def test_a_replayed_read_is_refused_by_every_worker_and_after_a_restart(server: Server):
     assert len(worker_pids(server)) == 2
     kiosk = server.device("kiosk")
-    prepared = signed_get(kiosk, "/v1/patients/P1002/bills")
+    prepared = signed_get(kiosk, identified_bills(kiosk))
     assert fresh_send(kiosk, prepared).status_code == 200
     for _ in range(6):  # new connections: both workers get their turn
         again = fresh_send(kiosk, prepared)
@@ -71,10 +76,10 @@ def test_a_replayed_read_is_refused_by_every_worker_and_after_a_restart(server: 
 
 def test_a_revoked_device_cannot_read(server: Server):
     kiosk = server.device("kiosk")
+    identified = identified_bills(kiosk)
     for _ in range(4):
-        assert fresh_send(kiosk, signed_get(kiosk, "/v1/patients/P1002/bills")
-                          ).status_code == 200
+        assert fresh_send(kiosk, signed_get(kiosk, identified)).status_code == 200
     server.admin("device", "revoke", kiosk.device_id, "--reason", "stolen")
     for _ in range(4):
-        reply = fresh_send(kiosk, signed_get(kiosk, "/v1/patients/P1002/bills"))
+        reply = fresh_send(kiosk, signed_get(kiosk, identified))
         assert reply.status_code == 403 and error_code(reply) == "auth.device_revoked"

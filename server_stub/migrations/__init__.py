@@ -14,6 +14,8 @@ Adding a revision: server_stub/migrations/versions/README.md.
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -26,10 +28,11 @@ from server_stub.db import Database, metadata
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
 
 
 def alembic_config(conn: Connection | None = None) -> Config:
-    config = Config()
+    config = Config(stdout=sys.stderr)  # commands print progress; stdout is for results
     config.set_main_option("script_location", str(HERE))
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = conn

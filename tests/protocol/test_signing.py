@@ -1,14 +1,17 @@
-"""RFC 9421 profile: what a device signs, what the platform accepts, and each rejection."""
+"""RFC 9421 profile: what a device signs, what the platform accepts, and each rejection,
+under both crypto profiles (every test runs once with Ed25519/SHA-256, once with SM2/SM3)."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 
 import pytest
 import requests
-from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
 
+from kiosk.protocol.crypto_profile import PROFILES, CryptoProfile, profile_of
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import fingerprint, generate_private_key
 from kiosk.protocol.signing import (
@@ -22,16 +25,26 @@ from kiosk.protocol.signing import (
 
 NOW = 1_800_000_000.0
 URL = "http://127.0.0.1:8600/v1/settlements?site=a%20b"
+# the digests of nothing, from RFC 9530 §6 (SHA-256) and GB/T 32905 (SM3 of the empty string)
+EMPTY_DIGEST = {"ed25519": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+                "gm": "sm3=:" + base64.b64encode(bytes.fromhex(
+                    "1ab21d8355cfa17f8e61194831e81a8f22bec8c728fefb747ed035eb5082aa2b")
+                ).decode() + ":"}
+
+
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def profile(request) -> CryptoProfile:
+    return PROFILES[request.param]
 
 
 @pytest.fixture(scope="module")
-def device_key():
-    return generate_private_key()
+def device_key(profile):
+    return generate_private_key(profile)
 
 
 @pytest.fixture(scope="module")
-def server_key():
-    return generate_private_key()
+def server_key(profile):
+    return generate_private_key(profile)
 
 
 def prepared(device_key, *, body: dict | None = None, method: str = "POST",
@@ -48,7 +61,7 @@ def verify(pr: requests.PreparedRequest, device_key, *, now: float = NOW, body=N
         return device_key.public_key()
 
     raw = pr.body if body is None else body
-    return RequestVerifier(lookup, clock=lambda: now).verify(
+    return RequestVerifier(lookup, profile=profile_of(device_key), clock=lambda: now).verify(
         pr.method, pr.url, list(pr.headers.items()), raw or b"")
 
 
@@ -59,20 +72,20 @@ def rejected(code: ErrorCode, fn, *args, **kwargs) -> ProtocolError:
     return info.value
 
 
-def test_signed_request_verifies_and_covers_the_profile(device_key):
+def test_signed_request_verifies_and_covers_the_profile(device_key, profile):
     pr = prepared(device_key, body={"bill_id": "B1"}, headers={"Idempotency-Key": "k-1"})
     result = verify(pr, device_key)
     assert result.key_id == "dev-1" and result.created == int(NOW) and len(result.nonce) >= 16
     assert {"@method", "@path", "@query", "content-type", "content-digest",
             "idempotency-key"} <= set(result.covered)
     sig_input = pr.headers["Signature-Input"]
-    assert sig_input.startswith("kiosk=(") and 'alg="ed25519"' in sig_input
+    assert sig_input.startswith("kiosk=(") and f'alg="{profile.alg}"' in sig_input
     assert f"expires={int(NOW) + 300}" in sig_input and 'tag="chs-kiosk-v1"' in sig_input
 
 
-def test_get_without_body_still_covers_the_empty_digest(device_key):
+def test_get_without_body_still_covers_the_empty_digest(device_key, profile):
     pr = prepared(device_key, method="GET")
-    assert pr.headers["Content-Digest"] == "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+    assert pr.headers["Content-Digest"] == EMPTY_DIGEST[profile.name]
     assert "content-digest" in verify(pr, device_key).covered
 
 
@@ -95,8 +108,8 @@ def test_tampered_path_or_header_is_a_bad_signature(device_key):
     rejected(ErrorCode.BAD_SIGNATURE, verify, pr, device_key)
 
 
-def test_signature_by_another_key_is_bad(device_key):
-    pr = prepared(generate_private_key(), method="GET")
+def test_signature_by_another_key_is_bad(device_key, profile):
+    pr = prepared(generate_private_key(profile), method="GET")
     rejected(ErrorCode.BAD_SIGNATURE, verify, pr, device_key)
 
 
@@ -127,9 +140,9 @@ def _library_signed(device_key, covered, *, nonce: str | None = "n-123456", body
     pr = requests.Request("POST", URL, data=body,
                           headers={"Content-Type": "application/json", **(headers or {})}
                           ).prepare()
-    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
-                               MappingKeyResolver(public_keys={},
-                                                  private_keys={"dev-1": device_key}))
+    signer = HTTPMessageSigner(signature_algorithm=profile_of(device_key).signature_algorithm,
+                               key_resolver=MappingKeyResolver(
+                                   public_keys={}, private_keys={"dev-1": device_key}))
     signer.sign(pr, key_id="dev-1", nonce=nonce, label="kiosk", tag="chs-kiosk-v1",
                 created=datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC),
                 expires=datetime.datetime.fromtimestamp(NOW + 300, tz=datetime.UTC),
@@ -153,9 +166,9 @@ def test_idempotency_key_sent_but_not_signed(device_key):
 def test_missing_nonce(device_key):
     pr = requests.Request("POST", URL, data=b"{}",
                           headers={"Content-Type": "application/json"}).prepare()
-    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
-                               MappingKeyResolver(public_keys={},
-                                                  private_keys={"dev-1": device_key}))
+    signer = HTTPMessageSigner(signature_algorithm=profile_of(device_key).signature_algorithm,
+                               key_resolver=MappingKeyResolver(
+                                   public_keys={}, private_keys={"dev-1": device_key}))
     signer.sign(pr, key_id="dev-1", label="kiosk", tag="chs-kiosk-v1", body=b"{}",
                 created=datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC),
                 covered_component_ids=("@method", "@path", "@query", "content-type"))
@@ -197,7 +210,7 @@ def test_response_replayed_to_another_request_is_untrusted(device_key, server_ke
              ResponseVerifier(server_key.public_key(), clock=lambda: NOW).verify, resp)
 
 
-def test_response_tampering_and_wrong_key_are_untrusted(device_key, server_key):
+def test_response_tampering_and_wrong_key_are_untrusted(device_key, server_key, profile):
     verifier = ResponseVerifier(server_key.public_key(), clock=lambda: NOW)
     resp = _response(prepared(device_key, method="GET"), server_key)
     resp._content = b'{"ok": false}'
@@ -205,7 +218,7 @@ def test_response_tampering_and_wrong_key_are_untrusted(device_key, server_key):
     resp = _response(prepared(device_key, method="GET"), server_key, status=200)
     resp.status_code = 404
     rejected(ErrorCode.UNTRUSTED_RESPONSE, verifier.verify, resp)
-    resp = _response(prepared(device_key, method="GET"), generate_private_key())
+    resp = _response(prepared(device_key, method="GET"), generate_private_key(profile))
     rejected(ErrorCode.UNTRUSTED_RESPONSE, verifier.verify, resp)
     resp = _response(prepared(device_key, method="GET"), server_key)
     del resp.headers["Signature"]

@@ -120,13 +120,15 @@ def test_every_error_code_has_a_status_and_survives_the_wire():
     assert ProtocolError.from_body(418, {"error": {"code": "nope"}}).code == ErrorCode.INTERNAL
 
 
-def test_public_keys_on_the_wire():
-    key = generate_private_key()
-    again = load_public_key_b64(public_key_b64(key))
+@pytest.mark.parametrize("profile", ["ed25519", "gm"])
+def test_public_keys_on_the_wire(profile):
+    key = generate_private_key(profile)
+    again = load_public_key_b64(public_key_b64(key), profile)
     assert fingerprint(again) == fingerprint(key) and len(fingerprint(key)) == 64
-    for bad in ["", "AAAA", "not base64!", base64.b64encode(b"x" * 33).decode(), "é"]:
+    for bad in ["", "AAAA", "not base64!", base64.b64encode(b"x" * 33).decode(), "é",
+                base64.b64encode(b"\x04" + b"x" * 64).decode()]:
         with pytest.raises(ProtocolError) as info:
-            load_public_key_b64(bad)
+            load_public_key_b64(bad, profile)
         assert info.value.code == ErrorCode.PUBLIC_KEY_INVALID
 
 

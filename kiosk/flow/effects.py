@@ -4,6 +4,7 @@ back through the flow's ``on_*`` methods, so the flow itself stays pure and test
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.flow.model import Method, SettlementIntent
 
@@ -55,4 +56,37 @@ class Audit:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-Effect = LookupPatient | CheckDigits | Settle | PrintReceipt | NotifyCashier | Audit
+# 我的欠款 and repayment at the kiosk (kiosk/flow/owed.py)
+@dataclass(frozen=True)
+class LookupCredit:
+    """Identify the patient (``key`` as in ``LookupPatient``) and fetch what they owe."""
+
+    session_id: str
+    method: Method
+    key: str
+
+
+@dataclass(frozen=True)
+class OpenRepayOrder:
+    session_id: str
+    identity: Any = field(repr=False)  # the identification result, handed back
+    patient_id: str
+    amount_fen: int
+    settlement_id: str | None
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PollRepayOrder:
+    session_id: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class CloseRepayOrder:
+    session_id: str
+    order_id: str
+
+
+Effect = (LookupPatient | CheckDigits | Settle | PrintReceipt | NotifyCashier | Audit
+          | LookupCredit | OpenRepayOrder | PollRepayOrder | CloseRepayOrder)

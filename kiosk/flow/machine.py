@@ -23,12 +23,14 @@ from kiosk.flow.effects import (
     Audit,
     CheckDigits,
     Effect,
+    LookupCredit,
     LookupPatient,
     NotifyCashier,
     PrintReceipt,
     Settle,
 )
 from kiosk.flow.model import (
+    MONEY_STATES,
     PERSONAL_STATES,
     WAITING_STATES,
     Method,
@@ -38,6 +40,7 @@ from kiosk.flow.model import (
     SettlementResult,
     State,
 )
+from kiosk.flow.owed import OwedFlow, Purpose, RepayOrder, Statement
 from kiosk.flow.ways import Way, calls_cashier, ways_forward
 from kiosk.liveness.result import LivenessInputError, LivenessResult
 from kiosk.recognition.detection import Detection
@@ -85,6 +88,11 @@ class Session:
     quote: Quote | None = None
     intent: SettlementIntent | None = None
     result: SettlementResult | None = None
+    statement: Statement | None = None  # 我的欠款 (kiosk/flow/owed.py)
+    repay_order: RepayOrder | None = None
+    poll_pending: bool = False
+    next_poll_at: float = 0.0
+    closing_notice: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,11 @@ class FlowView:
     seconds_left: float = 0.0  # 0 while money moves or a look-up runs: no countdown then
     ways: tuple[Way, ...] = ()  # fallback: what the patient can do next
     cashier_called: bool = False  # a hand-off is on the counter's queue for this patient
+    statement: Statement | None = None  # 我的欠款: what the patient owes
+    repay_order: RepayOrder | None = None  # the payment QR being shown, or its end
 
 
-class CheckoutFlow:
+class CheckoutFlow(OwedFlow):
     def __init__(
         self,
         cfg: FlowConfig,
@@ -129,6 +139,7 @@ class CheckoutFlow:
         self.elderly = False
         self.cashier_called = False
         self.face_seen_at = float("-inf")  # idle: a face in view wakes the screen to greet
+        self.purpose = Purpose.CHECKOUT  # or 我的欠款: what identifying the patient is for
 
     # ---------------------------------------------------------------- view
     def view(self, now: float) -> FlowView:
@@ -149,6 +160,8 @@ class CheckoutFlow:
                           else 0.0),
             ways=self.ways(),
             cashier_called=self.cashier_called,
+            statement=s.statement if s else None,
+            repay_order=s.repay_order if s else None,
         )
 
     def ways(self) -> tuple[Way, ...]:
@@ -226,15 +239,18 @@ class CheckoutFlow:
                                                "method": s.method.value})]
 
     def cancel(self, now: float) -> list[Effect]:
-        if self.state in (State.IDLE, State.SETTLING):
+        if self.state in (State.IDLE, State.SETTLING, State.REPAY_CLOSING):
             return []  # a settlement in flight cannot be abandoned; it resolves by itself
+        if self.state == State.REPAY_QR and self.session and self.session.repay_order:
+            return self.leave_repay(now)
         return self._reset(now, "patient.cancelled")
 
     def call_cashier(self, now: float) -> list[Effect]:
         """Always works: staff are called to this kiosk. Money in flight and a finished
         payment stay on screen; anything else gives way to the "staff are coming" screen."""
         self.last_activity = now
-        if self.state in (State.SETTLING, State.DONE, State.FALLBACK):
+        if self.state in (State.SETTLING, State.DONE, State.FALLBACK, State.REPAY_QR,
+                          State.REPAY_CLOSING, State.REPAID):
             if self.cashier_called:
                 self.guidance = "fallback.staff_coming"
                 return []
@@ -415,9 +431,12 @@ class CheckoutFlow:
             if self.guidance == "idle.greet" and now - self.face_seen_at > GREET_S:
                 self.guidance = "idle.welcome"
             return []
-        if (self.state in PERSONAL_STATES and self.state != State.SETTLING
+        if (self.state in PERSONAL_STATES and self.state not in MONEY_STATES
                 and now - self.last_activity > self._scaled(self.cfg.personal_data_ttl_s)):
             return self._reset(now, "session.abandoned")
+        owed = self.owed_tick(now)
+        if owed is not None:
+            return owed
         if now < self.deadline:
             return []
         expired = {
@@ -429,13 +448,14 @@ class CheckoutFlow:
         }
         if self.state in expired:
             return self._fallback(now, expired[self.state])
-        if self.state == State.BILL_REVIEW:
+        if self.state in (State.BILL_REVIEW, State.OWED, State.OWED_IDENTIFY):
             return self._reset(now, "review.timeout")
         return self._reset(now, "session.finished")  # done / fallback screens time out
 
     # ------------------------------------------------------------ helpers
     def _start_lookup(self, now: float, method: Method, key: str) -> list[Effect]:
-        if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW):
+        if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
+                          State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID):
             return []
         if self.state == State.FALLBACK and Way(method.value) not in self.ways():
             return []  # e.g. a payment not yet confirmed: paying again is wrong
@@ -450,6 +470,8 @@ class CheckoutFlow:
         assert s is not None
         s.method = method
         self._enter(State.LOOKING_UP, now, self.cfg.settling_timeout_s, "lookup.please_wait")
+        if self.purpose == Purpose.OWED:
+            return [LookupCredit(s.id, method, key)]
         return [LookupPatient(s.id, method, key)]
 
     def _at_stake(self) -> tuple[str | None, int | None]:
@@ -482,6 +504,7 @@ class CheckoutFlow:
         self.reason = ""
         self.deadline = float("inf")
         self.cashier_called = False
+        self.purpose = Purpose.CHECKOUT
         return [Audit("session.reset", {"session": old, "reason": reason})]
 
     def _new_session(self, now: float, method: Method) -> None:

@@ -16,6 +16,12 @@ class State(StrEnum):
     SETTLING = "settling"
     DONE = "done"
     FALLBACK = "fallback"
+    # 我的欠款 and repayment at the kiosk (kiosk/flow/owed.py)
+    OWED_IDENTIFY = "owed_identify"  # choose face, card or e-voucher to see what is owed
+    OWED = "owed"  # the charges and due dates
+    REPAY_QR = "repay_qr"  # the payment QR, while the provider has not said paid
+    REPAY_CLOSING = "repay_closing"  # the QR is being closed (cancel or timeout)
+    REPAID = "repaid"
 
 
 class Method(StrEnum):
@@ -34,9 +40,13 @@ LAYER_LABELS = {
 
 # States in which the flow holds a patient's personal data.
 PERSONAL_STATES = frozenset({State.SECOND_FACTOR, State.LOOKING_UP, State.BILL_REVIEW,
-                             State.SETTLING, State.DONE})
+                             State.SETTLING, State.DONE, State.OWED, State.REPAY_QR,
+                             State.REPAY_CLOSING, State.REPAID})
 # money moving or a look-up running: their deadlines are the kiosk's, not the patient's
-WAITING_STATES = frozenset({State.LOOKING_UP, State.SETTLING})
+WAITING_STATES = frozenset({State.LOOKING_UP, State.SETTLING, State.REPAY_CLOSING})
+# money may move without a touch (a payment QR is paid on the patient's phone): no
+# inactivity reset here, the state's own deadline ends it
+MONEY_STATES = frozenset({State.SETTLING, State.REPAY_QR, State.REPAY_CLOSING})
 
 
 @dataclass(frozen=True)

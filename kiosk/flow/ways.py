@@ -26,7 +26,8 @@ NOTICES = frozenset({"bill.none_pending"})
 # the credit account itself is closed or full: every method here would fail the same way
 CREDIT_REFUSED = ("credit.", "second_factor.locked")
 # the outcome of a payment is not known yet: paying again by any method is wrong
-UNCONFIRMED = frozenset({"settlement.unconfirmed", "backend.unreachable", "backend.timeout"})
+UNCONFIRMED = frozenset({"settlement.unconfirmed", "backend.unreachable", "backend.timeout",
+                         "repay.unconfirmed"})
 
 
 def ways_forward(reason: str, *, face_available: bool, method: Method | None

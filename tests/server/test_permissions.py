@@ -127,8 +127,8 @@ def open_repay_order(sites: Sites, device: Device) -> requests.Response:
                        {"patient_id": PATIENT, "amount_fen": 1}, key=str(uuid.uuid4()))
 
 
-def his_bill_body() -> dict[str, Any]:
-    return {"bill_no": f"HIS-{uuid.uuid4().hex[:12]}", "patient_id": PATIENT, "visit_id": "V-p",
+def his_bill_body(patient_id: str = PATIENT) -> dict[str, Any]:
+    return {"bill_no": f"HIS-{uuid.uuid4().hex[:12]}", "patient_id": patient_id, "visit_id": "V-p",
             "items": [{"kind": "exam", "description": "e", "quantity": 1, "unit_fen": 100,
                        "insurance_class": "A"}]}
 
@@ -184,7 +184,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/v1/handoffs/{handoff_id}/dismiss"): lambda s, d: d.post(
         f"/v1/handoffs/{s.handoff()}/dismiss", {"reason": "test"}),
     ("POST", "/v1/heartbeat"): lambda s, d: d.post("/v1/heartbeat", beat()),
-    ("POST", "/v1/his/bills"): lambda s, d: d.post("/v1/his/bills", his_bill_body()),
+    ("POST", "/v1/his/bills"): lambda s, d: d.post(  # not PATIENT: none of theirs at site B
+        "/v1/his/bills", his_bill_body("P1005")),
     ("GET", "/v1/his/bills/{bill_no}"): lambda s, d: d.get(f"/v1/his/bills/{s.his_bill()}"),
     ("POST", "/v1/his/bills/{bill_no}/amend"): lambda s, d: d.post(
         f"/v1/his/bills/{s.his_bill()}/amend", {"items": [{

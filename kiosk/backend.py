@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from kiosk.errors import KioskError
 from kiosk.flow.model import Method, PatientView, Quote
+from kiosk.flow.owed import RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.signing import SignedAnswer
@@ -64,6 +65,15 @@ class Backend(Protocol):
     def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]: ...
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]: ...
+
+    def owed(self, method: Method, key: str) -> Statement: ...
+
+    def open_repay_order(self, identified: Any, amount_fen: int, settlement_id: str | None,
+                         idempotency_key: str) -> RepayOrder: ...
+
+    def repay_order(self, order_id: str) -> RepayOrder: ...
+
+    def close_repay_order(self, order_id: str) -> RepayOrder: ...
 
     def verify_digits(self, session_id: str, patient_id: str, last4: str) -> tuple[bool, int]:
         ...

@@ -8,13 +8,19 @@ with an Idempotency-Key, which are safe to send again — goes through tenacity 
 afresh each time. What a failure means is ``BackendError.outcome`` (``kiosk.settlement.
 outcome``). The platform's clock, window and key retention are learned from its signed
 answers (``PlatformClock``).
+
+The platform may be several hosts sharing one database (``[server] url`` a list): requests go
+to the host that answered last; one that cannot be connected to (nothing reached it) is
+skipped for the next at once, and after any other transport failure the retry goes to the
+next host. Sending to another host is as safe as sending again: the idempotency keys and
+nonces live in the shared database.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
 
@@ -23,11 +29,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from kiosk import transport
 from kiosk.backend import BackendError, GalleryPage, SignedSettlement
 from kiosk.flow.model import BillLine, Method, PatientView, Quote
+from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
@@ -58,6 +66,15 @@ def _session(connect_retries: int, tls_fingerprint: str = "") -> requests.Sessio
     return session
 
 
+def _not_sent(exc: requests.RequestException) -> bool:
+    """The connection itself failed: the request never reached that host."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = reason.reason if isinstance(reason, MaxRetryError) else reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
 def _unknown(exc: BaseException) -> bool:
     return isinstance(exc, BackendError) and exc.retryable
 
@@ -69,13 +86,19 @@ def _clock_refused(exc: BaseException) -> bool:
 
 
 class PlatformClient:
-    def __init__(self, base_url: str, device_id: str, device_key: Ed25519PrivateKey,
+    def __init__(self, base_url: str | Sequence[str], device_id: str,
+                 device_key: Ed25519PrivateKey,
                  server_key: Ed25519PublicKey, *, pack: str = "",
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0,
                  retries: int = 2, clock: PlatformClock | None = None,
                  tls_fingerprint: str = "") -> None:
-        transport.require_secure_url(base_url)
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = [u.rstrip("/") for u in ([base_url] if isinstance(base_url, str)
+                                                  else base_url)]
+        if not self.base_urls:
+            raise ValueError("no platform URL")
+        for url in self.base_urls:
+            transport.require_secure_url(url)
+        self._active = 0  # the host that answered last
         self.tls_fingerprint = tls_fingerprint
         self.device_id = device_id
         self.device_key = device_key
@@ -91,6 +114,33 @@ class PlatformClient:
         self._reachable = True
         self._restored: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[self._active]
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """To the active host; past the ones that cannot be connected to, each tried once
+        (module docstring). Any other failure moves the next attempt to the next host."""
+        failure: requests.RequestException | None = None
+        for _ in range(len(self.base_urls)):
+            url = self.base_url
+            try:
+                return self.http.request(method, url + path, **kwargs)
+            except requests.exceptions.SSLError:
+                raise  # a certificate that is not the pinned one is no host to fail over to
+            except requests.RequestException as exc:
+                if len(self.base_urls) == 1:
+                    raise
+                with self._lock:
+                    if self.base_url == url:
+                        self._active = (self._active + 1) % len(self.base_urls)
+                log.warning("platform.failover", extra={"path": path, "to": self.base_url})
+                if not _not_sent(exc):
+                    raise
+                failure = exc
+        assert failure is not None
+        raise failure
 
     def on_restored(self, callback: Callable[[], None]) -> None:
         """``callback()`` whenever the platform answers again after a transport failure."""
@@ -122,9 +172,8 @@ class PlatformClient:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         sent = self.clock.local()
         try:
-            resp = self.http.request(method, self.base_url + path, data=data or None,
-                                     params=params, headers=headers, auth=self.signer,
-                                     timeout=self.timeout)
+            resp = self._send(method, path, data=data or None, params=params,
+                              headers=headers, auth=self.signer, timeout=self.timeout)
         except requests.Timeout as exc:
             self._reachable = False
             raise BackendError("backend.timeout", f"{method} {path}: timed out") from exc
@@ -220,6 +269,48 @@ class PlatformClient:
         return self.request("POST", "/v1/quotes", schemas.QuoteRequest(
             bill_id=bill_id, patient_id=patient_id, method=method),
             params=_identified(identification), model=schemas.Quote, retry=True)
+
+    def owed(self, method: Method, key: str) -> Statement:
+        """我的欠款: identify the patient, then what they owe; the identification stays in
+        the statement, for the repayment."""
+        identified = self.identify(method, key)
+        found = self.credit_statement(identified.patient.patient_id,
+                                      identified.identification.token)
+        p = found.patient
+        return Statement(
+            PatientView(p.patient_id, p.name, p.national_id, p.category.value),
+            found.credit.outstanding_fen,
+            tuple(OwedCharge(c.settlement_id, c.receipt_no, c.owed_fen, c.due_date, c.overdue)
+                  for c in found.charges), found.repay_at_kiosk, identified)
+
+    def credit_statement(self, patient_id: str, identification: str | None = None
+                         ) -> schemas.CreditStatement:
+        return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/credit",
+                            params=_identified(identification), model=schemas.CreditStatement)
+
+    def open_repay_order(self, identified: schemas.IdentifiedPatient, amount_fen: int,
+                         settlement_id: str | None, idempotency_key: str) -> RepayOrder:
+        """A payment QR at the provider for ``amount_fen`` (one key: one order)."""
+        order = self.request("POST", "/v1/repay-orders", schemas.RepayOrderRequest(
+            patient_id=identified.patient.patient_id, amount_fen=amount_fen,
+            settlement_id=settlement_id), params=_identified(identified.identification.token),
+            idempotency_key=idempotency_key, model=schemas.RepayOrder)
+        return self._repay_order(order)
+
+    def repay_order(self, order_id: str) -> RepayOrder:
+        return self._repay_order(self.request(
+            "GET", f"/v1/repay-orders/{urlquote(order_id, safe='')}", model=schemas.RepayOrder))
+
+    def close_repay_order(self, order_id: str) -> RepayOrder:
+        """Make the QR unpayable (safe to send again); a paid order answers ``paid``."""
+        return self._repay_order(self.request(
+            "POST", f"/v1/repay-orders/{urlquote(order_id, safe='')}/close",
+            model=schemas.RepayOrder, retry=True))
+
+    def _repay_order(self, order: schemas.RepayOrder) -> RepayOrder:
+        return RepayOrder(order.order_id, order.amount_fen, order.code_url, order.state.value,
+                          max(0.0, order.expires_at.timestamp() - self.clock.now()),
+                          order.credit.outstanding_fen if order.credit else None)
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]:
         return self.request("POST", "/v1/second-factor/narrow",

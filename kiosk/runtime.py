@@ -27,9 +27,13 @@ from kiosk.config import KioskConfig
 from kiosk.flow.effects import (
     Audit,
     CheckDigits,
+    CloseRepayOrder,
     Effect,
+    LookupCredit,
     LookupPatient,
     NotifyCashier,
+    OpenRepayOrder,
+    PollRepayOrder,
     PrintReceipt,
     Settle,
 )
@@ -170,6 +174,16 @@ class KioskRuntime:
     def cancel(self) -> None:
         self.post(self.flow.cancel)
 
+    def start_owed(self) -> None:
+        """我的欠款 on the start screen."""
+        self.post(self.flow.start_owed)
+
+    def owed_face(self) -> None:
+        self.post(self.flow.owed_face)
+
+    def repay(self, settlement_id: str | None = None) -> None:
+        self.post(lambda now: self.flow.repay(now, settlement_id))
+
     def call_cashier(self) -> None:
         self.post(self.flow.call_cashier)
 
@@ -245,6 +259,9 @@ class KioskRuntime:
                 self._pool.submit(self._print, effect.receipt)
         elif isinstance(effect, NotifyCashier):
             self._pool.submit(self._notify_cashier, effect)
+        elif isinstance(effect, LookupCredit | OpenRepayOrder | PollRepayOrder |
+                        CloseRepayOrder):
+            self._pool.submit(self._repayment, effect)
 
     # ---------------------------------------------------------- recognition
     def process_frame(self, image: np.ndarray, timestamp: float) -> None:
@@ -293,6 +310,37 @@ class KioskRuntime:
             self.post(lambda now: self.flow.on_lookup_failed(now, effect.session_id, code))
             return
         self.post(lambda now: self.flow.on_lookup(now, effect.session_id, patient, quote))
+
+    def _repayment(self, effect: LookupCredit | OpenRepayOrder | PollRepayOrder |
+                   CloseRepayOrder) -> None:
+        """我的欠款 and the repayment QR's calls; every answer goes back to the flow."""
+        flow, session = self.flow, effect.session_id
+        try:
+            if isinstance(effect, LookupCredit):
+                statement = self.backend.owed(effect.method, effect.key)
+                self.post(lambda now: flow.on_statement(now, session, statement))
+                return
+            if isinstance(effect, OpenRepayOrder):
+                order = self.backend.open_repay_order(effect.identity, effect.amount_fen,
+                                                      effect.settlement_id,
+                                                      effect.idempotency_key)
+                self.post(lambda now: flow.on_repay_opened(now, session, order))
+                return
+            order = (self.backend.repay_order(effect.order_id)
+                     if isinstance(effect, PollRepayOrder)
+                     else self.backend.close_repay_order(effect.order_id))
+        except BackendError as exc:
+            code = "backend.unreachable" if exc.retryable else exc.code
+            log.warning("repay.call_failed", extra={"effect": type(effect).__name__,
+                                                    "code": exc.code})
+            answer = {LookupCredit: lambda now: flow.on_lookup_failed(now, session, code),
+                      OpenRepayOrder: lambda now: flow.on_repay_open_failed(now, session, code),
+                      PollRepayOrder: lambda now: flow.on_repay_poll_failed(now, session),
+                      CloseRepayOrder: lambda now: flow.on_repay_close_failed(now, session,
+                                                                             code)}
+            self.post(answer[type(effect)])
+            return
+        self.post(lambda now: flow.on_repay_state(now, session, order))
 
     def _notify_cashier(self, effect: NotifyCashier) -> None:
         """Put the hand-off on the counter's queue. The patient is told to go to the

@@ -6,6 +6,7 @@ forged, late)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import sqlite3
 import time
@@ -17,6 +18,13 @@ from typing import Any
 import pytest
 import requests
 
+from kiosk.client import PlatformClient
+from kiosk.config import FlowConfig
+from kiosk.flow.effects import LookupCredit, OpenRepayOrder, PollRepayOrder
+from kiosk.flow.machine import CheckoutFlow
+from kiosk.flow.model import State
+from kiosk.flow.owed import POLL_S
+from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from server_stub.payments.v3 import ProviderSigner, encrypt_resource, make_provider_identity
 from tests.server.live import Device, Server, admin, error_code, free_port, make_bill, write_config
 from tests.server.paysim import PaySim, start_paysim
@@ -347,6 +355,42 @@ def test_another_sites_kiosk_cannot_read_the_order(owing: World):
     other = Device.register(owing.server, token)
     reply = other.get(f"/v1/repay-orders/{order['order_id']}")
     assert (reply.status_code, error_code(reply)) == (404, "repay_order.not_found")
+
+
+def test_the_kiosk_flow_and_client_repay_end_to_end(owing: World):
+    """The flow as the runtime drives it, each effect answered by the kiosk's own client
+    against the live platform and provider."""
+    owing.owe(6_600)
+    key = generate_private_key()
+    reply = requests.post(f"{owing.server.base}/v1/devices/register", timeout=10, json={
+        "token": owing.server.token("kiosk"), "public_key": public_key_b64(key),
+        "name": "kiosk"})
+    data = reply.json()
+    client = PlatformClient(owing.server.base, data["device_id"], key,
+                            load_public_key_b64(data["server_key"]["public_key"]))
+    flow = CheckoutFlow(FlowConfig())
+    flow.start_owed(0.0)
+    (lookup,) = [e for e in flow.card_read(1.0, "YB33078400001003")
+                 if isinstance(e, LookupCredit)]
+    statement = client.owed(lookup.method, lookup.key)
+    flow.on_statement(2.0, lookup.session_id, statement)
+    view = flow.view(2.0)
+    assert view.statement is not None and view.statement.outstanding_fen == 6_600
+    assert view.statement.charges[0].due_date > dt.date.today()
+    (opening,) = [e for e in flow.repay(3.0) if isinstance(e, OpenRepayOrder)]
+    order = client.open_repay_order(opening.identity, opening.amount_fen,
+                                    opening.settlement_id, opening.idempotency_key)
+    assert 50 < order.expires_in_s <= 60  # the platform's order_ttl_s, in platform time
+    flow.on_repay_opened(3.5, opening.session_id, order)
+    owing.sim.pay(flow.view(3.5).repay_order.code_url)
+    now = 3.5
+    while flow.state == State.REPAY_QR and now < 30:
+        now += POLL_S
+        for effect in flow.tick(now):
+            assert isinstance(effect, PollRepayOrder)
+            flow.on_repay_state(now, effect.session_id, client.repay_order(effect.order_id))
+    assert flow.state == State.REPAID
+    assert flow.view(now).repay_order.outstanding_fen == 0 and owing.outstanding() == 0
 
 
 def test_an_unreachable_provider_opens_no_order(world: World):

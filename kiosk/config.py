@@ -153,7 +153,8 @@ class SiteConfig:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    url: str = "http://127.0.0.1:8600"
+    # the platform; a list for a platform of several hosts (tried in order, kiosk/client.py)
+    url: str | tuple[str, ...] = "http://127.0.0.1:8600"
     server_key: str = ""  # pinned server public key file (set by provisioning)
     server_key_fingerprint: str = ""  # "sha256:<hex>" ("sm3:<hex>" under gm) of that key
     # "ed25519" or "gm" (国密: SM2/SM3), as the platform's security.crypto_profile (protocol §2.1)
@@ -168,9 +169,12 @@ class ServerConfig:
 
     def validate(self) -> list[tuple[str, str]]:
         errors = []
-        insecure = insecure_url_reason(self.url)
-        if insecure is not None:
-            errors.append(("url", insecure))
+        if not self.urls:
+            errors.append(("url", "must name at least one platform URL"))
+        for url in self.urls:
+            insecure = insecure_url_reason(url)
+            if insecure is not None:
+                errors.append(("url", insecure))
         if self.crypto_profile not in PROFILES:
             errors.append(("crypto_profile", f"must be one of {', '.join(PROFILES)}"))
         if self.tls_fingerprint:
@@ -187,6 +191,11 @@ class ServerConfig:
         if not 1 <= self.heartbeat_s <= 3600:
             errors.append(("heartbeat_s", "must be 1-3600 seconds"))
         return errors
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every platform host, in the order they are tried."""
+        return (self.url,) if isinstance(self.url, str) else self.url
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def repin(config: KioskConfig, *, expect_tls_fingerprint: str | None = None,
     _, server_key = _keys(config)
     if not config.source:
         raise ConfigError("name the kiosk's config (--config or $KIOSK_CONFIG) to re-pin it")
-    url = config.server.url.rstrip("/")
+    url = config.server.urls[0].rstrip("/")  # the hosts of one platform share a certificate
     if urlsplit(url).scheme != "https":
         raise ProvisionError(ErrorCode.INSECURE_TRANSPORT,
                              f"{url} is plain HTTP on loopback: there is no certificate to pin")
@@ -254,10 +254,11 @@ def connect(config: KioskConfig, clock: PlatformClock | None = None) -> Platform
     ``clock``: what the device's clock is taken to be (tests give one that is off)."""
     s = config.server
     device_key, server_key = _keys(config)
-    if urlsplit(s.url).scheme == "https" and not s.tls_fingerprint:
-        raise ConfigError(f"no TLS certificate is pinned for {s.url}: run `kiosk provision` "
-                          "(or `kiosk tls repin`) against it")
-    return PlatformClient(s.url, config.site.kiosk_id, device_key, server_key,
+    unpinned = [u for u in s.urls if urlsplit(u).scheme == "https"]
+    if unpinned and not s.tls_fingerprint:
+        raise ConfigError(f"no TLS certificate is pinned for {unpinned[0]}: run `kiosk "
+                          "provision` (or `kiosk tls repin`) against it")
+    return PlatformClient(s.urls, config.site.kiosk_id, device_key, server_key,
                           pack=config.models.pack, connect_timeout_s=s.connect_timeout_s,
                           read_timeout_s=s.read_timeout_s, clock=clock,
                           tls_fingerprint=s.tls_fingerprint)

@@ -56,6 +56,20 @@ def test_values_are_typed_and_nested():
     assert isinstance(cfg.recognition.quality.max_yaw_deg, float)
 
 
+def test_the_platform_may_be_a_list_of_hosts_each_checked():
+    one = parse_config("[server]\nurl = 'http://127.0.0.1:8600'\n")
+    assert one.server.urls == ("http://127.0.0.1:8600",)
+    several = parse_config("[server]\nurl = ['https://pay-a.example:8600', "
+                           "'https://pay-b.example:8600']\n")
+    assert several.server.urls == ("https://pay-a.example:8600", "https://pay-b.example:8600")
+    with pytest.raises(ConfigError) as err:
+        parse_config("[server]\nurl = ['https://pay-a.example', 'http://pay-b.example']\n",
+                     "kiosk.toml")
+    assert any("kiosk.toml:2: 'server.url'" in e for e in err.value.context["errors"])
+    with pytest.raises(ConfigError):
+        parse_config("[server]\nurl = []\n")
+
+
 def test_errors_are_line_precise_and_all_reported_at_once():
     text = (
         "[models]\n"

@@ -158,12 +158,16 @@ class Device:
 
     @classmethod
     def register(cls, server: Server, token: str, name: str = "test-device") -> Device:
-        key = generate_private_key()
+        """A key of the platform's crypto profile (protocol §2.1), as a kiosk would make."""
+        profile = requests.get(f"{server.base}/v1/server-key", timeout=10).json()[
+            "crypto_profile"]
+        key = generate_private_key(profile)
         reply = requests.post(f"{server.base}/v1/devices/register", timeout=10, json={
             "token": token, "public_key": public_key_b64(key), "name": name})
         assert reply.status_code == 201, reply.text
         data = reply.json()
-        verifier = ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"]))
+        verifier = ResponseVerifier(load_public_key_b64(data["server_key"]["public_key"],
+                                                        profile))
         verifier.verify(reply)
         session = requests.Session()
         session.auth = DeviceSigner(data["device_id"], key)
@@ -242,6 +246,20 @@ def start_server(directory: Path, extra_config: str = "", seed: bool = True,
         server.seed = json.loads(admin(config, "seed", "demo").stdout)
     server.start()
     return server
+
+
+def another_host(server: Server, directory: Path, extra_config: str = "") -> Server:
+    """One more platform host on ``server``'s database, as another machine would run it:
+    its own folder, port and logs, the same provisioned key files, nothing else shared."""
+    from server_stub.config import load_config
+
+    for name in ("server_key.pem", "data.key"):
+        shutil.copyfile(server.directory / name, directory / name)
+    url = load_config(server.config).server.db_url
+    host = Server(config=write_config(directory, extra_config, url), directory=directory,
+                  port=free_port(), seed=server.seed)
+    host.start()
+    return host
 
 
 def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, bool]],

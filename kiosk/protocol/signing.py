@@ -238,7 +238,8 @@ def _check_alg(alg: Any, profile: CryptoProfile) -> None:
         raise _Rejected(ProtocolError(
             ErrorCode.CRYPTO_PROFILE_MISMATCH,
             f"signed with alg={alg!r} (crypto profile {other.name!r}), but this side uses "
-            f"crypto profile {profile.name!r} (alg={profile.alg!r})",
+            f"crypto profile {profile.name!r} (alg={profile.alg!r}): both sides need one "
+            f"profile; provision the device again under it",
             crypto_profile=profile.name, alg=profile.alg))
 
 

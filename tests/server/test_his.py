@@ -1,4 +1,5 @@
-"""The hospital system's bill feed (docs/protocol.md §15) against a real platform process:
+"""The hospital system's bill feed (docs/protocol.md §15) against a real platform process
+(on each storage engine: the ``server`` fixture of conftest.py):
 a ``his`` device signs create / amend / cancel; the bill number is the idempotency key; a
 settled bill's change is refused and handed to the cashier."""
 
@@ -6,21 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.server.live import Device, Server, error_code, start_server
+from tests.server.live import Device, Server, error_code
 
 PATIENT = "P1003"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("his"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

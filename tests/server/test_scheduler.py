@@ -1,5 +1,6 @@
-"""The platform's own schedules with two platform processes on one database, their clock
-moved forward by libfaketime (the processes' own clock: no test hook in the platform).
+"""The platform's own schedules with two platform processes on one database (SQLite, then
+PostgreSQL), their clock moved forward by libfaketime (the processes' own clock: no test
+hook in the platform).
 
 Each due job runs exactly once across both processes; overdue users are suspended, the
 reminder of the stage goes out once and the day's reconciliation lands in the export folder
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from server_stub import scheduler
 from server_stub.clock import from_datetime
@@ -28,15 +29,31 @@ pytestmark = pytest.mark.skipif(not FAKETIME.exists(),
                                 reason="needs libfaketime (Debian package faketime)")
 
 
+class Store:
+    """The platforms' database, read by the test (the test's own clock is not faked)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+
+    def query(self, sql: str, **params: object) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+
+    def leases(self) -> dict[str, int]:
+        return {name: int(runs) for name, runs in self.query(
+            "SELECT name, runs FROM job_leases")}
+
+
 @pytest.fixture
-def platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
-        tuple[list[Server], Path, dict[str, object]]]:
+def platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str | None
+              ) -> Iterator[tuple[list[Server], Path, dict[str, object], Store]]:
     clock = tmp_path / "faketime"
     clock.write_text("+0d\n")
     for name, value in {"LD_PRELOAD": str(FAKETIME), "FAKETIME_TIMESTAMP_FILE": str(clock),
                         "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}.items():
         monkeypatch.setenv(name, value)  # every platform process and admin command from here
-    config = write_config(tmp_path, "[schedule]\ntick_s = 1\n")
+    config = write_config(tmp_path, "[schedule]\ntick_s = 1\n", db_url)
+    store = Store(db_url or f"sqlite:///{tmp_path / 'server.db'}")
     admin(config, "init")
     seed = json.loads(admin(config, "seed", "demo").stdout)
     servers = [Server(config=config, directory=tmp_path, port=free_port(), seed=seed)
@@ -44,37 +61,27 @@ def platforms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     try:
         for server in servers:
             server.start()
-        yield servers, clock, seed
+        yield servers, clock, seed, store
     finally:
         for server in servers:
             server.stop()
+        store.engine.dispose()
 
 
-def leases(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT name, runs FROM job_leases"))
-
-
-def wait_for(db: Path, runs: dict[str, int], timeout_s: float = 30) -> None:
+def wait_for(store: Store, runs: dict[str, int], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if leases(db) == runs:
+        if store.leases() == runs:
             time.sleep(3)  # three more ticks of each process: nothing may run again
-            assert leases(db) == runs
+            assert store.leases() == runs
             return
         time.sleep(0.2)
-    raise AssertionError(f"jobs ran {leases(db)}, expected {runs}")
-
-
-def query(db: Path, sql: str, *args: object) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
+    raise AssertionError(f"jobs ran {store.leases()}, expected {runs}")
 
 
 def test_each_due_job_runs_once_across_two_platform_processes(platforms):
-    servers, clock, seed = platforms
-    db = servers[0].db_file
-    wait_for(db, {"credit.overdue": 1, "reminders": 1, "purge": 1, "recon.export": 0})
+    servers, clock, seed, store = platforms
+    wait_for(store, {"credit.overdue": 1, "reminders": 1, "purge": 1, "recon.export": 0})
     for server in servers:
         assert "scheduler started" in server.log.read_text()  # both compete for every job
     counter = Device.register(servers[0], seed["enrolment_tokens"]["counter"])
@@ -84,29 +91,30 @@ def test_each_due_job_runs_once_across_two_platform_processes(platforms):
     due_day = dt.date.fromisoformat(settled.json()["credit_due_date"])
 
     clock.write_text("+28d\n")  # 2 days before the due day (repayment_days 30)
-    wait_for(db, {"credit.overdue": 2, "reminders": 2, "purge": 2, "recon.export": 1})
-    assert query(db, "SELECT stage, state FROM reminders WHERE settlement_id = ?",
-                 settlement_id) == [("before", "sent")]
+    wait_for(store, {"credit.overdue": 2, "reminders": 2, "purge": 2, "recon.export": 1})
+    assert store.query("SELECT stage, state FROM reminders WHERE settlement_id = :s",
+                       s=settlement_id) == [("before", "sent")]
     yesterday = due_day - dt.timedelta(days=3)
     export = servers[0].directory / "var" / "recon" / "YK01" / f"{yesterday}.csv"
     assert export.read_text(encoding="utf-8").startswith("kind,")
-    assert query(db, "SELECT status FROM users WHERE patient_id = 'P1003'") == [("active",)]
+    assert store.query("SELECT status FROM users WHERE patient_id = 'P1003'") == [("active",)]
 
     clock.write_text("+31d\n")  # the day after the due day
-    wait_for(db, {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2})
-    assert query(db, "SELECT status, status_reason FROM users WHERE patient_id = 'P1003'"
-                 ) == [("suspended", "overdue")]
-    assert query(db, "SELECT stage FROM reminders WHERE settlement_id = ? ORDER BY created_ms",
-                 settlement_id) == [("before",), ("overdue",)]
-    outbox = [json.loads(line) for line in
-              Path(f"{db}.sms-outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    wait_for(store, {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2})
+    assert store.query("SELECT status, status_reason FROM users WHERE patient_id = 'P1003'"
+                       ) == [("suspended", "overdue")]
+    assert store.query("SELECT stage FROM reminders WHERE settlement_id = :s "
+                       "ORDER BY created_ms", s=settlement_id) == [("before",), ("overdue",)]
+    outboxes = list(servers[0].directory.rglob("*sms-outbox.jsonl"))
+    assert len(outboxes) == 1, outboxes
+    outbox = [json.loads(line) for line in outboxes[0].read_text(encoding="utf-8").splitlines()]
     assert [m["key"] for m in outbox] == [f"{settlement_id}:before", f"{settlement_id}:overdue"]
     # the export caught up on the days no run covered (between the two clock moves)
     days = sorted(p.stem for p in export.parent.glob("*.csv"))
     assert days[-1] == due_day.isoformat()
     assert len(days) == 4
-    ran = query(db, "SELECT subject, COUNT(*) FROM audit_log WHERE action = 'schedule.ran' "
-                    "GROUP BY subject")
+    ran = store.query("SELECT subject, COUNT(*) FROM audit_log "
+                      "WHERE action = 'schedule.ran' GROUP BY subject")
     assert dict(ran) == {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2}
 
 

@@ -168,6 +168,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     "method.card": ("医保卡", "Insurance card"),
     "method.voucher": ("医保电子凭证", "E-voucher"),
     "method.cash": ("现金", "Cash"),
+    # --- 我的欠款 and repayment at the kiosk (kiosk/flow/owed.py) --------------------------
+    "ui.owed": ("我的欠款", "What I owe"),
+    "owed.identify": ("查看欠款：请点击下方“刷脸支付”，或插入医保卡、扫描医保电子凭证",
+                      "To see what you owe: touch Face pay below, insert your card or scan "
+                      "your e-voucher"),
+    "owed.title": ("{name}，您的欠款", "{name}, what you owe"),
+    "owed.list": ("以下是您尚未还清的信用付", "Your credit charges not yet repaid"),
+    "owed.none": ("您目前没有欠款", "You owe nothing at the moment"),
+    "owed.total": ("待还合计 {amount}", "Owed in all: {amount}"),
+    "owed.charge": ("凭条 {receipt}　{amount}　{date}前还", "Receipt {receipt}  {amount}  due {date}"),
+    "owed.charge_overdue": ("凭条 {receipt}　{amount}　已逾期（{date}到期）",
+                            "Receipt {receipt}  {amount}  overdue (due {date})"),
+    "owed.more": ("另有 {n} 笔，已计入合计", "{n} more, in the total"),
+    "owed.repay_all": ("扫码还款 {amount}", "Repay {amount} by QR"),
+    "owed.repay_one": ("还这笔", "Repay this"),
+    "owed.repay_failed": ("付款没有成功，未扣款。您可以再试一次", "The payment did not go "
+                          "through; nothing was taken. You can try again"),
+    "owed.repay_timeout": ("付款码已过期，未扣款。您可以再试一次",
+                           "The payment code expired; nothing was taken. You can try again"),
+    "owed.repay_cancelled": ("已取消付款，未扣款", "Payment cancelled; nothing was taken"),
+    "owed.repay_unavailable": ("暂时无法扫码还款，请稍后再试或到人工窗口还款",
+                               "QR repayment is not available right now: try again later or "
+                               "repay at the cashier"),
+    "owed.no_repay": ("本机暂不支持扫码还款，请到人工窗口还款",
+                      "This kiosk does not take repayments: please repay at the cashier"),
+    "repay.opening": ("正在生成付款码，请稍候", "Making your payment code, please wait"),
+    "repay.scan": ("请用手机扫描二维码付款", "Scan the code with your phone to pay"),
+    "repay.amount": ("本次还款 {amount}", "Repaying {amount}"),
+    "repay.back": ("不付了，返回", "Back, don't pay"),
+    "repay.closing": ("正在确认付款结果，请稍候", "Checking the payment, please wait"),
+    "repay.paid": ("还款成功", "Repaid"),
+    "repay.paid_amount": ("已还款 {amount}", "You repaid {amount}"),
+    "repay.left": ("剩余欠款 {amount}", "Still owed: {amount}"),
+    "repay.unconfirmed": ("付款结果暂未确认，请勿重复付款，工作人员会为您核实。",
+                          "The payment is not confirmed yet. Do not pay again: staff will "
+                          "check it for you."),
+    "payment.unavailable": ("暂时无法扫码还款，请到人工窗口还款。",
+                            "QR repayment is not available right now: please repay at the "
+                            "cashier."),
+    "payment.notification_invalid": _SYSTEM,
+    "repay_order.not_found": ("没有找到这笔付款，请到人工窗口核实。",
+                              "We could not find this payment: please ask at the cashier."),
     # --- fallback and errors ---------------------------------------------------------
     "fallback.go_to_cashier": ("请到人工窗口缴费", "Please pay at the cashier"),
     "fallback.staff_coming": ("已通知工作人员，请在此稍候", "Staff are coming: please wait here"),
@@ -226,6 +268,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "A kiosk's batch totals disagree with the platform: call IT."),
     "clock.skewed": ("本机时钟与平台时间相差过大，请校准时间。",
                      "This terminal's clock is far from platform time: set the clock."),
+    "client.tls_pin_mismatch": ("平台的安全证书与本机登记时的不一致，已拒绝连接：请联系信息科"
+                                "（证书更换后需重新绑定）。",
+                                "The platform's security certificate is not the one this "
+                                "terminal registered: connection refused. Call IT (after a "
+                                "certificate change it must be re-pinned)."),
+    "client.insecure_transport": ("平台地址未加密（http://），已拒绝连接：请联系信息科改用 "
+                                  "https://。",
+                                  "The platform address is not encrypted (http://): "
+                                  "connection refused. Call IT to use https://."),
     "cashier.charge_unconfirmed": ("收费结果未确认：请再点一次“结算”，同一笔不会重复扣款。",
                                    "The charge is not confirmed: press Settle again — the same "
                                    "charge is never taken twice."),
@@ -238,6 +289,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "This bill is already paid. Nothing more to pay."),
     "bill.patient_mismatch": ("账单与患者不一致，请到人工窗口。",
                               "This bill belongs to someone else. Please ask at the cashier."),
+    "bill.cancelled": ("医院已撤销这张账单，无需缴费；如有疑问请到人工窗口。",
+                       "The hospital cancelled this bill: nothing to pay. Ask at the cashier "
+                       "if unsure."),
     "credit.limit_exceeded": ("本次费用超出了您可用的信用额度，换医保卡或电子凭证也一样，"
                               "请到人工窗口缴费。",
                               "This is more than your credit allows, with any card or QR too. "
@@ -399,6 +453,7 @@ SYSTEM_FAULTS = (
     "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
     "auth.operator_token", "server.storage", "auth.device_locked", "auth.rate_limited",
+    "his.bill_conflict", "his.bill_settled",  # the hospital system's: never a kiosk's
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
 
@@ -423,6 +478,8 @@ _FAMILY = {
     "server": "server.internal",
     "client": "server.internal",
     "backend": "backend.unreachable",
+    "owed": "owed.list",
+    "repay": "repay.opening",
 }
 
 

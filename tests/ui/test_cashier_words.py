@@ -23,7 +23,8 @@ HANDOFF_REASONS = (
     "bill.not_found", "bill.patient_mismatch", "backend.unreachable", "backend.timeout",
     "settlement.unconfirmed", "settlement.partial", "settlement.expired", "settlement.refused",
     "reconcile.mismatch", "reconcile.missing_on_platform", "patient.requested_cashier",
-    "consent.missing", "clock.skewed")
+    "consent.missing", "clock.skewed",
+    "his.amended_after_settlement", "his.cancelled_after_settlement")  # from the HIS feed
 
 
 @pytest.mark.parametrize("reason", HANDOFF_REASONS)

@@ -49,6 +49,13 @@ STAFF: dict[str, tuple[str, str]] = {
     "staff.bill.not_found": ("账单未找到", "Bill not found"),
     "staff.bill.patient_mismatch": ("账单与患者不符", "Bill belongs to another patient"),
     "staff.bill.already_settled": ("账单已结算过", "Bill already settled"),
+    "staff.his": ("医院信息系统变更了已结算的账单", "The hospital system changed a settled bill"),
+    "staff.his.amended_after_settlement": (
+        "HIS 在结算后修改了账单：请冲正原结算，再按新账单结算",
+        "The hospital system amended a settled bill: reverse it, then settle the new bill"),
+    "staff.his.cancelled_after_settlement": (
+        "HIS 撤销了已结算的账单：请冲正原结算并退款",
+        "The hospital system cancelled a settled bill: reverse it and refund"),
     "staff.backend": ("自助机与平台通信失败", "Kiosk could not reach the platform"),
     "staff.backend.unreachable": ("自助机连不上平台", "Kiosk cannot reach the platform"),
     "staff.backend.timeout": ("平台响应超时", "Platform timed out"),

@@ -359,8 +359,8 @@ def build_app(platform: Platform) -> FastAPI:
     @app.post("/v1/quotes", response_model=schemas.Quote, tags=["money"])
     def quote(access: Granted, body: schemas.QuoteRequest) -> schemas.Quote:
         dev = access.device
-        access.identified(body.patient_id)
         with db.read() as conn:
+            access.identified(conn, body.patient_id)
             return ledger.quote(conn, device=dev, req=body, config=config, now=now_ms())
 
     async def once(request: Request, dev: Device, key: str | None, status_code: int,
@@ -442,6 +442,9 @@ def build_app(platform: Platform) -> FastAPI:
     from server_stub import repayment_orders  # the same: it uses Granted
 
     app.include_router(repayment_orders.router(platform))
+    from server_stub import family  # the same
+
+    app.include_router(family.router(platform))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

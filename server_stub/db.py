@@ -116,6 +116,19 @@ templates = Table(
     Column("enrolled_ms", BigInteger, nullable=False),
 )
 
+relatives = Table(  # 亲情付: a patient's recorded consent that a relative may pay for them
+    "relatives", metadata,
+    Column("patient_id", String(64), ForeignKey("users.patient_id"), primary_key=True),
+    Column("relative_id", String(64), ForeignKey("users.patient_id"), primary_key=True),
+    Column("relation", String(16), nullable=False),
+    Column("consent_version", String(64), nullable=False),
+    Column("consented_ms", BigInteger, nullable=False),
+    Column("authorised_ms", BigInteger, nullable=False),
+    Column("authorised_by", String(80), nullable=False),
+    Column("withdrawn_ms", BigInteger),
+    Column("withdrawn_by", String(80)),
+)
+
 gallery_entries = Table(
     "gallery_entries", metadata,
     Column("site_id", String(64), primary_key=True),

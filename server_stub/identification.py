@@ -7,6 +7,10 @@ quotes and credit present it as the query parameter ``identification`` (covered 
 request signature through ``@query``); without a valid one the answer is the same ``403``
 whether or not the patient exists, so a kiosk key cannot enumerate patients by id.
 
+A relative the patient authorised (亲情付, server_stub/relatives.py), once identified
+themselves, gets a token for the patient *via* them: the same look-ups, and every use
+re-checks that the authorisation still stands, so withdrawing it ends it at once.
+
 Stateless on purpose: an HMAC-SHA256 over device, patient and expiry, under a key derived
 (HKDF) from the platform's data key, so every platform host that holds the key files checks
 tokens without a database write on the identification path and without a new secret to
@@ -50,13 +54,16 @@ class IdentificationKeys:
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
         return cls(key, ttl_s * 1000)
 
-    def _mac(self, device_id: str, patient_id: str, expires_ms: int) -> str:
-        message = f"{device_id}\n{patient_id}\n{expires_ms}".encode()
+    def _mac(self, device_id: str, patient_id: str, via: str, expires_ms: int) -> str:
+        message = f"{device_id}\n{patient_id}\n{via}\n{expires_ms}".encode()
         return _b64(hmac.new(self.key, message, hashlib.sha256).digest()[:_MAC_BYTES])
 
-    def issue(self, device_id: str, patient_id: str, now: int) -> schemas.Identification:
+    def issue(self, device_id: str, patient_id: str, now: int, *, via: str = ""
+              ) -> schemas.Identification:
+        """``via``: the relative acting for the patient, when it is not the patient."""
         expires_ms = now + self.ttl_ms
-        token = f"{expires_ms}.{self._mac(device_id, patient_id, expires_ms)}"
+        mac = self._mac(device_id, patient_id, via, expires_ms)
+        token = f"{expires_ms}.{via}.{mac}" if via else f"{expires_ms}.{mac}"
         return schemas.Identification(token=token, expires_at=to_datetime(expires_ms))
 
     def identify(self, device_id: str, view: schemas.PatientView, now: int
@@ -65,17 +72,21 @@ class IdentificationKeys:
         return schemas.IdentifiedPatient(patient=view.patient, credit=view.credit,
                                          face_consent=view.face_consent, identification=token)
 
-    def check(self, token: str | None, *, device_id: str, patient_id: str, now: int) -> None:
-        """Refuse a missing, forged, other device's, other patient's or expired token."""
+    def check(self, token: str | None, *, device_id: str, patient_id: str, now: int) -> str:
+        """Refuse a missing, forged, other device's, other patient's or expired token;
+        returns the relative it was issued via ("" when the patient identified themselves)."""
         if not token:
             raise ProtocolError(ErrorCode.IDENTIFICATION_REQUIRED,
                                 "identify the patient at this device first (face, card or "
                                 "e-voucher) and send the token as ?identification=")
-        expires, _, mac = token.partition(".")
-        if not (expires.isdigit() and len(expires) <= 16 and hmac.compare_digest(
-                mac, self._mac(device_id, patient_id, int(expires)))):
+        expires, _, rest = token.partition(".")
+        via, _, mac = rest.rpartition(".")
+        if not (expires.isdigit() and len(expires) <= 16 and len(via) <= 64 and mac.isascii()
+                and hmac.compare_digest(mac, self._mac(device_id, patient_id, via,
+                                                       int(expires)))):
             raise ProtocolError(ErrorCode.IDENTIFICATION_REQUIRED,
                                 "this identification is not for this device and patient")
         if int(expires) <= now:
             raise ProtocolError(ErrorCode.IDENTIFICATION_EXPIRED,
                                 "the identification has expired: identify the patient again")
+        return via

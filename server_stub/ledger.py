@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
-from server_stub import audit, gallery
+from server_stub import audit, gallery, relatives
 from server_stub.clock import day_bounds, local_day, local_year, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import bills, credit_charges, next_value, repayments, settlements, users
@@ -137,6 +137,8 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
     bill = _bill_for(conn, site_id=device.site_id, bill_id=req.bill_id,
                      patient_id=req.patient_id, for_update=True)
     user = user_row(conn, req.patient_id, for_update=True)
+    if req.paid_by is not None:
+        relatives.require_authorised(conn, req.patient_id, req.paid_by)
     split = _split(conn, bill, config, now)
     refusal = _refusal(conn, user, req.method, device, split.self_pay_fen)
     if refusal is not None:
@@ -171,7 +173,8 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
                  subject=settlement_id, details={
                      "bill_id": bill.bill_id, "patient_id": user.patient_id,
                      "method": req.method.value, "total_fen": bill.total_fen,
-                     "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit})
+                     "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit,
+                     **_paid_by(req.paid_by)})
     return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head,
                              timezone=config.server.timezone)
 
@@ -267,10 +270,17 @@ def reverse(conn: Connection, *, device: Device, settlement_id: str, reason: str
                            timezone=config.server.timezone, audit_head=head)
 
 
+def _paid_by(relative_id: str | None) -> dict[str, str]:
+    """The audit detail naming a relative who paid for the patient (亲情付)."""
+    return {"paid_by": relative_id} if relative_id else {}
+
+
 def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: ServerConfig,
           now: int) -> schemas.Repayment:
     """Pay off outstanding credit, oldest charge first."""
     user = user_row(conn, req.patient_id, for_update=True)
+    if req.paid_by is not None:
+        relatives.require_authorised(conn, req.patient_id, req.paid_by)
     if req.amount_fen > user.outstanding_fen:
         raise ProtocolError(ErrorCode.AMOUNT_EXCEEDS_BALANCE,
                             "repayment is larger than the outstanding balance",
@@ -278,7 +288,7 @@ def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: Se
     repayment_id = credit_repayment(
         conn, actor=actor, patient_id=req.patient_id, amount_fen=req.amount_fen,
         method=req.method.value, reference=req.reference, config=config, now=now,
-        details={"reason": req.reason})
+        details={"reason": req.reason, **_paid_by(req.paid_by)})
     return schemas.Repayment(repayment_id=repayment_id, patient_id=req.patient_id,
                              amount_fen=req.amount_fen, method=req.method,
                              received_at=to_datetime(now),

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
-from server_stub import audit
+from server_stub import audit, relatives
 from server_stub.clock import now_ms
 from server_stub.db import bills
 from server_stub.directory import Device
@@ -125,6 +125,10 @@ RULES: dict[tuple[str, str], Rule] = {
     # 我的欠款 and repayment through the payment provider (server_stub/repayment_orders.py)
     ("GET", "/v1/patients/{patient_id}/credit"): _patient(T, T, A, _PATIENT, audited=True),
     ("POST", "/v1/repay-orders"): _patient(T, T, A, _PATIENT),
+    ("POST", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A),
+    ("GET", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A, audited=True),
+    ("POST", "/v1/patients/{patient_id}/relatives/{relative_id}/withdraw"): _patient(R, R, A),
+    ("GET", "/v1/patients/{patient_id}/dependants"): _patient(T, T, A, _PATIENT, audited=True),
     ("GET", "/v1/repay-orders/{order_id}"): _resource(A, ErrorCode.REPAY_ORDER_NOT_FOUND),
     ("POST", "/v1/repay-orders/{order_id}/close"): _resource(
         A, ErrorCode.REPAY_ORDER_NOT_FOUND),
@@ -200,16 +204,23 @@ class Grant:
         """The route must run in a write transaction: it records a counter's look-up."""
         return self.rule.audited and self.device.role == schemas.Role.COUNTER
 
-    def identified(self, patient_id: str) -> None:
+    def identified(self, conn: Connection, patient_id: str) -> str:
         """On an IDENTIFIED row, a kiosk shows its own token for this patient, checked before
-        any look-up so that its absence tells nothing about the patient."""
-        if self.rule.cell(self.device.role, True) is T:
-            self.keys.check(self.identification, device_id=self.device.device_id,
-                            patient_id=patient_id, now=now_ms())
+        any look-up so that its absence tells nothing about the patient. Returns the relative
+        the token was issued via ("" for the patient themselves, and for counters), whose
+        authorisation must still stand (server_stub/relatives.py)."""
+        if self.rule.cell(self.device.role, True) is not T:
+            return ""
+        via = self.keys.check(self.identification, device_id=self.device.device_id,
+                              patient_id=patient_id, now=now_ms())
+        if via:
+            relatives.require_authorised(conn, patient_id, via)
+        return via
 
-    def patient(self, conn: Connection, patient_id: str, *, reason: str | None = None) -> None:
-        """Apply the row's cell for this patient; HIDDEN answers as if they did not exist."""
-        self.identified(patient_id)
+    def patient(self, conn: Connection, patient_id: str, *, reason: str | None = None) -> str:
+        """Apply the row's cell for this patient; HIDDEN answers as if they did not exist.
+        Returns the relative acting for the patient, as ``identified`` does."""
+        via = self.identified(conn, patient_id)
         own = patient_of_site(conn, patient_id, self.device.site_id)
         access = self.rule.cell(self.device.role, own)
         if access in (A, T) or (access is Y and reason):
@@ -217,7 +228,7 @@ class Grant:
                 audit.append(conn, at_ms=now_ms(), actor=self.device.actor,
                              action="patient.looked_up", subject=patient_id,
                              details={"route": self.route, "own_site": own})
-            return
+            return via
         if access is Y:
             raise ProtocolError(ErrorCode.REASON_REQUIRED, "a repayment for a patient of "
                                 "another site needs a reason", field="reason")

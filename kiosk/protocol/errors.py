@@ -68,6 +68,8 @@ class ErrorCode(StrEnum):
     REASON_REQUIRED = "repayment.reason_required"  # another site's patient: say why
     TEMPLATE_INVALID = "template.invalid"
     HANDOFF_NOT_FOUND = "handoff.not_found"
+    FAMILY_NOT_AUTHORISED = "family.not_authorised"  # no active 亲情付 authorisation
+    FAMILY_SELF = "family.self"  # a patient cannot be their own relative
     HANDOFF_ALREADY_TAKEN = "handoff.already_taken"
     HANDOFF_ALREADY_CLOSED = "handoff.already_closed"
     BILL_CANCELLED = "bill.cancelled"  # the hospital system cancelled it
@@ -137,6 +139,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.REASON_REQUIRED: 422,
     ErrorCode.TEMPLATE_INVALID: 422,
     ErrorCode.HANDOFF_NOT_FOUND: 404,
+    ErrorCode.FAMILY_NOT_AUTHORISED: 403,
+    ErrorCode.FAMILY_SELF: 422,
     ErrorCode.HANDOFF_ALREADY_TAKEN: 409,
     ErrorCode.HANDOFF_ALREADY_CLOSED: 409,
     ErrorCode.BILL_CANCELLED: 409,

@@ -45,6 +45,18 @@ class RepaymentMethod(StrEnum):
     TRANSFER = "transfer"
 
 
+class Relation(StrEnum):
+    """Who the relative is to the patient (亲情付), as the counter records it."""
+
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    CHILD = "child"
+    SIBLING = "sibling"
+    GRANDCHILD = "grandchild"
+    GUARDIAN = "guardian"
+    OTHER = "other"
+
+
 class InsuranceCategory(StrEnum):
     EMPLOYEE = "employee"
     RESIDENT = "resident"
@@ -378,6 +390,9 @@ class SettleRequest(Request):
     expected_self_pay_fen: Fen | None = Field(
         default=None, description="the self-pay the patient saw in the quote; "
         "if the split changed since, settle is refused with settlement.quote_changed")
+    paid_by: Identifier | None = Field(
+        default=None, description="a relative the patient authorised (亲情付) who is "
+        "settling for them; refused with family.not_authorised otherwise")
 
 
 class Reversal(Response):
@@ -436,6 +451,8 @@ class RepayRequest(Request):
     reference: str | None = Field(default=None, max_length=64)
     # required for a patient of another site than the counter's (docs/protocol.md §8.1)
     reason: str | None = Field(default=None, min_length=1, max_length=200)
+    paid_by: Identifier | None = Field(
+        default=None, description="a relative the patient authorised (亲情付) who repays")
 
 
 class Repayment(Response):
@@ -555,6 +572,41 @@ class Reconciliation(Response):
 class Consent(Request):
     text_version: str = Field(min_length=1, max_length=32)
     consented_at: AwareDatetime
+
+
+class AuthoriseRelativeRequest(Request):
+    """The patient, at the counter, lets a relative pay for them; the consent is theirs."""
+
+    relative_id: Identifier
+    relation: Relation
+    consent: Consent
+
+
+class RelativeAuthorisation(Response):
+    patient_id: str
+    relative: MaskedPatient
+    relation: Relation
+    consent_version: str
+    authorised_at: AwareDatetime
+    withdrawn_at: AwareDatetime | None = None
+
+
+class RelativeList(Response):
+    relatives: list[RelativeAuthorisation]
+
+
+class Dependant(Response):
+    """A patient who authorised the identified relative: what the kiosk may show, and the
+    token (bound to this device, the patient and the relative) to read and pay with."""
+
+    patient: MaskedPatient
+    relation: Relation
+    credit: CreditState
+    identification: Identification
+
+
+class DependantList(Response):
+    dependants: list[Dependant]
 
 
 class EnrolTemplateRequest(Request):

@@ -127,6 +127,27 @@ def open_repay_order(sites: Sites, device: Device) -> requests.Response:
                        {"patient_id": PATIENT, "amount_fen": 1}, key=str(uuid.uuid4()))
 
 
+RELATIVE = "P1001"  # a credit user of site A too: PATIENT authorises them (亲情付)
+
+
+def authorise(device: Device) -> requests.Response:
+    return device.post(f"/v1/patients/{PATIENT}/relatives", {
+        "relative_id": RELATIVE, "relation": "child",
+        "consent": {"text_version": "family-v1", "consented_at": "2026-12-01T09:00:00+08:00"}})
+
+
+def withdraw_relative(device: Device) -> requests.Response:
+    authorise(device)  # something to withdraw (a kiosk's is refused: then so is this)
+    return device.post(f"/v1/patients/{PATIENT}/relatives/{RELATIVE}/withdraw", None)
+
+
+def dependants(device: Device) -> requests.Response:
+    reply = device.post("/v1/identify/card", {"card_no": "YB33078400001001"})  # the relative
+    token = reply.json()["identification"]["token"] if reply.status_code == 200 else None
+    return device.get(f"/v1/patients/{RELATIVE}/dependants",
+                      params={"identification": token} if token else None)
+
+
 def his_bill_body(patient_id: str = PATIENT) -> dict[str, Any]:
     return {"bill_no": f"HIS-{uuid.uuid4().hex[:12]}", "patient_id": patient_id, "visit_id": "V-p",
             "items": [{"kind": "exam", "description": "e", "quantity": 1, "unit_fen": 100,
@@ -168,6 +189,12 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/patients/{patient_id}/credit"): lambda s, d: d.get(
         with_token(f"/v1/patients/{PATIENT}/credit", d)),
     ("POST", "/v1/repay-orders"): lambda s, d: open_repay_order(s, d),
+    ("POST", "/v1/patients/{patient_id}/relatives"): lambda s, d: authorise(d),
+    ("GET", "/v1/patients/{patient_id}/relatives"): lambda s, d: d.get(
+        f"/v1/patients/{PATIENT}/relatives"),
+    ("POST", "/v1/patients/{patient_id}/relatives/{relative_id}/withdraw"): lambda s, d:
+        withdraw_relative(d),
+    ("GET", "/v1/patients/{patient_id}/dependants"): lambda s, d: dependants(d),
     ("GET", "/v1/repay-orders/{order_id}"): lambda s, d: d.get(
         f"/v1/repay-orders/{s.repay_order()}"),
     ("POST", "/v1/repay-orders/{order_id}/close"): lambda s, d: d.post(

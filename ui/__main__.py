@@ -158,7 +158,8 @@ def _demo(args: argparse.Namespace) -> int:
     counter = None
     try:
         print(f"platform on {demo.platform.url}; {demo.app.runtime.gallery.person_count} faces "
-              "enrolled; the demo patient walks up ...", flush=True)
+              f"enrolled; {demo.fed['created']} bills fed by the simulated hospital system; "
+              "the demo patient walks up ...", flush=True)
         if args.counter:
             from ui.app import create_app
             from ui.cashier.launch import DEMO_PIN, WINDOW_SIZE, start_demo_counter

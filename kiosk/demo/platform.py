@@ -45,10 +45,12 @@ class Platform:
     seed: dict
     proc: subprocess.Popen | None = None
     env: dict[str, str] = field(default_factory=dict)
+    scheme: str = "http"  # https: server.toml names a TLS certificate
+    verify: str | bool = True  # how start() checks the health answer: a CA file for https
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def config(self) -> Path:
@@ -72,7 +74,7 @@ class Platform:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/v1/health", timeout=0.5).ok:
+                if requests.get(f"{self.url}/v1/health", timeout=0.5, verify=self.verify).ok:
                     return
             except requests.RequestException:
                 time.sleep(0.1)
@@ -88,6 +90,15 @@ class Platform:
         out = json.loads(self.admin("device", "token", "--site", self.seed["site_id"],
                                     "--role", role))
         return out["token"]
+
+    def feed_bills(self, bills: int, rate: float, patients: list[str]) -> dict:
+        """The day's bills from the simulated hospital system (``kiosk-server his simulate``,
+        a ``his`` device of its own, provisioned on the first call), as a real HIS feeds them."""
+        state = self.root / "his-sim"
+        token = [] if (state / "his.json").exists() else ["--token", self.token("his")]
+        return json.loads(self.admin("his", "simulate", "--url", self.url, "--state", str(state),
+                                     *token, "--bills", str(bills), "--rate", str(rate),
+                                     "--patients", ",".join(patients)))
 
     def device(self, role: str, name: str, extra_config: str = "") -> KioskConfig:
         """Provision a new kiosk/counter and return its loaded config."""

@@ -75,6 +75,10 @@ class Demo:
         if log_level is not None:
             setup_logging(log_level, workdir / "logs", "kiosk")
         self.platform: Platform = make_platform(workdir / "platform", scope="open_bills")
+        # the other patients' bills of the day arrive from the simulated hospital system
+        self.fed = self.platform.feed_bills(10, 20.0, [
+            p["patient_id"] for p in self.platform.seed["patients"]
+            if p["patient_id"] != DEMO_PATIENT])
         engine = engine or FaceEngine.from_config(KioskConfig())
         faces = demo_faces(engine)
         counter = connect(self.platform.device("counter", "counter"))

@@ -21,6 +21,7 @@ def demo(tmp_path, engine):
 
 def test_headless_demo_checkout_through_the_screens(demo, qapp, tmp_path):
     assert not has_display(qapp)  # offscreen: the demo drives itself
+    assert (demo.fed["created"], demo.fed["refused"]) == (10, {})  # from the simulated HIS
     demo.app.start()
     report = demo_checkout(demo.app.runtime, demo.config, tmp_path / "screens",
                            on_card=demo.app.pay_by_card)

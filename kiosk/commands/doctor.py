@@ -1,5 +1,6 @@
 """``kiosk doctor``: one PASS/WARN/FAIL line per thing IT must get right on a terminal —
-config, models, CJK font, keys and the platform, clock, outbox backlog, devices."""
+config, models, CJK font, the pinned TLS certificate, keys and the platform, clock, outbox
+backlog, devices."""
 
 from __future__ import annotations
 
@@ -65,9 +66,22 @@ def _platform(config: KioskConfig) -> Finding:
     status = "PASS" if abs(offset) <= window / 2 else "WARN"
     corrected = " — requests are signed with platform time; set the clock (NTP)" \
         if abs(offset) > window / 2 else ""
-    return Finding(status, "platform", f"{config.server.url} accepts {config.site.kiosk_id} "
+    return Finding(status, "platform", f"{client.base_url} accepts {config.site.kiosk_id} "
                    f"({rtt_ms:.0f} ms); clock {offset:+.1f} s from platform time "
                    f"(window ±{window} s, warning past ±{window // 2} s){corrected}")
+
+
+def _tls(config: KioskConfig, online: bool = True) -> Finding:
+    """The pinned platform certificate, compared with the one the platform presents."""
+    from kiosk.commands.tls import pin_status
+
+    status, detail = pin_status(config, online=online)
+    return Finding(status, "tls", detail)
+
+
+def _tls_pin(config: KioskConfig) -> Finding:
+    """Offline: only what is pinned."""
+    return _tls(config, online=False)
 
 
 def _outbox(config: KioskConfig) -> Finding:
@@ -120,6 +134,7 @@ def _devices(config: KioskConfig) -> list[Finding]:
 
 def cmd_doctor(args: argparse.Namespace, config: KioskConfig) -> int:
     checks: list[Callable[[KioskConfig], Finding | list[Finding]]] = [_models, _font]
+    checks.append(_tls_pin if args.offline else _tls)
     if not args.offline:
         checks.append(_platform)
     checks += [_outbox, _devices]

@@ -1,10 +1,12 @@
-"""Repayment reminders on a real SQLite file, with the simulated SMS gateway's real outbox:
+"""Repayment reminders on a real database (an SQLite file, then PostgreSQL), with the
+simulated SMS gateway's real outbox:
 one per charge and stage, in Chinese, never to a withdrawn user, never with a full number."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,26 @@ from server_stub.directory import Device, NewItem
 from server_stub.notify import GatewayError, SimulatedGateway, Sms
 
 DAY = 86_400_000
+pytestmark = pytest.mark.parametrize("url", ["sqlite", "postgresql"], indirect=True)
 PHONES = {pid: phone for pid, _, _, phone, _, _ in seed.DEMO_USERS}
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> tuple[Database, ServerConfig, Device, Path]:
+def url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    pg_cluster = request.getfixturevalue("pg_cluster")
+    name = pg_cluster.database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop(name)
+
+
+@pytest.fixture
+def world(tmp_path: Path, url: str) -> Iterator[tuple[Database, ServerConfig, Device, Path]]:
     outbox = tmp_path / "sms.jsonl"
     config = ServerConfig(reminders=RemindersSection(outbox_path=str(outbox)))
-    db = Database(f"sqlite:///{tmp_path / 'server.db'}")
+    db = Database(url)
     db.create_schema()
     with db.write() as conn:
         made = seed.seed_demo(conn, config, now_ms())
@@ -141,11 +155,11 @@ def test_a_gateway_failure_is_retried_on_a_later_run_up_to_max_attempts(world):
     assert len(sent(outbox)) == 1
 
 
-def test_two_processes_at_once_make_and_send_each_reminder_once(world, tmp_path: Path):
+def test_two_processes_at_once_make_and_send_each_reminder_once(world, url: str):
     db, config, device, outbox = world
     for patient in ("P1001", "P1003", "P1005"):
         _, due = charge(db, config, device, patient)
-    other = Database(f"sqlite:///{tmp_path / 'server.db'}")  # a second platform's engine
+    other = Database(url)  # a second platform's engine on the same database
     try:
         start = threading.Barrier(2)
 

@@ -232,11 +232,15 @@ class CryptoProfile:
     public_type: type
 
     @functools.cached_property
+    def signer_class(self) -> type[HTTPMessageSigner]:
+        """The library's signer, writing and checking this profile's Content-Digest."""
+        return type(f"{self.key_kind}Signer", (HTTPMessageSigner,),
+                    {"content_digest_class": self.content_digest})
+
+    @functools.cached_property
     def signer(self) -> HTTPMessageSigner:
         """Builds signature bases (the keys sign them themselves, see signing._sign)."""
-        signer_class = type("Signer", (HTTPMessageSigner,),
-                            {"content_digest_class": self.content_digest})
-        return signer_class(signature_algorithm=self.signature_algorithm)
+        return self.signer_class(signature_algorithm=self.signature_algorithm)
 
     def hash(self, data: bytes) -> bytes:
         raise NotImplementedError

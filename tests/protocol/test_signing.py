@@ -9,7 +9,7 @@ import json
 
 import pytest
 import requests
-from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
+from http_message_signatures import MappingKeyResolver
 
 from kiosk.protocol.crypto_profile import PROFILES, CryptoProfile, profile_of
 from kiosk.protocol.errors import ErrorCode, ProtocolError
@@ -140,9 +140,10 @@ def _library_signed(device_key, covered, *, nonce: str | None = "n-123456", body
     pr = requests.Request("POST", URL, data=body,
                           headers={"Content-Type": "application/json", **(headers or {})}
                           ).prepare()
-    signer = HTTPMessageSigner(signature_algorithm=profile_of(device_key).signature_algorithm,
-                               key_resolver=MappingKeyResolver(
-                                   public_keys={}, private_keys={"dev-1": device_key}))
+    profile = profile_of(device_key)
+    signer = profile.signer_class(signature_algorithm=profile.signature_algorithm,
+                                  key_resolver=MappingKeyResolver(
+                                      public_keys={}, private_keys={"dev-1": device_key}))
     signer.sign(pr, key_id="dev-1", nonce=nonce, label="kiosk", tag="chs-kiosk-v1",
                 created=datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC),
                 expires=datetime.datetime.fromtimestamp(NOW + 300, tz=datetime.UTC),
@@ -166,9 +167,10 @@ def test_idempotency_key_sent_but_not_signed(device_key):
 def test_missing_nonce(device_key):
     pr = requests.Request("POST", URL, data=b"{}",
                           headers={"Content-Type": "application/json"}).prepare()
-    signer = HTTPMessageSigner(signature_algorithm=profile_of(device_key).signature_algorithm,
-                               key_resolver=MappingKeyResolver(
-                                   public_keys={}, private_keys={"dev-1": device_key}))
+    profile = profile_of(device_key)
+    signer = profile.signer_class(signature_algorithm=profile.signature_algorithm,
+                                  key_resolver=MappingKeyResolver(
+                                      public_keys={}, private_keys={"dev-1": device_key}))
     signer.sign(pr, key_id="dev-1", label="kiosk", tag="chs-kiosk-v1", body=b"{}",
                 created=datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC),
                 covered_component_ids=("@method", "@path", "@query", "content-type"))

@@ -1,4 +1,5 @@
-"""Every request-authentication rejection, over real HTTP against a real server process."""
+"""Every request-authentication rejection, over real HTTP against a real server process
+(of either crypto profile: tests/protocol/test_gm_attacks.py runs these against ``gm``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import re
 import secrets
 import time
 import urllib.parse
+from typing import ClassVar
 
 import requests
-from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver
+from http_message_signatures.digests import ContentDigest
 
+from kiosk.protocol.crypto_profile import Sm3ContentDigest, profile_of
 from kiosk.protocol.digest import content_digest
 from kiosk.protocol.keys import fingerprint, generate_private_key, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
@@ -30,6 +34,13 @@ def quotes(device: Device) -> str:
 
 def bills(device: Device) -> str:
     return f"/v1/patients/P1001/bills?identification={device.identify('P1001')}"
+
+
+def fresh_key(server: Server):
+    """A new key of the platform's crypto profile (protocol §2.1): a stranger's or an
+    impostor's, refused for what it is rather than for its algorithm."""
+    info = requests.get(f"{server.base}/v1/server-key", timeout=10).json()
+    return generate_private_key(info["crypto_profile"])
 
 
 def send(device: Device, prepared: requests.PreparedRequest) -> requests.Response:
@@ -52,13 +63,13 @@ def test_unsigned_request_is_refused_and_the_refusal_is_signed(server: Server, k
 
 
 def test_unknown_key(kiosk: Device):
-    stranger = DeviceSigner("dev_0000000000000000", generate_private_key())
+    stranger = DeviceSigner("dev_0000000000000000", fresh_key(kiosk.server))
     reply = send(kiosk, signed(kiosk, "GET", "/v1/patients/P1001/bills", auth=stranger))
     assert reply.status_code == 401 and error_code(reply) == "auth.unknown_key"
 
 
 def test_signature_by_the_wrong_key(kiosk: Device):
-    impostor = DeviceSigner(kiosk.device_id, generate_private_key())
+    impostor = DeviceSigner(kiosk.device_id, fresh_key(kiosk.server))
     reply = send(kiosk, signed(kiosk, "GET", "/v1/patients/P1001/bills", auth=impostor))
     assert reply.status_code == 401 and error_code(reply) == "auth.bad_signature"
 
@@ -92,9 +103,11 @@ def test_signature_missing_a_required_component(kiosk: Device):
     body = json.dumps(QUOTE).encode()
     prepared = requests.Request("POST", f"{kiosk.server.base}{quotes(kiosk)}", data=body,
                                 headers={"Content-Type": "application/json"}).prepare()
-    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
-                               MappingKeyResolver(public_keys={}, private_keys={
-                                   kiosk.device_id: kiosk.session.auth.private_key}))
+    key = kiosk.session.auth.private_key
+    profile = profile_of(key)
+    signer = profile.signer_class(signature_algorithm=profile.signature_algorithm,
+                                  key_resolver=MappingKeyResolver(public_keys={}, private_keys={
+                                      kiosk.device_id: key}))
     signer.sign(prepared, key_id=kiosk.device_id, label="kiosk", tag="chs-kiosk-v1",
                 nonce="n-" + str(time.time_ns()), body=body,
                 created=datetime.datetime.now(datetime.UTC),
@@ -121,7 +134,7 @@ def test_enrolment_token_is_one_time(server: Server):
     token = server.token("kiosk")
     Device.register(server, token)
     reply = requests.post(f"{server.base}/v1/devices/register", timeout=10, json={
-        "token": token, "public_key": public_key_b64(generate_private_key()), "name": "x"})
+        "token": token, "public_key": public_key_b64(fresh_key(server)), "name": "x"})
     assert reply.status_code == 403 and error_code(reply) == "device.token_invalid"
     reply = requests.post(f"{server.base}/v1/devices/register", timeout=10, json={
         "token": server.token("kiosk"), "public_key": "c2hvcnQ=", "name": "x"})
@@ -133,7 +146,7 @@ def test_server_key_is_the_one_pinned_at_registration(server: Server, kiosk: Dev
     assert info["key_id"] == info["fingerprint"] == kiosk.verifier.key_id
     shown = json.loads(server.admin("key", "show").stdout)
     assert shown["fingerprint"] == info["fingerprint"]
-    wrong_pin = ResponseVerifier(generate_private_key().public_key())
+    wrong_pin = ResponseVerifier(fresh_key(server).public_key())
     reply = kiosk.session.get(f"{server.base}/v1/patients/P1001/bills", timeout=10)
     try:
         wrong_pin.verify(reply)
@@ -141,7 +154,7 @@ def test_server_key_is_the_one_pinned_at_registration(server: Server, kiosk: Dev
         assert getattr(exc, "code", "") == "client.untrusted_response"
     else:
         raise AssertionError("a response verified against the wrong pinned key")
-    assert fingerprint(generate_private_key()) != info["fingerprint"]
+    assert fingerprint(fresh_key(server)) != info["fingerprint"]
 
 
 def test_cashier_only_operations_refuse_a_kiosk(kiosk: Device):
@@ -181,6 +194,17 @@ def test_rejections_are_in_the_audit_chain(server: Server, kiosk: Device):
 
 # --- the profile, exactly as docs/protocol.md §3 states it: one test per rule ------------
 
+class AnyDigest(ContentDigest):
+    """Lets the library sign whatever Content-Digest a test bends (sha-512, or beside the
+    profile's own member): refusing it is the platform's job."""
+
+    _hashers: ClassVar = {**ContentDigest._hashers, **Sm3ContentDigest._hashers}
+
+
+class BendingSigner(HTTPMessageSigner):
+    content_digest_class = AnyDigest
+
+
 def custom(device: Device, *, label: str = "kiosk", include_alg: bool = True,
            expires_in: int | None = 300, digest: str | None = None,
            extra: tuple[str, str] | None = None) -> requests.PreparedRequest:
@@ -188,11 +212,11 @@ def custom(device: Device, *, label: str = "kiosk", include_alg: bool = True,
     body = json.dumps(QUOTE).encode()
     prepared = requests.Request("POST", f"{device.server.base}{quotes(device)}", data=body,
                                 headers={"Content-Type": "application/json"}).prepare()
-    prepared.headers["Content-Digest"] = digest or content_digest(body)
     key = device.session.auth.private_key
-    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=
-                               MappingKeyResolver(public_keys={}, private_keys={
-                                   device.device_id: key}))
+    prepared.headers["Content-Digest"] = digest or content_digest(body, profile_of(key))
+    signer = BendingSigner(signature_algorithm=profile_of(key).signature_algorithm,
+                           key_resolver=MappingKeyResolver(public_keys={}, private_keys={
+                               device.device_id: key}))
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     signer.sign(prepared, key_id=device.device_id, label=label, tag="chs-kiosk-v1",
                 nonce=secrets.token_urlsafe(16), created=now, include_alg=include_alg,
@@ -253,7 +277,7 @@ def test_only_a_sha_256_content_digest_is_accepted(kiosk: Device):
     body = json.dumps(QUOTE).encode()
     sha512 = "sha-512=:" + base64.b64encode(hashlib.sha512(body).digest()).decode() + ":"
     assert refused(kiosk, custom(kiosk, digest=sha512)) == (400, "auth.digest_mismatch")
-    both = f"{content_digest(body)}, {sha512}"
+    both = f"{content_digest(body, profile_of(kiosk.session.auth.private_key))}, {sha512}"
     assert refused(kiosk, custom(kiosk, digest=both)) == (400, "auth.digest_mismatch")
 
 

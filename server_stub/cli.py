@@ -262,6 +262,30 @@ def cmd_his_simulate(args: argparse.Namespace, config: ServerConfig) -> int:
     return EXIT_OK
 
 
+def cmd_schedule_status(args: argparse.Namespace, config: ServerConfig) -> int:
+    from sqlalchemy import select
+
+    from server_stub.clock import to_datetime
+    from server_stub.db import job_leases
+
+    db = _database(config)
+    try:
+        with db.read() as conn:
+            rows = list(conn.execute(select(job_leases).order_by(job_leases.c.name)))
+    finally:
+        db.dispose()
+
+    def at(ms: int | None) -> str | None:
+        return to_datetime(ms).isoformat() if ms else None
+
+    _emit({"enabled": config.schedule.enabled, "jobs": [{
+        "name": r.name, "runs": r.runs, "running_on": r.holder, "next_due": at(r.next_due_ms),
+        "lease_until": at(r.lease_until_ms), "last_started": at(r.last_started_ms),
+        "last_finished": at(r.last_finished_ms), "cursor": r.cursor,
+        "last_result": json.loads(r.last_result) if r.last_result else None} for r in rows]})
+    return EXIT_OK
+
+
 def cmd_recon(args: argparse.Namespace, config: ServerConfig) -> int:
     db = _database(config)
     with db.read() as conn:
@@ -416,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=absolute_path, help="TOML (default: $KIOSK_SERVER_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="serve the HTTP API")
+    p = sub.add_parser("run", help="serve the API (HTTPS with [server] tls_cert_file; "
+                       "plain HTTP on loopback only)")
     p.add_argument("--host")
     p.add_argument("--port", type=_port)
     p.add_argument("--workers", type=_workers, help="processes (default: [server] workers)")
@@ -514,6 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True).add_parser("overdue", help="suspend/blacklist overdue users")
     p.add_argument("--as-of", type=_aware, help="ISO time with zone (default: now)")
     p.set_defaults(func=_in_transaction(_overdue))
+
+    p = sub.add_parser("schedule", help="the platform's own jobs").add_subparsers(
+        dest="sub", required=True).add_parser(
+        "status", help="each job: runs, holder, next due time, last result")
+    p.set_defaults(func=cmd_schedule_status)
 
     p = sub.add_parser("fleet", help="every device: ok, degraded or offline, and why")
     p.add_argument("--site", help="one site only")

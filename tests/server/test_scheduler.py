@@ -116,6 +116,12 @@ def test_each_due_job_runs_once_across_two_platform_processes(platforms):
     ran = store.query("SELECT subject, COUNT(*) FROM audit_log "
                       "WHERE action = 'schedule.ran' GROUP BY subject")
     assert dict(ran) == {"credit.overdue": 3, "reminders": 3, "purge": 3, "recon.export": 2}
+    status = json.loads(servers[0].admin("schedule", "status").stdout)
+    jobs = {job["name"]: job for job in status["jobs"]}
+    assert {name: job["runs"] for name, job in jobs.items()} == store.leases()
+    assert jobs["credit.overdue"]["last_result"] == {"suspended": 1, "blacklisted": 0}
+    assert all(job["running_on"] is None for job in jobs.values())  # every lease released
+    assert jobs["recon.export"]["cursor"] == due_day.isoformat()
 
 
 def test_the_daily_export_is_due_at_its_local_time_the_next_day_across_midnight():

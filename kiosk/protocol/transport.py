@@ -13,9 +13,6 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 FINGERPRINT_PREFIX = "sha256:"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -50,12 +47,6 @@ def insecure_url_reason(url: str) -> str | None:
 def certificate_fingerprint(der: bytes) -> str:
     """``sha256:<hex>`` of a certificate's DER bytes: what a device pins."""
     return FINGERPRINT_PREFIX + hashlib.sha256(der).hexdigest()
-
-
-def certificate_pem_fingerprint(pem: bytes) -> str:
-    """The pin of a PEM certificate (the first one in a chain file: the server's own)."""
-    return certificate_fingerprint(
-        x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER))
 
 
 def normalise_fingerprint(text: str) -> str:

@@ -8,7 +8,10 @@ server key in a state folder, signs every request and verifies every answer. Bil
 made from a fixed seed, so a second run with the same seed sends the same bill numbers and
 content again: the platform answers each with the bill it already has (200), which is what
 a HIS retrying after an outage does. Every ``amend_every``-th bill is amended (a line
-added) and every ``cancel_every``-th cancelled right after it was created.
+added) and every ``cancel_every``-th cancelled right after it was created. Requests go one
+at a time, like a HIS's outbound interface queue, so the rate is at most one over the
+platform's latency; the platform's per-device request limit (``[security]
+rate_limit_per_minute``, 600 by default) also applies, and the simulator waits it out.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class Summary:
     replayed: int = 0
     amended: int = 0
     cancelled: int = 0
+    throttled: int = 0  # answers 429/423 waited out and sent again
     refused: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     bill_ids: list[str] = field(default_factory=list)
@@ -140,14 +144,21 @@ class Summary:
 
 def _post(who: Identity, url: str, path: str, body: schemas.Request,
           summary: Summary) -> requests.Response:
-    started = time.perf_counter()
-    try:
-        reply = who.session.post(f"{url}{path}", data=body.model_dump_json(), timeout=30,
-                                 headers={"Content-Type": "application/json"})
-    except requests.RequestException as exc:
-        raise SimError(f"platform unreachable at {url}: {exc}") from exc
-    summary.latencies_ms.append((time.perf_counter() - started) * 1000)
-    who.verifier.verify(reply)
+    """One feed request; told to slow down (429, 423), it waits ``Retry-After`` and sends
+    the same request again (harmless: the bill number makes it idempotent)."""
+    while True:
+        started = time.perf_counter()
+        try:
+            reply = who.session.post(f"{url}{path}", data=body.model_dump_json(), timeout=30,
+                                     headers={"Content-Type": "application/json"})
+        except requests.RequestException as exc:
+            raise SimError(f"platform unreachable at {url}: {exc}") from exc
+        summary.latencies_ms.append((time.perf_counter() - started) * 1000)
+        who.verifier.verify(reply)
+        if reply.status_code not in (423, 429):
+            break
+        summary.throttled += 1
+        time.sleep(float(reply.headers.get("Retry-After", "1")))
     if reply.status_code >= 400:
         summary.refuse(ProtocolError.from_body(reply.status_code, reply.json()).code)
     return reply
@@ -185,7 +196,8 @@ def simulate(url: str, who: Identity, bills: list[schemas.HisBillCreate], *, rat
     return {"device_id": who.device_id, "site_id": who.site_id, "bills": len(bills),
             "created": summary.created, "replayed": summary.replayed,
             "amended": summary.amended, "cancelled": summary.cancelled,
-            "refused": summary.refused, "elapsed_s": round(elapsed, 3),
+            "refused": summary.refused, "throttled": summary.throttled,
+            "elapsed_s": round(elapsed, 3),
             "rate_per_s": round(len(bills) / elapsed, 1) if elapsed else None,
             "latency_ms": {"p50": round(statistics.median(latencies), 1),
                            "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1)}

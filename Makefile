@@ -9,9 +9,10 @@ MODELS := models/store/installed.json
 # and Qt's xcb plugin; the spoken prompts' offline TTS (espeak-ng) and player (aplay);
 # libfaketime (faketime), which moves a platform process's clock in the scheduler tests.
 # PostgreSQL: the platform tests start throwaway clusters with its initdb/pg_ctl (tests/pg.py).
+# openssl: the 国密 tests check SM2 key files and signatures against its command line.
 DEBS   := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
           libxcb-render-util0 libxcb-image0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 x11-utils \
-          espeak-ng alsa-utils postgresql faketime
+          espeak-ng alsa-utils postgresql faketime openssl
 
 .PHONY: demo test lint bench bundle models system-deps clean
 

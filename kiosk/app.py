@@ -62,8 +62,10 @@ class KioskApp:
         data = config.paths.data_path()
         self.audit_log = AuditLog(data / "audit.jsonl")
         self.devices = devices or DeviceSet(config.devices)
-        store = GalleryStore(data / "gallery.enc", load_or_create_key(data / "gallery.key"),
-                             self.engine.pack, self.engine.manifest.embedding_dim)
+        profile = config.server.crypto_profile
+        store = GalleryStore(data / "gallery.enc",
+                             load_or_create_key(data / "gallery.key", profile),
+                             self.engine.pack, self.engine.manifest.embedding_dim, profile)
         gallery, state = store.load()
         self.client = connect(config)
         self.runtime = KioskRuntime(

@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
 
 import requests
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -38,6 +37,7 @@ from kiosk.flow.model import BillLine, Method, PatientView, Quote
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
+from kiosk.protocol.crypto_profile import PrivateKey, PublicKey
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import (
     IDEMPOTENCY_HEADER,
@@ -87,8 +87,8 @@ def _clock_refused(exc: BaseException) -> bool:
 
 class PlatformClient:
     def __init__(self, base_url: str | Sequence[str], device_id: str,
-                 device_key: Ed25519PrivateKey,
-                 server_key: Ed25519PublicKey, *, pack: str = "",
+                 device_key: PrivateKey,
+                 server_key: PublicKey, *, pack: str = "",
                  connect_timeout_s: float = 3.0, read_timeout_s: float = 10.0,
                  retries: int = 2, clock: PlatformClock | None = None,
                  tls_fingerprint: str = "") -> None:
@@ -418,6 +418,39 @@ class PlatformClient:
     def reconciliation_csv(self, date: str) -> str:
         return self.request("GET", f"/v1/reconciliation/{date}",
                             params={"format": "csv"}).text
+
+    def repay(self, request: schemas.RepayRequest, idempotency_key: str) -> schemas.Repayment:
+        """A repayment taken at the counter (``paid_by``: the relative paying, 亲情付); the
+        key makes a resend after a lost answer record it once."""
+        return self.request("POST", "/v1/repayments", request,
+                            idempotency_key=idempotency_key, model=schemas.Repayment)
+
+    # --------------------------------------------------- 亲情付 (family pay, §8.3)
+    def authorise_relative(self, patient_id: str, request: schemas.AuthoriseRelativeRequest
+                           ) -> schemas.RelativeAuthorisation:
+        """The patient's consent that ``request.relative_id`` may pay for them (the same
+        again is answered unchanged: safe to resend)."""
+        return self.request("POST", f"/v1/patients/{urlquote(patient_id, safe='')}/relatives",
+                            request, model=schemas.RelativeAuthorisation, retry=True)
+
+    def relatives(self, patient_id: str) -> schemas.RelativeList:
+        """The patient's authorisations, standing and withdrawn."""
+        return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/relatives",
+                            model=schemas.RelativeList)
+
+    def withdraw_relative(self, patient_id: str, relative_id: str
+                          ) -> schemas.RelativeAuthorisation:
+        """Ends the authorisation at once (a withdrawn one is answered unchanged)."""
+        return self.request(
+            "POST", f"/v1/patients/{urlquote(patient_id, safe='')}/relatives/"
+            f"{urlquote(relative_id, safe='')}/withdraw",
+            model=schemas.RelativeAuthorisation, retry=True)
+
+    def dependants(self, relative_id: str, identification: str | None = None
+                   ) -> schemas.DependantList:
+        """Whom ``relative_id`` may pay for; a kiosk sends the relative's own token."""
+        return self.request("GET", f"/v1/patients/{urlquote(relative_id, safe='')}/dependants",
+                            params=_identified(identification), model=schemas.DependantList)
 
     def enrol(self, patient_id: str, template: Template, consent_version: str,
               consented_at: Any) -> schemas.EnrolTemplateResponse:

@@ -1,6 +1,7 @@
 """The kiosk's local copy of its site's gallery, encrypted at rest.
 
-One file, AES-256-GCM (``cryptography``), key in a separate 0600 file the device owns; the
+One file, AES-256-GCM (SM4-GCM under the ``gm`` crypto profile: ``kiosk.protocol.
+crypto_profile``), key in a separate 0600 file the device owns; the
 pack id is authenticated data, so a gallery can never be loaded under another pack. Saves are
 atomic (temp file + fsync + rename): a crash mid-sync leaves the previous gallery intact.
 The whole gallery is rewritten per sync: at the default scope (patients with an open bill at
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from device.atomic import atomic_write
 from kiosk.errors import KioskError
+from kiosk.protocol.crypto_profile import DEFAULT_PROFILE, CryptoProfile, get_profile
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.template import Template
 
@@ -37,19 +38,24 @@ class SyncState:
     synced_at: float = 0.0
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """The device's gallery key: 32 random bytes, created once with mode 0600."""
+def load_or_create_key(path: Path, profile: str | CryptoProfile = DEFAULT_PROFILE) -> bytes:
+    """The device's gallery key for the crypto profile's cipher (32 random bytes for
+    AES-256-GCM, 16 for SM4-GCM), created once with mode 0600."""
+    chosen = get_profile(profile)
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             raise GalleryStoreError(f"{path} is readable by others (mode {mode:o}); "
                                     "chmod 600 it")
         key = path.read_bytes()
-        if len(key) != 32:
-            raise GalleryStoreError(f"{path} is not a 32-byte key")
+        if len(key) != chosen.data_key_len:
+            raise GalleryStoreError(
+                f"{path} is not a {chosen.data_key_len}-byte {chosen.seal_name} key (crypto "
+                f"profile {chosen.name!r}): after a change of profile delete it and the "
+                "gallery file; the gallery syncs again from the platform")
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
+    key = chosen.new_data_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
@@ -59,9 +65,10 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 class GalleryStore:
-    def __init__(self, path: Path, key: bytes, pack: str, dim: int) -> None:
+    def __init__(self, path: Path, key: bytes, pack: str, dim: int,
+                 profile: str | CryptoProfile = DEFAULT_PROFILE) -> None:
         self.path = path
-        self.aead = AESGCM(key)
+        self.aead = get_profile(profile).aead(key)
         self.pack = pack
         self.dim = dim
 

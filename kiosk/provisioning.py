@@ -1,6 +1,6 @@
-"""Provisioning: give a kiosk its Ed25519 identity, register it, pin the server key and the
-platform's TLS certificate, and write the config. Also the one place a configured kiosk
-turns its config into a client.
+"""Provisioning: give a kiosk its identity (a key of the crypto profile, protocol §2.1),
+register it, pin the server key and the platform's TLS certificate, and write the config.
+Also the one place a configured kiosk turns its config into a client.
 
 The certificate is pinned only when the platform's *signed* server-key answer names the
 certificate this kiosk sees (protocol §1.1): an interceptor with a certificate of its own
@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import requests
 import tomlkit
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from device.atomic import atomic_write
 from kiosk.client import PlatformClient
@@ -26,7 +25,13 @@ from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, KioskError
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
-from kiosk.protocol.crypto_profile import DEFAULT_PROFILE, get_profile, profile_of
+from kiosk.protocol.crypto_profile import (
+    DEFAULT_PROFILE,
+    PrivateKey,
+    PublicKey,
+    get_profile,
+    profile_of,
+)
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.keys import (
     fingerprint,
@@ -170,6 +175,9 @@ def _channel(url: str, expected: str | None, timeout_s: float) -> tuple[requests
         raise ProvisionError(exc.code, exc.message) from exc
     session = requests.Session()
     if urlsplit(url).scheme != "https":
+        if expected:
+            raise ProvisionError("provision.bad_fingerprint", f"{url} is plain HTTP on "
+                                 "loopback: there is no TLS certificate to check")
         return session, ""
     try:
         seen = peer_fingerprint(url, timeout_s)
@@ -203,8 +211,8 @@ def _bind_certificate(info: schemas.ServerKey, seen: str, expected: str | None) 
 
 
 def _fetch_server_key(http: requests.Session, server_url: str, timeout_s: float, *,
-                      pinned: Ed25519PublicKey | None = None
-                      ) -> tuple[Ed25519PublicKey, schemas.ServerKey]:
+                      pinned: PublicKey | None = None
+                      ) -> tuple[PublicKey, schemas.ServerKey]:
     """The platform's key and its signed description; ``pinned``: must be signed by it."""
     try:
         resp = http.get(f"{server_url}/v1/server-key", timeout=timeout_s)
@@ -221,7 +229,7 @@ def _fetch_server_key(http: requests.Session, server_url: str, timeout_s: float,
     return key, info
 
 
-def _verify(resp: requests.Response, key: Ed25519PublicKey) -> None:
+def _verify(resp: requests.Response, key: PublicKey) -> None:
     try:
         ResponseVerifier(key).verify(resp)
     except ProtocolError as exc:
@@ -264,7 +272,7 @@ def connect(config: KioskConfig, clock: PlatformClock | None = None) -> Platform
                           tls_fingerprint=s.tls_fingerprint)
 
 
-def _keys(config: KioskConfig) -> tuple[Ed25519PrivateKey, Ed25519PublicKey]:
+def _keys(config: KioskConfig) -> tuple[PrivateKey, PublicKey]:
     """The device key and the pinned server key of a provisioned config, checked."""
     s = config.server
     if not (s.device_key and s.server_key and config.site.kiosk_id):

@@ -457,8 +457,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                          routes=app.routes)
     schema.setdefault("components", {})["securitySchemes"] = {"httpMessageSignature": {
         "type": "apiKey", "in": "header", "name": "Signature",
-        "description": "RFC 9421 Ed25519 signature with Signature-Input and Content-Digest "
-                       "(RFC 9530); profile in docs/protocol.md"}}
+        "description": "RFC 9421 signature (Ed25519, or SM2 under the gm crypto profile) with "
+                       "Signature-Input and Content-Digest (RFC 9530); profile in "
+                       "docs/protocol.md"}}
     for path, operations in schema["paths"].items():
         if path not in PUBLIC_PATHS:
             for operation in operations.values():

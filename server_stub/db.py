@@ -112,7 +112,8 @@ templates = Table(
     Column("patient_id", String(64), ForeignKey("users.patient_id"), primary_key=True),
     Column("pack", String(64), primary_key=True),
     Column("dim", Integer, nullable=False),
-    Column("sealed", LargeBinary, nullable=False),  # AES-256-GCM: nonce + ciphertext + tag
+    # AES-256-GCM (SM4-GCM under the gm crypto profile): nonce + ciphertext + tag
+    Column("sealed", LargeBinary, nullable=False),
     Column("enrolled_ms", BigInteger, nullable=False),
 )
 

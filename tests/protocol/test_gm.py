@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -19,6 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from kiosk.gallery_store import (
+    MAGIC,
+    GalleryStore,
+    GalleryStoreError,
+    SyncState,
+    load_or_create_key,
+)
 from kiosk.protocol.crypto_profile import (
     ED25519,
     GM,
@@ -49,6 +57,8 @@ from kiosk.protocol.signing import (
     sign_request,
     sign_response,
 )
+from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.template import Template
 from server_stub.keys import SealError, ServerIdentity, TemplateSealer
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -309,3 +319,19 @@ def test_templates_are_sealed_with_sm4_gcm_under_gm(tmp_path):
     TemplateSealer.load(tmp_path / "aes.key")  # an AES-256 data key of the default profile
     with pytest.raises(ValueError, match=r"SM4-GCM data key .* has 16 bytes, found 32"):
         TemplateSealer.load(tmp_path / "aes.key", "gm")
+
+
+def test_the_kiosks_local_gallery_is_sealed_with_sm4_gcm_under_gm(tmp_path):
+    key = load_or_create_key(tmp_path / "gallery.key", "gm")
+    assert len(key) == 16 and load_or_create_key(tmp_path / "gallery.key", "gm") == key
+    gallery = Gallery("p", 16)
+    gallery.add("alice", Template.create("p", np.arange(1, 17, dtype=np.float32)))
+    GalleryStore(tmp_path / "gallery.enc", key, "p", 16, "gm").save(gallery, SyncState(7))
+    blob = (tmp_path / "gallery.enc").read_bytes()
+    nonce = blob[len(MAGIC):len(MAGIC) + 12]
+    assert b"alice" in Sm4Gcm(key).decrypt(nonce, blob[len(MAGIC) + 12:], MAGIC + b"p")
+    loaded, state = GalleryStore(tmp_path / "gallery.enc", key, "p", 16, "gm").load()
+    assert loaded.persons() == ["alice"] and state.cursor == 7
+    load_or_create_key(tmp_path / "aes.key")
+    with pytest.raises(GalleryStoreError, match=r"not a 16-byte SM4-GCM key .* delete it"):
+        load_or_create_key(tmp_path / "aes.key", "gm")

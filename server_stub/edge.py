@@ -29,6 +29,7 @@ import anyio
 
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_response
+from server_stub import engines
 from server_stub.directory import Device
 from server_stub.metrics import route_template
 from server_stub.nonces import PendingNonce
@@ -65,7 +66,10 @@ class NonceHome(Enum):
 
 def storage_fault(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) is the storage refusing a write: a full disk,
-    a file-size limit, an I/O error, a database locked past its busy timeout."""
+    a file-size limit, an I/O error, a database locked past its busy timeout; PostgreSQL
+    with no primary reachable (a failover under way) or refusing writes."""
+    if engines.pg_unavailable(exc):
+        return True
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, sqlite3.Error) and \

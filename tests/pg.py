@@ -105,8 +105,11 @@ class Cluster:
         _run([str(self.bin / "pg_basebackup"), "-D", str(data), "-h", HOST, "-p",
               str(self.port), "-U", SUPERUSER, "-X", "stream", "-R", "--no-sync"])
         standby = Cluster(data, _free_port(), self.bin, name)
+        # the copy carries the primary's settings: once promoted, a standby still naming
+        # a synchronous standby of its own would wait for it at every commit, for ever
         standby.configure({"primary_conninfo": f"host={HOST} port={self.port} "
-                           f"user={SUPERUSER} application_name={name}"})
+                           f"user={SUPERUSER} application_name={name}",
+                           "synchronous_standby_names": ""})
         standby.start()
         return standby
 

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from kiosk.config import load_config as load_kiosk_config
+from kiosk.errors import ConfigError as KioskConfigError
 from kiosk.gallery_store import (
     MAGIC,
     GalleryStore,
@@ -59,6 +61,7 @@ from kiosk.protocol.signing import (
 )
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.template import Template
+from server_stub.config import ConfigError, load_config
 from server_stub.keys import SealError, ServerIdentity, TemplateSealer
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -335,3 +338,18 @@ def test_the_kiosks_local_gallery_is_sealed_with_sm4_gcm_under_gm(tmp_path):
     load_or_create_key(tmp_path / "aes.key")
     with pytest.raises(GalleryStoreError, match=r"not a 16-byte SM4-GCM key .* delete it"):
         load_or_create_key(tmp_path / "aes.key", "gm")
+
+
+def test_both_configs_name_the_profiles_they_accept(tmp_path):
+    (tmp_path / "kiosk.toml").write_text('[server]\ncrypto_profile = "gm"\n')
+    assert load_kiosk_config(tmp_path / "kiosk.toml").server.crypto_profile == "gm"
+    (tmp_path / "server.toml").write_text('[security]\ncrypto_profile = "gm"\n')
+    assert load_config(tmp_path / "server.toml").security.crypto_profile == "gm"
+    assert load_config(None).security.crypto_profile == "ed25519"
+    (tmp_path / "kiosk.toml").write_text('[server]\ncrypto_profile = "sm9"\n')
+    with pytest.raises(KioskConfigError, match=r"'server\.crypto_profile' must be one of "
+                                               r"ed25519, gm"):
+        load_kiosk_config(tmp_path / "kiosk.toml")
+    (tmp_path / "server.toml").write_text('[security]\ncrypto_profile = "SM2"\n')
+    with pytest.raises(ConfigError, match=r"'security\.crypto_profile' must be one of"):
+        load_config(tmp_path / "server.toml")

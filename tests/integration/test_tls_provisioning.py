@@ -219,6 +219,9 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_never_used(tmp_path):
             PlatformClient(url, "dev_x", generate_private_key(),
                            generate_private_key().public_key())
         assert err.value.code == "client.insecure_transport"
+    with pytest.raises(ProvisionError, match="no TLS certificate to check"):
+        provision("http://127.0.0.1:9", "t" * 16, tmp_path / "k.toml", tmp_path / "d",
+                  expect_tls_fingerprint="sha256:" + "0" * 64)
     assert not (tmp_path / "d").exists() and not (tmp_path / "k.toml").exists()
     for loopback in ("http://127.0.0.1:8600", "http://localhost:8600", "http://[::1]:8600"):
         assert parse_config(f'[server]\nurl = "{loopback}"\n').server.url == loopback

@@ -34,13 +34,14 @@ def record(conn: Connection, *, device: Device, req: schemas.HeartbeatRequest, n
 
 def fleet(conn: Connection, *, now: int, limits: FleetSection,
           site_id: str | None = None) -> list[FleetEntry]:
-    """Every active device (of ``site_id``, or all), classified; revoked devices are no
-    longer part of the fleet."""
+    """Every active terminal (of ``site_id``, or all), classified; revoked devices are no
+    longer part of the fleet, and a hospital system's feed (role ``his``) is a server, not
+    a terminal: it sends no heartbeats."""
     query = (select(devices.c.device_id, devices.c.site_id, devices.c.role, devices.c.name,
                     heartbeats.c.received_ms, heartbeats.c.report)
              .select_from(devices.outerjoin(heartbeats,
                                             heartbeats.c.device_id == devices.c.device_id))
-             .where(devices.c.status == "active")
+             .where(devices.c.status == "active", devices.c.role != schemas.Role.HIS.value)
              .order_by(devices.c.site_id, devices.c.device_id))
     if site_id is not None:
         query = query.where(devices.c.site_id == site_id)

@@ -135,6 +135,9 @@ def test_the_feed_is_the_hospital_systems_alone_and_of_its_own_site(server: Serv
     assert (reply.status_code, error_code(reply)) == (404, "bill.not_found")
     reply = his_b.post(f"/v1/his/bills/{body['bill_no']}/cancel", {"reason": "x"})
     assert (reply.status_code, error_code(reply)) == (404, "bill.not_found")
+    fleet = json.loads(server.admin("fleet", "--json").stdout)["devices"]
+    assert his.device_id not in {d["device_id"] for d in fleet}  # a server: no heartbeats
+    assert kiosk.device_id in {d["device_id"] for d in fleet}
 
 
 def test_bad_input_is_refused_with_a_stable_code_and_changes_nothing(his: Device):

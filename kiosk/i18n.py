@@ -13,6 +13,9 @@ from device.printer.receipt import format_fen
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
+# The 亲情付 consent text below ("family.consent_text") is recorded by this version: a new
+# text needs a new version, so the platform knows which words each patient agreed to.
+FAMILY_CONSENT_VERSION = "family-pay-2026.1"
 
 # Words for problems a patient cannot fix and need not understand: they all say the same.
 _SYSTEM = ("系统暂时出了点问题。", "Something went wrong on our side.")
@@ -441,6 +444,39 @@ STRINGS: dict[str, tuple[str, str]] = {
     "enrol.timeout": ("采集超时，请重试", "capture took too long; try again"),
     "enrol.camera_failed": ("摄像头不可用", "the camera is not available"),
     "enrol.cancel": ("取消", "Cancel"),
+    # --- 亲情付 (family pay) ----------------------------------------------------------
+    "relation.spouse": ("配偶", "Spouse"),
+    "relation.parent": ("父母", "Parent"),
+    "relation.child": ("子女", "Child"),
+    "relation.sibling": ("兄弟姐妹", "Sibling"),
+    "relation.grandchild": ("孙辈", "Grandchild"),
+    "relation.guardian": ("监护人", "Guardian"),
+    "relation.other": ("其他亲属", "Other relative"),
+    "family.not_authorised": ("这位亲属没有代付授权（或授权已撤回），请到人工窗口。",
+                              "This relative is not authorised to pay for the patient (or "
+                              "the authorisation was withdrawn). Please ask at the cashier."),
+    "family.self": ("不能把本人登记为自己的代付亲属。",
+                    "A patient cannot be their own paying relative."),
+    "family.consent_title": ("亲情付授权书（版本 {version}）",
+                             "Family pay consent (version {version})"),
+    "family.consent_text": (
+        "本人同意由下面这位亲属为本人代付在本院的医疗费用（亲情付）。\n\n"
+        "1. 该亲属在本院自助机或人工窗口确认其本人身份后，可以查看本人的待缴账单、信用额度"
+        "和欠款，可以为本人结算账单（记入本人的信用账户），也可以为本人偿还欠款。\n"
+        "2. 欠款仍记在本人名下；每一笔代付的结算和还款都会记录代付人，保存两年以备审计。\n"
+        "3. 该亲属不能查看或更改本人的人脸信息和刷脸支付授权。\n"
+        "4. 本人可以随时在人工窗口撤回授权，撤回后立即生效。",
+        "I agree that the relative named below may pay my medical bills at this hospital "
+        "for me (family pay).\n\n"
+        "1. Once the relative has confirmed who they are at a kiosk or the cashier, they may "
+        "see my pending bills, credit and debt, settle my bills (on my credit) and repay my "
+        "debt.\n"
+        "2. The debt stays mine; every settlement and repayment a relative makes for me "
+        "records who paid, and is kept for two years for audit.\n"
+        "3. The relative cannot see or change my face data or my face-pay consent.\n"
+        "4. I can withdraw this at the cashier at any time; it ends at once."),
+    "family.consent_ack": ("患者本人已阅读并同意以上内容",
+                           "The patient has read and agrees"),
 }
 
 # Reason codes that name a system fault: patients get the same calm words for all of them.

@@ -1,9 +1,12 @@
-"""One Idempotency-Key per *confirmed* charge, so neither a double click nor a second
-confirmation charges twice, and a retry after an unknown outcome asks the same question.
+"""One Idempotency-Key per *confirmed* charge or repayment, so neither a double click nor a
+second confirmation charges twice, and a retry after an unknown outcome asks the same
+question.
 
 The key is made when staff confirm, kept while the outcome is unknown (the platform answers
 a repeat with the first charge), and dropped once the charge is known to have happened or
-been refused. A bill settled here is never charged again from this console.
+been refused. A bill settled here is never charged again from this console. The same key is
+only ever sent with the same body (the platform refuses another: ``idempotency.key_reused``),
+so any change — another method, amount, or relative paying — is a new charge.
 """
 
 from __future__ import annotations
@@ -11,27 +14,23 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from kiosk.protocol.schemas import SettleRequest
-
-
-def _identity(request: SettleRequest) -> tuple[str, str, str, int | None]:
-    return (request.bill_id, request.patient_id, request.method.value,
-            request.expected_self_pay_fen)
+from kiosk.protocol.schemas import RepayRequest, SettleRequest
 
 
 class ChargeGuard:
     def __init__(self, new_key: Callable[[], str] = lambda: secrets.token_hex(12)) -> None:
         self.new_key = new_key
         self.in_flight = False
-        self._unknown: tuple[tuple[str, str, str, int | None], str] | None = None
+        self._unknown: tuple[str, str] | None = None  # (request body, its key)
         self._settled: set[str] = set()
 
-    def begin(self, request: SettleRequest) -> str | None:
+    def begin(self, request: SettleRequest | RepayRequest) -> str | None:
         """The key to charge with, or None when this confirmation must not charge (one is in
         flight, or this bill was already settled here)."""
-        if self.in_flight or request.bill_id in self._settled:
+        if self.in_flight or (isinstance(request, SettleRequest)
+                              and request.bill_id in self._settled):
             return None
-        identity = _identity(request)
+        identity = request.model_dump_json()
         if self._unknown is not None and self._unknown[0] == identity:
             key = self._unknown[1]
         else:
@@ -46,6 +45,10 @@ class ChargeGuard:
 
     def refused(self) -> None:
         """A definite refusal (quote changed, limit...): the next confirmation is new."""
+        self._unknown, self.in_flight = None, False
+
+    def repaid(self) -> None:
+        """A repayment recorded: the next confirmation is another repayment."""
         self._unknown, self.in_flight = None, False
 
     def unknown(self) -> None:

@@ -1,7 +1,9 @@
-"""What staff type, checked before anything is sent: look-up keys and the reasons a reversal
-or a consent withdrawal must give (both end up in the platform's audit)."""
+"""What staff type, checked before anything is sent: look-up keys, amounts of money, and the
+reasons a reversal or a consent withdrawal must give (both end up in the platform's audit)."""
 
 from __future__ import annotations
+
+import re
 
 from pydantic import ValidationError
 
@@ -12,6 +14,7 @@ from kiosk.protocol.schemas import CardLookupRequest, ReverseRequest, WithdrawCo
 
 PATIENT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 MIN_REASON_CHARS = 2  # "重复" is a reason; "x" is not
+YUAN = re.compile(r"[¥￥]?\s*(\d{1,9})(?:\.(\d{1,2}))?")
 
 
 class BadInput(ValueError):
@@ -57,3 +60,16 @@ def withdrawal_reason(text: str) -> str:
     except ValidationError as exc:
         raise BadInput(_first_error(exc)) from None
 
+
+def amount_fen(text: str, most_fen: int) -> int:
+    """Yuan as staff type them ("50", "12.5", "¥12.34") -> integer fen, never a float;
+    more than ``most_fen`` (what is owed) or nothing at all is ``BadInput``."""
+    found = YUAN.fullmatch(text.strip())
+    if found is None:
+        raise BadInput("an amount in yuan, e.g. 50 or 12.34")
+    fen = int(found.group(1)) * 100 + int((found.group(2) or "0").ljust(2, "0"))
+    if fen <= 0:
+        raise BadInput("the amount must be more than zero")
+    if fen > most_fen:
+        raise BadInput(f"more than the {most_fen // 100}.{most_fen % 100:02d} yuan owed")
+    return fen

@@ -21,6 +21,7 @@ from kiosk import receipts
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
+from kiosk.counter.family import FamilyService
 from kiosk.counter.service import Handoff, LookupBy
 from kiosk.protocol import schemas
 from kiosk.receipts import Station
@@ -55,6 +56,7 @@ class PlatformCashierService:
             notify_cashier=lambda effect: log.error("cashier.charge_unresolved", extra={
                 "session": effect.session_id, "reason": effect.reason}))
         client.on_restored(self.desk.platform_restored)
+        self.family = FamilyService(client)
 
     # ------------------------------------------------------------- hand-offs
     def handoffs(self) -> list[Handoff]:
@@ -73,12 +75,8 @@ class PlatformCashierService:
 
     # ---------------------------------------------------------------- look-up
     def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
-        if by == LookupBy.CARD:
-            patient_id = self.client.identify_card(key).patient.patient_id
-        elif by == LookupBy.VOUCHER:
-            patient_id = self.client.identify_voucher(key).patient.patient_id
-        else:
-            patient_id = key
+        patient_id = key if by == LookupBy.PATIENT else \
+            self.family.find(by, key).patient.patient_id
         return self.client.pending_bills(patient_id)
 
     # ------------------------------------------------------------------ money

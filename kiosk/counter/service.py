@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.protocol import schemas
 from kiosk.protocol.schemas import (
@@ -25,6 +25,9 @@ from kiosk.protocol.schemas import (
     WithdrawConsentResponse,
 )
 from kiosk.settlement.outbox import Row
+
+if TYPE_CHECKING:
+    from kiosk.counter.family import FamilyService
 
 
 class LookupBy(StrEnum):
@@ -68,6 +71,8 @@ class Handoff:
 
 
 class CashierService(Protocol):
+    family: FamilyService  # 亲情付: authorisations, dependants, repayments for them
+
     def handoffs(self) -> list[Handoff]: ...
 
     def take_over(self, handoff_id: str) -> Handoff: ...

@@ -20,7 +20,7 @@ class Outcome(StrEnum):
 
 _FINAL_PREFIXES = ("bill.", "credit.", "consent.", "settlement.", "patient.", "card.",
                    "voucher.", "amount.", "request.", "second_factor.", "handoff.",
-                   "template.", "device.")
+                   "template.", "device.", "family.", "repayment.")
 _FINAL_CODES = frozenset({"idempotency.key_reused", "idempotency.key_missing"})
 
 

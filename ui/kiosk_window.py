@@ -41,6 +41,8 @@ from ui.screens.error import ErrorScreen
 from ui.screens.fallback import FallbackScreen
 from ui.screens.keypad import KeypadScreen
 from ui.screens.liveness import LivenessScreen
+from ui.screens.owed import OwedScreen
+from ui.screens.repay_qr import RepayQrScreen
 from ui.screens.result import ResultScreen
 from ui.screens.scan import ScanScreen
 from ui.screens.settling import SettlingScreen
@@ -52,7 +54,8 @@ NOTICE_S = 15  # how long a hint or a scan problem stays on screen
 # Fallback reasons where only face pay failed: the patient can go on with card or QR here.
 FACE_FAMILIES = ("face.", "liveness.", "second_factor.", "patient.requested_cashier")
 # States in which the flow accepts each way to pay (see CheckoutFlow._start_lookup).
-LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW})
+LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
+                            State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID})
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 FRAME_FRESH_S = 1.0  # a camera frame older than this is not shown as "live"
 
@@ -70,6 +73,11 @@ def screen_name(view: FlowView) -> str:
         State.BILL_REVIEW: "bill_review",
         State.SETTLING: "settling",
         State.DONE: "result",
+        State.OWED_IDENTIFY: "owed",
+        State.OWED: "owed",
+        State.REPAY_QR: "repay",
+        State.REPAY_CLOSING: "repay",
+        State.REPAID: "repay",
     }.get(view.state, "error")
 
 
@@ -119,6 +127,8 @@ class KioskWindow(QWidget):
             "result": ResultScreen(port),
             "fallback": FallbackScreen(port),
             "error": ErrorScreen(port),
+            "owed": OwedScreen(port),
+            "repay": RepayQrScreen(port),
         }
         for name in ("fallback", "error"):
             way_screen = self.screens[name]
@@ -179,7 +189,7 @@ class KioskWindow(QWidget):
         self._tile_grid.setContentsMargins(16, 4, 16, 12)
         self._landscape = True
         self.tiles: dict[str, TileButton] = {}
-        for name, action in (("face", self.port.start_face),
+        for name, action in (("face", self._face_chosen),
                              ("card", self._card_chosen),
                              ("voucher", lambda: self.show_notice("ui.voucher_hint"))):
             tile = TileButton(f"tile_{name}")
@@ -266,7 +276,8 @@ class KioskWindow(QWidget):
         lookup_ok = view.state not in LOOKUP_BLOCKED
         fallback = view.state == State.FALLBACK
         self.tiles["face"].setEnabled(view.face_available and (
-            view.state == State.IDLE or (fallback and Way.FACE_AGAIN in view.ways)))
+            view.state in (State.IDLE, State.OWED_IDENTIFY)
+            or (fallback and Way.FACE_AGAIN in view.ways)))
         self.tiles["card"].setEnabled(lookup_ok and (not fallback or Way.CARD in view.ways))
         self.tiles["voucher"].setEnabled(lookup_ok and (not fallback
                                                         or Way.VOUCHER in view.ways))
@@ -368,6 +379,13 @@ class KioskWindow(QWidget):
             self._card_chosen()
         elif way == Way.VOUCHER:
             self.show_notice("ui.voucher_hint")
+
+    def _face_chosen(self) -> None:
+        """Face pay, or the face to see what is owed (我的欠款 asked how to identify)."""
+        if self.view.state == State.OWED_IDENTIFY:
+            self.port.owed_face()
+        else:
+            self.port.start_face()
 
     def _card_chosen(self) -> None:
         self.show_notice("ui.card_hint")

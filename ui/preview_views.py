@@ -7,6 +7,7 @@ quote (integer fen); the names are masked as the platform sends them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from kiosk.flow.model import (
     SettlementResult,
     State,
 )
+from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.flow.ways import ways_forward
 
 PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
@@ -59,6 +61,11 @@ def _receipt(settlement_id: str, pending: bool) -> dict[str, object]:
 RESULT = SettlementResult("ST20240601A1B2C3", "settled", 8_685,
                           _receipt("ST20240601A1B2C3", pending=False))
 QUEUED = SettlementResult(None, "queued", 8_685, _receipt("s9f3a-77c1", pending=True))
+STATEMENT = Statement(PATIENT, 24_685, (
+    OwedCharge("stl_demo_1", "YK01-00000098", 16_000, dt.date(2024, 5, 28), True),
+    OwedCharge("stl_demo_2", "YK01-00000123", 8_685, dt.date(2024, 7, 1), False)), True)
+ORDER = RepayOrder("rpo_demo", 24_685, "http://127.0.0.1:8700/pay/4b1Xq9vTzR0pLw2E",
+                   "open", 176.0)
 
 
 def sample_views() -> dict[str, FlowView]:
@@ -102,6 +109,19 @@ def sample_views() -> dict[str, FlowView]:
             ways=ways_forward("backend.unreachable", face_available=True,
                               method=Method.VOUCHER)),
         "14-attract-no-camera": FlowView(State.IDLE, "idle.welcome", face_available=False),
+        "15-owed-identify": FlowView(State.OWED_IDENTIFY, "owed.identify", seconds_left=58),
+        "16-owed-list": FlowView(State.OWED, "owed.list", patient=PATIENT, method=Method.CARD,
+                                 statement=STATEMENT, seconds_left=55),
+        "17-owed-repay-timeout": FlowView(State.OWED, "owed.repay_timeout", patient=PATIENT,
+                                          method=Method.CARD, statement=STATEMENT,
+                                          seconds_left=50),
+        "18-repay-qr": FlowView(State.REPAY_QR, "repay.scan", patient=PATIENT,
+                                method=Method.CARD, statement=STATEMENT, repay_order=ORDER,
+                                seconds_left=176),
+        "19-repay-paid": FlowView(State.REPAID, "repay.paid", patient=PATIENT,
+                                  method=Method.CARD, statement=STATEMENT,
+                                  repay_order=RepayOrder(ORDER.order_id, 24_685, ORDER.code_url,
+                                                         "paid", 0.0, 0), seconds_left=12),
     }
 
 
@@ -124,6 +144,15 @@ class RecordingPort:
 
     def cancel(self) -> None:
         self.commands.append(("cancel", None))
+
+    def start_owed(self) -> None:
+        self.commands.append(("start_owed", None))
+
+    def owed_face(self) -> None:
+        self.commands.append(("owed_face", None))
+
+    def repay(self, settlement_id: str | None = None) -> None:
+        self.commands.append(("repay", settlement_id))
 
     def call_cashier(self) -> None:
         self.commands.append(("call_cashier", None))

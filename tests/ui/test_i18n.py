@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 import kiosk.client
 import kiosk.flow.machine
+import kiosk.flow.owed
 import kiosk.liveness.result
 import kiosk.platform_clock
 import kiosk.runtime
@@ -52,6 +53,7 @@ def _emitted_keys(module) -> set[str]:
 
 def flow_keys() -> set[str]:
     keys = _emitted_keys(kiosk.flow.machine) | _emitted_keys(kiosk.runtime)
+    keys |= _emitted_keys(kiosk.flow.owed)  # 我的欠款 and repayment
     keys |= _emitted_keys(kiosk.settlement.desk) | _emitted_keys(kiosk.platform_clock)
     keys |= {value for name, value in vars(kiosk.liveness.result).items()
              if name.isupper() and isinstance(value, str) and value.startswith("liveness.")}

@@ -1,5 +1,6 @@
 """Attract / idle: a calm welcome that says the three ways to pay and how face pay starts;
-a greeting while someone stands in front (face pay starts only when they touch it)."""
+a greeting while someone stands in front (face pay starts only when they touch it);
+我的欠款 for a patient who came to see or repay what they owe."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from PySide6.QtWidgets import QWidget
 from kiosk.flow.machine import FlowView
 from kiosk.i18n import tr
 from ui.port import KioskPort
-from ui.screens.base import Screen, text_label
+from ui.screens.base import Screen, button, text_label
 
 
 class AttractScreen(Screen):
@@ -22,7 +23,11 @@ class AttractScreen(Screen):
         for widget in (self.welcome, self.subtitle, self.face_tip, self.notice):
             self.root.addWidget(widget)
             self.root.addSpacing(12)
-        self.root.addStretch(3)
+        self.root.addStretch(2)
+        self.owed = button("secondary", "owed")  # 我的欠款: see and repay what is owed
+        self.owed.clicked.connect(self.port.start_owed)
+        self.root.addWidget(self.owed)
+        self.root.addStretch(1)
 
     def render(self, view: FlowView) -> None:
         # someone stepped up: greet them, and wait for their choice (nothing is recognised)
@@ -33,3 +38,4 @@ class AttractScreen(Screen):
         self.face_tip.setVisible(view.face_available)
         self.notice.setText("" if view.face_available else tr("face.camera_failed", self.lang))
         self.notice.setVisible(not view.face_available)
+        self.owed.setText(tr("ui.owed", self.lang))

@@ -1,0 +1,142 @@
+"""我的欠款: first how to identify (face, card or e-voucher: the bottom bar's tiles), then
+what is owed — the masked name, the total, each charge's amount and due date, nothing more —
+with the ways forward: repay everything (or one charge) by QR, done, or staff (bottom bar).
+The charges are one list that scrolls with a finger, as the bill's lines do."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QScroller,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.flow.machine import FlowView
+from kiosk.flow.model import State
+from kiosk.flow.owed import OwedCharge
+from kiosk.i18n import tr, yuan
+from ui.port import KioskPort
+from ui.screens.base import Screen, button, set_style_property, text_label
+from ui.screens.result import day_text
+
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+NOTICES = frozenset({"owed.repay_failed", "owed.repay_timeout", "owed.repay_cancelled",
+                     "owed.repay_unavailable"})
+
+
+class OwedScreen(Screen):
+    def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
+        super().__init__(port, parent)
+        self.title = text_label("title")
+        self.guidance = text_label("guidance")
+        self.total = text_label("money", wrap=False)
+        self.root.addWidget(self.title)
+        self.root.addWidget(self.guidance)
+        self.root.addWidget(self.total)
+        self.lines = QWidget()
+        self._list = QVBoxLayout(self.lines)
+        self._list.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.lines)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        QScroller.grabGesture(self.scroll.viewport(),
+                              QScroller.ScrollerGestureType.LeftMouseButtonGesture)
+        self.root.addWidget(self.scroll, 1)
+        self.root.addStretch(0)  # takes the height the list does not (_show)
+        self._spare = self.root.count() - 1
+        self.rows: list[tuple[QWidget, QLabel, QPushButton]] = []
+        actions = QHBoxLayout()
+        self.finish = button(name="finish")
+        self.finish.clicked.connect(self.port.cancel)
+        self.repay_all = button("primary", "repay_all")
+        self.repay_all.clicked.connect(lambda: self.port.repay(None))
+        actions.addWidget(self.finish, 1)
+        actions.addWidget(self.repay_all, 2)
+        self.root.addLayout(actions)
+        self._charges: list[str] = []
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """At least one charge stays in view whatever the text size."""
+        self.scroll.setMinimumHeight(self.total.fontMetrics().lineSpacing() * 2 + 8)
+        super().resizeEvent(event)
+
+    def _row(self, index: int) -> tuple[QWidget, QLabel, QPushButton]:
+        while len(self.rows) <= index:
+            row = QWidget()
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            label = text_label("body", align=LEFT)
+            repay_one = button("secondary")
+            position = len(self.rows)
+            repay_one.clicked.connect(lambda _=False, i=position: self._repay_row(i))
+            line.addWidget(label, 3)
+            line.addWidget(repay_one, 1)
+            self._list.insertWidget(len(self.rows), row)
+            self.rows.append((row, label, repay_one))
+        return self.rows[index]
+
+    def _repay_row(self, index: int) -> None:
+        if index < len(self._charges):
+            self.port.repay(self._charges[index])
+
+    def render(self, view: FlowView) -> None:
+        lang = self.lang
+        statement = view.statement if view.state == State.OWED else None
+        if statement is None:  # how to identify: the tiles below
+            self.title.setText(tr("ui.owed", lang))
+            self._put_guidance("owed.identify", warn=False)
+            self.finish.setText(tr("way.start", lang))
+            self._show([], can_repay=False, outstanding=None)
+            return
+        self.title.setText(tr("owed.title", lang, name=statement.patient.name_masked))
+        key = view.guidance
+        if key == "owed.list":  # the list says it: a line only when there is news
+            key = "" if statement.can_repay else "owed.no_repay"
+        self._put_guidance(key, warn=view.guidance in NOTICES)
+        self.finish.setText(tr("ui.finish", lang))
+        self._show(list(statement.charges),
+                   can_repay=statement.can_repay and statement.outstanding_fen > 0,
+                   outstanding=statement.outstanding_fen if statement.charges else None)
+
+    def _put_guidance(self, key: str, *, warn: bool) -> None:
+        self.guidance.setText(tr(key, self.lang) if key else "")
+        self.guidance.setVisible(bool(key))
+        set_style_property(self.guidance, "tone", "warn" if warn else "")
+
+    def _show(self, charges: list[OwedCharge], *, can_repay: bool,
+              outstanding: int | None) -> None:
+        lang = self.lang
+        self.total.setVisible(outstanding is not None)
+        self.total.setText(tr("owed.total", lang, amount=yuan(outstanding, lang))
+                           if outstanding is not None else "")
+        self.scroll.setVisible(bool(charges))
+        self.root.setStretch(self._spare, 0 if charges else 1)
+        self._charges = [c.settlement_id for c in charges]
+        for i, charge in enumerate(charges):
+            _, label, repay_one = self._row(i)
+            key = "owed.charge_overdue" if charge.overdue else "owed.charge"
+            label.setText(tr(key, lang, receipt=charge.receipt_no,
+                             amount=yuan(charge.owed_fen, lang),
+                             date=day_text(charge.due_date, lang)))
+            set_style_property(label, "tone", "warn" if charge.overdue else "")
+            repay_one.setText(tr("owed.repay_one", lang))
+            repay_one.setVisible(can_repay and len(charges) > 1)
+        for i, (row, _, _) in enumerate(self.rows):
+            row.setVisible(i < len(charges))
+        self.repay_all.setVisible(can_repay)
+        if can_repay and outstanding is not None:
+            self.repay_all.setText(tr("owed.repay_all", lang, amount=yuan(outstanding, lang)))
+
+    def clear(self) -> None:
+        self._charges = []
+        self.title.setText("")
+        self.total.setText("")
+        for _, label, _ in self.rows:
+            label.setText("")

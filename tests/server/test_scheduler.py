@@ -16,10 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from server_stub import scheduler
 from server_stub.clock import from_datetime
+from server_stub.config import ConfigError, ScheduleSection, ServerConfig, load_config
+from server_stub.db import Database, audit_log, job_leases
 from tests.server.live import Device, Server, admin, free_port, write_config
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
@@ -130,3 +132,86 @@ def test_the_daily_export_is_due_at_its_local_time_the_next_day_across_midnight(
     assert at(evening) == from_datetime(dt.datetime(2026, 12, 4, 1, 30, tzinfo=ZONE))
     exactly = from_datetime(dt.datetime(2026, 12, 4, 1, 30, tzinfo=ZONE))
     assert at(exactly) == from_datetime(dt.datetime(2026, 12, 5, 1, 30, tzinfo=ZONE))
+
+
+class Counting:
+    """A job that counts its runs; ``fail`` makes the next run raise."""
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+        self.fail = False
+
+    def __call__(self, now: int, _cursor: str | None) -> scheduler.Outcome:
+        if self.fail:
+            self.fail = False
+            raise OSError("disk full")
+        self.runs.append(now)
+        return scheduler.Outcome({"n": len(self.runs)})
+
+
+def lease_world(tmp_path: Path) -> tuple[Database, ServerConfig, Counting, list[int]]:
+    config = ServerConfig(schedule=ScheduleSection(lease_s=60))
+    db = Database(f"sqlite:///{tmp_path / 'leases.db'}")
+    db.create_schema()
+    return db, config, Counting(), [1_000_000]
+
+
+def test_a_dead_holders_job_is_taken_over_after_its_lease_and_its_late_finish_is_ignored(
+        tmp_path: Path):
+    db, config, job, clock = lease_world(tmp_path)
+    jobs = [scheduler.Job("count", job, lambda now: now + 3_600_000)]
+    a, b = (scheduler.Scheduler(db, config, jobs, holder=name, clock=lambda: clock[0])
+            for name in ("a", "b"))
+    try:
+        a._ensure_rows()
+        b._ensure_rows()
+        taken = a._take(jobs[0], clock[0])  # a takes the job ... and dies before finishing
+        assert taken is not None
+        clock[0] += 30_000
+        assert b.tick() == []  # a's lease still holds
+        clock[0] += 31_000
+        assert b.tick() == ["count"] and len(job.runs) == 1  # taken over once the lease ended
+        a._finish(jobs[0], taken[0], clock[0] - 61_000, scheduler.Outcome({"late": True}), None)
+        with db.read() as conn:
+            row = conn.execute(select(job_leases)).one()
+        assert (row.runs, row.holder, json.loads(row.last_result)) == (1, None, {"n": 1})
+        assert a.tick() == b.tick() == []  # not due again for an hour
+        clock[0] += 3_600_000
+        assert a.tick() == ["count"] and b.tick() == [] and len(job.runs) == 2
+    finally:
+        db.dispose()
+
+
+def test_a_failing_job_is_retried_soon_and_does_not_stop_the_others(tmp_path: Path):
+    db, config, job, clock = lease_world(tmp_path)
+    other = Counting()
+    jobs = [scheduler.Job("count", job, lambda now: now + 3_600_000),
+            scheduler.Job("other", other, lambda now: now + 3_600_000)]
+    runner = scheduler.Scheduler(db, config, jobs, holder="a", clock=lambda: clock[0])
+    try:
+        runner._ensure_rows()
+        job.fail = True
+        assert runner.tick() == ["count", "other"]
+        assert (len(job.runs), len(other.runs)) == (0, 1)
+        clock[0] += scheduler.RETRY_MS
+        assert runner.tick() == ["count"] and len(job.runs) == 1
+        with db.read() as conn:
+            failed = conn.execute(select(audit_log.c.details).where(
+                audit_log.c.action == "schedule.ran", audit_log.c.subject == "count")
+                .order_by(audit_log.c.seq)).scalars().all()
+        assert [json.loads(d)["ok"] for d in failed] == [False, True]
+        assert "disk full" in json.loads(failed[0])["result"]["error"]
+    finally:
+        db.dispose()
+
+
+def test_the_schedule_config_names_a_bad_key(tmp_path: Path):
+    for line, key in (('recon_export_at = "25:00"', "schedule.recon_export_at"),
+                      ("enabled = 1", "schedule.enabled"), ("tick_s = 0", "schedule.tick_s")):
+        path = tmp_path / "bad.toml"
+        path.write_text(f"[schedule]\n{line}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            load_config(path)
+    path.write_text('[reminders]\ngateway = "aliyun"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"reminders\.gateway"):
+        load_config(path)

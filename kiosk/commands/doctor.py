@@ -67,7 +67,8 @@ def _platform(config: KioskConfig) -> Finding:
     corrected = " — requests are signed with platform time; set the clock (NTP)" \
         if abs(offset) > window / 2 else ""
     return Finding(status, "platform", f"{client.base_url} accepts {config.site.kiosk_id} "
-                   f"({rtt_ms:.0f} ms); clock {offset:+.1f} s from platform time "
+                   f"(crypto profile {config.server.crypto_profile}, {rtt_ms:.0f} ms); "
+                   f"clock {offset:+.1f} s from platform time "
                    f"(window ±{window} s, warning past ±{window // 2} s){corrected}")
 
 

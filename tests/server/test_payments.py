@@ -393,6 +393,17 @@ def test_the_kiosk_flow_and_client_repay_end_to_end(owing: World):
     assert flow.view(now).repay_order.outstanding_fen == 0 and owing.outstanding() == 0
 
 
+def test_an_order_past_its_time_is_closed_at_the_provider_and_expires(owing: World):
+    owing.owe(1_100)
+    order = owing.open_order().json()
+    with sqlite3.connect(owing.server.db_file) as db:  # its time runs out (the clock moves)
+        db.execute("UPDATE repayment_orders SET expires_ms = ? WHERE order_id = ?",
+                   (int(time.time() * 1000) - 1, order["order_id"]))
+    assert owing.order(order["order_id"])["state"] == "expired"
+    assert owing.sim.pay(order["code_url"]).status_code == 400  # closed there too
+    assert owing.outstanding() == 1_100
+
+
 def test_an_unreachable_provider_opens_no_order(world: World):
     world.clear()
     world.owe(100)

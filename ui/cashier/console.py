@@ -1,8 +1,9 @@
 """The cashier console: behind a staff PIN, everything a cashier does when the kiosk cannot.
 
 A shell around one widget per tab — hand-off queue (live), look-up and charge, today's
-settlements, reconciliation, enrolment — with the result banner, the confirm dialog, the
-keyboard shortcuts (F2 take over, F3 look up, F9 charge) and locking: after ``idle_lock_s``
+settlements, reconciliation, enrolment, 亲情付 — with the result banner, the confirm dialog,
+the keyboard shortcuts (F2 take over, F3 look up, F4 亲情付, F9 charge) and locking: after
+``idle_lock_s``
 without a key or a click the console locks itself and forgets what it showed. Every
 platform call runs on the worker pool.
 """
@@ -30,27 +31,29 @@ from PySide6.QtWidgets import (
 from kiosk.backend import BackendError
 from kiosk.config import DEFAULT_TIMEZONE, CashierConfig
 from kiosk.counter.enrolment import FRAMES_NEEDED
+from kiosk.counter.family import Payer
 from kiosk.counter.pin import PinGate
 from kiosk.counter.service import CashierService, Handoff
 from kiosk.i18n import tr
 from kiosk.protocol.schemas import PendingBills
 from kiosk.recognition.engine import FaceEngine
 from ui.cashier.enrolment import EnrolmentPanel, FrameFeed
+from ui.cashier.family_tab import FamilyTab
 from ui.cashier.lookup_tab import LookupTab
 from ui.cashier.queue_tab import QueueTab
 from ui.cashier.recon_tab import ReconTab
 from ui.cashier.style import stylesheet
 from ui.cashier.today_tab import TodayTab
 from ui.cashier.widgets import Banner, ConfirmDialog, button
-from ui.cashier.words import say
+from ui.cashier.words import say, staff_error
 from ui.worker import Worker
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
-QUEUE, LOOKUP, TODAY, RECON, ENROL = range(5)
+QUEUE, LOOKUP, TODAY, RECON, ENROL, FAMILY = range(6)
 TAB_KEYS = ("cashier.tab_queue", "cashier.tab_lookup", "cashier.tab_today",
-            "cashier.tab_recon", "cashier.tab_enrol")
+            "cashier.tab_recon", "cashier.tab_enrol", "counter.tab_family")
 
 
 class PinPage(QWidget):
@@ -127,9 +130,12 @@ class CashierConsole(QWidget):
         self.enrolment = EnrolmentPanel(service, self.worker, engine, camera,
                                         camera_refusal=camera_refusal, needed=enrol_frames,
                                         zone=zone)
-        for tab in (self.queue, self.lookup, self.today_tab, self.recon, self.enrolment):
+        self.family = FamilyTab(self)
+        for tab in (self.queue, self.lookup, self.today_tab, self.recon, self.enrolment,
+                    self.family):
             self.tabs.addTab(tab, "")
         self.queue.taken.connect(self._taken)
+        self.family.settle_for.connect(self._settle_for)
         self.lookup.patient_changed.connect(self._patient_changed)
         self.today_tab.reversed.connect(lambda _: self.lookup.reload())
         self._shortcuts()
@@ -142,7 +148,7 @@ class CashierConsole(QWidget):
 
     def _shortcuts(self) -> None:
         for keys, action in (("F2", self.queue.take_over), ("F3", self._focus_lookup),
-                             ("F9", self._charge_key)):
+                             ("F4", self._focus_family), ("F9", self._charge_key)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)
@@ -151,6 +157,10 @@ class CashierConsole(QWidget):
         if self.unlocked:
             self.tabs.setCurrentIndex(LOOKUP)
             self.lookup.key.setFocus()
+
+    def _focus_family(self) -> None:
+        if self.unlocked:
+            self.tabs.setCurrentIndex(FAMILY)
 
     def _charge_key(self) -> None:
         if self.unlocked:
@@ -164,8 +174,8 @@ class CashierConsole(QWidget):
         self.lock_button.setText(tr("cashier.lock", lang))
         self.pin_page.retranslate(lang)
         for index, key in enumerate(TAB_KEYS):
-            self.tabs.setTabText(index, tr(key, lang))
-        for tab in (self.queue, self.lookup, self.today_tab, self.recon):
+            self.tabs.setTabText(index, say(key, lang))
+        for tab in (self.queue, self.lookup, self.today_tab, self.recon, self.family):
             tab.retranslate(lang)
         self.enrolment.retranslate(lang)
 
@@ -200,6 +210,7 @@ class CashierConsole(QWidget):
         self.lookup.clear()
         self.today_tab.clear()
         self.recon.clear()
+        self.family.clear()
         self.enrolment.reset()
         self.banner.show_text("")
         self.pin.clear()
@@ -226,7 +237,7 @@ class CashierConsole(QWidget):
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, BackendError):
-            message = f"{tr(exc.code, self.lang)} ({exc.code})"
+            message = f"{staff_error(exc.code, self.lang)} ({exc.code})"
         else:
             log.error("cashier.call_failed", extra={"error": type(exc).__name__})
             message = tr("generic.problem", self.lang)
@@ -268,10 +279,20 @@ class CashierConsole(QWidget):
         else:
             self.lookup.key.setFocus()
 
+    def _settle_for(self, patient_id: str, payer: object) -> None:
+        """亲情付: the dependant's bills in the look-up tab, charged naming the payer."""
+        assert isinstance(payer, Payer)
+        self.tabs.setCurrentIndex(LOOKUP)
+        self.lookup.open_patient(patient_id, payer)
+
     def _patient_changed(self, pending: object) -> None:
-        """The enrolment tab follows the patient looked up (kept while it stays the same)."""
+        """The enrolment and 亲情付 tabs follow the person at the desk (kept while it stays
+        the same): not a dependant a relative pays for, who is not there."""
         assert isinstance(pending, PendingBills)
+        if self.lookup.payer is not None:
+            return
         patient = pending.patient
+        self.family.set_person(patient)
         if patient.patient_id != self.enrolment.patient_id:
             self.enrolment.set_patient(patient.patient_id,
                                        f"{patient.name} {patient.national_id}")

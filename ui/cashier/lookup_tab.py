@@ -1,6 +1,8 @@
 """Look-up and charge: find the patient (card, e-voucher QR, id), see their credit, each
 bill's line items and the insurance split (quoted as soon as a bill is selected), then charge
 after a confirmation. Consent withdrawal sits apart, behind its own confirmation and reason.
+Opened from the 亲情付 tab for a dependant, the charge names the relative paying
+(``paid_by``) and says so everywhere; the dependant's own consent is not theirs to withdraw.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.backend import BackendError
 from kiosk.counter.charge import ChargeGuard
+from kiosk.counter.family import Payer
 from kiosk.counter.inputs import BadInput, lookup_key, withdrawal_reason
 from kiosk.counter.service import LookupBy
 from kiosk.i18n import label, tr, yuan
@@ -58,6 +61,8 @@ class LookupTab(QWidget):
         self.host = host
         self.pending: PendingBills | None = None
         self.quote: Quote | None = None
+        self.payer: Payer | None = None  # 亲情付: the relative at the desk paying
+        self.asked = 0  # look-ups asked for: a reload of an earlier one shows nothing
         self.guard = ChargeGuard()
         column = QVBoxLayout(self)
 
@@ -80,8 +85,13 @@ class LookupTab(QWidget):
         self.credit = QLabel()
         self.credit.setObjectName("credit")
         self.credit.setWordWrap(True)
+        self.paying = QLabel()
+        self.paying.setObjectName("paying_for")
+        self.paying.setProperty("role", "money")
+        self.paying.setWordWrap(True)
         column.addWidget(self.patient)
         column.addWidget(self.credit)
+        column.addWidget(self.paying)
 
         split = QSplitter()
         left, right = QWidget(), QWidget()
@@ -140,11 +150,11 @@ class LookupTab(QWidget):
         set_headers(self.items, ITEM_COLUMNS, lang)
 
     def clear(self) -> None:
-        self.pending = self.quote = None
+        self.pending = self.quote = self.payer = None
         self.guard.forget()
         for table in (self.bills, self.items):
             table.setRowCount(0)
-        for widget in (self.patient, self.credit, self.quote_text):
+        for widget in (self.patient, self.credit, self.paying, self.quote_text):
             widget.setText("")
         self.key.clear()
 
@@ -157,31 +167,44 @@ class LookupTab(QWidget):
             self.host.tell(tr("cashier.bad_key", self.host.lang, detail=str(exc)), "bad")
             return
         self.key.clear()  # a card number or voucher must not linger on screen
+        self.asked += 1
         self.host.run("lookup", lambda: self.host.service.lookup(by, key), self.show_patient)
 
-    def open_patient(self, patient_id: str) -> None:
-        """The patient a kiosk handed over, opened without typing."""
+    def open_patient(self, patient_id: str, payer: Payer | None = None) -> None:
+        """The patient a kiosk handed over, or a dependant the relative at the desk pays
+        for (``payer``), opened without typing."""
+        self.asked += 1
         self.host.run("lookup", lambda: self.host.service.lookup(LookupBy.PATIENT, patient_id),
-                      lambda pending: self.show_patient(pending, keep_banner=True))
+                      lambda pending: self.show_patient(pending, keep_banner=True,
+                                                        payer=payer))
 
     def reload(self) -> None:
         """After every action: credit available, outstanding and due date as they are now."""
         if self.pending is not None:
-            patient_id = self.pending.patient.patient_id
+            patient_id, payer, asked = self.pending.patient.patient_id, self.payer, self.asked
             self.host.run("reload", lambda: self.host.service.lookup(LookupBy.PATIENT,
                                                                      patient_id),
-                          lambda pending: self.show_patient(pending, keep_banner=True))
+                          lambda pending: self._reloaded(pending, payer, asked))
 
-    def show_patient(self, pending: object, keep_banner: bool = False) -> None:
+    def _reloaded(self, pending: object, payer: Payer | None, asked: int) -> None:
+        if asked == self.asked:  # nobody else was looked up meanwhile
+            self.show_patient(pending, keep_banner=True, payer=payer)
+
+    def show_patient(self, pending: object, keep_banner: bool = False,
+                     payer: Payer | None = None) -> None:
         assert isinstance(pending, PendingBills)
         same = self.pending is not None and \
             self.pending.patient.patient_id == pending.patient.patient_id
-        if not same:
+        if not same or payer != self.payer:
             self.guard.forget()
-        self.pending = pending
+        self.pending, self.payer = pending, payer
         lang = self.host.lang
         self.patient.setText(patient_line(pending.patient, lang))
         self.credit.setText(credit_line(pending.credit, self.host.zone, lang))
+        self.paying.setText(say("family.paying_for", lang, payer=patient_line(
+            payer.relative, lang), relation=label("relation", payer.relation.value, lang))
+            if payer else "")
+        self.withdraw_button.setEnabled(payer is None)  # the patient is not at the desk
         bills = self.open_bills()
         fill(self.bills, [[b.bill_id, local(b.created_at, self.host.zone, "%m-%d %H:%M"),
                            yuan(b.total_fen, lang), str(len(b.items))] for b in bills],
@@ -246,14 +269,20 @@ class LookupTab(QWidget):
         if self.guard.in_flight:
             self.host.tell(say("counter.charge_in_flight", lang), "warn")
             return
+        payer = self.payer
         request = SettleRequest(bill_id=quote.bill_id, patient_id=quote.patient_id,
                                 method=quote.method,
-                                expected_self_pay_fen=quote.layers.self_pay_fen)
+                                expected_self_pay_fen=quote.layers.self_pay_fen,
+                                paid_by=payer.patient_id if payer else None)
         split, pay = split_lines(quote, lang)
         text = say("counter.confirm_charge_text", lang,
                    patient=patient_line(pending.patient, lang), bill=quote.bill_id,
                    total=yuan(quote.total_fen, lang), split=split, pay=pay,
                    method=label("method", quote.method.value, lang))
+        if payer is not None:
+            text += "\n" + say("family.payer_line", lang,
+                                payer=patient_line(payer.relative, lang),
+                                relation=label("relation", payer.relation.value, lang))
         if self.guard.retry_pending:
             text += "\n" + say("counter.confirm_retry", lang)
         self.host.confirm(say("counter.confirm_charge", lang), text,

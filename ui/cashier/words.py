@@ -176,6 +176,85 @@ CONSOLE: dict[str, tuple[str, str]] = {
     "counter.withdraw": ("撤回刷脸授权…", "Withdraw face consent…"),
     "counter.reverse": ("撤销结算…", "Reverse…"),
     "counter.consent_date": ("授权日期：{date}", "Consent date: {date}"),
+    # --- 亲情付 (family pay) -----------------------------------------------------------
+    "counter.tab_family": ("亲情付", "Family pay"),
+    "family.at_desk": ("在窗口的人：{patient}", "At the desk: {patient}"),
+    "family.need_patient": ("请先在“查询与收费”中查询在窗口的人",
+                            "Look up the person at the desk first (Look up & settle)"),
+    "family.relatives_title": ("本人授权的代付亲属", "Relatives this patient lets pay"),
+    "family.col_relative": ("亲属", "Relative"),
+    "family.col_relation": ("关系", "Relation"),
+    "family.col_version": ("授权书版本", "Consent version"),
+    "family.col_since": ("授权时间", "Authorised"),
+    "family.col_state": ("状态", "State"),
+    "family.state_standing": ("有效", "Standing"),
+    "family.state_withdrawn": ("已撤回（{date}）", "Withdrawn ({date})"),
+    "family.withdraw": ("撤回代付授权…", "Withdraw authorisation…"),
+    "family.need_standing": ("请先选择一条有效的授权", "Select a standing authorisation first"),
+    "family.confirm_withdraw": ("确认撤回亲情付授权", "Confirm withdrawal of family pay"),
+    "family.confirm_withdraw_text": ("{patient}\n撤回 {relative}（{relation}）的代付授权，"
+                                     "立即生效：该亲属不能再为本人结算或还款。",
+                                     "{patient}\nWithdraw the authorisation of {relative} "
+                                     "({relation}); it ends at once: they can no longer settle "
+                                     "or repay for this patient."),
+    "family.withdrawn": ("已撤回 {relative} 的代付授权", "{relative} may no longer pay"),
+    "family.add_title": ("新增代付亲属（亲属须为本院先看病后付费用户）",
+                         "Authorise a relative (a credit user of this hospital)"),
+    "family.find": ("查找亲属", "Find relative"),
+    "family.found": ("亲属：{relative}", "Relative: {relative}"),
+    "family.relation": ("是患者的", "is the patient's"),
+    "family.authorise": ("患者同意，授权…", "Patient agrees: authorise…"),
+    "family.need_relative": ("请先查找要授权的亲属", "Find the relative first"),
+    "family.need_ack": ("请先请患者本人阅读授权书并勾选同意",
+                        "The patient must read the consent and tick it first"),
+    "family.confirm_authorise": ("确认亲情付授权", "Confirm family pay"),
+    "family.confirm_authorise_text": ("{patient}\n授权 {relative}（{relation}）为本人代付。\n"
+                                      "授权书版本 {version}，同意日期 {date}。",
+                                      "{patient}\nlets {relative} ({relation}) pay for them.\n"
+                                      "Consent version {version}, agreed on {date}."),
+    "family.authorised": ("已授权 {relative}（{relation}）代付",
+                          "{relative} ({relation}) may now pay"),
+    "family.dependants_title": ("在窗口的人可为以下患者代付", "The person at the desk may pay for"),
+    "family.col_dependant": ("患者", "Patient"),
+    "family.col_payer_is": ("代付人是其", "Payer is their"),
+    "family.col_outstanding": ("待还", "Outstanding"),
+    "family.col_available": ("可用额度", "Available"),
+    "family.no_dependants": ("没有人授权在窗口的人代付", "Nobody lets the person at the desk pay"),
+    "family.settle_for": ("代为结算账单", "Settle their bill"),
+    "family.amount": ("还款金额（元）", "Amount (yuan)"),
+    "family.repay": ("代为还款…", "Repay for them…"),
+    "family.need_dependant": ("请先选择要代付的患者", "Select the patient to pay for first"),
+    "family.bad_amount": ("金额不对：{detail}", "That amount is not valid: {detail}"),
+    "family.confirm_repay": ("确认代为还款", "Confirm repayment"),
+    "family.confirm_repay_text": ("{payer} 为 {patient}（代付人是其{relation}）还款 {amount}"
+                                  "\n方式：{method}；还款后待还 {left}",
+                                  "{payer} repays {amount} for {patient} (payer is their "
+                                  "{relation})\nMethod: {method}; outstanding after: {left}"),
+    "family.repaid": ("已为 {patient} 还款 {amount}，还需还 {left}",
+                      "Repaid {amount} for {patient}; {left} still owed"),
+    "family.repay_unconfirmed": ("还款结果未确认：再次确认将查询同一笔，不会重复入账",
+                                 "Repayment unconfirmed: confirming again asks about the same "
+                                 "one and never records it twice"),
+    "family.paying_for": ("亲情付：{payer}（患者的{relation}）代付，记入患者本人的信用账户",
+                          "Family pay: {payer} (the patient's {relation}) pays, on the "
+                          "patient's credit"),
+    "family.payer_line": ("代付人：{payer}（患者的{relation}）",
+                          "Paid by: {payer} (the patient's {relation})"),
+    "credit_status.active": ("正常", "Active"),
+    "credit_status.suspended": ("已暂停（逾期）", "Suspended (overdue)"),
+    "credit_status.blacklisted": ("已停用", "Blocked"),
+    "repay_method.cash": ("现金", "Cash"),
+    "repay_method.card": ("银行卡", "Bank card"),
+    "repay_method.transfer": ("转账", "Transfer"),
+    # the platform's refusals in staff words (the kiosk's patient words are kiosk.i18n's)
+    "staff_error.family.not_authorised": (
+        "该亲属没有这位患者的有效代付授权（从未授权或已撤回），不能代付",
+        "This relative holds no standing authorisation from this patient (never given, or "
+        "withdrawn): they cannot pay for them"),
+    "staff_error.family.self": ("不能把患者本人登记为自己的代付亲属",
+                                "The patient cannot be their own paying relative"),
+    "staff_error.patient.not_found": ("查无此人：请核对卡号、电子凭证或患者编号",
+                                      "No such patient: check the card, e-voucher or id"),
     "enrol.face_ok": ("人脸清晰，可以开始采集", "Face is clear: ready to capture"),
     "enrol.simulated_camera": ("这是模拟摄像头，不能登记真人（仅演示模式可用）",
                                "this is a simulated camera: it cannot enrol a real person "
@@ -192,6 +271,13 @@ def say(key: str, lang: str = "zh", **params: object) -> str:
     zh, en = WORDS[key]
     text = en if lang == "en" else zh
     return text.format(**params) if params else text
+
+
+def staff_error(code: str, lang: str = "zh") -> str:
+    """A platform refusal as the cashier should read it: staff words where the patient's
+    would mislead ("please ask at the cashier"), else the shared text."""
+    key = f"staff_error.{code}"
+    return say(key if key in CONSOLE else code, lang)
 
 
 def staff_key(reason: str) -> str:

@@ -299,6 +299,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "请到人工窗口缴费。",
                               "This is more than your credit allows, with any card or QR too. "
                               "Please pay at the cashier."),
+    "auth.identification_expired": ("确认身份已超时，请重新刷脸、刷卡或扫码。",
+                                    "That took too long: please identify yourself again."),
     "credit.user_suspended": ("您的信用就医已暂停（可能有到期未还的费用），请到人工窗口办理。",
                               "Your credit pay is paused (perhaps an overdue amount). Please "
                               "see the cashier."),
@@ -489,6 +491,7 @@ SYSTEM_FAULTS = (
     "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
     "auth.operator_token", "server.storage", "auth.device_locked", "auth.rate_limited",
+    "auth.identification_required",  # the kiosk always identifies first: a fault if not
     "his.bill_conflict", "his.bill_settled",  # the hospital system's: never a kiosk's
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from cryptography.exceptions import InvalidTag
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from kiosk.errors import KioskError
 from kiosk.protocol.crypto_profile import DEFAULT_PROFILE, CryptoProfile, get_profile
 from kiosk.recognition.gallery import Gallery

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 import tomlkit
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from kiosk.client import PlatformClient
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, KioskError

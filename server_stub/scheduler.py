@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from server_stub import audit, idempotency, ledger, nonces, recon, reminders
 from server_stub.clock import from_datetime, local_day, now_ms
 from server_stub.config import ServerConfig

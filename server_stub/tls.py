@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from kiosk.protocol.transport import certificate_fingerprint, is_loopback
 from server_stub.config import ConfigError, ServerSection
 

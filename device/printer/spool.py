@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from device.errors import ReceiptError, ReceiptNotFound
 from device.printer.receipt import SETTLEMENT_ID, Receipt
 

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from kiosk.errors import ModelDigestMismatch, ModelInstallError
 from kiosk.recognition.convert import convert_file
 from kiosk.recognition.manifest import PackManifest

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from device.atomic import atomic_write
+from common.atomic import atomic_write
 from kiosk.errors import ModelDigestMismatch, ModelMissing
 from kiosk.recognition.manifest import ModelFile, PackManifest
 

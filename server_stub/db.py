@@ -390,6 +390,16 @@ reported_anchors = Table(  # audit heads devices reported through POST /v1/recon
     Column("reported_ms", BigInteger, nullable=False),
 )
 
+device_guard = Table(  # PostgreSQL's brute-force counters (server_stub/guard.py)
+    "device_guard", metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("window_ms", BigInteger, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("fail_window_ms", BigInteger, nullable=False),
+    Column("failures", BigInteger, nullable=False),
+    Column("locked_until_ms", BigInteger, nullable=False),
+)
+
 counters = Table(
     "counters", metadata,
     Column("name", String(32), primary_key=True),

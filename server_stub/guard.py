@@ -1,15 +1,17 @@
 """Per-device brute-force guard: a request-rate limit and a failed-authentication lockout.
 
-Both are counted per registered device (the ``keyid`` a request names), in an SQLite file
-of their own beside the database (``<db>.guard.sqlite``, WAL), so every worker process of a
-platform running several sees the same counts and a restart does not wipe a lockout. One
-short autocommit upsert per signed request; a failure adds one more.
+Both are counted per registered device (the ``keyid`` a request names), where every worker
+process and platform host sees the same counts and a restart does not wipe a lockout: on
+SQLite in a file of their own beside the database (``<db>.guard.sqlite``, WAL, off the
+money writer), on PostgreSQL in the main database's ``device_guard`` table (several hosts
+share nothing else). One short autocommit upsert per signed request; a failure adds one
+more.
 
 Why not a library: ``limits`` (behind slowapi) keeps its counters in memory, Redis,
 Memcached, MongoDB or etcd. Memory is per process — with ``[server] workers = 4`` a device
 would get four times its limit and a lockout on one worker only — and the platform has none
 of the others: its only shared state is SQLite. A fixed-window counter in one table is a
-few lines, and that is all this needs.
+few lines, and that is all this needs (the same statements on both engines).
 
 Keyids that name no device are not counted (a stranger could otherwise grow the table
 without bound); their requests fail at the key lookup anyway.
@@ -20,6 +22,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from typing import Any
+
+from sqlalchemy import Engine, text
 
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub.config import SecuritySection
@@ -35,37 +40,59 @@ COUNTED = frozenset({ErrorCode.BAD_SIGNATURE, ErrorCode.COMPONENT_MISSING,
                      ErrorCode.CRYPTO_PROFILE_MISMATCH})
 
 _ADMIT = """
-INSERT INTO guard (device_id, window_ms, requests, fail_window_ms, failures, locked_until_ms)
+INSERT INTO {table} (device_id, window_ms, requests, fail_window_ms, failures, locked_until_ms)
 VALUES (:device, :window, 1, 0, 0, 0)
 ON CONFLICT (device_id) DO UPDATE SET
-  requests = CASE WHEN window_ms = :window THEN requests + 1 ELSE 1 END,
+  requests = CASE WHEN {table}.window_ms = :window THEN {table}.requests + 1 ELSE 1 END,
   window_ms = :window
 RETURNING requests, locked_until_ms
 """
 _FAIL = """
-UPDATE guard SET
+UPDATE {table} SET
   failures = CASE WHEN fail_window_ms > :now - :window_ms THEN failures + 1 ELSE 1 END,
   fail_window_ms = CASE WHEN fail_window_ms > :now - :window_ms THEN fail_window_ms ELSE :now END
 WHERE device_id = :device
 RETURNING failures
 """
-_LOCK = "UPDATE guard SET locked_until_ms = :until, failures = 0 WHERE device_id = :device"
+_LOCK = "UPDATE {table} SET locked_until_ms = :until, failures = 0 WHERE device_id = :device"
+_PURGE = ("DELETE FROM {table} WHERE window_ms < :window AND locked_until_ms < :now AND "
+          "fail_window_ms < :failed_before")
 
 
 class DeviceGuard:
     """Counts one device's requests and failures (module docstring); blocking calls, for a
     worker thread."""
 
-    def __init__(self, path: str, security: SecuritySection) -> None:
+    def __init__(self, path: str | None, security: SecuritySection,
+                 engine: Engine | None = None) -> None:
+        """``path``: the SQLite file; or ``engine``: PostgreSQL's (``device_guard``)."""
         self.path = path
         self.security = security
+        self._engine = engine
         self._local = threading.local()
         self._next_purge_ms = 0
-        self._connection().executescript(
-            "CREATE TABLE IF NOT EXISTS guard (device_id TEXT PRIMARY KEY, "
-            "window_ms INTEGER NOT NULL, requests INTEGER NOT NULL, "
-            "fail_window_ms INTEGER NOT NULL, failures INTEGER NOT NULL, "
-            "locked_until_ms INTEGER NOT NULL) WITHOUT ROWID;")
+        table = "device_guard" if engine is not None else "guard"
+        self._sql: dict[str, Any] = {
+            name: text(sql.format(table=table)) if engine is not None else sql.format(table=table)
+            for name, sql in (("admit", _ADMIT), ("fail", _FAIL), ("lock", _LOCK),
+                              ("purge", _PURGE))}
+        if engine is None:
+            self._connection().executescript(
+                "CREATE TABLE IF NOT EXISTS guard (device_id TEXT PRIMARY KEY, "
+                "window_ms INTEGER NOT NULL, requests INTEGER NOT NULL, "
+                "fail_window_ms INTEGER NOT NULL, failures INTEGER NOT NULL, "
+                "locked_until_ms INTEGER NOT NULL) WITHOUT ROWID;")
+
+    def _run(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """One statement in its own transaction; its first row, if it returns any."""
+        if self._engine is not None:
+            with self._engine.begin() as conn:
+                result = conn.execute(self._sql[name], params)
+                row = result.first() if result.returns_rows else None
+            return tuple(row) if row is not None else None
+        found: tuple[Any, ...] | None = self._connection().execute(
+            self._sql[name], params).fetchone()
+        return found
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -79,9 +106,9 @@ class DeviceGuard:
     def admit(self, device_id: str, now: int) -> None:
         """Count this request; DEVICE_LOCKED while locked out, RATE_LIMITED over the rate."""
         window = now - now % RATE_WINDOW_MS
-        conn = self._connection()
-        requests, locked_until = conn.execute(_ADMIT, {"device": device_id,
-                                                       "window": window}).fetchone()
+        admitted = self._run("admit", {"device": device_id, "window": window})
+        assert admitted is not None
+        requests, locked_until = admitted
         if locked_until > now:
             wait = -(-(locked_until - now) // 1000)
             raise ProtocolError(ErrorCode.DEVICE_LOCKED, "too many failed authentications "
@@ -92,20 +119,17 @@ class DeviceGuard:
                                 retry_after_s=wait)
         if now >= self._next_purge_ms:
             self._next_purge_ms = now + PURGE_EVERY_MS
-            conn.execute("DELETE FROM guard WHERE window_ms < ? AND locked_until_ms < ? AND "
-                         "fail_window_ms < ?", (window - RATE_WINDOW_MS, now,
-                                                now - self.security.lockout_window_s * 1000))
+            self._run("purge", {"window": window - RATE_WINDOW_MS, "now": now,
+                                "failed_before": now - self.security.lockout_window_s * 1000})
 
     def failed(self, device_id: str, now: int) -> bool:
         """Count a failed authentication; True when it started a lockout."""
-        conn = self._connection()
-        row = conn.execute(_FAIL, {"device": device_id, "now": now,
-                                   "window_ms": self.security.lockout_window_s * 1000}
-                           ).fetchone()
+        row = self._run("fail", {"device": device_id, "now": now,
+                                 "window_ms": self.security.lockout_window_s * 1000})
         if row is None or row[0] < self.security.lockout_failures:
             return False
-        conn.execute(_LOCK, {"device": device_id,
-                             "until": now + self.security.lockout_s * 1000})
+        self._run("lock", {"device": device_id,
+                           "until": now + self.security.lockout_s * 1000})
         log.warning("device locked out", extra={"device_id": device_id,
                                                 "lockout_s": self.security.lockout_s})
         return True

@@ -51,7 +51,8 @@ class Platform:
         self.read_nonces = (nonces.NonceStore(f"{database}.nonces.sqlite", self.db)
                             if on_file else None)
         self.guard = (guard.DeviceGuard(f"{database}.guard.sqlite", config.security)
-                      if on_file else None)
+                      if on_file else None if self.db.is_sqlite
+                      else guard.DeviceGuard(None, config.security, self.db.engine))
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
         self._devices: dict[str, Device] = {}

@@ -21,8 +21,8 @@ CONFIG = (f"workers = 2\n[security]\nrate_limit_per_minute = {LIMIT}\n"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("guard"), CONFIG)
+def server(tmp_path_factory: pytest.TempPathFactory, db_url: str | None) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("guard"), CONFIG, db_url=db_url)
     yield running
     running.stop()
 
@@ -44,10 +44,9 @@ def test_a_device_over_its_rate_is_told_to_wait_and_others_are_not(server: Serve
     wait = first.json()["error"]["details"]["retry_after_s"]
     assert 1 <= wait <= 60 and first.headers["Retry-After"] == str(wait)
     assert other.get("/v1/handoffs").status_code == 200  # another device is not slowed
-    with sqlite3.connect(server.db_file) as db:
-        audited = db.execute("select count(*) from audit_log where details like "
-                             "'%auth.rate_limited%'").fetchone()[0]
-    assert audited == 0  # the flood does not reach the money writer
+    audited = server.sql("select count(*) from audit_log where details like "
+                         "'%auth.rate_limited%'")
+    assert audited == [(0,)]  # the flood does not reach the money writer
 
 
 def test_failed_authentications_lock_one_device_out(server: Server):
@@ -64,21 +63,24 @@ def test_failed_authentications_lock_one_device_out(server: Server):
     assert bystander.get("/v1/gallery?pack=p").status_code == 200
     verify = json.loads(server.admin("audit", "verify").stdout)
     assert verify["ok"]
-    with sqlite3.connect(server.db_file) as db:
-        locks = db.execute("select subject from audit_log where action = 'device.locked'"
-                           ).fetchall()
+    locks = server.sql("select subject from audit_log where action = 'device.locked'")
     assert locks == [(victim.device_id,)]
 
 
-def test_unknown_keyids_are_not_counted(server: Server):
+def test_unknown_keyids_are_not_counted(server: Server, db_url: str | None):
     stranger = requests.Session()
     stranger.auth = DeviceSigner("dev_ffffffffffffffff", generate_private_key())
     for _ in range(FAILURES + 1):
         reply = stranger.get(f"{server.base}/v1/gallery?pack=p", timeout=10)
         assert error_code(reply) == "auth.unknown_key"
-    with sqlite3.connect(f"{server.db_file}.guard.sqlite") as db:
-        assert db.execute("select count(*) from guard where device_id = ?",
-                          ("dev_ffffffffffffffff",)).fetchone()[0] == 0
+    if db_url is not None:  # PostgreSQL: the main database's table
+        counted = server.sql("select count(*) from device_guard where device_id = :d",
+                             d="dev_ffffffffffffffff")
+    else:
+        with sqlite3.connect(f"{server.db_file}.guard.sqlite") as db:
+            counted = db.execute("select count(*) from guard where device_id = ?",
+                                 ("dev_ffffffffffffffff",)).fetchall()
+    assert counted == [(0,)]
 
 
 def test_a_kiosk_with_a_drifting_clock_is_not_locked_out(server: Server):

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from server_stub.clock import from_datetime, to_datetime
-from server_stub.config import PaymentsSection
+from server_stub.config import ConfigError, PaymentsSection
 from server_stub.payments.provider import (
     NotificationRejected,
     Payment,
@@ -58,9 +58,14 @@ class SimulatedProvider:
 
     @classmethod
     def from_config(cls, config: PaymentsSection) -> SimulatedProvider:
-        token = Path(config.merchant_token_file).read_text(encoding="ascii").strip()
-        verifier = NotificationVerifier.load(config.provider_cert_file, config.api_v3_key_file,
-                                             config.notification_max_age_s)
+        """A missing or unreadable credential is a set-up error naming the file."""
+        try:
+            token = Path(config.merchant_token_file).read_text(encoding="ascii").strip()
+            verifier = NotificationVerifier.load(config.provider_cert_file,
+                                                 config.api_v3_key_file,
+                                                 config.notification_max_age_s)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"[payments] provider 'simulated': {exc}") from exc
         return cls(config.api_base, config.merchant_id, token, verifier, config.timeout_s)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import State
 from kiosk.flow.owed import POLL_S
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
+from server_stub.config import ConfigError, PaymentsSection, load_config
+from server_stub.payments.provider import make_provider
 from server_stub.payments.v3 import ProviderSigner, encrypt_resource, make_provider_identity
 from tests.server.live import Device, Server, admin, error_code, free_port, make_bill, write_config
 from tests.server.paysim import PaySim, start_paysim
@@ -411,3 +414,15 @@ def test_an_unreachable_provider_opens_no_order(world: World):
     reply = world.open_order()
     assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
     assert world.outstanding() == 100
+
+
+def test_the_provider_seam_is_checked_at_start(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[payments]\nprovider = "wechat"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"payments\.provider"):
+        load_config(bad)
+    missing = tmp_path / "missing.toml"
+    missing.write_text('[payments]\nprovider = "simulated"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"merchant\.token"):
+        make_provider(load_config(missing).payments)
+    assert make_provider(PaymentsSection()) is None  # the default: no repayment at kiosks

@@ -49,14 +49,14 @@ from kiosk.protocol.schemas import (
     RepayRequest,
 )
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
-from ui.cashier.words import local, patient_line, say
+from ui.cashier.words import local, patient_line, person_short, say
 
 log = logging.getLogger(__name__)
 
 RELATIVE_COLUMNS = ("family.col_relative", "family.col_relation", "family.col_version",
                     "family.col_since", "family.col_state")
 DEPENDANT_COLUMNS = ("family.col_dependant", "family.col_payer_is", "family.col_outstanding",
-                     "family.col_available", "counter.col_status")
+                     "family.col_available")
 
 
 def _section(name: str) -> QLabel:
@@ -73,6 +73,15 @@ def _fill_combo(combo: QComboBox, items: list[tuple[object, str]]) -> None:
     for value, text in items:
         combo.addItem(text, value)
     combo.setCurrentIndex(max(0, current))
+
+
+def _available(dependant: Dependant, lang: str) -> str:
+    """The credit left, and why it cannot be used when it cannot (a repayment still can)."""
+    credit = dependant.credit
+    available = yuan(credit.available_fen, lang)
+    if credit.status.value == "active":
+        return available
+    return f"{available} · {say(f'credit_status.{credit.status.value}', lang)}"
 
 
 class FamilyTab(QWidget):
@@ -98,7 +107,8 @@ class FamilyTab(QWidget):
         theirs.setContentsMargins(0, 0, 0, 0)
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([1, 1])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         column.addWidget(split, 1)
 
         self.relatives_title = _section("relatives_title")
@@ -249,16 +259,15 @@ class FamilyTab(QWidget):
         self.family = family
         lang, zone = self.host.lang, self.host.zone
         fill(self.relatives, [[
-            patient_line(a.relative, lang), label("relation", a.relation.value, lang),
-            a.consent_version, local(a.authorised_at, zone, "%Y-%m-%d %H:%M"),
+            person_short(a.relative, lang), label("relation", a.relation.value, lang),
+            a.consent_version, local(a.authorised_at, zone, "%Y-%m-%d"),
             say("family.state_standing", lang) if standing(a) else
             say("family.state_withdrawn", lang, date=local(a.withdrawn_at, zone, "%Y-%m-%d"))
             if a.withdrawn_at else ""] for a in family.relatives],
             [a.relative.patient_id for a in family.relatives])
         fill(self.dependants, [[
-            patient_line(d.patient, lang), label("relation", d.relation.value, lang),
-            yuan(d.credit.outstanding_fen, lang), yuan(d.credit.available_fen, lang),
-            say(f"credit_status.{d.credit.status.value}", lang)] for d in family.dependants],
+            person_short(d.patient, lang), label("relation", d.relation.value, lang),
+            yuan(d.credit.outstanding_fen, lang), _available(d, lang)] for d in family.dependants],
             [d.patient.patient_id for d in family.dependants])
         if family.dependants and not selected_key(self.dependants):
             self.dependants.selectRow(0)

@@ -1,6 +1,7 @@
 """Screenshots of every console tab (``python -m ui screenshots --cashier``), against a real
 demo platform started for the purpose: a kiosk hands three sessions over, a cash payment is
-taken, and the console shows what a cashier would see at 1280×1024 and 1920×1080."""
+taken, two 亲情付 authorisations are recorded, and the console shows what a cashier would see
+at 1280×1024 and 1920×1080."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
+from kiosk.counter.family import CONSENT_VERSION
 from kiosk.counter.pin import PinGate, hash_pin
 from kiosk.counter.platform import PlatformCashierService
 from kiosk.counter.service import LookupBy
 from kiosk.demo.platform import Platform, make_platform
-from kiosk.protocol.schemas import PaymentMethod, SettleRequest
+from kiosk.protocol.schemas import (
+    AuthoriseRelativeRequest,
+    Consent,
+    PaymentMethod,
+    Relation,
+    SettleRequest,
+)
 from kiosk.provisioning import connect
 from kiosk.settlement.outbox import Outbox
-from ui.cashier.console import ENROL, LOOKUP, QUEUE, RECON, TODAY, CashierConsole
+from ui.cashier.console import ENROL, FAMILY, LOOKUP, QUEUE, RECON, TODAY, CashierConsole
 from ui.screenshots import pump, wait_until
 
 SIZES = {"1280x1024": (1280, 1024), "1920x1080": (1920, 1080)}
@@ -53,6 +61,11 @@ def _write(platform: Platform, tmp: Path, out_dir: Path, sizes: list[str]) -> li
     service = PlatformCashierService(counter, Outbox(tmp / "counter-outbox.db"))
     service.settle(SettleRequest(bill_id="B1006-1", patient_id="P1006",
                                  method=PaymentMethod.CASH), uuid.uuid4().hex)
+    consent = Consent(text_version=CONSENT_VERSION, consented_at=dt.datetime.now(dt.UTC))
+    for patient, relative, relation in (("P1005", "P1001", Relation.CHILD),
+                                        ("P1001", "P1004", Relation.SPOUSE)):
+        counter.authorise_relative(patient, AuthoriseRelativeRequest(
+            relative_id=relative, relation=relation, consent=consent))
     day = dt.date.fromisoformat(counter.settlements_today().date)  # the platform's today
     console = CashierConsole(service, PinGate(hash_pin(PIN)), today=lambda: day)
     written = []
@@ -82,6 +95,15 @@ def _write(platform: Platform, tmp: Path, out_dir: Path, sizes: list[str]) -> li
             console.tabs.setCurrentIndex(ENROL)
             console.enrolment.ack.setChecked(True)
             written.append(_shot(console, out_dir / f"5-enrol-{size}.png"))
+            console.tabs.setCurrentIndex(FAMILY)  # P1001 at the desk, from the look-up
+            console.family.find_by.setCurrentIndex(list(LookupBy).index(LookupBy.PATIENT))
+            console.family.find_key.setText("P1003")
+            console.family.find()
+            wait_until(lambda: console.family.dependants.rowCount() > 0 and
+                       console.family.relatives.rowCount() > 0 and
+                       console.family.found is not None, 10_000)
+            console.family.ack.setChecked(True)
+            written.append(_shot(console, out_dir / f"6-family-{size}.png"))
             console.tabs.setCurrentIndex(QUEUE)
             console.lock()
     finally:

@@ -182,6 +182,7 @@ CONSOLE: dict[str, tuple[str, str]] = {
     "family.need_patient": ("请先在“查询与收费”中查询在窗口的人",
                             "Look up the person at the desk first (Look up & settle)"),
     "family.relatives_title": ("本人授权的代付亲属", "Relatives this patient lets pay"),
+    "family.person_short": ("{name}（证件尾号 {last4}）", "{name} (ID …{last4})"),
     "family.col_relative": ("亲属", "Relative"),
     "family.col_relation": ("关系", "Relation"),
     "family.col_version": ("授权书版本", "Consent version"),
@@ -240,7 +241,6 @@ CONSOLE: dict[str, tuple[str, str]] = {
                           "patient's credit"),
     "family.payer_line": ("代付人：{payer}（患者的{relation}）",
                           "Paid by: {payer} (the patient's {relation})"),
-    "credit_status.active": ("正常", "Active"),
     "credit_status.suspended": ("已暂停（逾期）", "Suspended (overdue)"),
     "credit_status.blacklisted": ("已停用", "Blocked"),
     "repay_method.cash": ("现金", "Cash"),
@@ -305,6 +305,11 @@ def local(at: datetime, zone: tzinfo, fmt: str) -> str:
 def patient_line(patient: MaskedPatient, lang: str) -> str:
     return say("counter.patient_line", lang, name=patient.name, id=patient.national_id,
                category=label("category", patient.category.value, lang))
+
+
+def person_short(patient: MaskedPatient, lang: str) -> str:
+    """Name and the id's last four: a table row of people, where a whole line would not fit."""
+    return say("family.person_short", lang, name=patient.name, last4=patient.national_id[-4:])
 
 
 def credit_line(credit: CreditState, zone: tzinfo, lang: str) -> str:

@@ -25,7 +25,7 @@ import secrets
 from typing import Any, ClassVar
 
 import gmssl_pyx
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -369,14 +369,15 @@ def profile_of_alg(alg: str) -> CryptoProfile | None:
     return next((p for p in PROFILES.values() if p.alg == alg), None)
 
 
-def profile_of_private_key_pem(data: bytes) -> CryptoProfile:
-    """Which profile a PEM private key file is for, without trusting it further."""
+def profile_of_private_key_pem(data: bytes) -> CryptoProfile | None:
+    """Which profile a PKCS#8 PEM private key file is for (None: neither)."""
     found = _PEM.search(data)
-    if found is not None:
-        try:
-            der = base64.b64decode(b"".join(found.group(1).split()))
-        except ValueError:
-            der = b""
-        if der.startswith(_SM2_PKCS8_HEAD):
+    if found is None:
+        return None
+    try:
+        if base64.b64decode(b"".join(found.group(1).split())).startswith(_SM2_PKCS8_HEAD):
             return GM
+        ED25519.load_private_key_pem(data)
+    except (ValueError, UnsupportedAlgorithm):
+        return None
     return ED25519

@@ -88,6 +88,10 @@ def load_private_key_pem(data: bytes, profile: str | CryptoProfile | None = None
     """The key in a PEM file; with ``profile``, a key of another profile is a ValueError
     saying which it is."""
     found = profile_of_private_key_pem(data)
+    if found is None:
+        raise ValueError("not an unencrypted PKCS#8 private key of either crypto profile "
+                         "(BEGIN PRIVATE KEY, as `openssl genpkey` writes; convert others "
+                         "with `openssl pkcs8 -topk8 -nocrypt`)")
     if profile is not None and found is not get_profile(profile):
         raise ValueError(f"this is an {found.key_kind} key (crypto profile {found.name!r}), "
                          f"but the crypto profile is {get_profile(profile).name!r}")

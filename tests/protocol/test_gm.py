@@ -187,6 +187,10 @@ def test_sm2_key_files_and_signatures_interoperate_with_openssl(tmp_path):
     loaded = load_private_key_pem(theirs.read_bytes(), "gm")
     r, s = decode_dss_signature((tmp_path / "theirs.sig").read_bytes())
     loaded.public_key().verify(r.to_bytes(32, "big") + s.to_bytes(32, "big"), b"signature base")
+    subprocess.run(["openssl", "ec", "-in", theirs, "-out", tmp_path / "sec1.pem"], check=True,
+                   capture_output=True)  # "BEGIN SM2 PRIVATE KEY": not PKCS#8
+    with pytest.raises(ValueError, match="openssl pkcs8 -topk8 -nocrypt"):
+        load_private_key_pem((tmp_path / "sec1.pem").read_bytes(), "gm")
 
 
 def test_key_files_of_the_other_profile_are_refused(tmp_path):

@@ -50,6 +50,12 @@ def reversal_reason(text: str) -> str:
         raise BadInput(_first_error(exc)) from None
 
 
+def repayment_reason(text: str) -> str:
+    """Asked when the platform requires one (a patient of another site: audited why this
+    counter took their money)."""
+    return reversal_reason(text)
+
+
 def withdrawal_reason(text: str) -> str:
     """Required at the counter (the wire allows none): a withdrawal is audited with why."""
     reason = text.strip()

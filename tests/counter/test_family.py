@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
+from kiosk.config import load_config
 from kiosk.counter.charge import ChargeGuard
 from kiosk.counter.family import (
     CONSENT_VERSION,
@@ -26,7 +27,7 @@ from kiosk.counter.family import (
     check_relative,
     standing,
 )
-from kiosk.counter.inputs import BadInput, amount_fen
+from kiosk.counter.inputs import BadInput, amount_fen, repayment_reason
 from kiosk.counter.platform import PlatformCashierService
 from kiosk.counter.service import LookupBy
 from kiosk.demo.platform import Platform, make_platform
@@ -39,7 +40,7 @@ from kiosk.protocol.schemas import (
     RepayRequest,
     SettleRequest,
 )
-from kiosk.provisioning import connect
+from kiosk.provisioning import connect, provision
 from kiosk.settlement.outbox import Outbox
 
 PATIENT, RELATIVE = "P1005", "P1001"  # an elder on poverty relief, and her son
@@ -157,6 +158,55 @@ def test_authorise_pay_for_and_withdraw(platform: Platform, service: PlatformCas
     renewed = family.authorise(PATIENT, RELATIVE, Relation.CHILD, datetime.now(UTC))
     assert standing(renewed) and renewed.authorised_at > made.authorised_at
     family.withdraw(PATIENT, RELATIVE)
+
+
+def other_site_debtor(platform: Platform, folder: Path) -> str:
+    """A patient of the group's other hospital only (a new site of this platform), who owes
+    there: a card settlement made by that site's own counter. Her id."""
+    site_b = json.loads(platform.admin("site", "create", "--code", "YK02",
+                                       "--name", "分院"))["site_id"]
+    token = json.loads(platform.admin("device", "token", "--site", site_b,
+                                      "--role", "counter"))["token"]
+    config = folder / "counter-b.toml"
+    config.write_text(f'[paths]\ndata_dir = "{folder / "counter-b"}"\n')
+    provision(platform.url, token, config, folder / "counter-b", name="counter-b")
+    elder = f"PB{uuid.uuid4().hex[:8].upper()}"
+    platform.admin("user", "enrol", "--patient-id", elder, "--name", "孙桂兰",
+                   "--national-id", "330184194501014321", "--phone", "13800004321",
+                   "--category", "resident", "--consent-version", "credit-face-v1")
+    made = json.loads(platform.admin("bill", "create", "--site", site_b, "--patient", elder,
+                                     "--visit", f"V{elder}", "--item", "exam:CT:1:30000"))
+    connect(load_config(config)).settle(SettleRequest(
+        bill_id=made["bill_id"], patient_id=elder, method=PaymentMethod.CARD),
+        uuid.uuid4().hex)
+    return elder
+
+
+def test_a_dependant_of_another_site_is_repaid_with_a_reason(
+        platform: Platform, service: PlatformCashierService, tmp_path: Path):
+    """An elder treated at the group's other hospital owes there; her son repays at this
+    counter: the platform wants to know why this counter takes her money."""
+    elder = other_site_debtor(platform, tmp_path)
+    family = service.family
+    family.authorise(elder, RELATIVE, Relation.CHILD, datetime.now(UTC))
+    [dependant] = [d for d in family.family(RELATIVE).dependants
+                   if d.patient.patient_id == elder]
+    owed = dependant.credit.outstanding_fen
+    assert owed > 100
+    request = RepayRequest(patient_id=elder, amount_fen=100, method=RepaymentMethod.CASH,
+                           paid_by=RELATIVE)
+    with pytest.raises(BackendError) as refused:
+        family.repay(request, uuid.uuid4().hex)
+    assert code_of(refused) == ErrorCode.REASON_REQUIRED and not refused.value.retryable
+    reason = repayment_reason("  子女在本院代还  ")
+    repaid = family.repay(request.model_copy(update={"reason": reason}), uuid.uuid4().hex)
+    assert repaid.credit.outstanding_fen == owed - 100
+    assert [d for d in audit(platform, "credit.repaid") if d["patient_id"] == elder] == [
+        {"patient_id": elder, "amount_fen": 100, "method": "cash", "reason": "子女在本院代还",
+         "paid_by": RELATIVE}]
+    with pytest.raises(BadInput):
+        repayment_reason("x")
+    family.withdraw(elder, RELATIVE)
 
 
 def test_what_cannot_be_done_says_why(service: PlatformCashierService):

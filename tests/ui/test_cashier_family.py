@@ -23,8 +23,10 @@ from kiosk.counter.platform import PlatformCashierService
 from kiosk.counter.service import LookupBy
 from kiosk.demo.platform import Platform
 from kiosk.i18n import label, tr, yuan
+from kiosk.protocol.schemas import AuthoriseRelativeRequest, Consent, Relation
 from kiosk.provisioning import connect
 from kiosk.settlement.outbox import Outbox
+from tests.counter.test_family import other_site_debtor
 from tests.ui.helpers import P1001, P1005, personal_left
 from ui.cashier.console import FAMILY, LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
@@ -228,3 +230,37 @@ def test_family_pay_at_the_counter(console: CashierConsole, desk: PlatformClient
     console.lock()
     assert personal_left(family, (MOTHER.name_masked, SON.name_masked, MOTHER.id_masked)) == []
     assert family.person is None and family.family is None
+
+
+def test_a_dependant_of_another_site_is_repaid_after_saying_why(
+        console: CashierConsole, desk: PlatformClient, platform: Platform, tmp_path: Path,
+        qtbot):
+    elder = other_site_debtor(platform, tmp_path)
+    desk.authorise_relative(elder, AuthoriseRelativeRequest(
+        relative_id=SON.patient_id, relation=Relation.CHILD, consent=Consent(
+            text_version=CONSENT_VERSION, consented_at=dt.datetime.now(dt.UTC))))
+    owed = desk.patient(elder).credit.outstanding_fen
+    look_up(console, qtbot, LookupBy.CARD, SON.card_no, SON.name_masked)
+    console.tabs.setCurrentIndex(FAMILY)
+    family = console.family
+    qtbot.waitUntil(lambda: any("孙*兰" in row[0] for row in texts(family.dependants)),
+                    timeout=WAIT_MS)
+    family.dependants.selectRow(next(r for r, row in enumerate(texts(family.dependants))
+                                     if "孙*兰" in row[0]))
+    family.amount.setText("2")
+    family.repay_button.click()
+    dialog = dialog_of(console, qtbot)
+    assert not dialog.reason.isVisible()  # nobody knew she is of another site
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: "repayment.reason_required" in console.banner.text(),
+                    timeout=WAIT_MS)
+    assert console.banner.text().startswith(tr("cashier.failed", message="")[:5])
+    qtbot.waitUntil(lambda: console.dialog is None, timeout=WAIT_MS)
+    family.repay_button.click()  # again: now the reason is asked, and required
+    dialog = dialog_of(console, qtbot)
+    assert dialog.reason.isVisible() and not dialog.ok_button.isEnabled()
+    dialog.reason.setText("子女在本院代还")
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: console.banner.tone == "good", timeout=WAIT_MS)
+    assert desk.patient(elder).credit.outstanding_fen == owed - 200
+    desk.withdraw_relative(elder, SON.patient_id)

@@ -35,9 +35,10 @@ from kiosk.counter.family import (
     check_relative,
     standing,
 )
-from kiosk.counter.inputs import BadInput, amount_fen, lookup_key
+from kiosk.counter.inputs import BadInput, amount_fen, lookup_key, repayment_reason
 from kiosk.counter.service import LookupBy
 from kiosk.i18n import label, tr, yuan
+from kiosk.protocol.errors import ErrorCode
 from kiosk.protocol.schemas import (
     Dependant,
     MaskedPatient,
@@ -94,6 +95,7 @@ class FamilyTab(QWidget):
         self.family: Family | None = None
         self.found: PatientView | None = None
         self.guard = ChargeGuard()  # one key per confirmed repayment
+        self.reason_needed: set[str] = set()  # dependants of another site: say why
         column = QVBoxLayout(self)
         self.at_desk = QLabel()
         self.at_desk.setObjectName("family_person")
@@ -218,6 +220,7 @@ class FamilyTab(QWidget):
         """Nothing personal left: the lock and a new person at the desk both start here."""
         self.person = self.family = self.found = None
         self.guard.forget()
+        self.reason_needed.clear()
         for table in (self.relatives, self.dependants):
             table.setRowCount(0)
         for edit in (self.find_key, self.amount):
@@ -417,8 +420,11 @@ class FamilyTab(QWidget):
                    left=yuan(owed - fen, lang))
         if self.guard.retry_pending:
             text += "\n" + say("family.repay_unconfirmed", lang)
+        needs_reason = request.patient_id in self.reason_needed
         self.host.confirm(say("family.confirm_repay", lang), text,
-                          lambda _: self._repay(request, dependant.patient))
+                          lambda reason: self._repay(request.model_copy(
+                              update={"reason": reason or None}), dependant.patient),
+                          reason=repayment_reason if needs_reason else None)
 
     def _repay(self, request: RepayRequest, patient: MaskedPatient) -> None:
         """Runs once per confirmed dialog; the guard keeps a lost answer's key."""
@@ -428,7 +434,8 @@ class FamilyTab(QWidget):
             return
         if not self.host.run("family_repay",
                              lambda: self.host.service.family.repay(request, key),
-                             lambda done: self._repaid(done, patient), self._repay_failed):
+                             lambda done: self._repaid(done, patient),
+                             lambda exc: self._repay_failed(exc, request.patient_id)):
             self.guard.unknown()  # nothing was sent: the same key next time
 
     def _repaid(self, repayment: object, patient: MaskedPatient) -> None:
@@ -441,7 +448,9 @@ class FamilyTab(QWidget):
                            left=yuan(repayment.credit.outstanding_fen, lang)), "good")
         self.refresh()
 
-    def _repay_failed(self, exc: BaseException) -> None:
+    def _repay_failed(self, exc: BaseException, patient_id: str) -> None:
+        if isinstance(exc, BackendError) and exc.code == ErrorCode.REASON_REQUIRED:
+            self.reason_needed.add(patient_id)  # the next confirmation asks for it
         if isinstance(exc, BackendError) and exc.retryable:
             self.guard.unknown()
             lang = self.host.lang

@@ -118,7 +118,7 @@ def run(directory: Path, *, kiosks: int = 4, bills_each: int = 30,
                    for k in desks]
         for thread in threads:
             thread.start()
-        until = time.monotonic() + 60
+        until = time.monotonic() + 180
         while sum(len(k.acknowledged) for k in desks) < kill_after:
             if time.monotonic() > until:
                 raise RuntimeError("the load never got going")

@@ -1,0 +1,305 @@
+"""The platform at city scale, PostgreSQL against SQLite in the same run.
+
+For each engine (a throwaway PostgreSQL cluster from tests/pg.py, ``fsync`` and
+``synchronous_commit`` on; an SQLite file, WAL, ``synchronous=FULL``):
+
+1. seed: ``--users`` credit users (default 316,800) across ``--sites`` sites (default 9),
+   each with a sealed 128-d template and a row in their home site's gallery;
+2. settlements/s and p50/p99 with 1, 2 and 4 platform processes (``run --workers N``):
+   a throughput phase (16 clients as fast as they can) and a paced one (50/s), the load
+   generator of benchmarks/server_load.py (signed requests, every reply verified);
+3. gallery sync of one site's gallery (its 1/9 of the users) from scratch through
+   ``GET /v1/gallery`` (signed, paged, templates unsealed by the platform), before 2.;
+4. T+1 reconciliation of a day of ``--recon`` settlements (default 50,000) at one site.
+
+Run from the repository root: ``python -m benchmarks.server_scale [--json out.json]``.
+Time to serve again after losing the primary: benchmarks/pg_failover.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from sqlalchemy import insert, update
+
+from benchmarks.server_load import HOST, free_port, run_phase
+
+PACK = "opencv-zoo-sface"
+DIM = 128
+CHUNK = 5000
+
+
+def write_config(directory: Path, db_url: str) -> Path:
+    path = directory / "server.toml"
+    path.write_text(f'[server]\ndb_url = "{db_url}"\nkey_file = "{directory}/key.pem"\n'
+                    f'data_key_file = "{directory}/data.key"\nlog_level = "WARNING"\n'
+                    f'log_dir = "{directory}/logs"\n'
+                    '[security]\nrate_limit_per_minute = 100000\n', encoding="utf-8")
+    return path
+
+
+def seed_city(config_path: Path, *, users: int, sites: int) -> dict[str, Any]:
+    """Sites, users with templates and home-site gallery rows, in bulk."""
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import (
+        Database,
+        counters,
+        gallery_entries,
+        meta,
+        templates,
+    )
+    from server_stub.db import users as users_table
+    from server_stub.directory import create_site
+    from server_stub.gallery import SCOPE_META_KEY
+    from server_stub.keys import TemplateSealer
+
+    config = load_config(config_path)
+    sealer = TemplateSealer.load(config.server.data_key_file)
+    db = Database(config.server.db_url)
+    db.create_schema()
+    started, now = time.perf_counter(), now_ms()
+    rng = np.random.default_rng(7)
+    with db.write() as conn:
+        site_ids = [create_site(conn, code=f"H{s:02d}", name=f"医院{s}", now=now)
+                    for s in range(sites)]
+        conn.execute(insert(meta).values(key=SCOPE_META_KEY, value=config.gallery.scope))
+    for first in range(0, users, CHUNK):
+        ids = [f"C{n:07d}" for n in range(first, min(users, first + CHUNK))]
+        vectors = rng.standard_normal((len(ids), DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        with db.write() as conn:
+            conn.execute(insert(users_table), [{
+                "patient_id": pid, "name": "市民", "national_id_masked": "3307**********0000",
+                "phone_masked": "138****0000", "phone_last4": "0000", "card_no": None,
+                "category": "resident", "credit_limit_fen": 900_000_000, "outstanding_fen": 0,
+                "status": "active", "status_reason": None, "overdue_count": 0,
+                "consent_version": "v1", "consent_ms": now, "consent_withdrawn_ms": None,
+                "created_ms": now} for pid in ids])
+            conn.execute(insert(templates), [{
+                "patient_id": pid, "pack": PACK, "dim": DIM, "enrolled_ms": now,
+                "sealed": sealer.seal(pid, PACK, vector.tobytes())}
+                for pid, vector in zip(ids, vectors, strict=True)])
+            conn.execute(insert(gallery_entries), [{
+                "site_id": site_ids[int(pid[1:]) % sites], "pack": PACK, "patient_id": pid,
+                "version": int(pid[1:]) + 1, "present": True} for pid in ids])
+    with db.write() as conn:
+        conn.execute(update(counters).where(counters.c.name == "gallery_version")
+                     .values(value=users))
+    seconds = time.perf_counter() - started
+    db.dispose()
+    return {"site_ids": site_ids, "seed_s": round(seconds, 1)}
+
+
+def seed_bills(config_path: Path, site_id: str, *, bills: int, tokens: int, tag: str,
+               users: int, sites: int) -> dict[str, Any]:
+    """Pending bills of the site's users and enrolment tokens, as the admin CLI would."""
+    from server_stub.clock import now_ms
+    from server_stub.config import load_config
+    from server_stub.db import Database
+    from server_stub.directory import NewItem, create_bill, issue_enrolment_token
+
+    config = load_config(config_path)
+    db = Database(config.server.db_url)
+    now = now_ms()
+    items = [NewItem("exam", "load test", 1, 12_345, True), NewItem("drug", "x", 2, 999, False)]
+    work: list[tuple[str, str]] = []
+    with db.write() as conn:
+        issued = [issue_enrolment_token(conn, site_id=site_id, role="kiosk", ttl_hours=2,
+                                        now=now) for _ in range(tokens)]
+        for b in range(bills):
+            pid = f"C{(b * sites) % users:07d}"  # the site's own users (C0, C9, ...)
+            work.append((create_bill(conn, site_id=site_id, patient_id=pid,
+                                     visit_id=f"{tag}{b}", items=items, config=config,
+                                     now=now, bill_id=f"{tag}{b:06d}"), pid))
+    db.dispose()
+    return {"tokens": issued, "work": work}
+
+
+class Platform:
+    """``python -m server_stub run --workers N`` on a free loopback port."""
+
+    def __init__(self, config_path: Path, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server_stub", "--config", str(config_path), "run",
+             "--host", HOST, "--port", str(self.port), "--workers", str(workers)],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/v1/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("the platform did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def gallery_sync(base: str, token: str) -> dict[str, Any]:
+    """A new kiosk's first full sync of its site's gallery, page by page."""
+    from benchmarks.server_load import _register
+
+    signer, verifier = _register(base, token)
+    session = requests.Session()
+    session.auth = signer
+    cursor, templates, pages = 0, 0, 0
+    started = time.perf_counter()
+    while True:
+        reply = session.get(f"{base}/v1/gallery", params={"pack": PACK, "cursor": cursor},
+                            timeout=60)
+        verifier.verify(reply)
+        reply.raise_for_status()
+        page = reply.json()
+        templates += len(page["upserts"])
+        pages += 1
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    seconds = time.perf_counter() - started
+    return {"templates": templates, "pages": pages, "seconds": round(seconds, 2),
+            "templates_per_s": round(templates / seconds)}
+
+
+def reconciliation(config_path: Path, site_id: str, count: int, users: int
+                   ) -> dict[str, Any]:
+    """``count`` settlements on one day at one site, then that day's T+1 reconciliation."""
+    from server_stub import recon
+    from server_stub.clock import day_bounds
+    from server_stub.config import load_config
+    from server_stub.db import Database, bills, settlements
+
+    config = load_config(config_path)
+    db = Database(config.server.db_url)
+    day = dt.date(2026, 11, 23)
+    start, _ = day_bounds(day, config.server.timezone)
+    for first in range(0, count, CHUNK):
+        span = range(first, min(count, first + CHUNK))
+        with db.write() as conn:
+            conn.execute(insert(bills), [{
+                "bill_id": f"RB{n:06d}", "site_id": site_id, "patient_id": f"C{n * 9 % users:07d}",
+                "visit_id": f"RV{n}", "category": "resident", "status": "settled",
+                "total_fen": 12_345, "eligible_fen": 10_000, "created_ms": start,
+                "settlement_id": f"stl_r{n:06d}"} for n in span])
+            conn.execute(insert(settlements), [{
+                "settlement_id": f"stl_r{n:06d}", "receipt_no": f"R-{n:08d}",
+                "bill_id": f"RB{n:06d}", "site_id": site_id, "patient_id": f"C{n * 9 % users:07d}",
+                "device_id": "dev_recon", "method": "card", "status": "settled",
+                "total_fen": 12_345, "basic_pool_fen": 7_000, "critical_illness_fen": 0,
+                "medical_aid_fen": 1_000, "self_pay_fen": 4_345,
+                "charge_to_credit_fen": 4_345, "pay_at_counter_fen": 0, "year": 2026,
+                "settled_ms": start + n * 1_000} for n in span])
+    started = time.perf_counter()
+    with db.read() as conn:
+        report = recon.reconcile(conn, site_id=site_id, day=day, config=config)
+    report_s = time.perf_counter() - started
+    csv_text = recon.to_csv(report)
+    total_s = time.perf_counter() - started
+    db.dispose()
+    assert report.settled.count == count and report.balanced
+    assert report.settled.total_fen == 12_345 * count
+    return {"settlements": count, "report_s": round(report_s, 2),
+            "report_and_csv_s": round(total_s, 2), "csv_bytes": len(csv_text)}
+
+
+def run_engine(name: str, db_url: str, directory: Path, args: argparse.Namespace
+               ) -> dict[str, Any]:
+    config = write_config(directory, db_url)
+    result: dict[str, Any] = {"engine": name}
+    city = seed_city(config, users=args.users, sites=args.sites)
+    result["seed_s"] = city["seed_s"]
+    site = city["site_ids"][0]
+    # the gallery first: with the default scope (open bills) a settled bill takes its
+    # patient out of the site's gallery, and the load phases settle thousands
+    seeded = seed_bills(config, site, bills=0, tokens=1, tag="G", users=args.users,
+                        sites=args.sites)
+    platform = Platform(config, 2)
+    try:
+        result["gallery"] = gallery_sync(platform.base, seeded["tokens"][0])
+    finally:
+        platform.stop()
+    print(json.dumps({"engine": name, "gallery": result["gallery"]}), flush=True)
+    result["load"] = []
+    for workers in args.workers:
+        budget = int(args.duration * (600 + args.rate)) + 100
+        seeded = seed_bills(config, site, bills=budget, tokens=args.clients + 4,
+                            tag=f"W{workers}B", users=args.users, sites=args.sites)
+        platform = Platform(config, workers)
+        try:
+            tokens, work = seeded["tokens"], seeded["work"]
+            paced_work = work[: int(args.rate * args.duration) + 4]
+            paced = run_phase(platform.base, tokens[:4], paced_work, clients=4,
+                              duration=args.duration, rate=args.rate,
+                              server_pid=platform.process.pid)
+            burst = run_phase(platform.base, tokens[4:], work[len(paced_work):],
+                              clients=args.clients, duration=args.duration, rate=None,
+                              server_pid=platform.process.pid)
+        finally:
+            platform.stop()
+        row = {"workers": workers, "throughput": burst, "paced": paced}
+        result["load"].append(row)
+        print(json.dumps({"engine": name, **row}), flush=True)
+    result["recon"] = reconciliation(config, site, args.recon, args.users)
+    print(json.dumps({"engine": name, "recon": result["recon"]}), flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.server_scale",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=316_800)
+    parser.add_argument("--sites", type=int, default=9)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced settlements/s")
+    parser.add_argument("--recon", type=int, default=50_000)
+    parser.add_argument("--engines", nargs="+", default=["postgresql", "sqlite"])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    from tests.pg import Cluster
+
+    results = []
+    for engine in args.engines:
+        with tempfile.TemporaryDirectory(prefix=f"scale-{engine}-") as tmp:
+            if engine == "sqlite":
+                results.append(run_engine(engine, f"sqlite:///{tmp}/city.db", Path(tmp), args))
+                continue
+            cluster = Cluster.create()
+            try:
+                results.append(run_engine(engine, cluster.url(cluster.database("city")),
+                                          Path(tmp), args))
+            finally:
+                cluster.destroy()
+    print(f"{'engine':<11} {'workers':>7} {'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'paced p50':>9} {'paced p99':>9}")
+    for result in results:
+        for row in result["load"]:
+            t, p = row["throughput"], row["paced"]
+            print(f"{result['engine']:<11} {row['workers']:>7} {t['settlements_per_s']:>9} "
+                  f"{t['p50_ms']:>7} {t['p99_ms']:>7} {p['p50_ms']:>9} {p['p99_ms']:>9}")
+    for result in results:
+        print(f"{result['engine']}: seed {result['seed_s']} s; gallery {result['gallery']}; "
+              f"recon {result['recon']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -227,10 +227,11 @@ CONSOLE: dict[str, tuple[str, str]] = {
     "family.need_dependant": ("请先选择要代付的患者", "Select the patient to pay for first"),
     "family.bad_amount": ("金额不对：{detail}", "That amount is not valid: {detail}"),
     "family.confirm_repay": ("确认代为还款", "Confirm repayment"),
-    "family.confirm_repay_text": ("{payer} 为 {patient}（代付人是其{relation}）还款 {amount}"
-                                  "\n方式：{method}；还款后待还 {left}",
-                                  "{payer} repays {amount} for {patient} (payer is their "
-                                  "{relation})\nMethod: {method}; outstanding after: {left}"),
+    "family.confirm_repay_text": ("还款 {amount}，方式：{method}\n患者：{patient}\n"
+                                  "代付人：{payer}（患者的{relation}）\n还款后待还 {left}",
+                                  "Repay {amount}, method: {method}\nPatient: {patient}\n"
+                                  "Paid by: {payer} (the patient's {relation})\n"
+                                  "Outstanding after: {left}"),
     "family.repaid": ("已为 {patient} 还款 {amount}，还需还 {left}",
                       "Repaid {amount} for {patient}; {left} still owed"),
     "family.repay_unconfirmed": ("还款结果未确认：再次确认将查询同一笔，不会重复入账",

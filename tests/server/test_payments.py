@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -407,15 +408,6 @@ def test_an_order_past_its_time_is_closed_at_the_provider_and_expires(owing: Wor
     assert owing.outstanding() == 1_100
 
 
-def test_an_unreachable_provider_opens_no_order(world: World):
-    world.clear()
-    world.owe(100)
-    world.sim.stop()
-    reply = world.open_order()
-    assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
-    assert world.outstanding() == 100
-
-
 def test_the_provider_seam_is_checked_at_start(tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[payments]\nprovider = "wechat"\n', encoding="utf-8")
@@ -426,3 +418,58 @@ def test_the_provider_seam_is_checked_at_start(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"merchant\.token"):
         make_provider(load_config(missing).payments)
     assert make_provider(PaymentsSection()) is None  # the default: no repayment at kiosks
+
+
+def test_two_workers_racing_notifications_and_polls_credit_once(
+        tmp_path_factory: pytest.TempPathFactory):
+    """Five copies of the notification and four kiosks' polls (each on a fresh connection,
+    so they land on either worker process) all report the same payment at once."""
+    directory = tmp_path_factory.mktemp("payments-workers")
+    (directory / "provider").mkdir()
+    sim = start_paysim(directory / "provider")
+    port = free_port()
+    config = write_config(directory, "workers = 2\n" + sim.config(port))
+    server = Server(config=config, directory=directory, port=port)
+    admin(config, "init")
+    server.seed = json.loads(admin(config, "seed", "demo").stdout)
+    server.start()
+    try:
+        kiosk = Device.register(server, server.seed["enrolment_tokens"]["kiosk"])
+        world = World(server, sim, kiosk, kiosk)
+        world.owe(7_700)
+        order = world.open_order().json()
+        sim.faults(copies=5)
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                kiosk.session.close()  # a new connection: either worker
+                kiosk.get(f"/v1/repay-orders/{order['order_id']}")
+
+        pollers = [threading.Thread(target=poll) for _ in range(4)]
+        for thread in pollers:
+            thread.start()
+        sim.pay(order["code_url"])
+        world.wait(order["order_id"], "paid")
+        deadline = time.monotonic() + 15
+        while sim.health()["delivered"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        for thread in pollers:
+            thread.join()
+        assert sim.health()["delivered"] == 5
+        assert world.rows("SELECT count(*), sum(amount_fen) FROM repayments WHERE "
+                          "reference IS NOT NULL AND method = 'simulated'") == [(1, 7_700)]
+        assert world.outstanding() == 0
+    finally:
+        server.stop()
+        sim.stop()
+
+
+def test_an_unreachable_provider_opens_no_order(world: World):
+    world.clear()
+    world.owe(100)
+    world.sim.stop()
+    reply = world.open_order()
+    assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
+    assert world.outstanding() == 100

@@ -17,6 +17,7 @@ an SM2 private key file is PKCS#8 PEM, as ``openssl genpkey -algorithm SM2`` wri
 
 from __future__ import annotations
 
+import abc
 import base64
 import functools
 import hashlib
@@ -215,7 +216,7 @@ PrivateKey = Ed25519PrivateKey | Sm2PrivateKey
 PublicKey = Ed25519PublicKey | Sm2PublicKey
 
 
-class CryptoProfile:
+class CryptoProfile(abc.ABC):
     """What a profile fixes: signature algorithm, digest, key formats, template sealing."""
 
     name: str
@@ -242,26 +243,33 @@ class CryptoProfile:
         """Builds signature bases (the keys sign them themselves, see signing._sign)."""
         return self.signer_class(signature_algorithm=self.signature_algorithm)
 
+    @abc.abstractmethod
     def hash(self, data: bytes) -> bytes:
-        raise NotImplementedError
+        """The profile's hash (SHA-256 or SM3): fingerprints."""
 
+    @abc.abstractmethod
     def generate_private_key(self) -> Any:
-        raise NotImplementedError
+        """A fresh signing key of this profile."""
 
+    @abc.abstractmethod
     def public_key_bytes(self, key: Any) -> bytes:
-        raise NotImplementedError
+        """The raw bytes a public key travels as (base64 on the wire)."""
 
+    @abc.abstractmethod
     def load_public_key(self, raw: bytes) -> Any:
-        raise NotImplementedError
+        """The public key in ``raw``; ValueError saying what is wrong."""
 
+    @abc.abstractmethod
     def private_key_pem(self, key: Any) -> bytes:
-        raise NotImplementedError
+        """PKCS#8 PEM, unencrypted (the file is mode 0600)."""
 
+    @abc.abstractmethod
     def load_private_key_pem(self, data: bytes) -> Any:
-        raise NotImplementedError
+        """The key in a PKCS#8 PEM; ValueError if it is not one of this profile."""
 
+    @abc.abstractmethod
     def aead(self, key: bytes) -> AESGCM | Sm4Gcm:
-        raise NotImplementedError
+        """The cipher that seals templates at rest, under ``key``."""
 
     def new_data_key(self) -> bytes:
         return secrets.token_bytes(self.data_key_len)

@@ -234,6 +234,7 @@ repayment_orders = Table(  # a kiosk's payment QR at the provider (server_stub/r
     Column("repayment_id", String(64), ForeignKey("repayments.repayment_id")),
     Column("refund_id", String(64)),  # money the provider took that was not credited
     Column("refund_fen", BigInteger),
+    Column("paid_by", String(64)),  # a relative paying for the patient (亲情付), if one
     Index("ix_repayment_orders_open", "state", "expires_ms"),
 )
 

@@ -174,7 +174,7 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
                      "bill_id": bill.bill_id, "patient_id": user.patient_id,
                      "method": req.method.value, "total_fen": bill.total_fen,
                      "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit,
-                     **_paid_by(req.paid_by)})
+                     **paid_by_detail(req.paid_by)})
     return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head,
                              timezone=config.server.timezone)
 
@@ -270,7 +270,7 @@ def reverse(conn: Connection, *, device: Device, settlement_id: str, reason: str
                            timezone=config.server.timezone, audit_head=head)
 
 
-def _paid_by(relative_id: str | None) -> dict[str, str]:
+def paid_by_detail(relative_id: str | None) -> dict[str, str]:
     """The audit detail naming a relative who paid for the patient (亲情付)."""
     return {"paid_by": relative_id} if relative_id else {}
 
@@ -288,7 +288,7 @@ def repay(conn: Connection, *, actor: str, req: schemas.RepayRequest, config: Se
     repayment_id = credit_repayment(
         conn, actor=actor, patient_id=req.patient_id, amount_fen=req.amount_fen,
         method=req.method.value, reference=req.reference, config=config, now=now,
-        details={"reason": req.reason, **_paid_by(req.paid_by)})
+        details={"reason": req.reason, **paid_by_detail(req.paid_by)})
     return schemas.Repayment(repayment_id=repayment_id, patient_id=req.patient_id,
                              amount_fen=req.amount_fen, method=req.method,
                              received_at=to_datetime(now),

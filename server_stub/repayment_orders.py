@@ -168,7 +168,8 @@ def _paid(conn: Connection, row: Any, payment: Payment, provider: str, config: S
         repayment_id = ledger.credit_repayment(
             conn, actor=actor, patient_id=row.patient_id, amount_fen=credited,
             method=provider, reference=payment.transaction_id, config=config, now=now,
-            first=row.settlement_id, details={"order_id": row.order_id})
+            first=row.settlement_id, details={"order_id": row.order_id,
+                                              **ledger.paid_by_detail(row.paid_by)})
     excess = row.amount_fen - credited
     conn.execute(update(repayment_orders).where(
         repayment_orders.c.order_id == row.order_id,
@@ -358,16 +359,18 @@ def router(platform: Platform) -> APIRouter:
                                 "the payment provider did not open the order; retry") from exc
 
         def record(conn: Connection, now: int) -> schemas.RepayOrder:
-            access.patient(conn, body.patient_id)
+            paid_by = access.patient(conn, body.patient_id) or None  # a relative (亲情付)
             amount_to_repay(conn, body.model_copy(update={"amount_fen": amount}))  # still owed
             conn.execute(insert(repayment_orders).values(
                 order_id=order_id, site_id=dev.site_id, device_id=dev.device_id,
                 patient_id=body.patient_id, settlement_id=body.settlement_id,
                 amount_fen=amount, provider=provider.name, code_url=code_url,
-                state=State.OPEN.value, created_ms=created, expires_ms=expires))
+                state=State.OPEN.value, created_ms=created, expires_ms=expires,
+                paid_by=paid_by))
             audit.append(conn, at_ms=now, actor=dev.actor, action="repay_order.opened",
                          subject=order_id, details={"patient_id": body.patient_id,
-                                                    "amount_fen": amount})
+                                                    "amount_fen": amount,
+                                                    **ledger.paid_by_detail(paid_by)})
             return order_view(conn, _order_row(conn, order_id))
 
         return await run_once(db, platform.inflight, device_id=dev.device_id,

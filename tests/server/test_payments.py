@@ -473,3 +473,29 @@ def test_an_unreachable_provider_opens_no_order(world: World):
     reply = world.open_order()
     assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
     assert world.outstanding() == 100
+
+
+def test_a_relative_repays_through_the_qr_and_the_repayment_names_them(owing: World):
+    """亲情付 (§8.3): the son, identified as himself, pays his father's debt by QR."""
+    owing.owe(2_500)
+    made = owing.counter.post(f"/v1/patients/{PATIENT}/relatives", {
+        "relative_id": "P1001", "relation": "child",
+        "consent": {"text_version": "family-v1", "consented_at": "2026-12-01T09:00:00Z"}})
+    assert made.status_code == 201, made.text
+    listed = owing.kiosk.get("/v1/patients/P1001/dependants",
+                             params={"identification": owing.kiosk.identify("P1001")})
+    [father] = [d for d in listed.json()["dependants"] if d["patient"]["patient_id"] == PATIENT]
+    via = {"identification": father["identification"]["token"]}
+    order = owing.open_order(token=via).json()
+    assert owing.sim.pay(order["code_url"]).json()["trade_state"] == "SUCCESS"
+    assert owing.wait(order["order_id"], "paid")["credit"]["outstanding_fen"] == 0
+    repaid = [json.loads(d) for (d,) in owing.rows(
+        "SELECT details FROM audit_log WHERE action = 'credit.repaid' ORDER BY seq")]
+    assert repaid[-1]["paid_by"] == "P1001" and repaid[-1]["order_id"] == order["order_id"]
+    assert owing.rows("SELECT paid_by FROM repayment_orders WHERE order_id = ?",
+                      order["order_id"]) == [("P1001",)]
+    withdrawn = owing.counter.post(f"/v1/patients/{PATIENT}/relatives/P1001/withdraw", None)
+    assert withdrawn.status_code == 200
+    owing.owe(1_000)
+    refused = owing.open_order(token=via)
+    assert (refused.status_code, error_code(refused)) == (403, "family.not_authorised")

@@ -60,6 +60,11 @@ def current(conn: Connection) -> str | None:
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Bring ``db`` to ``revision`` (module docstring); ``(revision before, after)``."""
+    if revision == "head":  # the common case, every start and admin command: no lock
+        newest = head()
+        with db.read() as conn:
+            if current(conn) == newest:
+                return newest, newest
     with db.migrating() as conn:
         before = current(conn)
         config = alembic_config(conn)

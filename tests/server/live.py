@@ -119,9 +119,27 @@ class Server:
         finally:
             engine.dispose()
 
+    def _pg_dsn(self) -> str | None:
+        """The libpq connection string of a PostgreSQL platform, None for SQLite."""
+        from sqlalchemy.engine import make_url
+
+        from server_stub.config import load_config
+
+        url = make_url(load_config(self.config).server.db_url)
+        if url.get_backend_name() != "postgresql":
+            return None
+        return f"host={url.host} port={url.port} user={url.username} dbname={url.database}"
+
     def backup(self, to: Path) -> None:
-        """A consistent copy of the live database (SQLite's online backup API), as a
-        nightly backup job would take it."""
+        """A consistent copy of the live database (SQLite's online backup API; pg_dump),
+        as a nightly backup job would take it."""
+        from tests.pg import bin_dir
+
+        dsn = self._pg_dsn()
+        if dsn is not None:
+            subprocess.run([str(bin_dir() / "pg_dump"), "-Fc", "-f", str(to), "-d", dsn],
+                           check=True, capture_output=True, timeout=120)
+            return
         source, copy = sqlite3.connect(self.db_file), sqlite3.connect(to)
         try:
             source.backup(copy)
@@ -132,10 +150,18 @@ class Server:
     def restore(self, copy: Path) -> None:
         """Stop the platform and put an earlier copy of its database back, as an operator
         restoring a backup would (only the database: the anchor file stays)."""
+        from tests.pg import bin_dir
+
         self.stop()
-        for journal in ("-wal", "-shm"):
-            Path(f"{self.db_file}{journal}").unlink(missing_ok=True)
-        shutil.copyfile(copy, self.db_file)
+        dsn = self._pg_dsn()
+        if dsn is not None:
+            subprocess.run([str(bin_dir() / "pg_restore"), "--clean", "--if-exists",
+                            "--single-transaction", "-d", dsn, str(copy)],
+                           check=True, capture_output=True, timeout=120)
+        else:
+            for journal in ("-wal", "-shm"):
+                Path(f"{self.db_file}{journal}").unlink(missing_ok=True)
+            shutil.copyfile(copy, self.db_file)
         self.start()
 
     def token(self, role: str = "kiosk") -> str:

@@ -51,8 +51,9 @@ def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("fleet"), f'metrics_token = "{TOKEN}"\n')
+def server(tmp_path_factory: pytest.TempPathFactory, db_url: str | None) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("fleet"), f'metrics_token = "{TOKEN}"\n',
+                           db_url=db_url)
     yield running
     running.stop()
 

@@ -19,8 +19,9 @@ TOKEN = "reconcile-metrics-token-0123"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("reconcile"), f'metrics_token = "{TOKEN}"\n')
+def server(tmp_path_factory: pytest.TempPathFactory, db_url: str | None) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("reconcile"), f'metrics_token = "{TOKEN}"\n',
+                           db_url=db_url)
     yield running
     running.stop()
 

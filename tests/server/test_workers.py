@@ -20,8 +20,9 @@ ITEMS = [("exam", 1, 12_000, True), ("drug", 2, 450, False)]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("workers"), "workers = 2\n")
+def server(tmp_path_factory: pytest.TempPathFactory, db_url: str | None) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("workers"), "workers = 2\n",
+                           db_url=db_url)
     yield running
     running.stop()
 

@@ -493,6 +493,7 @@ SYSTEM_FAULTS = (
     "idempotency.in_flight", "server.internal", "client.untrusted_response",
     "auth.operator_token", "server.storage", "auth.device_locked", "auth.rate_limited",
     "auth.identification_required",  # the kiosk always identifies first: a fault if not
+    "auth.crypto_profile_mismatch",  # kiosk and platform on different crypto profiles: IT's
     "his.bill_conflict", "his.bill_settled",  # the hospital system's: never a kiosk's
 )
 STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})

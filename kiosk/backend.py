@@ -68,6 +68,10 @@ class Backend(Protocol):
 
     def owed(self, method: Method, key: str) -> Statement: ...
 
+    def family_statement(self, dependant: Any) -> Statement:
+        """亲情付: what a patient of ``Statement.family`` owes (``FamilyMember.identity``)."""
+        ...
+
     def open_repay_order(self, identified: Any, amount_fen: int, settlement_id: str | None,
                          idempotency_key: str) -> RepayOrder: ...
 

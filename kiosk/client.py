@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 
 from kiosk import transport
 from kiosk.backend import BackendError, GalleryPage, SignedSettlement
+from kiosk.flow.family import FamilyMember
 from kiosk.flow.model import BillLine, Method, PatientView, Quote
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
@@ -232,7 +233,7 @@ class PlatformClient:
         token = identified.identification.token
         pending = self.pending_bills(identified.patient.patient_id, token)
         p = pending.patient
-        view = PatientView(p.patient_id, p.name, p.national_id, p.category.value)
+        view = _view(p)
         if not pending.bills:
             return view, None
         quotes = [self.quote(b.bill_id, p.patient_id, schemas.PaymentMethod(method.value),
@@ -271,26 +272,32 @@ class PlatformClient:
             params=_identified(identification), model=schemas.Quote, retry=True)
 
     def owed(self, method: Method, key: str) -> Statement:
-        """我的欠款: identify the patient, then what they owe; the identification stays in
-        the statement, for the repayment."""
+        """我的欠款: identify the patient, then what they owe and whom they may pay for
+        (亲情付); the identification stays in the statement, for the repayment."""
         identified = self.identify(method, key)
-        found = self.credit_statement(identified.patient.patient_id,
-                                      identified.identification.token)
-        p = found.patient
-        return Statement(
-            PatientView(p.patient_id, p.name, p.national_id, p.category.value),
-            found.credit.outstanding_fen,
-            tuple(OwedCharge(c.settlement_id, c.receipt_no, c.owed_fen, c.due_date, c.overdue)
-                  for c in found.charges), found.repay_at_kiosk, identified)
+        token = identified.identification.token
+        patient_id = identified.patient.patient_id
+        family = tuple(
+            FamilyMember(_view(d.patient), d.relation.value, d.credit.outstanding_fen, d)
+            for d in self.dependants(patient_id, token).dependants)
+        return _statement(self.credit_statement(patient_id, token), identified, family)
+
+    def family_statement(self, dependant: schemas.Dependant) -> Statement:
+        """亲情付: what a patient who authorised the relative owes, read (and later repaid)
+        with the token the platform issued via the relative."""
+        return _statement(self.credit_statement(dependant.patient.patient_id,
+                                                dependant.identification.token), dependant)
 
     def credit_statement(self, patient_id: str, identification: str | None = None
                          ) -> schemas.CreditStatement:
         return self.request("GET", f"/v1/patients/{urlquote(patient_id, safe='')}/credit",
                             params=_identified(identification), model=schemas.CreditStatement)
 
-    def open_repay_order(self, identified: schemas.IdentifiedPatient, amount_fen: int,
-                         settlement_id: str | None, idempotency_key: str) -> RepayOrder:
-        """A payment QR at the provider for ``amount_fen`` (one key: one order)."""
+    def open_repay_order(self, identified: schemas.IdentifiedPatient | schemas.Dependant,
+                         amount_fen: int, settlement_id: str | None, idempotency_key: str
+                         ) -> RepayOrder:
+        """A payment QR at the provider for ``amount_fen`` (one key: one order); with a
+        dependant's token the platform records the relative as the payer."""
         order = self.request("POST", "/v1/repay-orders", schemas.RepayOrderRequest(
             patient_id=identified.patient.patient_id, amount_fen=amount_fen,
             settlement_id=settlement_id), params=_identified(identified.identification.token),
@@ -466,6 +473,18 @@ class PlatformClient:
             "POST", f"/v1/patients/{urlquote(patient_id, safe='')}/consent/withdraw",
             schemas.WithdrawConsentRequest(reason=reason),
             model=schemas.WithdrawConsentResponse)
+
+
+def _view(p: schemas.MaskedPatient) -> PatientView:
+    return PatientView(p.patient_id, p.name, p.national_id, p.category.value)
+
+
+def _statement(found: schemas.CreditStatement, identity: Any,
+               family: tuple[FamilyMember, ...] = ()) -> Statement:
+    return Statement(
+        _view(found.patient), found.credit.outstanding_fen,
+        tuple(OwedCharge(c.settlement_id, c.receipt_no, c.owed_fen, c.due_date, c.overdue)
+              for c in found.charges), found.repay_at_kiosk, identity, family)
 
 
 def _identified(token: str | None) -> dict[str, Any] | None:

@@ -205,6 +205,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "repay.paid": ("还款成功", "Repaid"),
     "repay.paid_amount": ("已还款 {amount}", "You repaid {amount}"),
     "repay.left": ("剩余欠款 {amount}", "Still owed: {amount}"),
+    # 亲情付 at the kiosk: a relative pays for a patient who authorised them
+    "family.pay_for": ("为家人还款（{n}位）", "Pay for family ({n})"),
+    "family.title": ("为家人还款", "Pay for family"),
+    "family.choose": ("请选择要为哪位家人还款", "Choose whose debt to pay"),
+    "family.member": ("{name}　您是其{relation}　欠款 {amount}",
+                      "{name} · you are their {relation} · owes {amount}"),
+    "family.member_clear": ("{name}　您是其{relation}　没有欠款",
+                            "{name} · you are their {relation} · owes nothing"),
+    "family.paying_for": ("为 {name} 还款", "Paying for {name}"),
+    "family.owed": ("以下是这位家人尚未还清的信用付", "Their credit charges not yet repaid"),
+    "family.owed_none": ("这位家人目前没有欠款", "They owe nothing at the moment"),
+    "family.withdrawn": ("这位家人已撤回代付授权，未扣款。您可以为其他家人还款，或到人工窗口咨询",
+                         "That relative withdrew the authorisation; nothing was taken. You "
+                         "can pay for someone else, or ask at the cashier"),
+    "family.back": ("返回", "Back"),
     "repay.unconfirmed": ("付款结果暂未确认，请勿重复付款，工作人员会为您核实。",
                           "The payment is not confirmed yet. Do not pay again: staff will "
                           "check it for you."),

@@ -30,6 +30,7 @@ from kiosk.flow.effects import (
     CloseRepayOrder,
     Effect,
     LookupCredit,
+    LookupFamilyCredit,
     LookupPatient,
     NotifyCashier,
     OpenRepayOrder,
@@ -184,6 +185,16 @@ class KioskRuntime:
     def repay(self, settlement_id: str | None = None) -> None:
         self.post(lambda now: self.flow.repay(now, settlement_id))
 
+    def pay_for_family(self) -> None:
+        """为家人还款 on one's own statement."""
+        self.post(self.flow.pay_for_family)
+
+    def choose_dependant(self, patient_id: str) -> None:
+        self.post(lambda now: self.flow.choose_dependant(now, patient_id))
+
+    def family_back(self) -> None:
+        self.post(self.flow.family_back)
+
     def call_cashier(self) -> None:
         self.post(self.flow.call_cashier)
 
@@ -262,6 +273,8 @@ class KioskRuntime:
         elif isinstance(effect, LookupCredit | OpenRepayOrder | PollRepayOrder |
                         CloseRepayOrder):
             self._pool.submit(self._repayment, effect)
+        elif isinstance(effect, LookupFamilyCredit):
+            self._pool.submit(self._family_statement, effect)
 
     # ---------------------------------------------------------- recognition
     def process_frame(self, image: np.ndarray, timestamp: float) -> None:
@@ -341,6 +354,18 @@ class KioskRuntime:
             self.post(answer[type(effect)])
             return
         self.post(lambda now: flow.on_repay_state(now, session, order))
+
+    def _family_statement(self, effect: LookupFamilyCredit) -> None:
+        """亲情付: the chosen patient's statement, or why not (``family.not_authorised``)."""
+        flow, session = self.flow, effect.session_id
+        try:
+            statement = self.backend.family_statement(effect.identity)
+        except BackendError as exc:
+            code = "backend.unreachable" if exc.retryable else exc.code
+            log.warning("family.statement_failed", extra={"code": exc.code})
+            self.post(lambda now: flow.on_family_failed(now, session, code))
+            return
+        self.post(lambda now: flow.on_family_statement(now, session, statement))
 
     def _notify_cashier(self, effect: NotifyCashier) -> None:
         """Put the hand-off on the counter's queue. The patient is told to go to the

@@ -88,5 +88,15 @@ class CloseRepayOrder:
     order_id: str
 
 
+@dataclass(frozen=True)
+class LookupFamilyCredit:
+    """亲情付: what a patient who authorised the relative owes, read with the token issued
+    via the relative (``kiosk.flow.family.FamilyMember.identity``)."""
+
+    session_id: str
+    identity: Any = field(repr=False)
+
+
 Effect = (LookupPatient | CheckDigits | Settle | PrintReceipt | NotifyCashier | Audit
-          | LookupCredit | OpenRepayOrder | PollRepayOrder | CloseRepayOrder)
+          | LookupCredit | OpenRepayOrder | PollRepayOrder | CloseRepayOrder
+          | LookupFamilyCredit)

@@ -29,6 +29,7 @@ from kiosk.flow.effects import (
     PrintReceipt,
     Settle,
 )
+from kiosk.flow.family import FamilyFlow, FamilyMember
 from kiosk.flow.model import (
     MONEY_STATES,
     PERSONAL_STATES,
@@ -93,6 +94,8 @@ class Session:
     poll_pending: bool = False
     next_poll_at: float = 0.0
     closing_notice: str = ""
+    own: Statement | None = None  # 亲情付: the relative's own statement, while paying for family
+    paying_for: FamilyMember | None = None  # whose statement is shown and repaid
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,11 @@ class FlowView:
     cashier_called: bool = False  # a hand-off is on the counter's queue for this patient
     statement: Statement | None = None  # 我的欠款: what the patient owes
     repay_order: RepayOrder | None = None  # the payment QR being shown, or its end
+    family: tuple[FamilyMember, ...] = ()  # 亲情付: the list (family) or the offer (own owed)
+    paying_for: PatientView | None = None  # 亲情付: whose debt is shown and repaid
 
 
-class CheckoutFlow(OwedFlow):
+class CheckoutFlow(OwedFlow, FamilyFlow):
     def __init__(
         self,
         cfg: FlowConfig,
@@ -162,7 +167,20 @@ class CheckoutFlow(OwedFlow):
             cashier_called=self.cashier_called,
             statement=s.statement if s else None,
             repay_order=s.repay_order if s else None,
+            family=self._family(),
+            paying_for=s.paying_for.patient if s and s.paying_for else None,
         )
+
+    def _family(self) -> tuple[FamilyMember, ...]:
+        """The list on the family screen; on one's own statement, what 为家人还款 offers."""
+        s = self.session
+        if s is None or s.paying_for is not None:
+            return ()
+        if self.state == State.FAMILY and s.own is not None:
+            return s.own.family
+        if self.state == State.OWED and s.statement is not None:
+            return s.statement.family
+        return ()
 
     def ways(self) -> tuple[Way, ...]:
         if self.state != State.FALLBACK:
@@ -448,14 +466,15 @@ class CheckoutFlow(OwedFlow):
         }
         if self.state in expired:
             return self._fallback(now, expired[self.state])
-        if self.state in (State.BILL_REVIEW, State.OWED, State.OWED_IDENTIFY):
+        if self.state in (State.BILL_REVIEW, State.OWED, State.OWED_IDENTIFY, State.FAMILY):
             return self._reset(now, "review.timeout")
         return self._reset(now, "session.finished")  # done / fallback screens time out
 
     # ------------------------------------------------------------ helpers
     def _start_lookup(self, now: float, method: Method, key: str) -> list[Effect]:
         if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
-                          State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID):
+                          State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID,
+                          State.FAMILY):
             return []
         if self.state == State.FALLBACK and Way(method.value) not in self.ways():
             return []  # e.g. a payment not yet confirmed: paying again is wrong

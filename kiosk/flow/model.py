@@ -22,6 +22,7 @@ class State(StrEnum):
     REPAY_QR = "repay_qr"  # the payment QR, while the provider has not said paid
     REPAY_CLOSING = "repay_closing"  # the QR is being closed (cancel or timeout)
     REPAID = "repaid"
+    FAMILY = "family"  # 亲情付: the patients who authorised the relative (kiosk/flow/family.py)
 
 
 class Method(StrEnum):
@@ -41,7 +42,7 @@ LAYER_LABELS = {
 # States in which the flow holds a patient's personal data.
 PERSONAL_STATES = frozenset({State.SECOND_FACTOR, State.LOOKING_UP, State.BILL_REVIEW,
                              State.SETTLING, State.DONE, State.OWED, State.REPAY_QR,
-                             State.REPAY_CLOSING, State.REPAID})
+                             State.REPAY_CLOSING, State.REPAID, State.FAMILY})
 # money moving or a look-up running: their deadlines are the kiosk's, not the patient's
 WAITING_STATES = frozenset({State.LOOKING_UP, State.SETTLING, State.REPAY_CLOSING})
 # money may move without a touch (a payment QR is paid on the patient's phone): no

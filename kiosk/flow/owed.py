@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kiosk.flow.effects import Audit, CloseRepayOrder, Effect, OpenRepayOrder, PollRepayOrder
+from kiosk.flow.family import NOT_AUTHORISED, FamilyMember
 from kiosk.flow.model import Method, PatientView, State
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Statement:
     charges: tuple[OwedCharge, ...]
     can_repay: bool  # the platform has a payment provider
     identity: Any = field(default=None, repr=False, compare=False)  # handed back to repay
+    family: tuple[FamilyMember, ...] = ()  # 亲情付: whom this person may pay for
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class OwedFlow:
         def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None: ...
         def _fallback(self, now: float, reason: str) -> list[Effect]: ...
         def _current(self, session_id: str) -> bool: ...
+        def family_withdrawn(self, now: float) -> list[Effect]: ...
 
     # ------------------------------------------------------------ commands
     def start_owed(self, now: float) -> list[Effect]:
@@ -153,8 +156,12 @@ class OwedFlow:
 
     def on_repay_open_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
         """No QR (the provider or the platform did not answer): nothing was paid."""
-        if not self._current(session_id) or self.state != State.REPAY_QR:
+        s = self.session
+        if not self._current(session_id) or self.state != State.REPAY_QR or s is None:
             return []
+        if code == NOT_AUTHORISED and s.paying_for is not None:
+            return [Audit("repay.not_opened", {"session": session_id, "code": code}),
+                    *self.family_withdrawn(now)]
         self._enter(State.OWED, now, self.cfg.review_timeout_s, "owed.repay_unavailable")
         return [Audit("repay.not_opened", {"session": session_id, "code": code})]
 

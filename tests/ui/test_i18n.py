@@ -13,6 +13,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
 import kiosk.client
+import kiosk.flow.family
 import kiosk.flow.machine
 import kiosk.flow.owed
 import kiosk.liveness.result
@@ -54,6 +55,7 @@ def _emitted_keys(module) -> set[str]:
 def flow_keys() -> set[str]:
     keys = _emitted_keys(kiosk.flow.machine) | _emitted_keys(kiosk.runtime)
     keys |= _emitted_keys(kiosk.flow.owed)  # 我的欠款 and repayment
+    keys |= _emitted_keys(kiosk.flow.family)  # 亲情付
     keys |= _emitted_keys(kiosk.settlement.desk) | _emitted_keys(kiosk.platform_clock)
     keys |= {value for name, value in vars(kiosk.liveness.result).items()
              if name.isupper() and isinstance(value, str) and value.startswith("liveness.")}

@@ -3,11 +3,11 @@
 * **SQLite** (the embedded default: demo, development, single-kiosk trials): WAL,
   ``synchronous=FULL``, one writer at a time (``BEGIN IMMEDIATE`` behind a file lock) and
   group commit (server_stub/db.py).
-* **PostgreSQL** (production, through psycopg 3): every transaction runs on its own
-  connection; rows a money transaction changes are locked ``FOR UPDATE``, so concurrent
-  transactions of any number of platform hosts queue on the rows they share and nothing
-  else. A deadlock (``40P01``) or serialization failure (``40001``) rolls the transaction
-  back whole and it runs again. The URL may name several hosts
+* **PostgreSQL** (production, through psycopg 3): group commit per process as well, but no
+  file lock; rows a money transaction changes are locked ``FOR UPDATE``, so the batches of
+  any number of processes and platform hosts queue on the rows they share and nothing
+  else. A job that hit a deadlock (``40P01``) or serialization failure (``40001``) was
+  rolled back whole and runs again. The URL may name several hosts
   (``?host=a,b&port=5432,5432&target_session_attrs=read-write``): libpq connects to
   whichever is the primary, which is how the platform follows a promoted standby.
 """

@@ -220,6 +220,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "That relative withdrew the authorisation; nothing was taken. You "
                          "can pay for someone else, or ask at the cashier"),
     "family.back": ("返回", "Back"),
+    "family.choose_one": ("查看并还款", "See and repay"),
+    "family.offer": ("您也可以点“为家人还款”，为授权您的家人还款",
+                     "You can also pay for family members who authorised you"),
     "repay.unconfirmed": ("付款结果暂未确认，请勿重复付款，工作人员会为您核实。",
                           "The payment is not confirmed yet. Do not pay again: staff will "
                           "check it for you."),

@@ -103,9 +103,11 @@ def prompt_keys(view: FlowView) -> list[tuple[str, dict[str, str]]]:
     elif view.state == State.DONE and view.result is not None:
         keys.append(("done.self_pay", {"fen": str(view.result.self_pay_fen)}))
         keys.append(("done.printing", {}))
-    elif view.state == State.OWED and view.statement is not None \
-            and view.statement.outstanding_fen:
-        keys.append(("owed.total", {"fen": str(view.statement.outstanding_fen)}))
+    elif view.state == State.OWED and view.statement is not None:
+        if view.statement.outstanding_fen:
+            keys.append(("owed.total", {"fen": str(view.statement.outstanding_fen)}))
+        if view.family:  # 亲情付: said once, after what the person owes themselves
+            keys.append(("family.offer", {}))
     elif view.state in (State.REPAY_QR, State.REPAID) and view.repay_order is not None:
         keys.append(("repay.paid_amount" if view.state == State.REPAID else "repay.amount",
                      {"fen": str(view.repay_order.amount_fen)}))

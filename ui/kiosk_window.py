@@ -39,6 +39,7 @@ from ui.screens.base import Screen, TileButton, button, text_label
 from ui.screens.bill_review import BillReviewScreen
 from ui.screens.error import ErrorScreen
 from ui.screens.fallback import FallbackScreen
+from ui.screens.family import FamilyScreen
 from ui.screens.keypad import KeypadScreen
 from ui.screens.liveness import LivenessScreen
 from ui.screens.owed import OwedScreen
@@ -55,7 +56,8 @@ NOTICE_S = 15  # how long a hint or a scan problem stays on screen
 FACE_FAMILIES = ("face.", "liveness.", "second_factor.", "patient.requested_cashier")
 # States in which the flow accepts each way to pay (see CheckoutFlow._start_lookup).
 LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
-                            State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID})
+                            State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID,
+                            State.FAMILY})
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 FRAME_FRESH_S = 1.0  # a camera frame older than this is not shown as "live"
 
@@ -78,6 +80,7 @@ def screen_name(view: FlowView) -> str:
         State.REPAY_QR: "repay",
         State.REPAY_CLOSING: "repay",
         State.REPAID: "repay",
+        State.FAMILY: "family",
     }.get(view.state, "error")
 
 
@@ -129,6 +132,7 @@ class KioskWindow(QWidget):
             "error": ErrorScreen(port),
             "owed": OwedScreen(port),
             "repay": RepayQrScreen(port),
+            "family": FamilyScreen(port),
         }
         for name in ("fallback", "error"):
             way_screen = self.screens[name]

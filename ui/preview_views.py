@@ -7,12 +7,14 @@ quote (integer fen); the names are masked as the platform sends them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from kiosk.flow.family import FamilyMember
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import (
     LAYER_LABELS,
@@ -66,6 +68,12 @@ STATEMENT = Statement(PATIENT, 24_685, (
     OwedCharge("stl_demo_2", "YK01-00000123", 8_685, dt.date(2024, 7, 1), False)), True)
 ORDER = RepayOrder("rpo_demo", 24_685, "http://127.0.0.1:8700/pay/4b1Xq9vTzR0pLw2E",
                    "open", 176.0)
+# 亲情付: the patient at the kiosk may pay for their mother and their father
+MOTHER = PatientView("P-DEMO-02", "陈*", "3301**********5678", "resident")
+FATHER = PatientView("P-DEMO-03", "王*明", "3301**********2468", "resident")
+FAMILY = (FamilyMember(MOTHER, "child", 28_000), FamilyMember(FATHER, "child", 0))
+MOTHER_OWES = Statement(MOTHER, 28_000, (
+    OwedCharge("stl_demo_3", "YK01-00000145", 28_000, dt.date(2024, 7, 3), False),), True)
 
 
 def sample_views() -> dict[str, FlowView]:
@@ -122,6 +130,23 @@ def sample_views() -> dict[str, FlowView]:
                                   method=Method.CARD, statement=STATEMENT,
                                   repay_order=RepayOrder(ORDER.order_id, 24_685, ORDER.code_url,
                                                          "paid", 0.0, 0), seconds_left=12),
+        "20-owed-family-offer": FlowView(
+            State.OWED, "owed.list", patient=PATIENT, method=Method.CARD,
+            statement=dataclasses.replace(STATEMENT, family=FAMILY), family=FAMILY,
+            seconds_left=55),
+        "21-family-list": FlowView(State.FAMILY, "family.choose", patient=PATIENT,
+                                   method=Method.CARD, statement=STATEMENT, family=FAMILY,
+                                   seconds_left=55),
+        "22-family-owed": FlowView(State.OWED, "family.owed", patient=MOTHER,
+                                   method=Method.CARD, statement=MOTHER_OWES,
+                                   paying_for=MOTHER, seconds_left=55),
+        "23-family-repay-qr": FlowView(
+            State.REPAY_QR, "repay.scan", patient=MOTHER, method=Method.CARD,
+            statement=MOTHER_OWES, paying_for=MOTHER, seconds_left=176,
+            repay_order=RepayOrder("rpo_demo_2", 28_000, ORDER.code_url, "open", 176.0)),
+        "24-family-withdrawn": FlowView(State.FAMILY, "family.withdrawn", patient=PATIENT,
+                                        method=Method.CARD, statement=STATEMENT,
+                                        family=FAMILY[1:], seconds_left=55),
     }
 
 
@@ -153,6 +178,15 @@ class RecordingPort:
 
     def repay(self, settlement_id: str | None = None) -> None:
         self.commands.append(("repay", settlement_id))
+
+    def pay_for_family(self) -> None:
+        self.commands.append(("pay_for_family", None))
+
+    def choose_dependant(self, patient_id: str) -> None:
+        self.commands.append(("choose_dependant", patient_id))
+
+    def family_back(self) -> None:
+        self.commands.append(("family_back", None))
 
     def call_cashier(self) -> None:
         self.commands.append(("call_cashier", None))

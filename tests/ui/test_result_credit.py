@@ -20,11 +20,12 @@ from ui.screens.result import day_text
 WAIT_MS = 15_000
 
 
-def card_patient(platform, bills: list[list[str]]) -> tuple[str, str, list[str]]:
+def card_patient(platform, bills: list[list[str]], name: str = "李小红"
+                 ) -> tuple[str, str, list[str]]:
     """A credit user with an insurance card (no face) and these pending bills."""
     patient_id = f"PC{uuid.uuid4().hex[:10].upper()}"
     card_no = f"CC{uuid.uuid4().hex[:14].upper()}"
-    platform.admin("user", "enrol", "--patient-id", patient_id, "--name", "李小红",
+    platform.admin("user", "enrol", "--patient-id", patient_id, "--name", name,
                    "--national-id", "330184199202021234", "--phone", ASTRO_PHONE,
                    "--category", "employee", "--card-no", card_no, "--consent-version", CONSENT)
     made = [json.loads(platform.admin(

@@ -1,7 +1,9 @@
 """我的欠款: first how to identify (face, card or e-voucher: the bottom bar's tiles), then
 what is owed — the masked name, the total, each charge's amount and due date, nothing more —
 with the ways forward: repay everything (or one charge) by QR, done, or staff (bottom bar).
-The charges are one list that scrolls with a finger, as the bill's lines do."""
+The charges are one list that scrolls with a finger, as the bill's lines do. When patients
+authorised this person (亲情付), 为家人还款 (N) leads to them; a patient's statement chosen
+there is titled "为 陈* 还款" and its 返回 goes back to the list."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from ui.screens.result import day_text
 
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 NOTICES = frozenset({"owed.repay_failed", "owed.repay_timeout", "owed.repay_cancelled",
-                     "owed.repay_unavailable"})
+                     "owed.repay_unavailable", "family.withdrawn"})
+QUIET = frozenset({"owed.list", "family.owed"})  # the list says it: a line only for news
 
 
 class OwedScreen(Screen):
@@ -52,15 +55,27 @@ class OwedScreen(Screen):
         self.root.addStretch(0)  # takes the height the list does not (_show)
         self._spare = self.root.count() - 1
         self.rows: list[tuple[QWidget, QLabel, QPushButton]] = []
+        self.family = button("secondary", "pay_for_family")
+        self.family.clicked.connect(self.port.pay_for_family)
+        self.family.setVisible(False)  # only on a statement of someone with family (render)
+        self.root.addWidget(self.family)
         actions = QHBoxLayout()
         self.finish = button(name="finish")
-        self.finish.clicked.connect(self.port.cancel)
+        self.finish.clicked.connect(self._finish)
         self.repay_all = button("primary", "repay_all")
         self.repay_all.clicked.connect(lambda: self.port.repay(None))
         actions.addWidget(self.finish, 1)
         actions.addWidget(self.repay_all, 2)
         self.root.addLayout(actions)
         self._charges: list[str] = []
+        self._for_family = False
+
+    def _finish(self) -> None:
+        """完成 ends the visit; on a family member's statement it is 返回, to the list."""
+        if self._for_family:
+            self.port.family_back()
+        else:
+            self.port.cancel()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """At least one charge stays in view whatever the text size."""
@@ -89,18 +104,23 @@ class OwedScreen(Screen):
     def render(self, view: FlowView) -> None:
         lang = self.lang
         statement = view.statement if view.state == State.OWED else None
+        self._for_family = statement is not None and view.paying_for is not None
+        self.family.setVisible(statement is not None and bool(view.family))
+        self.family.setText(tr("family.pay_for", lang, n=len(view.family)))
         if statement is None:  # how to identify: the tiles below
             self.title.setText(tr("ui.owed", lang))
             self._put_guidance("owed.identify", warn=False)
             self.finish.setText(tr("way.start", lang))
             self._show([], can_repay=False, outstanding=None)
             return
-        self.title.setText(tr("owed.title", lang, name=statement.patient.name_masked))
+        self.title.setText(tr("family.paying_for", lang, name=view.paying_for.name_masked)
+                           if view.paying_for is not None
+                           else tr("owed.title", lang, name=statement.patient.name_masked))
         key = view.guidance
-        if key == "owed.list":  # the list says it: a line only when there is news
+        if key in QUIET:
             key = "" if statement.can_repay else "owed.no_repay"
         self._put_guidance(key, warn=view.guidance in NOTICES)
-        self.finish.setText(tr("ui.finish", lang))
+        self.finish.setText(tr("family.back" if self._for_family else "ui.finish", lang))
         self._show(list(statement.charges),
                    can_repay=statement.can_repay and statement.outstanding_fen > 0,
                    outstanding=statement.outstanding_fen if statement.charges else None)
@@ -136,7 +156,10 @@ class OwedScreen(Screen):
 
     def clear(self) -> None:
         self._charges = []
+        self._for_family = False
         self.title.setText("")
+        self.family.setText("")
+        self.family.setVisible(False)
         self.total.setText("")
         for _, label, _ in self.rows:
             label.setText("")

@@ -1,6 +1,7 @@
 """The payment QR for a repayment: the amount, the QR (drawn by zxing-cpp, as the receipt's),
 "scan with your phone", and a way back that closes it; then the outcome: checking, repaid
-(what was paid and what is still owed). The top bar counts down the code's validity."""
+(what was paid and what is still owed). The top bar counts down the code's validity. Paying
+for a family member (亲情付), the screen says whose debt it is first: "为 陈* 还款"."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class QrView(QWidget):
 class RepayQrScreen(Screen):
     def __init__(self, port: KioskPort, parent: QWidget | None = None) -> None:
         super().__init__(port, parent)
+        self.payee = text_label("body")  # 亲情付: whose debt this is
+        self.payee.setVisible(False)
         self.title = text_label("title")
         self.amount = text_label("hero")
         self.qr = QrView()
@@ -62,6 +65,7 @@ class RepayQrScreen(Screen):
         self.busy.setRange(0, 0)
         self.busy.setTextVisible(False)
         self.note = text_label("body", tone="muted")
+        self.root.addWidget(self.payee)
         self.root.addWidget(self.title)
         self.root.addWidget(self.amount)
         self.root.addWidget(self.qr, 1)
@@ -74,6 +78,9 @@ class RepayQrScreen(Screen):
     def render(self, view: FlowView) -> None:
         lang = self.lang
         order = view.repay_order
+        self.payee.setText(tr("family.paying_for", lang, name=view.paying_for.name_masked)
+                           if view.paying_for is not None else "")
+        self.payee.setVisible(view.paying_for is not None)
         self.title.setText(tr(view.guidance, lang))
         paid = view.state == State.REPAID
         set_style_property(self.title, "tone", "good" if paid else "")
@@ -92,6 +99,8 @@ class RepayQrScreen(Screen):
         self.back.setVisible(view.state != State.REPAY_CLOSING)
 
     def clear(self) -> None:
+        self.payee.setText("")
+        self.payee.setVisible(False)
         self.qr.set_text("")
         self.amount.setText("")
         self.note.setText("")

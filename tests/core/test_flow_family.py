@@ -16,6 +16,7 @@ from kiosk.flow.family import NOT_AUTHORISED, FamilyMember
 from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import PatientView, State
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
+from kiosk.voice import prompt_for, prompt_keys
 from tests.core.test_flow import frame
 from tests.core.test_flow_owed import order, statement
 
@@ -168,3 +169,15 @@ def test_a_late_answer_for_a_dependant_is_ignored(flow):
     flow.cancel(4.5)
     assert flow.on_family_statement(5.0, "s1", MOTHER_OWES) == []
     assert flow.state == State.IDLE
+
+
+def test_the_voice_offers_family_pay_on_ones_own_statement_only(flow):
+    own_statement(flow)
+    assert [key for key, _ in prompt_keys(flow.view(2.0))] == [
+        "owed.list", "owed.total", "family.offer"]
+    assert prompt_for(flow.view(2.0), "zh").text.endswith("为授权您的家人还款。")
+    flow.pay_for_family(3.0)
+    assert [key for key, _ in prompt_keys(flow.view(3.0))] == ["family.choose"]
+    flow.choose_dependant(4.0, "P0M")
+    flow.on_family_statement(5.0, "s1", MOTHER_OWES)
+    assert [key for key, _ in prompt_keys(flow.view(5.0))] == ["family.owed", "owed.total"]

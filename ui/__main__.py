@@ -160,6 +160,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"platform on {demo.platform.url}; {demo.app.runtime.gallery.person_count} faces "
               f"enrolled; {demo.fed['created']} bills fed by the simulated hospital system; "
               "the demo patient walks up ...", flush=True)
+        print(f"payment provider (simulated) on {demo.payments.url}: 我的欠款 → 扫码还款 "
+              "shows its QR; the payer's phone is `curl -X POST <the QR's link>`", flush=True)
         if args.counter:
             from ui.app import create_app
             from ui.cashier.launch import DEMO_PIN, WINDOW_SIZE, start_demo_counter

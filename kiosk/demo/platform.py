@@ -14,12 +14,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from common.paths import absolute_path
 from kiosk.config import KioskConfig, load_config
 from kiosk.provisioning import provision
+
+if TYPE_CHECKING:
+    from kiosk.demo.payments import PaymentSimulator
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -30,9 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the platform child: SIGTERM it when the demo (its parent) dies, however it dies,
-    so no platform is left holding the port after a killed demo or test."""
+def die_with_parent() -> None:
+    """In a child (platform, payment simulator): SIGTERM it when the demo (its parent) dies,
+    however it dies, so nothing is left holding a port after a killed demo or test."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -70,7 +74,7 @@ class Platform:
             [sys.executable, "-m", "server_stub", "--config", str(self.config), "run",
              "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
-            preexec_fn=_die_with_parent)
+            preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -110,10 +114,13 @@ class Platform:
         return load_config(cfg)
 
 
-def make_platform(root: Path, scope: str = "all_active") -> Platform:
-    """Fresh database and keys under ``root``, demo data seeded, server started."""
+def make_platform(root: Path, scope: str = "all_active",
+                  payments: PaymentSimulator | None = None) -> Platform:
+    """Fresh database and keys under ``root``, demo data seeded, server started; with
+    ``payments``, kiosks take repayments by QR through that provider."""
     root = absolute_path(root)
     root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     (root / "server.toml").write_text(
         "[server]\n"
         f'db_url = "sqlite:///{root}/server.db"\n'
@@ -121,8 +128,9 @@ def make_platform(root: Path, scope: str = "all_active") -> Platform:
         f'data_key_file = "{root}/data_key.bin"\n'
         "[gallery]\n"
         f'scope = "{scope}"\n'
+        + (payments.config(port) if payments is not None else "")
     )
-    platform = Platform(root, free_port(), {})
+    platform = Platform(root, port, {})
     platform.admin("init")
     platform.seed = json.loads(platform.admin("seed", "demo"))
     platform.start()

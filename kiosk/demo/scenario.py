@@ -19,6 +19,7 @@ from common.paths import absolute_path
 from device.opencv import cv2
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
+from kiosk.demo.payments import start_payment_simulator
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
@@ -74,7 +75,10 @@ class Demo:
         self.workdir = workdir
         if log_level is not None:
             setup_logging(log_level, workdir / "logs", "kiosk")
-        self.platform: Platform = make_platform(workdir / "platform", scope="open_bills")
+        # repayments by QR (我的欠款, 为家人还款) go through the simulated payment provider
+        self.payments = start_payment_simulator(workdir / "payments")
+        self.platform: Platform = make_platform(workdir / "platform", scope="open_bills",
+                                                payments=self.payments)
         # the other patients' bills of the day arrive from the simulated hospital system
         self.fed = self.platform.feed_bills(10, 20.0, [
             p["patient_id"] for p in self.platform.seed["patients"]
@@ -149,6 +153,7 @@ class Demo:
 
     def close(self) -> None:
         self.platform.stop()
+        self.payments.stop()
 
 
 def voice_summary(files: list[Path]) -> list[str]:

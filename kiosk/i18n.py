@@ -226,6 +226,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "repay.unconfirmed": ("付款结果暂未确认，请勿重复付款，工作人员会为您核实。",
                           "The payment is not confirmed yet. Do not pay again: staff will "
                           "check it for you."),
+    "payment.not_offered": ("本机暂不支持扫码还款，请到人工窗口还款。",
+                            "This kiosk does not take repayments: please repay at the counter."),
     "payment.unavailable": ("暂时无法扫码还款，请到人工窗口还款。",
                             "QR repayment is not available right now: please repay at the "
                             "cashier."),

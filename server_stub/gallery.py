@@ -7,9 +7,10 @@ that moves a patient in or out of a site's scope — consent withdrawn, a bill s
 the ``open_bills`` policy, a suspension — reaches every kiosk of that site on its next sync.
 
 Scope (config ``gallery.scope``): ``open_bills`` (default) keeps only active, consenting
-users with a pending bill at the site: hundreds of people, not the 316,800 of the whole
-credit population, because a 1:N search over that many with a small CPU model would return
-false candidates on most searches. ``all_active`` keeps every active, consenting user.
+users with a pending bill at the site, or a credit charge of the site still to repay (so a
+patient can come back and repay at its kiosk by face): hundreds of people, not the 316,800
+of the whole credit population, because a 1:N search over that many with a small CPU model
+would return false candidates on most searches. ``all_active`` keeps every active, consenting user.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from kiosk.protocol import schemas
 from kiosk.protocol.templates import WireTemplate
 from server_stub import audit
 from server_stub.clock import to_datetime
-from server_stub.db import bills, gallery_entries, meta, next_value, sites, templates, users
+from server_stub.db import (
+    bills,
+    credit_charges,
+    gallery_entries,
+    meta,
+    next_value,
+    settlements,
+    sites,
+    templates,
+    users,
+)
 from server_stub.directory import Device, user_row
 from server_stub.keys import TemplateSealer
 
@@ -33,6 +44,12 @@ _PACKS = select(templates.c.pack).where(templates.c.patient_id == bindparam("pat
 _OPEN_BILL_SITES = select(bills.c.site_id).distinct().where(
     bills.c.patient_id == bindparam("patient_id"),
     bills.c.status == schemas.BillStatus.PENDING.value)
+# where they still owe for a charge: they may come back to that hospital's kiosk to repay
+_DEBT_SITES = select(settlements.c.site_id).distinct().join(
+    credit_charges, credit_charges.c.settlement_id == settlements.c.settlement_id).where(
+    credit_charges.c.patient_id == bindparam("patient_id"),
+    credit_charges.c.cancelled.is_(False),
+    credit_charges.c.repaid_fen < credit_charges.c.amount_fen)
 _ENTRIES = select(gallery_entries.c.site_id, gallery_entries.c.pack, gallery_entries.c.present
                   ).where(gallery_entries.c.patient_id == bindparam("patient_id"))
 _ENTRY_KEY = (gallery_entries.c.site_id == bindparam("e_site"),
@@ -50,8 +67,9 @@ def _desired(conn: Connection, user: Any, packs: list[str], scope: str) -> set[t
     if scope == schemas.GalleryScope.ALL_ACTIVE.value:
         site_ids = list(conn.execute(select(sites.c.site_id)).scalars())
     else:
-        site_ids = list(conn.execute(_OPEN_BILL_SITES, {"patient_id": user.patient_id})
-                        .scalars())
+        key = {"patient_id": user.patient_id}
+        site_ids = list({*conn.execute(_OPEN_BILL_SITES, key).scalars(),
+                         *conn.execute(_DEBT_SITES, key).scalars()})
     return {(site, pack) for site in site_ids for pack in packs}
 
 

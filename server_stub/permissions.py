@@ -34,6 +34,7 @@ from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import audit, relatives
 from server_stub.clock import now_ms
 from server_stub.db import bills
+from server_stub.db import relatives as relatives_table
 from server_stub.directory import Device
 from server_stub.identification import IdentificationKeys
 
@@ -162,6 +163,10 @@ _HIDDEN_MESSAGES = {
 _HAS_BILL_AT = select(bills.c.bill_id).where(
     bills.c.patient_id == bindparam("patient_id"), bills.c.site_id == bindparam("site_id")
 ).limit(1)
+_RELATIVE_AT = select(relatives_table.c.patient_id).join(
+    bills, bills.c.patient_id == relatives_table.c.patient_id).where(
+    relatives_table.c.relative_id == bindparam("patient_id"),
+    relatives_table.c.withdrawn_ms.is_(None), bills.c.site_id == bindparam("site_id")).limit(1)
 
 
 def may_settle(role: schemas.Role, method: schemas.PaymentMethod) -> bool:
@@ -169,9 +174,11 @@ def may_settle(role: schemas.Role, method: schemas.PaymentMethod) -> bool:
 
 
 def patient_of_site(conn: Connection, patient_id: str, site_id: str) -> bool:
-    """A patient is of a site when they have a bill there, of any status."""
-    return conn.execute(_HAS_BILL_AT, {"patient_id": patient_id,
-                                       "site_id": site_id}).first() is not None
+    """A patient is of a site when they have a bill there, of any status — or when someone
+    with a bill there authorised them as a relative (亲情付), who may come to pay."""
+    key = {"patient_id": patient_id, "site_id": site_id}
+    return (conn.execute(_HAS_BILL_AT, key).first() is not None
+            or conn.execute(_RELATIVE_AT, key).first() is not None)
 
 
 def _forbidden() -> ProtocolError:

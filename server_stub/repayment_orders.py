@@ -221,7 +221,7 @@ class Orders:
 
     def need_provider(self) -> PaymentProvider:
         if self.provider is None:
-            raise ProtocolError(ErrorCode.PAYMENT_UNAVAILABLE,
+            raise ProtocolError(ErrorCode.PAYMENT_NOT_OFFERED,
                                 "this platform takes no repayments through a provider")
         return self.provider
 

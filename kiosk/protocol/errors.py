@@ -78,7 +78,8 @@ class ErrorCode(StrEnum):
     HIS_BILL_SETTLED = "his.bill_settled"  # settled: amend/cancel goes to the cashier
     # repayment through a payment provider (server_stub/repayment_orders.py)
     REPAY_ORDER_NOT_FOUND = "repay_order.not_found"
-    PAYMENT_UNAVAILABLE = "payment.unavailable"  # no provider configured, or it did not answer
+    PAYMENT_UNAVAILABLE = "payment.unavailable"  # the provider did not answer: retry
+    PAYMENT_NOT_OFFERED = "payment.not_offered"  # this platform has no payment provider
     NOTIFICATION_INVALID = "payment.notification_invalid"  # a callback that does not verify
     # server side
     INTERNAL = "server.internal"
@@ -148,6 +149,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.HIS_BILL_SETTLED: 409,
     ErrorCode.REPAY_ORDER_NOT_FOUND: 404,
     ErrorCode.PAYMENT_UNAVAILABLE: 503,
+    ErrorCode.PAYMENT_NOT_OFFERED: 409,
     ErrorCode.NOTIFICATION_INVALID: 401,
     ErrorCode.INTERNAL: 500,
     ErrorCode.STORAGE_UNAVAILABLE: 503,

@@ -21,7 +21,8 @@ class Outcome(StrEnum):
 _FINAL_PREFIXES = ("bill.", "credit.", "consent.", "settlement.", "patient.", "card.",
                    "voucher.", "amount.", "request.", "second_factor.", "handoff.",
                    "template.", "device.", "family.", "repayment.")
-_FINAL_CODES = frozenset({"idempotency.key_reused", "idempotency.key_missing"})
+_FINAL_CODES = frozenset({"idempotency.key_reused", "idempotency.key_missing",
+                          "payment.not_offered"})
 
 
 def classify(code: str) -> Outcome:

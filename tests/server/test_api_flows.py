@@ -302,11 +302,21 @@ def test_templates_gallery_sync_narrow_and_withdrawal(server: Server, kiosk: Dev
     assert withdrawn.json()["templates_deleted"] == 1
     delta = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={first['cursor']}").json()
     assert delta["deletions"] == ["P1003"] and delta["upserts"] == []
-    # open_bills scope: once P1004 has no pending bill here, it leaves the gallery
+    # open_bills scope: while P1004 owes for a charge here they stay (to repay by face);
+    # once nothing is pending and nothing owed, they leave the gallery
     pending = [b["bill_id"] for b in counter.get("/v1/patients/P1004/bills").json()["bills"]]
     for bill in pending:
         assert kiosk.settle(bill, "P1004", "face").status_code == 201
-    later = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={delta['cursor']}").json()
+    owing = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={delta['cursor']}").json()
+    assert owing["deletions"] == []
+    assert kiosk.post("/v1/identify/face", {"patient_id": "P1004", "pack": PACK}
+                      ).status_code == 200  # 我的欠款 by face: the debtor is still known here
+    owed = counter.get("/v1/patients/P1004").json()["credit"]["outstanding_fen"]
+    assert owed > 0
+    assert counter.post("/v1/repayments", {"patient_id": "P1004", "amount_fen": owed,
+                                           "method": "cash"}, key=str(uuid.uuid4())
+                        ).status_code == 201
+    later = kiosk.get(f"/v1/gallery?pack={PACK}&cursor={owing['cursor']}").json()
     assert later["deletions"] == ["P1004"]
     assert kiosk.get(f"/v1/gallery?pack={PACK}").json()["upserts"] == []
 
@@ -343,3 +353,12 @@ def test_logs_hold_no_personal_data(server: Server):
     text = server.log.read_text(encoding="utf-8")
     assert '"path": "/v1/settlements"' in text
     assert not any(value in text for value in FULL_VALUES)
+
+
+def test_a_platform_without_a_payment_provider_offers_no_qr_repayment(kiosk: Device):
+    identified = {"identification": kiosk.identify("P1001")}
+    statement = kiosk.get("/v1/patients/P1001/credit", params=identified)
+    assert statement.status_code == 200 and statement.json()["repay_at_kiosk"] is False
+    reply = kiosk.post("/v1/repay-orders", {"patient_id": "P1001"}, key=str(uuid.uuid4()),
+                       params=identified)
+    assert (reply.status_code, error_code(reply)) == (409, "payment.not_offered")

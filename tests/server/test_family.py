@@ -135,3 +135,31 @@ def test_what_cannot_be_authorised(server: Server):
     assert (never.status_code, error_code(never)) == (403, "family.not_authorised")
     stranger = kiosk.settle("B1006-1", "P1006", "card", paid_by="P1003")
     assert (stranger.status_code, error_code(stranger)) == (403, "family.not_authorised")
+
+
+def test_a_relative_with_no_bill_here_is_known_here_through_the_patient(server: Server):
+    """The daughter has never been treated at this hospital; her father has. Once he
+    authorised her, this site's kiosk identifies her by card; before that, and after he
+    withdraws, it answers as for an unknown card."""
+    counter, kiosk = server.device("counter"), server.device("kiosk")
+    server.admin("user", "enrol", "--patient-id", "P3001", "--name", "刘小女",
+                 "--national-id", "330784199505053001", "--phone", "13900003001",
+                 "--category", "employee", "--limit-fen", "100000",
+                 "--consent-version", "credit-v1", "--card-no", "YB33078400003001")
+    card = {"card_no": "YB33078400003001"}
+    unknown = kiosk.post("/v1/identify/card", {"card_no": "YB33078400009999"})
+    before = kiosk.post("/v1/identify/card", card)
+    assert (before.status_code, before.json()) == (404, unknown.json())
+    assert authorise(counter, patient="P1006", relative="P3001").status_code == 201
+    found = kiosk.post("/v1/identify/card", card)
+    assert found.status_code == 200, found.text
+    [father] = dependants_of(kiosk, "P3001", found.json()["identification"]["token"])
+    assert father["patient"]["patient_id"] == "P1006"
+    counter.post("/v1/patients/P1006/relatives/P3001/withdraw", None)
+    assert kiosk.post("/v1/identify/card", card).json() == unknown.json()
+
+
+def dependants_of(kiosk: Device, relative: str, token: str) -> list[dict]:
+    reply = kiosk.get(f"/v1/patients/{relative}/dependants", params={"identification": token})
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["dependants"])

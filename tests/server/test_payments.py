@@ -466,15 +466,6 @@ def test_two_workers_racing_notifications_and_polls_credit_once(
         sim.stop()
 
 
-def test_an_unreachable_provider_opens_no_order(world: World):
-    world.clear()
-    world.owe(100)
-    world.sim.stop()
-    reply = world.open_order()
-    assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
-    assert world.outstanding() == 100
-
-
 def test_a_relative_repays_through_the_qr_and_the_repayment_names_them(owing: World):
     """亲情付 (§8.3): the son, identified as himself, pays his father's debt by QR."""
     owing.owe(2_500)
@@ -499,3 +490,13 @@ def test_a_relative_repays_through_the_qr_and_the_repayment_names_them(owing: Wo
     owing.owe(1_000)
     refused = owing.open_order(token=via)
     assert (refused.status_code, error_code(refused)) == (403, "family.not_authorised")
+
+
+def test_an_unreachable_provider_opens_no_order(world: World):
+    world.clear()
+    world.owe(100)
+    world.sim.stop()
+    reply = world.open_order()
+    assert (reply.status_code, error_code(reply)) == (503, "payment.unavailable")
+    assert world.outstanding() == 100
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,7 +46,6 @@ from server_stub.idempotency import request_fingerprint, run_once
 from server_stub.permissions import Grant
 from server_stub.platform import Platform
 
-T = TypeVar("T")
 ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": "error; see docs/protocol.md"}
@@ -112,13 +111,6 @@ def build_app(platform: Platform) -> FastAPI:
 
     def identified(access: Grant, view: schemas.PatientView) -> schemas.IdentifiedPatient:
         return platform.identifications.identify(access.device.device_id, view, now_ms())
-
-    def look_up(access: Grant, fn: Callable[[Connection], T]) -> T:
-        """A read, or a write transaction when the look-up must be audited (a counter's)."""
-        if access.audits_lookup:
-            return db.transact(fn)
-        with db.read() as conn:
-            return fn(conn)
 
     @app.exception_handler(ProtocolError)
     async def _protocol_error(_: Request, exc: ProtocolError) -> JSONResponse:
@@ -317,7 +309,7 @@ def build_app(platform: Platform) -> FastAPI:
             access.patient(conn, patient_id)
             return directory.patient_view(conn, user)
 
-        return look_up(access, view)
+        return access.look_up(db, view)
 
     @app.get("/v1/patients/{patient_id}/bills", response_model=schemas.PendingBills,
              tags=["patients"])
@@ -328,7 +320,7 @@ def build_app(platform: Platform) -> FastAPI:
             return directory.pending_bills(conn, site_id=access.device.site_id,
                                            patient_id=patient_id)
 
-        return look_up(access, pending)
+        return access.look_up(db, pending)
 
     @app.post("/v1/patients/{patient_id}/templates", status_code=201,
               response_model=schemas.EnrolTemplateResponse, tags=["patients"])

@@ -33,9 +33,11 @@ def router(platform: Platform) -> APIRouter:
 
     @routes.get("/v1/patients/{patient_id}/relatives", response_model=schemas.RelativeList)
     def listed(access: Granted, patient_id: PathId) -> schemas.RelativeList:
-        with db.read() as conn:
+        def read(conn: Connection) -> schemas.RelativeList:
             access.patient(conn, patient_id)
             return relatives.of_patient(conn, patient_id)
+
+        return access.look_up(db, read)
 
     @routes.post("/v1/patients/{patient_id}/relatives/{relative_id}/withdraw",
                  response_model=schemas.RelativeAuthorisation)
@@ -53,7 +55,8 @@ def router(platform: Platform) -> APIRouter:
         """``patient_id`` is the relative, identified as themselves: a token issued via a
         relative opens no further family."""
         now = now_ms()
-        with db.read() as conn:
+
+        def read(conn: Connection) -> schemas.DependantList:
             if access.patient(conn, patient_id):
                 raise ProtocolError(ErrorCode.IDENTIFICATION_REQUIRED,
                                     "the relative must identify as themselves")
@@ -64,5 +67,7 @@ def router(platform: Platform) -> APIRouter:
                 identification=keys.issue(access.device.device_id, row.patient_id, now,
                                           via=patient_id))
                 for row, relation in relatives.dependants_of(conn, patient_id)])
+
+        return access.look_up(db, read)
 
     return routes

@@ -24,8 +24,10 @@ Which payment methods a role may record is here too (``may_settle``): cash is a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -33,7 +35,7 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import audit, relatives
 from server_stub.clock import now_ms
-from server_stub.db import bills
+from server_stub.db import Database, bills
 from server_stub.db import relatives as relatives_table
 from server_stub.directory import Device
 from server_stub.identification import IdentificationKeys
@@ -55,6 +57,7 @@ class Access(Enum):
     IDENTIFIED = "identified"
 
 
+V = TypeVar("V")
 A, R, H, Y, T = Access.ALLOW, Access.ROLE, Access.HIDDEN, Access.REASON, Access.IDENTIFIED
 
 
@@ -210,6 +213,14 @@ class Grant:
     def audits_lookup(self) -> bool:
         """The route must run in a write transaction: it records a counter's look-up."""
         return self.rule.audited and self.device.role == schemas.Role.COUNTER
+
+    def look_up(self, db: Database, fn: Callable[[Connection], V]) -> V:
+        """Run a patient look-up: a read, or a write transaction when ``patient`` will
+        record it (a counter's look-up on an audited row)."""
+        if self.audits_lookup:
+            return db.transact(fn)
+        with db.read() as conn:
+            return fn(conn)
 
     def identified(self, conn: Connection, patient_id: str) -> str:
         """On an IDENTIFIED row, a kiosk shows its own token for this patient, checked before

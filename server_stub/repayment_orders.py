@@ -328,10 +328,7 @@ def router(platform: Platform) -> APIRouter:
             return statement(conn, patient_id, timezone=config.server.timezone, now=now_ms(),
                              repay_at_kiosk=orders.provider is not None)
 
-        if access.audits_lookup:  # a counter's look-up is audited: a write transaction
-            return db.transact(read)
-        with db.read() as conn:
-            return read(conn)
+        return access.look_up(db, read)
 
     @routes.post("/v1/repay-orders", response_model=schemas.RepayOrder, status_code=201)
     async def open_order(request: Request, access: Granted, body: schemas.RepayOrderRequest,

@@ -163,3 +163,12 @@ def dependants_of(kiosk: Device, relative: str, token: str) -> list[dict]:
     reply = kiosk.get(f"/v1/patients/{relative}/dependants", params={"identification": token})
     assert reply.status_code == 200, reply.text
     return list(reply.json()["dependants"])
+
+
+def test_a_counters_family_look_ups_are_audited(server: Server):
+    counter = server.device("counter")
+    assert counter.get(f"/v1/patients/{PATIENT}/relatives").status_code == 200
+    assert counter.get(f"/v1/patients/{RELATIVE}/dependants").status_code == 200
+    routes = [d["route"] for d in audit_details(server, "patient.looked_up")]
+    assert routes[-2:] == ["GET /v1/patients/{patient_id}/relatives",
+                           "GET /v1/patients/{patient_id}/dependants"]

@@ -49,9 +49,9 @@ def in_debt(started, runtime, window, qtbot, name: str, item: str) -> tuple[str,
 
 def own_statement(runtime, window, qtbot, card_no: str) -> None:
     window.screens["attract"].owed.click()
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
     runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
 
 
 # ------------------------------------------------------------------- the widgets alone
@@ -148,8 +148,8 @@ def test_a_son_repays_his_mothers_debt_at_the_kiosk(platform, paysim, make_runti
     family = window.screens["family"]
     assert family.rows[0][1].text() == f"陈*英　您是其子女　欠款 {yuan(owed)}"
     family.rows[0][2].click()
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED
-                    and runtime.last_view.paying_for is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED
+                    and window.view.paying_for is not None, timeout=WAIT_MS)
     assert screen.title.text() == "为 陈*英 还款"
     assert screen.total.text() == tr("owed.total", "zh", amount=yuan(owed))
 
@@ -159,7 +159,7 @@ def test_a_son_repays_his_mothers_debt_at_the_kiosk(platform, paysim, make_runti
     assert window.screens["repay"].payee.text() == "为 陈*英 还款"
     (code_url,) = decoded(window)
     assert paysim.pay(code_url).json()["trade_state"] == "SUCCESS"
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.REPAID, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.REPAID, timeout=WAIT_MS)
     repaid = window.screens["repay"]
     assert repaid.amount.text() == tr("repay.paid_amount", "zh", amount=yuan(owed))
     assert repaid.note.text() == tr("repay.left", "zh", amount=yuan(0))
@@ -180,7 +180,7 @@ def test_withdrawn_meanwhile_is_a_notice_and_nothing_is_paid(platform, make_runt
     qtbot.waitUntil(lambda: window.current == "family", timeout=WAIT_MS)
     counter.withdraw_relative(mother, son)  # at the counter, while he stands here
     window.screens["family"].rows[0][2].click()
-    qtbot.waitUntil(lambda: runtime.last_view.guidance == "family.withdrawn", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.guidance == "family.withdrawn", timeout=WAIT_MS)
     assert window.current == "owed"  # his own statement: she was the only one
     screen = window.screens["owed"]
     assert screen.guidance.text() == tr("family.withdrawn", "zh")

@@ -150,9 +150,9 @@ def test_a_patient_sees_the_debt_and_repays_it_at_the_kiosk(platform, paysim, ma
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
 
     window.screens["attract"].owed.click()
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
     runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
     screen = window.screens["owed"]
     owed = settled.charge_to_credit_fen
     assert screen.total.text() == tr("owed.total", "zh", amount=yuan(owed))
@@ -165,7 +165,7 @@ def test_a_patient_sees_the_debt_and_repays_it_at_the_kiosk(platform, paysim, ma
                     .qr.isVisible(), timeout=WAIT_MS)
     (code_url,) = decoded(window)
     assert paysim.pay(code_url).json()["trade_state"] == "SUCCESS"
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.REPAID, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.REPAID, timeout=WAIT_MS)
     repaid = window.screens["repay"]
     assert repaid.amount.text() == tr("repay.paid_amount", "zh", amount=yuan(owed))
     assert repaid.note.text() == tr("repay.left", "zh", amount=yuan(0))
@@ -185,13 +185,13 @@ def test_leaving_the_qr_closes_the_order_and_nothing_is_paid(platform, paysim, m
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
     runtime.start_owed()
     runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: runtime.last_view.state == State.OWED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
     owed = counter.pending_bills(patient_id).credit.outstanding_fen
     runtime.repay()
     qtbot.waitUntil(lambda: window.screens["repay"].qr.isVisible(), timeout=WAIT_MS)
     (code_url,) = decoded(window)
     window.screens["repay"].back.click()
-    qtbot.waitUntil(lambda: runtime.last_view.guidance == "owed.repay_cancelled",
+    qtbot.waitUntil(lambda: window.view.guidance == "owed.repay_cancelled",
                     timeout=WAIT_MS)
     assert paysim.pay(code_url).status_code == 400  # the QR is dead
     assert counter.pending_bills(patient_id).credit.outstanding_fen == owed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -79,15 +80,25 @@ class Interceptor:
             back = self.back.wrap_socket(
                 socket.create_connection(("127.0.0.1", self.upstream_port)),
                 server_hostname="127.0.0.1")
-            threading.Thread(target=self._pump, args=(back, front), daemon=True).start()
             self._pump(front, back)
 
-    def _pump(self, source: ssl.SSLSocket, sink: ssl.SSLSocket) -> None:
+    def _pump(self, front: ssl.SSLSocket, back: ssl.SSLSocket) -> None:
+        """Both directions in one thread: an SSL socket read and written from two threads
+        at once can stall (seen here as a read timeout about one run in eight)."""
+        other = {front: back, back: front}
         with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                self.relayed += len(data)
-                sink.sendall(data)
-        for s in (source, sink):
+            while True:
+                ready = [s for s in other if s.pending()] or \
+                    select.select(list(other), [], [], 30)[0]
+                if not ready:
+                    break
+                for source in ready:
+                    data = source.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    self.relayed += len(data)
+                    other[source].sendall(data)
+        for s in other:
             with contextlib.suppress(OSError):
                 s.close()
 

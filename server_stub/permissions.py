@@ -129,13 +129,15 @@ RULES: dict[tuple[str, str], Rule] = {
     # 我的欠款 and repayment through the payment provider (server_stub/repayment_orders.py)
     ("GET", "/v1/patients/{patient_id}/credit"): _patient(T, T, A, _PATIENT, audited=True),
     ("POST", "/v1/repay-orders"): _patient(T, T, A, _PATIENT),
+    ("GET", "/v1/repay-orders/{order_id}"): _resource(A, ErrorCode.REPAY_ORDER_NOT_FOUND),
+    ("POST", "/v1/repay-orders/{order_id}/close"): _resource(
+        A, ErrorCode.REPAY_ORDER_NOT_FOUND),
+    # 亲情付: the counter records a patient's consent; the identified relative lists whom
+    # they may pay for (server_stub/family.py)
     ("POST", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A),
     ("GET", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A, audited=True),
     ("POST", "/v1/patients/{patient_id}/relatives/{relative_id}/withdraw"): _patient(R, R, A),
     ("GET", "/v1/patients/{patient_id}/dependants"): _patient(T, T, A, _PATIENT, audited=True),
-    ("GET", "/v1/repay-orders/{order_id}"): _resource(A, ErrorCode.REPAY_ORDER_NOT_FOUND),
-    ("POST", "/v1/repay-orders/{order_id}/close"): _resource(
-        A, ErrorCode.REPAY_ORDER_NOT_FOUND),
     ("POST", "/v1/reconcile"): _site(A, A),
     ("GET", "/v1/reconciliation/{date}"): _site(R, A),
     ("POST", "/v1/handoffs"): _site(A, A),

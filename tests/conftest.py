@@ -11,6 +11,8 @@ import pytest
 from kiosk.config import KioskConfig
 from kiosk.recognition.images import read_image_file
 
+pytest_plugins = ["tests.device_fakes"]
+
 IMAGES = Path(insightface.__file__).resolve().parent / "data" / "images"
 
 

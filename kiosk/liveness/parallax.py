@@ -45,7 +45,7 @@ def yaw_toward_image_right(landmarks: np.ndarray, frame_size: tuple[int, int]) -
     """Yaw in degrees, positive when the face turns toward the image's right edge.
 
     ``head_pose()`` returns the opposite sign (its docstring says otherwise; a face turned
-    toward the image left reads positive, see tests/liveness/test_parallax.py), so this is
+    toward the image left reads positive, see tests/kiosk/liveness/test_parallax.py), so this is
     the one place that converts it.
     """
     return -head_pose(landmarks, frame_size)[0]

@@ -294,8 +294,8 @@ def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, 
     from server_stub import gallery
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.db import Database
     from server_stub.directory import NewItem, create_bill
+    from server_stub.storage import Database
 
     config = load_config(server.config)
     db = Database(config.server.db_url)
@@ -317,7 +317,6 @@ def seed_load(server: Server, *, patients: int, bills_each: int,
     """Many pending bills and enrolment tokens at once, written as the admin CLI would."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.db import Database
     from server_stub.directory import (
         NewItem,
         NewUser,
@@ -325,6 +324,7 @@ def seed_load(server: Server, *, patients: int, bills_each: int,
         enrol_user,
         issue_enrolment_token,
     )
+    from server_stub.storage import Database
 
     config = load_config(server.config)
     db = Database(config.server.db_url)

@@ -12,9 +12,9 @@ from kiosk.protocol.keys import generate_private_key
 from server_stub import directory, gallery
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
-from server_stub.db import Database
 from server_stub.directory import Device, NewItem, NewUser
 from server_stub.keys import TemplateSealer
+from server_stub.storage import Database
 
 PACK = "opencv-zoo-sface"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, insert, select
 
-from server_stub.db import Database, meta
+from server_stub.db import meta
+from server_stub.storage import Database
 
 
 def put(key: str, *, fail_after: bool = False):
@@ -57,7 +58,7 @@ def test_one_failing_job_in_a_batch_rolls_back_alone(db: Database, tmp_path: Pat
                                 kwargs={"fail_after": i == 2}) for i in range(5)]
     for caller in callers:
         caller.start()
-    while db._jobs.qsize() < 5:  # all five wait behind the held job: one batch
+    while db.group_commit.waiting() < 5:  # all five wait behind the held job: one batch
         threading.Event().wait(0.01)
     release.set()
     for caller in callers:

@@ -18,8 +18,9 @@ from kiosk.protocol.keys import generate_private_key
 from server_stub import audit, directory, ledger, recon
 from server_stub.clock import local_day, now_ms
 from server_stub.config import ServerConfig
-from server_stub.db import Database, bills, credit_charges, settlements, users
+from server_stub.db import bills, credit_charges, settlements, users
 from server_stub.directory import Device, NewItem, NewUser
+from server_stub.storage import Database
 
 CONFIG = ServerConfig()
 PATIENTS = ["Q1", "Q2", "Q3"]

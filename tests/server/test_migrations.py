@@ -15,7 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, insert, select, text
 
 from server_stub import audit, migrations
-from server_stub.db import Database, audit_log, metadata, settlements, sites, users
+from server_stub.db import audit_log, metadata, settlements, sites, users
+from server_stub.storage import Database
 from tests.pg import Cluster
 from tests.server.live import admin, write_config
 

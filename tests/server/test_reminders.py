@@ -16,9 +16,9 @@ from kiosk.protocol.keys import generate_private_key
 from server_stub import directory, gallery, ledger, reminders, seed
 from server_stub.clock import now_ms
 from server_stub.config import RemindersSection, ServerConfig
-from server_stub.db import Database
 from server_stub.directory import Device, NewItem
 from server_stub.notify import GatewayError, SimulatedGateway, Sms
+from server_stub.storage import Database
 
 DAY = 86_400_000
 pytestmark = pytest.mark.parametrize("url", ["sqlite", "postgresql"], indirect=True)

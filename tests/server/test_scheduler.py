@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, select, text
 from server_stub import scheduler
 from server_stub.clock import from_datetime
 from server_stub.config import ConfigError, ScheduleSection, ServerConfig, load_config
-from server_stub.db import Database, audit_log, job_leases
+from server_stub.db import audit_log, job_leases
+from server_stub.storage import Database
 from tests.server.live import Device, Server, admin, free_port, write_config
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")

@@ -57,7 +57,6 @@ def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:
     """Site, users and ``bills`` pending bills, straight into the database."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.db import Database
     from server_stub.directory import (
         NewItem,
         NewUser,
@@ -66,6 +65,7 @@ def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:
         enrol_user,
         issue_enrolment_token,
     )
+    from server_stub.storage import Database
 
     config = load_config(config_path)
     db = Database(config.server.db_url)

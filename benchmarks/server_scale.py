@@ -53,17 +53,12 @@ def seed_city(config_path: Path, *, users: int, sites: int) -> dict[str, Any]:
     """Sites, users with templates and home-site gallery rows, in bulk."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.db import (
-        Database,
-        counters,
-        gallery_entries,
-        meta,
-        templates,
-    )
+    from server_stub.db import counters, gallery_entries, meta, templates
     from server_stub.db import users as users_table
     from server_stub.directory import create_site
     from server_stub.gallery import SCOPE_META_KEY
     from server_stub.keys import TemplateSealer
+    from server_stub.storage import Database
 
     config = load_config(config_path)
     sealer = TemplateSealer.load(config.server.data_key_file)
@@ -107,8 +102,8 @@ def seed_bills(config_path: Path, site_id: str, *, bills: int, tokens: int, tag:
     """Pending bills of the site's users and enrolment tokens, as the admin CLI would."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.db import Database
     from server_stub.directory import NewItem, create_bill, issue_enrolment_token
+    from server_stub.storage import Database
 
     config = load_config(config_path)
     db = Database(config.server.db_url)
@@ -182,7 +177,8 @@ def reconciliation(config_path: Path, site_id: str, count: int, users: int
     from server_stub import recon
     from server_stub.clock import day_bounds
     from server_stub.config import load_config
-    from server_stub.db import Database, bills, settlements
+    from server_stub.db import bills, settlements
+    from server_stub.storage import Database
 
     config = load_config(config_path)
     db = Database(config.server.db_url)

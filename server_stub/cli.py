@@ -28,8 +28,8 @@ from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, directory, gallery, ledger, recon, seed, tls
 from server_stub.clock import from_datetime, local_day, now_ms
 from server_stub.config import ConfigError, ServerConfig, load_config
-from server_stub.db import Database
 from server_stub.directory import AdminError, NewItem, NewUser
+from server_stub.storage import Database
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2, 3
 Args = argparse.Namespace

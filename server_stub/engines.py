@@ -2,7 +2,7 @@
 
 * **SQLite** (the embedded default: demo, development, single-kiosk trials): WAL,
   ``synchronous=FULL``, one writer at a time (``BEGIN IMMEDIATE`` behind a file lock) and
-  group commit (server_stub/db.py).
+  group commit (server_stub/writer.py).
 * **PostgreSQL** (production, through psycopg 3): group commit per process as well, but no
   file lock; rows a money transaction changes are locked ``FOR UPDATE``, so the batches of
   any number of processes and platform hosts queue on the rows they share and nothing

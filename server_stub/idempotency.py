@@ -25,8 +25,9 @@ from kiosk.protocol.errors import ErrorCode, ProtocolError
 from kiosk.protocol.signing import REPLAY_HEADER
 from server_stub import engines
 from server_stub.clock import now_ms
-from server_stub.db import Database, idempotency
+from server_stub.db import idempotency
 from server_stub.nonces import PendingNonce
+from server_stub.storage import Database
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 _LOOKUP = select(idempotency).where(idempotency.c.device_id == bindparam("device_id"),

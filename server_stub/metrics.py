@@ -39,8 +39,9 @@ from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import heartbeats
 from server_stub.clock import now_ms
 from server_stub.config import FleetSection
-from server_stub.db import Database, settlements
+from server_stub.db import settlements
 from server_stub.fleet import counts
+from server_stub.storage import Database
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"  # the route label of a request no route matches

@@ -35,7 +35,8 @@ from sqlalchemy.exc import IntegrityError
 
 from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub.clock import now_ms
-from server_stub.db import Database, devices, nonces
+from server_stub.db import devices, nonces
+from server_stub.storage import Database
 
 PURGE_EVERY_MS = 60_000
 

@@ -30,9 +30,10 @@ from kiosk.protocol.errors import ErrorCode, ProtocolError
 from server_stub import audit, handoffs
 from server_stub.clock import from_datetime, now_ms, to_datetime
 from server_stub.config import ServerConfig
-from server_stub.db import Database, idempotency, reported_anchors, settlements
+from server_stub.db import idempotency, reported_anchors, settlements
 from server_stub.directory import Device
 from server_stub.metrics import Metrics
+from server_stub.storage import Database
 
 log = logging.getLogger("server_stub.reconcile")
 REASON = "reconcile.mismatch"

@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from server_stub.clock import local_day
 from server_stub.config import ServerConfig
-from server_stub.db import Database, credit_charges, reminders, settlements, sites, users
+from server_stub.db import credit_charges, reminders, settlements, sites, users
 from server_stub.notify import GatewayError, Sms, SmsGateway
+from server_stub.storage import Database
 
 log = logging.getLogger("server_stub.reminders")
 DAY_MS = 86_400_000

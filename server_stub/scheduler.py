@@ -38,8 +38,9 @@ from common.atomic import atomic_write
 from server_stub import audit, idempotency, ledger, nonces, recon, reminders
 from server_stub.clock import from_datetime, local_day, now_ms
 from server_stub.config import ServerConfig
-from server_stub.db import Database, job_leases, sites
+from server_stub.db import job_leases, sites
 from server_stub.notify import SmsGateway, gateway_for
+from server_stub.storage import Database
 
 log = logging.getLogger("server_stub.scheduler")
 RETRY_MS = 60_000  # a job that failed is due again this soon (or at its interval, if sooner)

@@ -24,7 +24,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
-from server_stub.db import Database, metadata
+from server_stub.db import metadata
+from server_stub.storage import Database
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"

@@ -36,7 +36,7 @@ from device.opencv import cv2
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelError, ModelMissing
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.manifest import ModelFile, parse_model_file
-from kiosk.recognition.runtime import new_session
+from kiosk.recognition.sessions import new_session
 from kiosk.recognition.store import sha256_file
 
 OUTPUTS = ("logits", "probabilities")

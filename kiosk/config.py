@@ -3,7 +3,10 @@
 Every section is a dataclass with safe defaults, so an empty file is a valid config: one that
 names no device (each is "not configured" until IT names its driver; simulators only with
 ``[demo] simulated_devices = true``). Unknown keys, wrong types and out-of-range values are
-errors that name the file, the line and the key, because IT edits these files by hand.
+errors that name the file, the line and the key, because IT edits these files by hand (the
+loader, ``common.config_loader``, is the platform's too). Every threshold lives here, the
+liveness ones included, so ``kiosk.recognition`` and ``kiosk.liveness`` import their settings
+from this module and it imports neither.
 
 Relative paths in a file are taken relative to that file's folder (relative defaults: to the
 working directory at load time) and stored absolute, so no subprocess or later ``chdir`` can
@@ -14,19 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.config_loader import load_file, load_text
 from common.paths import absolute_path
 from device.config import DevicesConfig, simulated, simulated_defaults
 from kiosk.errors import ConfigError, SimulatedDeviceError
-from kiosk.liveness.config import LivenessConfig
 from kiosk.protocol.crypto_profile import PROFILES
 from kiosk.protocol.transport import insecure_url_reason, normalise_fingerprint
 from models import default_store
@@ -116,6 +115,76 @@ class RecognitionConfig:
         ):
             return [("detect_min_face_px", "must be 0 or between 20 and quality.min_face_px")]
         return []
+
+
+LIVENESS_POLICIES = ("off", "active", "model")
+
+
+@dataclass(frozen=True)
+class LivenessConfig:
+    """The ``[liveness]`` section (``kiosk.liveness``): production-safe defaults (policy
+    ``active``); every threshold was chosen with ``python -m benchmarks.liveness`` and is
+    explained in docs/liveness.md."""
+
+    # off: demo only (the screen says so); active: head-turn challenge; model: a PAD ONNX
+    policy: str = "active"
+    max_duration_s: float = 12.0  # the whole check, first frame to verdict
+    max_gap_s: float = 0.6  # face out of view longer than this during the turn fails
+    # frontal reference
+    frontal_max_yaw_deg: float = 12.0
+    reference_frames: int = 3
+    # the challenge
+    min_turn_deg: float = 12.0  # turn from the reference (pose or nose parallax) that counts
+    max_turn_deg: float = 45.0  # beyond this landmarks are unreliable; such frames are skipped
+    wrong_direction_deg: float = 12.0  # yaw change the wrong way that fails the check
+    min_response_s: float = 0.25  # a turn completed sooner than a person can react
+    turn_timeout_s: float = 6.0  # from the prompt to the first turned frame
+    turned_frames: int = 3
+    # geometry (units: inter-ocular distances of the turned frame)
+    min_parallax: float = 0.07  # median nose residual off the eyes/mouth homography
+    min_texture_parallax: float = 0.03  # tracked skin points off their best plane (median)
+    texture_check: bool = True  # false: landmarks alone (tests, tools; 3-5 % of prints pass)
+    # passive cues
+    min_identity_similarity: float = 0.30  # cosine, template vs the first one (SFace pack)
+    screen_check: bool = True
+    max_moire: float = 12.0  # spectral peak-to-background ratio of the face crop
+    max_glare: float = 0.08  # fraction of the face box that is clipped, colourless highlight
+    screen_frames: int = 3  # frames that must show a screen cue before it fails the check
+    # policy "model"
+    model_manifest: str = ""  # PAD manifest TOML; its file path is relative to the models store
+    model_frames: int = 3  # frames scored; their mean live score is compared with the threshold
+    model_requires_turn: bool = True  # false: the model alone decides (no head turn asked)
+
+    def validate(self) -> list[tuple[str, str]]:
+        errors: list[tuple[str, str]] = []
+        if self.policy not in LIVENESS_POLICIES:
+            errors.append(("policy", f"must be one of {', '.join(LIVENESS_POLICIES)}"))
+        if self.policy == "model" and not self.model_manifest:
+            errors.append(("model_manifest", "policy 'model' needs the PAD model's manifest"))
+        positive = ("max_duration_s", "max_gap_s", "turn_timeout_s")
+        errors += [(name, "must be positive") for name in positive if getattr(self, name) <= 0]
+        if not 0 <= self.min_response_s < self.turn_timeout_s:
+            errors.append(("min_response_s", "need 0 <= min_response_s < turn_timeout_s"))
+        if not 0 < self.frontal_max_yaw_deg <= 30:
+            errors.append(("frontal_max_yaw_deg", "must be in (0, 30] degrees"))
+        if not 0 < self.min_turn_deg < self.max_turn_deg <= 60:
+            errors.append(("min_turn_deg", "need 0 < min_turn_deg < max_turn_deg <= 60"))
+        if self.wrong_direction_deg <= 0:
+            errors.append(("wrong_direction_deg", "must be positive"))
+        counts = ("reference_frames", "turned_frames", "screen_frames", "model_frames")
+        errors += [(name, "must be between 1 and 30") for name in counts
+                   if not 1 <= getattr(self, name) <= 30]
+        if not 0 <= self.min_parallax < 1:
+            errors.append(("min_parallax", "must be in [0, 1) inter-ocular distances"))
+        if not 0 <= self.min_texture_parallax < 1:
+            errors.append(("min_texture_parallax", "must be in [0, 1) inter-ocular distances"))
+        if not -1 <= self.min_identity_similarity <= 1:
+            errors.append(("min_identity_similarity", "must be a cosine similarity in [-1, 1]"))
+        if self.max_moire <= 1:
+            errors.append(("max_moire", "must be above 1 (a peak-to-background ratio)"))
+        if not 0 < self.max_glare <= 1:
+            errors.append(("max_glare", "must be a fraction in (0, 1]"))
+        return errors
 
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -352,25 +421,14 @@ def load_config(path: str | Path | None = None, *, missing_ok: bool = False) -> 
         return absolute_paths(KioskConfig(), Path.cwd())
     if missing_ok and not path.exists():
         return absolute_paths(KioskConfig(source=str(path)), path.parent)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    return parse_config(text, str(path), base=path.parent)
+    config = load_file(path, KioskConfig(), ConfigError, _fill_simulated_devices)
+    return absolute_paths(config, path.parent)
 
 
 def parse_config(text: str, name: str = "<config>", base: Path | None = None) -> KioskConfig:
     """``base``: the folder relative paths are taken from (default: the working directory)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: {exc}") from exc
-    _fill_simulated_devices(data)
-    errors: list[str] = []
-    built = _build(KioskConfig, data, (), text, name, errors)
-    if errors:
-        raise ConfigError("\n".join(errors), errors=errors)
-    return absolute_paths(dataclasses.replace(built, source=name), base or Path.cwd())
+    config = load_text(text, name, KioskConfig(), ConfigError, _fill_simulated_devices)
+    return absolute_paths(config, base or Path.cwd())
 
 
 def require_real_devices(config: KioskConfig) -> None:
@@ -392,7 +450,7 @@ def _fill_simulated_devices(data: dict[str, Any]) -> None:
         return
     devices = data.setdefault("devices", {})
     if not isinstance(devices, dict):
-        return  # _build names the error
+        return  # the loader names the error
     paths = data.get("paths")
     data_dir = paths.get("data_dir") if isinstance(paths, dict) else None
     for device, table in simulated_defaults(data_dir or PathsConfig.data_dir).items():
@@ -423,94 +481,3 @@ def absolute_paths(config: KioskConfig, base: Path) -> KioskConfig:
         models=dataclasses.replace(config.models, store=absolute(config.models.store)),
         devices=dataclasses.replace(devices, camera=camera, printer=printer, speaker=speaker),
         liveness=liveness)
-
-
-def _build(cls: type, data: Any, path: tuple[str, ...], text: str, name: str,
-           errors: list[str]) -> Any:
-    where = ".".join(path)
-    if not isinstance(data, dict):
-        errors.append(f"{name}:{_line(text, path)}: [{where}] must be a table")
-        return cls()
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        key_path = (*path, key)
-        if key not in fields:
-            errors.append(f"{name}:{_line(text, key_path)}: unknown key '{'.'.join(key_path)}'")
-            continue
-        kind = hints[key]
-        if dataclasses.is_dataclass(kind):
-            values[key] = _build(kind, value, key_path, text, name, errors)
-            continue
-        coerced = _coerce(value, kind)
-        if coerced is _INVALID:
-            errors.append(f"{name}:{_line(text, key_path)}: '{'.'.join(key_path)}' must be "
-                          f"{_type_name(kind)}, got {type(value).__name__} {value!r}")
-            continue
-        values[key] = coerced
-    try:
-        obj = cls(**values)
-    except (TypeError, ValueError) as exc:
-        errors.append(f"{name}: [{where}] {exc}")
-        return cls()
-    validate = getattr(obj, "validate", None)
-    for key, message in validate() if validate else ():
-        errors.append(f"{name}:{_line(text, (*path, key))}: '{'.'.join((*path, key))}' {message}")
-    return obj
-
-
-_INVALID = object()
-
-
-def _coerce(value: Any, kind: Any) -> Any:
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(kind):
-            result = _coerce(value, option)
-            if result is not _INVALID:
-                return result
-        return _INVALID
-    if kind is type(None):
-        return _INVALID
-    if origin in (tuple, list):
-        (item,) = typing.get_args(kind)[:1]
-        if not isinstance(value, list):
-            return _INVALID
-        items = [_coerce(v, item) for v in value]
-        return _INVALID if _INVALID in items else origin(items)
-    if kind is bool:
-        return value if isinstance(value, bool) else _INVALID
-    if kind is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
-    if kind is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return float(value) if ok else _INVALID
-    if kind is str:
-        return value if isinstance(value, str) else _INVALID
-    return _INVALID
-
-
-def _type_name(kind: Any) -> str:
-    return getattr(kind, "__name__", str(kind))
-
-
-_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\- ]+?)\s*\]\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-
-
-def _line(text: str, path: tuple[str, ...]) -> int:
-    """Best-effort 1-based line of ``path`` in ``text`` (its key, else its table header)."""
-    table: tuple[str, ...] = ()
-    header_line = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            table = tuple(part.strip() for part in header.group(1).split("."))
-            if table == path or (table == path[:-1] and not header_line):
-                header_line = number
-            continue
-        key = _KEY.match(line)
-        if key and (*table, key.group(1)) == path:
-            return number
-    return header_line or 1

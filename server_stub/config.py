@@ -2,29 +2,34 @@
 
 Every key has a safe default, so an empty file (or none) runs a development server with
 SQLite in WAL mode under ./var. Relative paths in a file are relative to that file's folder.
-Unknown keys and wrong types are errors naming the key.
+Unknown sections and keys, wrong types and out-of-range values are errors naming the file,
+the line and the key (``common.config_loader``, the kiosk's loader too).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
+from common.config_loader import load_file
+from common.errors import ErrorCode
 from common.paths import absolute_path
 from kiosk.protocol.crypto_profile import PROFILES
 from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
 
 
 class ConfigError(Exception):
-    code = "server.config_invalid"
+    code = ErrorCode.SERVER_CONFIG_INVALID
+
+    def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]
 
 
 @dataclass(frozen=True)
@@ -343,16 +348,7 @@ def load_config(path: str | Path | None = None) -> ServerConfig:
     if not chosen:
         return absolute_paths(ServerConfig(), Path.cwd())
     chosen = absolute_path(chosen)
-    try:
-        text = Path(chosen).read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{chosen}: {exc}") from exc
-    errors: list[str] = []
-    config = _build(ServerConfig(), data, (), errors)
-    if errors:
-        raise ConfigError(f"{chosen}: " + "; ".join(errors))
-    return absolute_paths(dataclasses.replace(config, source=str(chosen)), chosen.parent)
+    return absolute_paths(load_file(chosen, ServerConfig(), ConfigError), chosen.parent)
 
 
 def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
@@ -394,34 +390,3 @@ def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
         payments=dataclasses.replace(config.payments, **{
             name: str(absolute_path(base / getattr(config.payments, name))) for name in (
                 "merchant_token_file", "api_v3_key_file", "provider_cert_file")}))
-
-
-def _build(default: Any, data: Any, path: tuple[str, ...], errors: list[str]) -> Any:
-    """``default`` with the keys in ``data`` replaced, so a partial table keeps the rest."""
-    where = ".".join(path) or "<top>"
-    if not isinstance(data, dict):
-        errors.append(f"[{where}] must be a table")
-        return default
-    hints = typing.get_type_hints(type(default))
-    names = {f.name for f in dataclasses.fields(default)} - {"source"}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        dotted = ".".join((*path, key))
-        kind = hints.get(key)
-        if key not in names:
-            errors.append(f"unknown key '{dotted}'")
-        elif dataclasses.is_dataclass(kind):
-            values[key] = _build(getattr(default, key), value, (*path, key), errors)
-        elif kind is int and type(value) is not int:
-            errors.append(f"'{dotted}' must be an integer, got {value!r}")
-        elif kind is bool and type(value) is not bool:
-            errors.append(f"'{dotted}' must be true or false, got {value!r}")
-        elif kind is str and not isinstance(value, str):
-            errors.append(f"'{dotted}' must be a string, got {value!r}")
-        else:
-            values[key] = value
-    obj = dataclasses.replace(default, **values)
-    validate = getattr(obj, "validate", None)
-    for key, message in validate() if validate else ():
-        errors.append(f"'{'.'.join((*path, key))}' {message}")
-    return obj

@@ -3,9 +3,8 @@ camera, or a photo, a screen, a replay? Pure logic over landmarks and frames; th
 flow feeds it. How it works and what it does not stop: docs/liveness.md."""
 
 from kiosk.liveness.check import CHALLENGES, LivenessCheck
-from kiosk.liveness.config import POLICIES, LivenessConfig
 from kiosk.liveness.pad_model import PadModel, load_pad_model
 from kiosk.liveness.result import LivenessInputError, LivenessResult
 
-__all__ = ["CHALLENGES", "POLICIES", "LivenessCheck", "LivenessConfig", "LivenessInputError",
-           "LivenessResult", "PadModel", "load_pad_model"]
+__all__ = ["CHALLENGES", "LivenessCheck", "LivenessInputError", "LivenessResult", "PadModel",
+           "load_pad_model"]

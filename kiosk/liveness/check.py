@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from kiosk.config import LivenessConfig
 from kiosk.errors import ConfigError
 from kiosk.liveness import parallax, texture
-from kiosk.liveness.config import LivenessConfig
 from kiosk.liveness.pad_model import PadModel
 from kiosk.liveness.result import (
     FACE_CHANGED,

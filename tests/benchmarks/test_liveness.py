@@ -15,7 +15,7 @@ from benchmarks.liveness import (
     sweep,
     upper_bound,
 )
-from kiosk.liveness import LivenessConfig
+from kiosk.config import LivenessConfig
 
 
 def test_upper_bound_is_the_exact_binomial_limit():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.liveness import FRAME_SIZE, PROMPT_DIRECTION, SyntheticHead
-from kiosk.config import FlowConfig
+from kiosk.config import FlowConfig, LivenessConfig
 from kiosk.flow.effects import LookupPatient
 from kiosk.flow.machine import CheckoutFlow, FrameObservation
 from kiosk.flow.model import State
-from kiosk.liveness import LivenessCheck, LivenessConfig
+from kiosk.liveness import LivenessCheck
 from kiosk.recognition.gallery import Candidate, Policy, decide
 
 MATCH = decide([Candidate("P1001", 0.8, "t1"), Candidate("P1002", 0.2, "t2")],

@@ -22,8 +22,9 @@ from benchmarks.liveness import (
     project,
     rotation,
 )
+from kiosk.config import LivenessConfig
 from kiosk.errors import ConfigError
-from kiosk.liveness import CHALLENGES, LivenessCheck, LivenessConfig, LivenessInputError
+from kiosk.liveness import CHALLENGES, LivenessCheck, LivenessInputError
 from kiosk.liveness import result as r
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.geometry import align_face

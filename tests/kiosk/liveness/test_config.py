@@ -6,14 +6,14 @@ import dataclasses
 
 import pytest
 
-from kiosk.liveness import POLICIES, LivenessConfig
+from kiosk.config import LIVENESS_POLICIES, LivenessConfig
 
 
 def test_defaults_are_valid_and_production_safe():
     cfg = LivenessConfig()
     assert cfg.validate() == []
     assert cfg.policy == "active" and cfg.screen_check and cfg.texture_check
-    assert POLICIES == ("off", "active", "model")
+    assert LIVENESS_POLICIES == ("off", "active", "model")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.policy = "off"  # type: ignore[misc]
 

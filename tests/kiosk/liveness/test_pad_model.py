@@ -16,8 +16,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from benchmarks.liveness import FRAME_SIZE, MEAN_FACE_5, pose_points, project, rotation
+from kiosk.config import LivenessConfig
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelError, ModelMissing
-from kiosk.liveness import LivenessCheck, LivenessConfig, load_pad_model
+from kiosk.liveness import LivenessCheck, load_pad_model
 from kiosk.liveness import result as r
 from kiosk.recognition.detection import Detection
 

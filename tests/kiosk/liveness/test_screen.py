@@ -14,7 +14,8 @@ from benchmarks.liveness import (
     source_faces,
 )
 from device.opencv import cv2
-from kiosk.liveness import LivenessCheck, LivenessConfig
+from kiosk.config import LivenessConfig
+from kiosk.liveness import LivenessCheck
 from kiosk.liveness import result as r
 from kiosk.liveness.screen import glare_fraction, moire_score, screen_cues
 

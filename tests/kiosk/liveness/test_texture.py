@@ -20,7 +20,8 @@ from benchmarks.liveness import (
     rotation,
     source_faces,
 )
-from kiosk.liveness import LivenessCheck, LivenessConfig
+from kiosk.config import LivenessConfig
+from kiosk.liveness import LivenessCheck
 from kiosk.liveness import result as r
 from kiosk.liveness.texture import reference, texture_parallax
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.config import LivenessConfig
 from kiosk.liveness.check import CHALLENGES, LivenessCheck
 from kiosk.liveness.result import PASSED, LivenessResult

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.config import KioskConfig
 from kiosk.errors import FaceNotUsable, ModelError
 from kiosk.recognition.engine import FaceEngine

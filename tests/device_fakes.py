@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.opencv import cv2
 from device.card.protocol import FrameDecoder
-from device.opencv import cv2
 
 DLE_EOT = b"\x10\x04"
 STATUS_BASE = 0x12  # bits 1 and 4 are always set in DLE EOT replies

@@ -1,6 +1,6 @@
 """Start-up: the QApplication with Chinese fonts, and the kiosk window wired to a runtime.
 
-``kiosk.runtime`` (through the recognition engine) imports OpenCV via ``device.opencv``, which
+``kiosk.runtime`` (through the recognition engine) imports OpenCV via ``common.opencv``, which
 keeps opencv-python's Qt5 plugin path out of the environment; import order does not matter.
 """
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from common.opencv import cv2
 from device.errors import CameraDisconnected, CameraEnded, CameraUnavailable
-from device.opencv import cv2
 
 log = logging.getLogger(__name__)
 

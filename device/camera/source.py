@@ -16,11 +16,11 @@ from types import TracebackType
 
 import numpy as np
 
+from common.opencv import cv2
 from device.camera.frame import Frame
 from device.camera.grabbers import Grabber
 from device.errors import CameraEnded, CameraError, DeviceError
 from device.health import DeviceEvent, EventSink, Health, LinkState, emit
-from device.opencv import cv2
 from device.reconnect import connect_with_backoff
 
 log = logging.getLogger(__name__)

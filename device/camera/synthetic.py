@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.opencv import cv2
 from device.errors import CameraDisconnected, CameraUnavailable
-from device.opencv import cv2
 
 APPROACH_S = 2.5  # walking up: the face grows from START_SCALE to full size
 HOLD_S = 6.0  # standing at the kiosk: small drift and sway

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from common.opencv import cv2
 from common.paths import absolute_path
 from device.camera import FrameSource, camera_from_config
 from device.card import card_reader_from_config
@@ -24,7 +25,6 @@ from device.config import DevicesConfig
 from device.errors import DeviceError, EVoucherError, ReceiptError
 from device.health import Health, HealthState
 from device.inventory import attached_devices
-from device.opencv import cv2
 from device.printer import ReceiptPrinter, save_png
 from device.printer.receipt_printer import printer_test_slip
 from device.printer.transport import describe

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from common.logs import setup_logging
+from common.opencv import cv2
 from common.paths import absolute_path
-from device.opencv import cv2
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
 from kiosk.demo.payments import start_payment_simulator

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelError, ModelMissing
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.manifest import ModelFile, parse_model_file

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.recognition.geometry import head_pose
 
 PLANE_POINTS = (0, 1, 3, 4)  # eyes and mouth corners, in Detection.landmarks order

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.recognition.detection import Detection
 
 MIN_SIDE_PX = 32  # a smaller face crop has too few frequencies to tell anything

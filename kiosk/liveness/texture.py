@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.liveness.parallax import PLANE_POINTS
 from kiosk.recognition.detection import Detection
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.recognition.manifest import ModelFile
 from kiosk.recognition.sessions import new_session, session_options
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 
 # The canonical 112x112 ArcFace landmark template (image-left eye, image-right eye, nose tip,
 # image-left mouth corner, image-right mouth corner); SFace and ArcFace were trained on it.

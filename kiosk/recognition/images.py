@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.errors import ImageError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024

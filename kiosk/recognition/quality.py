@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.config import QualityConfig
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.geometry import head_pose

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.opencv import cv2
 from device.camera import FrameSource, camera_from_config
 from device.camera.grabbers import (
     ImageFolderGrabber,
@@ -33,7 +34,6 @@ from device.camera.synthetic import (
 from device.config import CameraConfig
 from device.errors import CameraDisconnected, CameraEnded, CameraUnavailable
 from device.health import DeviceEvent, HealthState
-from device.opencv import cv2
 
 FAST = {"reconnect_initial_s": 0.02, "reconnect_max_s": 0.1}
 

@@ -16,12 +16,12 @@ import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.opencv import cv2
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
 from device.config import ScannerConfig
 from device.errors import DeviceConfigError, EVoucherError
 from device.health import DeviceEvent, HealthState
-from device.opencv import cv2
 from device.scanner import make_evoucher, parse_evoucher, scanner_from_config
 from device.scanner.camera_scanner import CameraScanner, decode_codes, parse_formats
 from device.scanner.serial_scanner import LineSplitter, SerialScanner, decode_line

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from proxy import FaultyProxy
 
-from device.opencv import cv2
+from common.opencv import cv2
 from device.printer.receipt import Receipt
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient

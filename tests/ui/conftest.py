@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.opencv import cv2
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
 from device.config import PrinterConfig
-from device.opencv import cv2
 from device.printer import Receipt
 from device.printer.receipt_printer import ReceiptPrinter
 from kiosk.client import PlatformClient

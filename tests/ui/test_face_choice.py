@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.opencv import cv2
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
-from device.opencv import cv2
 from kiosk.flow.model import State
 from kiosk.flow.ways import Way
 from kiosk.i18n import tr

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.opencv import cv2
+from common.opencv import cv2
 
 
 def kiosk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import kiosk.counter
+from common.opencv import cv2
 from device.config import CameraConfig, DevicesConfig
-from device.opencv import cv2
 from device.scanner import make_evoucher
 from kiosk.config import DemoConfig, KioskConfig
 from kiosk.counter.charge import ChargeGuard

@@ -13,7 +13,7 @@ from benchmarks.liveness import (
     render_sheet,
     source_faces,
 )
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.config import LivenessConfig
 from kiosk.liveness import LivenessCheck
 from kiosk.liveness import result as r

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.config import KioskConfig, RecognitionConfig
 from kiosk.recognition.engine import FaceEngine
 

@@ -20,7 +20,7 @@ def _random(rng: np.random.Generator, n: int, dim: int = 128) -> np.ndarray:
 
 
 def test_real_faces_are_found_among_synthetic_templates(engine, group_photo, hanks, astronaut):
-    from device.opencv import cv2
+    from common.opencv import cv2
 
     gallery = engine.new_gallery()
     rng = np.random.default_rng(1)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from device.opencv import cv2
+from common.opencv import cv2
 from kiosk.errors import FaceNotUsable, PackMismatch, TemplateError
 from kiosk.recognition.geometry import ARCFACE_TEMPLATE, align_face, similarity_transform
 from kiosk.recognition.template import Template

@@ -60,7 +60,7 @@ def test_the_turned_head_in_t1_still_reads_turned(engine, group_photo):
 
 
 def test_no_frontal_package_photo_is_refused_as_not_frontal(engine, astronaut, hanks):
-    from device.opencv import cv2
+    from common.opencv import cv2
 
     assert "not_frontal" not in engine.analyse(hanks, embed=False).quality.reasons
     for size in (150, 200, 300, 460):

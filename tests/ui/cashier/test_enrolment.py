@@ -16,10 +16,10 @@ from contextlib import closing
 import numpy as np
 import pytest
 
+from common.opencv import cv2
 from device.camera import FrameSource
 from device.camera.grabbers import ImageFolderGrabber
 from device.config import CameraConfig, DevicesConfig
-from device.opencv import cv2
 from kiosk.config import DemoConfig, KioskConfig
 from kiosk.counter.enrolment import CONSENT_VERSION, camera_refusal
 from kiosk.counter.platform import PlatformCashierService

@@ -11,7 +11,7 @@ import pytest
 from kiosk.config import KioskConfig
 from kiosk.recognition.images import read_image_file
 
-pytest_plugins = ["tests.device_fakes"]
+pytest_plugins = ["tests.device_fakes", "tests.sd_notify"]
 
 IMAGES = Path(insightface.__file__).resolve().parent / "data" / "images"
 

@@ -9,7 +9,6 @@ import itertools
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.demo.platform import Platform
+from tests.sd_notify import NotifySocket
 from ui.watchdog import watchdog_interval_ms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,45 +39,6 @@ def _provision(platform: Platform, role: str, name: str, extra: str) -> Path:
     """A newly provisioned device's config file."""
     platform.device(role, name, extra)
     return platform.root / f"{name}.toml"
-
-
-class NotifySocket:
-    """An AF_UNIX datagram socket like systemd's NOTIFY_SOCKET: every message it received."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.received: list[tuple[float, str]] = []
-
-    def wait_for(self, message: str, timeout_s: float, proc: subprocess.Popen[bytes],
-                 log: Path) -> float:
-        """When ``message`` arrived (monotonic); fails if the app exits or time runs out."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for at, text in self.received:
-                if text == message:
-                    self.received.remove((at, text))
-                    return at
-            assert proc.poll() is None, f"app exited {proc.returncode}:\n{log.read_text()}"
-            self.sock.settimeout(0.5)
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            self.received.append((time.monotonic(), data.decode()))
-        raise AssertionError(f"no {message} within {timeout_s} s; got {self.received}:\n"
-                             + log.read_text())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    sock = NotifySocket(tmp_path / "notify.sock")
-    yield sock
-    sock.close()
 
 
 def _start(command: str, config: Path, notify: NotifySocket, log: Path, *args: str,

@@ -1,132 +1,111 @@
-"""Device error types with stable dotted codes.
-
-Mirrors ``kiosk.errors`` (which this layer may not import): every error carries a ``code``
-that never changes meaning once released and a ``context`` of safe, loggable details (no PII).
+"""Device error types: ``CodedError`` subclasses whose ``code`` is a registry member
+(``common.errors.ErrorCode``), with a ``context`` of safe, loggable details (no PII).
 Families whose members differ only by cause (e-voucher rejections, card frame faults) take the
-code as an argument, like ``kiosk.errors.ImageError``.
+code as an argument (``code=ErrorCode...``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from common.errors import CodedError, ErrorCode
 
 
-class DeviceError(Exception):
+class DeviceError(CodedError):
     """Base of all device errors."""
 
-    code = "device.error"
-
-    def __init__(self, message: str, *, code: str | None = None, **context: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.context = context
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **self.context}
+    code = ErrorCode.DEVICE_ERROR
 
 
 class DeviceConfigError(DeviceError):
     """A device named in the config cannot be built (unknown driver, missing path...)."""
 
-    code = "device.config_invalid"
+    code = ErrorCode.DEVICE_CONFIG_INVALID
 
 
 # Cameras
 
 
 class CameraError(DeviceError):
-    code = "camera.error"
+    code = ErrorCode.CAMERA_ERROR
 
 
 class CameraUnavailable(CameraError):
     """The source cannot be opened (unplugged, wrong index, missing file, bad URL)."""
 
-    code = "camera.unavailable"
+    code = ErrorCode.CAMERA_UNAVAILABLE
 
 
 class CameraDisconnected(CameraError):
     """An open source stopped giving frames; the frame source reconnects."""
 
-    code = "camera.disconnected"
+    code = ErrorCode.CAMERA_DISCONNECTED
 
 
 class CameraEnded(CameraError):
     """A finite source (file, folder) reached its end and is not looping."""
 
-    code = "camera.ended"
+    code = ErrorCode.CAMERA_ENDED
 
 
 # Scanners and e-vouchers
 
 
 class ScannerError(DeviceError):
-    code = "scanner.error"
+    code = ErrorCode.SCANNER_ERROR
 
 
 class ScannerUnavailable(ScannerError):
-    code = "scanner.unavailable"
-
-
-class EVoucherError(DeviceError):
-    """A scanned payload that is not a usable e-voucher; ``code`` says why (see docs/evoucher.md).
-
-    Messages never repeat the scanned text: it may be anything, including someone's data.
-    """
-
-    code = "evoucher.invalid"
+    code = ErrorCode.SCANNER_UNAVAILABLE
 
 
 # Card readers
 
 
 class CardReaderError(DeviceError):
-    code = "card.error"
+    code = ErrorCode.CARD_ERROR
 
 
 class CardReaderUnavailable(CardReaderError):
     """The reader cannot be opened or stopped answering (unplugged, wrong port)."""
 
-    code = "card.reader_unavailable"
+    code = ErrorCode.CARD_READER_UNAVAILABLE
 
 
 class CardTimeout(CardReaderError):
     """The reader is connected but sent no answer in time."""
 
-    code = "card.timeout"
+    code = ErrorCode.CARD_TIMEOUT
 
 
 class NoCard(CardReaderError):
-    code = "card.no_card"
+    code = ErrorCode.CARD_NO_CARD
 
 
 class CardDataError(CardReaderError):
     """Bytes from the reader that are not a valid answer; ``code`` names the fault."""
 
-    code = "card.frame_garbled"
+    code = ErrorCode.CARD_FRAME_GARBLED
 
 
 # Printers and receipts
 
 
 class PrinterError(DeviceError):
-    code = "printer.error"
+    code = ErrorCode.PRINTER_ERROR
 
 
 class PrinterOffline(PrinterError):
     """Cannot reach the printer, or it vanished mid-job; the receipt stays spooled."""
 
-    code = "printer.offline"
+    code = ErrorCode.PRINTER_OFFLINE
 
 
 class PrinterOutOfPaper(PrinterError):
-    code = "printer.out_of_paper"
+    code = ErrorCode.PRINTER_OUT_OF_PAPER
 
 
 class ReceiptError(DeviceError):
-    code = "receipt.invalid"
+    code = ErrorCode.RECEIPT_INVALID
 
 
 class ReceiptNotFound(ReceiptError):
-    code = "receipt.not_found"
+    code = ErrorCode.RECEIPT_NOT_FOUND

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from common.errors import ErrorCode
 from device.camera.source import FrameSource
 from device.card.base import CardData, CardReader
 from device.errors import CardReaderUnavailable, DeviceError
@@ -22,10 +23,10 @@ class _NoGrabber:
     name = "none"
 
     def open(self) -> None:
-        raise DeviceError("no camera configured", code="camera.not_configured")
+        raise DeviceError("no camera configured", code=ErrorCode.CAMERA_NOT_CONFIGURED)
 
     def read(self) -> np.ndarray:
-        raise DeviceError("no camera configured", code="camera.not_configured")
+        raise DeviceError("no camera configured", code=ErrorCode.CAMERA_NOT_CONFIGURED)
 
     def close(self) -> None:
         return None
@@ -67,7 +68,7 @@ class UnconfiguredScanner(Scanner):
 
 class UnconfiguredCardReader(CardReader):
     def read_card(self, timeout: float | None = None) -> CardData:
-        raise CardReaderUnavailable("no card reader configured", code="card.not_configured")
+        raise CardReaderUnavailable("no card reader configured", code=ErrorCode.CARD_NOT_CONFIGURED)
 
     def health(self) -> Health:
         return not_configured("card")

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from common.errors import ErrorCode
 from kiosk.errors import KioskError
-from kiosk.flow.model import Method, PatientView, Quote
+from kiosk.flow.model import PatientView, Quote
 from kiosk.flow.owed import RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.protocol.signing import SignedAnswer
 from kiosk.recognition.template import Template
 from kiosk.settlement.outcome import Outcome, classify
@@ -25,10 +27,9 @@ class BackendError(KioskError):
     """``code`` is the platform's wire code (or ``backend.unreachable``/``backend.timeout``,
     ``client.untrusted_response``...); what it means for the request is ``outcome``."""
 
-    def __init__(self, code: str, message: str, *, status: int | None = None,
+    def __init__(self, code: ErrorCode, message: str, *, status: int | None = None,
                  details: dict[str, Any] | None = None) -> None:
-        super().__init__(message, status=status)
-        self.code = code
+        super().__init__(message, code=code, status=status)
         self.status = status
         self.details = details or {}
         # a 5xx never decided anything final, whatever its code says
@@ -62,11 +63,11 @@ class Backend(Protocol):
 
     def on_restored(self, callback: Callable[[], None]) -> None: ...
 
-    def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]: ...
+    def lookup(self, method: PaymentMethod, key: str) -> tuple[PatientView, Quote | None]: ...
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]: ...
 
-    def owed(self, method: Method, key: str) -> Statement: ...
+    def owed(self, method: PaymentMethod, key: str) -> Statement: ...
 
     def family_statement(self, dependant: Any) -> Statement:
         """亲情付: what a patient of ``Statement.family`` owes (``FamilyMember.identity``)."""

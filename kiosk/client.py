@@ -31,15 +31,17 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from common.errors import ErrorCode
 from kiosk import transport
 from kiosk.backend import BackendError, GalleryPage, SignedSettlement
 from kiosk.flow.family import FamilyMember
-from kiosk.flow.model import BillLine, Method, PatientView, Quote
+from kiosk.flow.model import BillLine, PatientView, Quote
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import PrivateKey, PublicKey
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.protocol.signing import (
     IDEMPOTENCY_HEADER,
     DeviceSigner,
@@ -177,18 +179,18 @@ class PlatformClient:
                               headers=headers, auth=self.signer, timeout=self.timeout)
         except requests.Timeout as exc:
             self._reachable = False
-            raise BackendError("backend.timeout", f"{method} {path}: timed out") from exc
+            raise BackendError(ErrorCode.BACKEND_TIMEOUT, f"{method} {path}: timed out") from exc
         except requests.exceptions.SSLError as exc:
             self._reachable = False
             if not (self.tls_fingerprint and transport.pin_mismatch(exc)):
-                raise BackendError("backend.unreachable",
+                raise BackendError(ErrorCode.BACKEND_UNREACHABLE,
                                    f"{method} {path}: TLS failed: {exc}") from exc
             refused = transport.mismatch_error(self.base_url, self.tls_fingerprint)
             log.error("platform.tls_pin_mismatch", extra={"path": path})
             raise BackendError(refused.code, f"{method} {path}: {refused.message}") from exc
         except requests.RequestException as exc:
             self._reachable = False
-            raise BackendError("backend.unreachable",
+            raise BackendError(ErrorCode.BACKEND_UNREACHABLE,
                                f"{method} {path}: {type(exc).__name__}") from exc
         back = self.clock.local()
         try:
@@ -213,7 +215,7 @@ class PlatformClient:
         try:
             return model.model_validate_json(resp.content)
         except ValidationError as exc:
-            raise BackendError("backend.bad_response", f"{method} {path}: unexpected body",
+            raise BackendError(ErrorCode.BACKEND_BAD_RESPONSE, f"{method} {path}: unexpected body",
                                status=resp.status_code) from exc
 
     def _answered(self) -> None:
@@ -228,7 +230,7 @@ class PlatformClient:
                     log.exception("platform.restored_listener_failed")
 
     # -------------------------------------------------------------- kiosk
-    def lookup(self, method: Method, key: str) -> tuple[PatientView, Quote | None]:
+    def lookup(self, method: PaymentMethod, key: str) -> tuple[PatientView, Quote | None]:
         identified = self.identify(method, key)
         token = identified.identification.token
         pending = self.pending_bills(identified.patient.patient_id, token)
@@ -236,19 +238,19 @@ class PlatformClient:
         view = _view(p)
         if not pending.bills:
             return view, None
-        quotes = [self.quote(b.bill_id, p.patient_id, schemas.PaymentMethod(method.value),
+        quotes = [self.quote(b.bill_id, p.patient_id, method,
                              token) for b in pending.bills]
         refused = next((q.refusal for q in quotes if not q.payable and q.refusal), None)
         if refused is not None:
             raise BackendError(refused.code, refused.message)
         return view, aggregate_quote(pending, quotes)
 
-    def identify(self, method: Method, key: str) -> schemas.IdentifiedPatient:
+    def identify(self, method: PaymentMethod, key: str) -> schemas.IdentifiedPatient:
         """The patient, and the token that lets this kiosk read their bills and credit:
         ``key`` is the card number, the e-voucher payload or the face match's patient id."""
-        if method == Method.CARD:
+        if method == PaymentMethod.CARD:
             return self.identify_card(key)
-        if method == Method.VOUCHER:
+        if method == PaymentMethod.VOUCHER:
             return self.identify_voucher(key)
         return self.request("POST", "/v1/identify/face",
                             schemas.FaceIdentifyRequest(patient_id=key, pack=self.pack),
@@ -271,7 +273,7 @@ class PlatformClient:
             bill_id=bill_id, patient_id=patient_id, method=method),
             params=_identified(identification), model=schemas.Quote, retry=True)
 
-    def owed(self, method: Method, key: str) -> Statement:
+    def owed(self, method: PaymentMethod, key: str) -> Statement:
         """我的欠款: identify the patient, then what they owe and whom they may pay for
         (亲情付); the identification stays in the statement, for the repayment."""
         identified = self.identify(method, key)
@@ -337,7 +339,8 @@ class PlatformClient:
         try:
             settlement = schemas.Settlement.model_validate_json(resp.content)
         except ValidationError as exc:
-            raise BackendError("backend.bad_response", "POST /v1/settlements: unexpected body",
+            raise BackendError(ErrorCode.BACKEND_BAD_RESPONSE,
+                               "POST /v1/settlements: unexpected body",
                                status=resp.status_code) from exc
         return SignedSettlement(settlement, SignedAnswer.of(resp))
 
@@ -495,7 +498,7 @@ def _error(resp: requests.Response, method: str, path: str) -> BackendError:
     try:
         detail = schemas.ErrorBody.model_validate_json(resp.content).error
     except ValidationError:
-        return BackendError("backend.bad_response", f"{method} {path}: {resp.text[:200]}",
+        return BackendError(ErrorCode.BACKEND_BAD_RESPONSE, f"{method} {path}: {resp.text[:200]}",
                             status=resp.status_code)
     return BackendError(detail.code, f"{method} {path}: {detail.message}",
                         status=resp.status_code, details=detail.details)

@@ -1,85 +1,78 @@
-"""Error types with stable codes.
-
-Every error the kiosk reports to a person, a log or a caller carries a dotted ``code`` that
-never changes meaning once released; messages may be reworded, codes may not.
+"""The kiosk's error types: ``CodedError`` subclasses whose ``code`` is a registry member
+(``common.errors.ErrorCode``), so a person, a log or a caller always gets a stable code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from common.errors import CodedError, ErrorCode
 
-class KioskError(Exception):
+
+class KioskError(CodedError):
     """Base of all kiosk errors. ``context`` holds safe, loggable details (no PII)."""
 
-    code = "kiosk.error"
-
-    def __init__(self, message: str, **context: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.context = context
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **self.context}
+    code = ErrorCode.KIOSK_ERROR
 
 
 class ConfigError(KioskError):
-    code = "config.invalid"
+    code = ErrorCode.CONFIG_INVALID
 
 
 class SimulatedDeviceError(ConfigError):
     """A simulator named outside demo mode (see ``kiosk.config.require_real_devices``)."""
 
-    code = "config.simulated_device"
+    code = ErrorCode.CONFIG_SIMULATED_DEVICE
 
 
 class ImageError(KioskError):
     """An input image that cannot be used; ``code`` says why."""
 
-    code = "image.invalid"
+    code = ErrorCode.IMAGE_INVALID
 
-    def __init__(self, code: str, message: str, **context: Any) -> None:
+    def __init__(self, code: ErrorCode, message: str, **context: Any) -> None:
         super().__init__(message, **context)
         self.code = code
 
 
 class ModelError(KioskError):
-    code = "model.error"
+    code = ErrorCode.MODEL_ERROR
 
 
 class ModelMissing(ModelError):
-    code = "model.missing"
+    code = ErrorCode.MODEL_MISSING
 
 
 class ModelDigestMismatch(ModelError):
-    code = "model.digest_mismatch"
+    code = ErrorCode.MODEL_DIGEST_MISMATCH
 
 
 class ModelInstallError(ModelError):
-    code = "model.install_failed"
+    code = ErrorCode.MODEL_INSTALL_FAILED
 
 
 class ManifestError(ModelError):
-    code = "model.manifest_invalid"
+    code = ErrorCode.MODEL_MANIFEST_INVALID
 
 
 class TemplateError(KioskError):
-    code = "template.invalid"
+    code = ErrorCode.TEMPLATE_INVALID
 
 
 class PackMismatch(TemplateError):
     """Templates made by different model packs live in different spaces: never compare them."""
 
-    code = "template.pack_mismatch"
+    code = ErrorCode.TEMPLATE_PACK_MISMATCH
 
 
 class FaceNotUsable(KioskError):
-    """No single usable face in the image; ``reasons`` are quality codes a person can act on."""
+    """No single usable face in the image; ``reasons`` are quality codes a person can act on,
+    and ``code`` is the first one's ``face.<reason>``."""
 
-    code = "face.not_usable"
+    code = ErrorCode.FACE_NOT_USABLE
 
     def __init__(self, message: str, reasons: list[str], **context: Any) -> None:
         super().__init__(message, reasons=reasons, **context)
         self.reasons = reasons
         if reasons:
-            self.code = f"face.{reasons[0]}"
+            self.code = ErrorCode(f"face.{reasons[0]}")

@@ -20,6 +20,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 
 from common.atomic import atomic_write
+from common.errors import ErrorCode
 from kiosk.errors import KioskError
 from kiosk.protocol.crypto_profile import DEFAULT_PROFILE, CryptoProfile, get_profile
 from kiosk.recognition.gallery import Gallery
@@ -29,7 +30,7 @@ MAGIC = b"KGAL1"
 
 
 class GalleryStoreError(KioskError):
-    code = "gallery.store_invalid"
+    code = ErrorCode.GALLERY_STORE_INVALID
 
 
 @dataclass

@@ -20,6 +20,7 @@ import requests
 import tomlkit
 
 from common.atomic import atomic_write
+from common.errors import ErrorCode
 from kiosk.client import PlatformClient
 from kiosk.config import KioskConfig
 from kiosk.errors import ConfigError, KioskError
@@ -32,7 +33,7 @@ from kiosk.protocol.crypto_profile import (
     get_profile,
     profile_of,
 )
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import (
     fingerprint,
     generate_private_key,
@@ -50,11 +51,10 @@ log = logging.getLogger(__name__)
 
 
 class ProvisionError(KioskError):
-    code = "provision.failed"
+    code = ErrorCode.PROVISION_FAILED
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
     http, tls_pin = _channel(server_url, expect_tls_fingerprint, timeout_s)
     server_key, info = _fetch_server_key(http, server_url, timeout_s)
     if profile_of(server_key) is not profile:
-        raise ProvisionError("provision.crypto_profile_mismatch",
+        raise ProvisionError(ErrorCode.PROVISION_CRYPTO_PROFILE_MISMATCH,
                              f"the platform uses crypto profile {info.crypto_profile!r} "
                              f"(alg {info.alg}), this kiosk {profile.name!r}: set [server] "
                              f"crypto_profile = \"{info.crypto_profile}\" (or give "
@@ -90,7 +90,7 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
                                       "fingerprint": fp, "crypto_profile": profile.name})
     if expect_fingerprint and expect_fingerprint.lower().removeprefix(
             f"{profile.fingerprint_prefix}:") != fp:
-        raise ProvisionError("provision.fingerprint_mismatch",
+        raise ProvisionError(ErrorCode.PROVISION_FINGERPRINT_MISMATCH,
                              f"server key fingerprint is {fp}, expected {expect_fingerprint}: "
                              "wrong server or an interception; not registering")
     _bind_certificate(info, tls_pin, expect_tls_fingerprint)
@@ -100,7 +100,7 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
         try:
             device_key = load_private_key_pem(key_path.read_bytes(), profile)
         except ValueError as exc:
-            raise ProvisionError("provision.crypto_profile_mismatch",
+            raise ProvisionError(ErrorCode.PROVISION_CRYPTO_PROFILE_MISMATCH,
                                  f"{key_path}: {exc}; give --rotate for a new key") from None
     else:
         device_key = generate_private_key(profile)
@@ -116,7 +116,7 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
                          data=body.model_dump_json(), timeout=timeout_s,
                          headers={"Content-Type": "application/json"})
     except requests.RequestException as exc:
-        raise ProvisionError("provision.unreachable", f"{server_url}: {exc}") from exc
+        raise ProvisionError(ErrorCode.PROVISION_UNREACHABLE, f"{server_url}: {exc}") from exc
     _verify(resp, server_key)
     if resp.status_code != 201:
         log.warning("provision.step", extra={"step": "registered", "outcome": "refused",
@@ -125,10 +125,10 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
             err = schemas.ErrorBody.model_validate_json(resp.content).error
             raise ProvisionError(err.code, f"registration refused: {err.message}")
         except ValueError as exc:
-            raise ProvisionError("provision.failed", f"HTTP {resp.status_code}") from exc
+            raise ProvisionError(ErrorCode.PROVISION_FAILED, f"HTTP {resp.status_code}") from exc
     reg = schemas.RegisterDeviceResponse.model_validate_json(resp.content)
     if (reg.server_key.fingerprint, reg.server_key.tls_fingerprint) != (fp, info.tls_fingerprint):
-        raise ProvisionError("provision.fingerprint_mismatch",
+        raise ProvisionError(ErrorCode.PROVISION_FINGERPRINT_MISMATCH,
                              "registration answered with a different server key")
     log.info("provision.step", extra={"step": "registered", "device_id": reg.device_id,
                                       "site_id": reg.site_id, "role": reg.role.value})
@@ -176,13 +176,14 @@ def _channel(url: str, expected: str | None, timeout_s: float) -> tuple[requests
     session = requests.Session()
     if urlsplit(url).scheme != "https":
         if expected:
-            raise ProvisionError("provision.bad_fingerprint", f"{url} is plain HTTP on "
+            raise ProvisionError(ErrorCode.PROVISION_BAD_FINGERPRINT, f"{url} is plain HTTP on "
                                  "loopback: there is no TLS certificate to check")
         return session, ""
     try:
         seen = peer_fingerprint(url, timeout_s)
     except OSError as exc:
-        raise ProvisionError("provision.unreachable", f"{url}: no TLS server: {exc}") from exc
+        raise ProvisionError(ErrorCode.PROVISION_UNREACHABLE,
+                             f"{url}: no TLS server: {exc}") from exc
     if expected and _pin(expected) != seen:
         raise ProvisionError(ErrorCode.TLS_PIN_MISMATCH,
                              f"the platform's TLS certificate is {seen}, expected "
@@ -194,7 +195,7 @@ def _pin(text: str) -> str:
     try:
         return normalise_fingerprint(text)
     except ValueError as exc:
-        raise ProvisionError("provision.bad_fingerprint", str(exc)) from exc
+        raise ProvisionError(ErrorCode.PROVISION_BAD_FINGERPRINT, str(exc)) from exc
 
 
 def _bind_certificate(info: schemas.ServerKey, seen: str, expected: str | None) -> None:
@@ -219,12 +220,13 @@ def _fetch_server_key(http: requests.Session, server_url: str, timeout_s: float,
         info = schemas.ServerKey.model_validate_json(resp.content)
         key = load_public_key_b64(info.public_key, info.crypto_profile)
     except requests.RequestException as exc:
-        raise ProvisionError("provision.unreachable", f"{server_url}: {exc}") from exc
+        raise ProvisionError(ErrorCode.PROVISION_UNREACHABLE, f"{server_url}: {exc}") from exc
     except (ValueError, ProtocolError) as exc:
-        raise ProvisionError("provision.bad_server", f"{server_url}: no server key") from exc
+        raise ProvisionError(ErrorCode.PROVISION_BAD_SERVER,
+                             f"{server_url}: no server key") from exc
     _verify(resp, pinned or key)  # the server proves it holds the private half
     if pinned is not None and fingerprint(key) != fingerprint(pinned):
-        raise ProvisionError("provision.fingerprint_mismatch",
+        raise ProvisionError(ErrorCode.PROVISION_FINGERPRINT_MISMATCH,
                              "the platform now names another signing key: provision again")
     return key, info
 
@@ -233,7 +235,7 @@ def _verify(resp: requests.Response, key: PublicKey) -> None:
     try:
         ResponseVerifier(key).verify(resp)
     except ProtocolError as exc:
-        raise ProvisionError("provision.untrusted", f"server response not signed by its "
+        raise ProvisionError(ErrorCode.PROVISION_UNTRUSTED, f"server response not signed by its "
                              f"key: {exc.message}") from exc
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import ErrorCode
 from device.health import Health
 from kiosk import receipts
 from kiosk.backend import Backend, BackendError
@@ -319,7 +320,7 @@ class KioskRuntime:
         try:
             patient, quote = self.backend.lookup(effect.method, effect.key)
         except BackendError as exc:
-            code = "backend.unreachable" if exc.retryable else exc.code
+            code = ErrorCode.BACKEND_UNREACHABLE if exc.retryable else exc.code
             self.post(lambda now: self.flow.on_lookup_failed(now, effect.session_id, code))
             return
         self.post(lambda now: self.flow.on_lookup(now, effect.session_id, patient, quote))
@@ -343,7 +344,7 @@ class KioskRuntime:
                      if isinstance(effect, PollRepayOrder)
                      else self.backend.close_repay_order(effect.order_id))
         except BackendError as exc:
-            code = "backend.unreachable" if exc.retryable else exc.code
+            code = ErrorCode.BACKEND_UNREACHABLE if exc.retryable else exc.code
             log.warning("repay.call_failed", extra={"effect": type(effect).__name__,
                                                     "code": exc.code})
             answer = {LookupCredit: lambda now: flow.on_lookup_failed(now, session, code),
@@ -361,7 +362,7 @@ class KioskRuntime:
         try:
             statement = self.backend.family_statement(effect.identity)
         except BackendError as exc:
-            code = "backend.unreachable" if exc.retryable else exc.code
+            code = ErrorCode.BACKEND_UNREACHABLE if exc.retryable else exc.code
             log.warning("family.statement_failed", extra={"code": exc.code})
             self.post(lambda now: flow.on_family_failed(now, session, code))
             return
@@ -447,7 +448,7 @@ class KioskRuntime:
                 chosen = chosen if ok else None
             patient_id = chosen
         except BackendError as exc:
-            if exc.code == "second_factor.locked":
+            if exc.code == ErrorCode.SECOND_FACTOR_LOCKED:
                 self.post(lambda now: self.flow.on_digits(now, effect.session_id, None, 0))
                 return
             self.post(lambda now: self.flow.on_digits(now, effect.session_id, None))

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from common.errors import ErrorCode
 from kiosk.errors import KioskError
-from kiosk.protocol.errors import ErrorCode
 from kiosk.protocol.transport import (
     certificate_fingerprint,
     insecure_url_reason,
@@ -32,8 +32,7 @@ class TransportError(KioskError):
     """A connection this device refuses to use; ``code`` is from the error registry."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 def require_secure_url(url: str) -> None:

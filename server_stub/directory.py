@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.errors import ErrorCode
 from common.privacy import mask_card, mask_name, mask_phone
 from common.privacy import mask_number as mask_national_id
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import CryptoProfile, PublicKey
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import load_public_key_b64, public_key_b64
 from kiosk.protocol.voucher import format_payload, new_token, parse_payload
 from server_stub import audit

@@ -27,7 +27,8 @@ from typing import Any
 
 import anyio
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_response
 from server_stub import engines
 from server_stub.directory import Device

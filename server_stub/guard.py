@@ -26,7 +26,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from server_stub.config import SecuritySection
 
 log = logging.getLogger("server_stub.guard")

@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common.errors import ErrorCode
 from common.privacy import mask_name
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit
 from server_stub.clock import day_bounds, to_datetime
 from server_stub.db import (

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.signing import REPLAY_HEADER
 from server_stub import engines
 from server_stub.clock import now_ms

@@ -12,8 +12,9 @@ import hmac
 
 from sqlalchemy import Connection, func, insert, select
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit
 from server_stub.config import ServerConfig
 from server_stub.db import gallery_entries, second_factor_failures, users

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, gallery, relatives
 from server_stub.clock import day_bounds, local_day, local_year, to_datetime
 from server_stub.config import ServerConfig

@@ -35,7 +35,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Match
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from server_stub import heartbeats
 from server_stub.clock import now_ms
 from server_stub.config import FleetSection

@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, String, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from server_stub.clock import now_ms
 from server_stub.db import devices, nonces
 from server_stub.storage import Database

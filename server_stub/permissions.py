@@ -31,8 +31,9 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, relatives
 from server_stub.clock import now_ms
 from server_stub.db import bills

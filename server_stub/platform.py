@@ -10,8 +10,9 @@ import anyio
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, select
 
+from common.errors import ErrorCode
 from kiosk.protocol.crypto_profile import PublicKey, get_profile, profile_of
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.signing import (
     RequestVerifier,
     VerifiedRequest,

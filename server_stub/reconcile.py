@@ -25,8 +25,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, handoffs
 from server_stub.clock import from_datetime, now_ms, to_datetime
 from server_stub.config import ServerConfig

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit
 from server_stub.clock import from_datetime, to_datetime
 from server_stub.db import relatives, users

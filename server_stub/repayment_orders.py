@@ -23,25 +23,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import Response
 from sqlalchemy import Connection, insert, select, update
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, directory, ledger
-from server_stub.api import Granted, IdempotencyKey, PathId
 from server_stub.clock import local_day, now_ms, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import credit_charges, repayment_orders, settlements
-from server_stub.idempotency import request_fingerprint, run_once, stored_reply
+from server_stub.idempotency import run_once, stored_reply
+from server_stub.nonces import PendingNonce
 from server_stub.payments.provider import (
     NotificationRejected,
     Payment,
     PaymentProvider,
     ProviderError,
     TradeState,
-    make_provider,
 )
+from server_stub.permissions import Grant
 from server_stub.platform import Platform
 
 log = logging.getLogger("server_stub.payments")
@@ -225,6 +226,49 @@ class Orders:
                                 "this platform takes no repayments through a provider")
         return self.provider
 
+    async def open_order(self, access: Grant, req: schemas.RepayOrderRequest,
+                         key: str | None, fingerprint: str, nonce: PendingNonce) -> Response:
+        """Open an order at the provider, then record it, once per Idempotency-Key: the
+        order's id comes from the key, so a retry after a lost answer opens no second one."""
+        dev = access.device
+        replay = stored_reply(self.db, dev.device_id, key, fingerprint)
+        if replay is not None:
+            return replay
+        provider = self.need_provider()
+        with self.db.read() as conn:
+            access.patient(conn, req.patient_id)
+            amount = amount_to_repay(conn, req)
+        order_id = order_id_for(dev.device_id, str(key))
+        created = now_ms()
+        expires = created + self.config.payments.order_ttl_s * 1000
+        try:
+            code_url = await anyio.to_thread.run_sync(lambda: provider.create_order(
+                out_trade_no=order_id, amount_fen=amount, description="医疗信用还款 credit "
+                "repayment", notify_url=self.config.payments.notify_url, expires_ms=expires))
+        except ProviderError as exc:
+            log.warning("order not opened", extra={"code": exc.code})
+            raise ProtocolError(ErrorCode.PAYMENT_UNAVAILABLE,
+                                "the payment provider did not open the order; retry") from exc
+
+        def record(conn: Connection, now: int) -> schemas.RepayOrder:
+            paid_by = access.patient(conn, req.patient_id) or None  # a relative (亲情付)
+            amount_to_repay(conn, req.model_copy(update={"amount_fen": amount}))  # still owed
+            conn.execute(insert(repayment_orders).values(
+                order_id=order_id, site_id=dev.site_id, device_id=dev.device_id,
+                patient_id=req.patient_id, settlement_id=req.settlement_id,
+                amount_fen=amount, provider=provider.name, code_url=code_url,
+                state=State.OPEN.value, created_ms=created, expires_ms=expires,
+                paid_by=paid_by))
+            audit.append(conn, at_ms=now, actor=dev.actor, action="repay_order.opened",
+                         subject=order_id, details={"patient_id": req.patient_id,
+                                                    "amount_fen": amount,
+                                                    **ledger.paid_by_detail(paid_by)})
+            return order_view(conn, _order_row(conn, order_id))
+
+        return await run_once(self.db, self.platform.inflight, device_id=dev.device_id,
+                              key=key, fingerprint=fingerprint, status_code=201, nonce=nonce,
+                              operation=record)
+
     def sync(self, order_id: str, payment: Payment) -> Any:
         """``apply`` in a transaction, then the refund it calls for."""
         provider = self.need_provider()
@@ -314,84 +358,3 @@ class Orders:
             raise ProtocolError(ErrorCode.PAYMENT_UNAVAILABLE,
                                 "the provider did not answer; send it again") from exc
 
-
-def router(platform: Platform) -> APIRouter:
-    """The routes, included by ``server_stub.api.build_app``."""
-    orders = Orders(platform, make_provider(platform.config.payments))
-    db, config = platform.db, platform.config
-    routes = APIRouter(tags=["repayment"])
-
-    @routes.get("/v1/patients/{patient_id}/credit", response_model=schemas.CreditStatement)
-    def credit(access: Granted, patient_id: PathId) -> schemas.CreditStatement:
-        def read(conn: Connection) -> schemas.CreditStatement:
-            access.patient(conn, patient_id)  # first: without a token, nothing is looked up
-            return statement(conn, patient_id, timezone=config.server.timezone, now=now_ms(),
-                             repay_at_kiosk=orders.provider is not None)
-
-        return access.look_up(db, read)
-
-    @routes.post("/v1/repay-orders", response_model=schemas.RepayOrder, status_code=201)
-    async def open_order(request: Request, access: Granted, body: schemas.RepayOrderRequest,
-                         idempotency_key: IdempotencyKey = None) -> Response:
-        dev = access.device
-        fingerprint = request_fingerprint(request.method, request.url.path, request.url.query,
-                                          request.state.body)
-        replay = stored_reply(db, dev.device_id, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-        provider = orders.need_provider()
-        with db.read() as conn:
-            access.patient(conn, body.patient_id)
-            amount = amount_to_repay(conn, body)
-        order_id = order_id_for(dev.device_id, str(idempotency_key))
-        created = now_ms()
-        expires = created + config.payments.order_ttl_s * 1000
-        try:
-            code_url = await anyio.to_thread.run_sync(lambda: provider.create_order(
-                out_trade_no=order_id, amount_fen=amount, description="医疗信用还款 credit "
-                "repayment", notify_url=config.payments.notify_url, expires_ms=expires))
-        except ProviderError as exc:
-            log.warning("order not opened", extra={"code": exc.code})
-            raise ProtocolError(ErrorCode.PAYMENT_UNAVAILABLE,
-                                "the payment provider did not open the order; retry") from exc
-
-        def record(conn: Connection, now: int) -> schemas.RepayOrder:
-            paid_by = access.patient(conn, body.patient_id) or None  # a relative (亲情付)
-            amount_to_repay(conn, body.model_copy(update={"amount_fen": amount}))  # still owed
-            conn.execute(insert(repayment_orders).values(
-                order_id=order_id, site_id=dev.site_id, device_id=dev.device_id,
-                patient_id=body.patient_id, settlement_id=body.settlement_id,
-                amount_fen=amount, provider=provider.name, code_url=code_url,
-                state=State.OPEN.value, created_ms=created, expires_ms=expires,
-                paid_by=paid_by))
-            audit.append(conn, at_ms=now, actor=dev.actor, action="repay_order.opened",
-                         subject=order_id, details={"patient_id": body.patient_id,
-                                                    "amount_fen": amount,
-                                                    **ledger.paid_by_detail(paid_by)})
-            return order_view(conn, _order_row(conn, order_id))
-
-        return await run_once(db, platform.inflight, device_id=dev.device_id,
-                              key=idempotency_key, fingerprint=fingerprint, status_code=201,
-                              nonce=request.state.nonce, operation=record)
-
-    @routes.get("/v1/repay-orders/{order_id}", response_model=schemas.RepayOrder)
-    def read_order(access: Granted, order_id: PathId) -> schemas.RepayOrder:
-        row = orders.poll(order_id, access.device.site_id)
-        with db.read() as conn:
-            return order_view(conn, row)
-
-    @routes.post("/v1/repay-orders/{order_id}/close", response_model=schemas.RepayOrder)
-    def close_order(access: Granted, order_id: PathId) -> schemas.RepayOrder:
-        row = orders.close(order_id, access.device.site_id)
-        with db.read() as conn:
-            return order_view(conn, row)
-
-    @routes.post(NOTIFY_PATH, status_code=204, tags=["public"],
-                 responses={204: {"description": "verified and applied (or already)"}})
-    def notify(request: Request) -> Response:
-        """The provider's asynchronous payment notification (unsigned by any device: it is
-        verified against the provider's certificate and APIv3 key)."""
-        orders.notified(dict(request.headers), request.state.body)
-        return Response(status_code=204)
-
-    return routes

@@ -12,6 +12,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from common.errors import ErrorCode
 from common.privacy import mask_name, mask_number
 from device.config import CARD_NO
 from device.errors import CardDataError
@@ -33,12 +34,12 @@ class CardData:
     def __post_init__(self) -> None:
         if not isinstance(self.card_no, str) or not CARD_NO.match(self.card_no):
             raise CardDataError("card number must be 6-32 characters 0-9 / A-Z",
-                                code="card.data_invalid")
+                                code=ErrorCode.CARD_DATA_INVALID)
         if (not isinstance(self.name, str) or not 1 <= len(self.name) <= MAX_NAME
                 or self.name != self.name.strip()
                 or any(unicodedata.category(c) in ("Cc", "Cf") for c in self.name)):
             raise CardDataError("card holder name is empty, too long or has control characters",
-                                code="card.data_invalid")
+                                code=ErrorCode.CARD_DATA_INVALID)
 
     def masked(self) -> dict[str, str]:
         return {"card_no": mask_number(self.card_no), "name": mask_name(self.name)}

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from common.errors import ErrorCode
 from device.card.base import CardData
 from device.errors import CardDataError, CardReaderError, NoCard
 
@@ -68,26 +69,28 @@ class FrameDecoder:
         length = int.from_bytes(buf[1:3], "big")
         if not 1 <= length <= MAX_PAYLOAD:
             del buf[:1]
-            raise CardDataError(f"frame length {length} out of range", code="card.frame_garbled")
+            raise CardDataError(f"frame length {length} out of range",
+                                code=ErrorCode.CARD_FRAME_GARBLED)
         total = length + OVERHEAD
         if len(buf) < total:
             return None
         frame = bytes(buf[:total])
         if frame[-1] != ETX:
             del buf[:1]  # resynchronise on the next STX
-            raise CardDataError("frame does not end with ETX", code="card.frame_garbled")
+            raise CardDataError("frame does not end with ETX", code=ErrorCode.CARD_FRAME_GARBLED)
         del buf[:total]
         body, crc = frame[1:3 + length], int.from_bytes(frame[3 + length:5 + length], "big")
         if crc16(body) != crc:
             raise CardDataError("frame checksum mismatch (line noise?)",
-                                code="card.frame_checksum")
+                                code=ErrorCode.CARD_FRAME_CHECKSUM)
         try:
             message = json.loads(body[2:].decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CardDataError("frame payload is not UTF-8 JSON",
-                                code="card.data_invalid") from exc
+                                code=ErrorCode.CARD_DATA_INVALID) from exc
         if not isinstance(message, dict):
-            raise CardDataError("frame payload is not a JSON object", code="card.data_invalid")
+            raise CardDataError("frame payload is not a JSON object",
+                                code=ErrorCode.CARD_DATA_INVALID)
         return message
 
 
@@ -97,12 +100,13 @@ def card_from_reply(reply: Mapping[str, Any]) -> CardData:
     if status == "card":
         card_no, name = reply.get("card_no"), reply.get("name")
         if not isinstance(card_no, str) or not isinstance(name, str):
-            raise CardDataError("card reply lacks card_no or name", code="card.data_invalid")
+            raise CardDataError("card reply lacks card_no or name",
+                                code=ErrorCode.CARD_DATA_INVALID)
         return CardData(card_no, name)
     if status == "no_card":
         raise NoCard("no card in the reader")
     if status == "error":
         code = str(reply.get("code", "unknown"))[:32]
         raise CardReaderError(f"card reader reported an error ({code})",
-                              code="card.reader_error", reader_code=code)
-    raise CardDataError("unexpected reply from the card reader", code="card.data_invalid")
+                              code=ErrorCode.CARD_READER_ERROR, reader_code=code)
+    raise CardDataError("unexpected reply from the card reader", code=ErrorCode.CARD_DATA_INVALID)

@@ -14,6 +14,7 @@ from typing import Any
 
 import serial
 
+from common.errors import ErrorCode
 from device.card.base import CardData, CardReader
 from device.card.protocol import PING, READ, FrameDecoder, card_from_reply, encode_frame
 from device.errors import (
@@ -63,7 +64,7 @@ class SerialCardReader(CardReader):
         try:
             reply = self._exchange(PING, None)
             if reply.get("status") != "ready":
-                raise CardDataError("unexpected answer to ping", code="card.data_invalid")
+                raise CardDataError("unexpected answer to ping", code=ErrorCode.CARD_DATA_INVALID)
             self._health = Health("card", HealthState.OK)
         except CardReaderUnavailable as exc:
             self._health = Health("card", HealthState.FAILED, exc.code, exc.message)
@@ -105,10 +106,10 @@ class SerialCardReader(CardReader):
             decoder.feed(port.read(max(1, port.in_waiting)))
         if decoder.pending:
             raise CardDataError(f"card data truncated ({decoder.pending} bytes of an "
-                                "unfinished frame)", code="card.frame_truncated")
+                                "unfinished frame)", code=ErrorCode.CARD_FRAME_TRUNCATED)
         if decoder.skipped:
             raise CardDataError(f"card reader sent {decoder.skipped} bytes that are not a "
-                                "frame", code="card.frame_garbled")
+                                "frame", code=ErrorCode.CARD_FRAME_GARBLED)
         self._health = Health("card", HealthState.DEGRADED, "card.timeout",
                               f"no answer within {wait:.1f} s")
         raise CardTimeout(f"card reader {self.port} did not answer within {wait:.1f} s",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import atomic_write
+from common.errors import ErrorCode
 from device.errors import ReceiptError, ReceiptNotFound
 from device.printer.receipt import SETTLEMENT_ID, Receipt
 
@@ -66,10 +67,10 @@ class ReceiptSpool:
             raise ReceiptNotFound(f"no receipt for settlement {settlement_id}") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReceiptError(f"receipt file for {settlement_id} is unreadable: {exc}",
-                               code="receipt.corrupt") from exc
+                               code=ErrorCode.RECEIPT_CORRUPT) from exc
         if not isinstance(record, dict) or not isinstance(record.get("receipt"), dict):
             raise ReceiptError(f"receipt file for {settlement_id} is malformed",
-                               code="receipt.corrupt")
+                               code=ErrorCode.RECEIPT_CORRUPT)
         return record
 
     def _safe_read(self, path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposError
 from escpos.printer import File, Network, Serial, Usb
 
+from common.errors import ErrorCode
 from device.config import PrinterConfig
 from device.errors import DeviceConfigError, PrinterError, PrinterOffline
 
@@ -80,7 +81,7 @@ def _make(config: PrinterConfig, job_name: str) -> Escpos:
     profile = config.profile
     if config.driver == "none":
         raise PrinterError("no printer configured ([devices.printer] driver)",
-                           code="printer.not_configured")
+                           code=ErrorCode.PRINTER_NOT_CONFIGURED)
     if config.driver == "file":
         target = job_target(config, job_name)
         if config.path.startswith("/dev/") and not _is_char_device(target):
@@ -104,7 +105,7 @@ def _make(config: PrinterConfig, job_name: str) -> Escpos:
         if not Usb.is_usable():
             raise PrinterError("USB printing needs pyusb and libusb-1.0 (python-escpos[usb]);"
                                " or use driver = \"file\" with the usblp device /dev/usb/lp0",
-                               code="printer.usb_unsupported")
+                               code=ErrorCode.PRINTER_USB_UNSUPPORTED)
         return Usb(config.usb_vendor_id, config.usb_product_id,
                    timeout=int(config.timeout_s * 1000), profile=profile)
     raise DeviceConfigError(f"unknown printer driver {config.driver!r}", driver=config.driver)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from common.errors import ErrorCode
 from common.paths import absolute_path
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from kiosk.config import KioskConfig
@@ -112,7 +113,7 @@ def cmd_identify(args: argparse.Namespace, config: KioskConfig) -> int:
     gallery = engine.new_gallery()
     skipped: list[dict[str, str]] = []
     if not args.gallery.is_dir():
-        raise ImageError("gallery.not_a_folder", f"{args.gallery}: not a folder")
+        raise ImageError(ErrorCode.GALLERY_NOT_A_FOLDER, f"{args.gallery}: not a folder")
     for person_dir in sorted(p for p in args.gallery.iterdir() if p.is_dir()):
         for image in sorted(person_dir.iterdir()):
             if image.suffix.lower() not in IMAGE_SUFFIXES:

@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.counter.service import LookupBy
 from kiosk.i18n import FAMILY_CONSENT_VERSION
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode
 from kiosk.protocol.schemas import Relation, RepaymentMethod
 
 CONSENT_VERSION = FAMILY_CONSENT_VERSION

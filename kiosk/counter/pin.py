@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.errors import ErrorCode
 from kiosk.errors import ConfigError, KioskError
 
 N, R, P = 2**14, 8, 1
@@ -26,17 +27,16 @@ MAX_N = 2**20  # refuse configured costs that would take minutes (or all memory)
 
 
 class PinError(KioskError):
-    code = "pin.invalid"
+    code = ErrorCode.PIN_INVALID
 
-    def __init__(self, message: str, code: str = "pin.invalid") -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.PIN_INVALID) -> None:
+        super().__init__(message, code=code)
 
 
 class PinMissing(ConfigError):
     """No ``[cashier] pin_hash``: a set-up step, said as the one command that fixes it."""
 
-    code = "pin.missing"
+    code = ErrorCode.PIN_MISSING
 
     def __init__(self, source: str) -> None:
         super().__init__(f"{source or 'config'}: [cashier] pin_hash is not set; run "
@@ -65,9 +65,10 @@ def verify_pin(pin: str, encoded: str) -> bool:
         salt_b, key_b = base64.b64decode(salt, validate=True), base64.b64decode(key,
                                                                               validate=True)
     except ValueError as exc:
-        raise PinError("the configured PIN hash is malformed", "pin.hash_invalid") from exc
+        raise PinError("the configured PIN hash is malformed", ErrorCode.PIN_HASH_INVALID) from exc
     if scheme != "scrypt" or not (2 <= n_ <= MAX_N and n_ & (n_ - 1) == 0) or not key_b:
-        raise PinError("the configured PIN hash is not a usable scrypt hash", "pin.hash_invalid")
+        raise PinError("the configured PIN hash is not a usable scrypt hash",
+                       ErrorCode.PIN_HASH_INVALID)
     if not PIN_FORMAT.match(pin):
         return False
     return hmac.compare_digest(_derive(pin, salt_b, n_, r_, p_)[:len(key_b)], key_b)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.errors import ErrorCode
 from kiosk.errors import KioskError
 
 PENDING = "pending"
@@ -34,7 +35,7 @@ class LivenessInputError(KioskError):
     """A frame the check cannot take (time running backwards, wrong frame size); the check's
     state is unchanged, so the caller can go on with the next good frame."""
 
-    code = "liveness.bad_input"
+    code = ErrorCode.LIVENESS_BAD_INPUT
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import http_sf
 from http_message_signatures import InvalidSignature
 
+from common.errors import ErrorCode
 from kiosk.protocol.crypto_profile import DEFAULT_PROFILE, CryptoProfile, get_profile
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 
 
 def content_digest(body: bytes, profile: str | CryptoProfile = DEFAULT_PROFILE) -> str:

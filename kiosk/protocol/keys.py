@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common.errors import ErrorCode
 from kiosk.protocol.crypto_profile import (
     DEFAULT_PROFILE,
     PROFILES,
@@ -26,7 +27,7 @@ from kiosk.protocol.crypto_profile import (
     profile_of,
     profile_of_private_key_pem,
 )
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 
 
 def generate_private_key(profile: str | CryptoProfile = DEFAULT_PROFILE) -> Any:

@@ -39,6 +39,7 @@ from http_message_signatures import (
     MappingKeyResolver,
 )
 
+from common.errors import ErrorCode
 from kiosk.protocol.crypto_profile import (
     DEFAULT_PROFILE,
     CryptoProfile,
@@ -49,7 +50,7 @@ from kiosk.protocol.crypto_profile import (
     profile_of_alg,
 )
 from kiosk.protocol.digest import verify_content_digest
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import fingerprint
 
 REQUEST_LABEL = "kiosk"

@@ -16,7 +16,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 
 MAX_DIM = 4096
 PACK_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

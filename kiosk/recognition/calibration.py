@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import ErrorCode
 from kiosk.errors import KioskError
 
 _TRUE = {"1", "yes", "y", "true", "same", "genuine", "match"}
@@ -21,7 +22,7 @@ _LFW_COUNTS = re.compile(r"^\d+(?:\s+\d+)?$")
 
 
 class PairsFileError(KioskError):
-    code = "calibration.bad_pairs_file"
+    code = ErrorCode.CALIBRATION_BAD_PAIRS_FILE
 
 
 @dataclass(frozen=True)

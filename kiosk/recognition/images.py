@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common.errors import ErrorCode
 from common.opencv import cv2
 from kiosk.errors import ImageError
 
@@ -31,22 +32,22 @@ def read_image_file(path: str | Path) -> np.ndarray:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ImageError("image.too_large", f"{path.name}: file is {size} bytes, limit "
+            raise ImageError(ErrorCode.IMAGE_TOO_LARGE, f"{path.name}: file is {size} bytes, limit "
                              f"{MAX_FILE_BYTES}", file=path.name)
         data = path.read_bytes()
     except IsADirectoryError as exc:
-        raise ImageError("image.unreadable", f"{path}: is a directory") from exc
+        raise ImageError(ErrorCode.IMAGE_UNREADABLE, f"{path}: is a directory") from exc
     except FileNotFoundError as exc:
-        raise ImageError("image.unreadable", f"{path}: no such file") from exc
+        raise ImageError(ErrorCode.IMAGE_UNREADABLE, f"{path}: no such file") from exc
     except OSError as exc:
-        raise ImageError("image.unreadable", f"{path}: {exc.strerror or exc}") from exc
+        raise ImageError(ErrorCode.IMAGE_UNREADABLE, f"{path}: {exc.strerror or exc}") from exc
     return decode_image(data, name=path.name)
 
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode encoded image bytes into a contiguous uint8 BGR array."""
     if not data:
-        raise ImageError("image.empty", f"{name}: file is empty")
+        raise ImageError(ErrorCode.IMAGE_EMPTY, f"{name}: file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -55,21 +56,24 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
             if width * height > MAX_DECODE_PIXELS:
                 if img.format != "JPEG":
                     raise ImageError(
-                        "image.too_large",
+                        ErrorCode.IMAGE_TOO_LARGE,
                         f"{name}: {width}x{height} is over the {MAX_DECODE_PIXELS} pixel limit",
                         width=width, height=height,
                     )
                 img.draft("RGB", (MAX_WORK_SIDE, MAX_WORK_SIDE))
             if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
-                raise ImageError("image.too_large", f"{name}: {width}x{height} is too large")
+                raise ImageError(ErrorCode.IMAGE_TOO_LARGE,
+                                 f"{name}: {width}x{height} is too large")
             img.load()
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
-        raise ImageError("image.not_an_image", f"{name}: not a recognised image format") from exc
+        raise ImageError(ErrorCode.IMAGE_NOT_AN_IMAGE,
+                         f"{name}: not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         text = str(exc)
-        code = "image.truncated" if "truncated" in text or "broken" in text else "image.corrupt"
+        code = (ErrorCode.IMAGE_TRUNCATED if "truncated" in text or "broken" in text
+                else ErrorCode.IMAGE_CORRUPT)
         raise ImageError(code, f"{name}: cannot decode ({text})") from exc
     with contextlib.suppress(OSError, ValueError, SyntaxError):  # broken EXIF: keep pixels
         img = ImageOps.exif_transpose(img)
@@ -89,9 +93,9 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
 def to_bgr8(arr: np.ndarray, name: str = "frame") -> np.ndarray:
     """Normalise any array a camera or decoder gives (grey, BGRA, 16-bit, float) to BGR uint8."""
     if not isinstance(arr, np.ndarray) or arr.size == 0:
-        raise ImageError("image.empty", f"{name}: no pixels")
+        raise ImageError(ErrorCode.IMAGE_EMPTY, f"{name}: no pixels")
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-        raise ImageError("image.bad_shape", f"{name}: unsupported array shape {arr.shape}")
+        raise ImageError(ErrorCode.IMAGE_BAD_SHAPE, f"{name}: unsupported array shape {arr.shape}")
     if arr.dtype != np.uint8:
         arr = _to_uint8(arr, name)
     if arr.ndim == 2 or arr.shape[2] == 1:
@@ -113,7 +117,7 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
         return (arr.astype(np.float64) / float((1 << bits) - 1) * 255.0).round().astype(np.uint8)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ImageError("image.not_finite", f"{name}: pixel values include NaN or Inf")
+            raise ImageError(ErrorCode.IMAGE_NOT_FINITE, f"{name}: pixel values include NaN or Inf")
         scale = 255.0 if float(arr.max()) <= 1.0 else 1.0
         return np.clip(arr * scale, 0, 255).round().astype(np.uint8)
-    raise ImageError("image.bad_dtype", f"{name}: unsupported pixel type {arr.dtype}")
+    raise ImageError(ErrorCode.IMAGE_BAD_DTYPE, f"{name}: unsupported pixel type {arr.dtype}")

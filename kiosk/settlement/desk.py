@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from common.errors import ErrorCode
 from kiosk import receipts
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.flow.effects import NotifyCashier
 from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode
 from kiosk.settlement.offline import offline_refusal
 from kiosk.settlement.outbox import Outbox, Row, RowState
 from kiosk.settlement.outcome import Outcome
@@ -65,7 +65,7 @@ def request_for(intent: SettlementIntent, bill_id: str) -> schemas.SettleRequest
     """One bill's settlement; the self-pay the patient saw is sent so the platform refuses
     if the split changed since the quote."""
     return schemas.SettleRequest(bill_id=bill_id, patient_id=intent.patient_id,
-                                 method=schemas.PaymentMethod(intent.method.value),
+                                 method=intent.method,
                                  expected_self_pay_fen=dict(intent.bill_self_pay).get(bill_id))
 
 
@@ -203,7 +203,7 @@ class SettlementDesk:
             self.outbox.mark_expired(row.idempotency_key, "settlement.expired", now)
             log.error("settlement.expired", extra=fields)
             self.notify_cashier(self._handoff(row, "settlement.expired"))
-            return Delivery(Outcome.UNKNOWN, code="settlement.expired")
+            return Delivery(Outcome.UNKNOWN, code=ErrorCode.SETTLEMENT_EXPIRED)
         log.info("settlement.attempt", extra=fields)
         try:
             signed = self.backend.settle(row.request, row.idempotency_key)

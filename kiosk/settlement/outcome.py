@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from common.errors import ErrorCode
+
 
 class Outcome(StrEnum):
     DONE = "done"
@@ -18,16 +20,17 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # the platform may or may not have acted: ask again, same key
 
 
-_FINAL_PREFIXES = ("bill.", "credit.", "consent.", "settlement.", "patient.", "card.",
-                   "voucher.", "amount.", "request.", "second_factor.", "handoff.",
-                   "template.", "device.", "family.", "repayment.")
-_FINAL_CODES = frozenset({"idempotency.key_reused", "idempotency.key_missing",
-                          "payment.not_offered"})
+_FINAL_FAMILIES = ("bill", "credit", "consent", "settlement", "patient", "card", "voucher",
+                   "amount", "request", "second_factor", "handoff", "template", "device",
+                   "family", "repayment")
+# the wire codes that refuse for good: the same request will always get them
+_FINAL = frozenset({code for code in ErrorCode.wire()
+                    if code.partition(".")[0] in _FINAL_FAMILIES}
+                   | {ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.IDEMPOTENCY_KEY_MISSING,
+                      ErrorCode.PAYMENT_NOT_OFFERED})
 
 
-def classify(code: str) -> Outcome:
+def classify(code: ErrorCode) -> Outcome:
     """REFUSED for a business or request refusal the same request will always get,
     UNKNOWN for everything else (never guess "failed" for money)."""
-    if code in _FINAL_CODES or code.startswith(_FINAL_PREFIXES):
-        return Outcome.REFUSED
-    return Outcome.UNKNOWN
+    return Outcome.REFUSED if code in _FINAL else Outcome.UNKNOWN

@@ -20,10 +20,10 @@ import kiosk.liveness.result
 import kiosk.platform_clock
 import kiosk.runtime
 import kiosk.settlement.desk
+from common.errors import ErrorCode
 from device.scanner import evoucher
 from kiosk import i18n
 from kiosk.i18n import LANGS, STRINGS, has_text, resolve, tr, yuan
-from kiosk.protocol.errors import ErrorCode
 from kiosk.recognition.quality import REASONS
 
 DOTTED = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")

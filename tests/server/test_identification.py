@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from common.errors import ErrorCode
+from kiosk.protocol.errors import ProtocolError
 from server_stub.config import load_config
 from server_stub.identification import IdentificationKeys
 from tests.server.live import PACK, Device, Server, error_code, face_template, start_server

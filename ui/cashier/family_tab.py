@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError
 from kiosk.counter.charge import ChargeGuard
 from kiosk.counter.family import (
@@ -38,7 +39,6 @@ from kiosk.counter.family import (
 from kiosk.counter.inputs import BadInput, amount_fen, lookup_key, repayment_reason
 from kiosk.counter.service import LookupBy
 from kiosk.i18n import label, tr, yuan
-from kiosk.protocol.errors import ErrorCode
 from kiosk.protocol.schemas import (
     Dependant,
     MaskedPatient,

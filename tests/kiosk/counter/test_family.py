@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import load_config
@@ -32,7 +33,6 @@ from kiosk.counter.platform import PlatformCashierService
 from kiosk.counter.service import LookupBy
 from kiosk.demo.platform import Platform, make_platform
 from kiosk.i18n import FAMILY_CONSENT_VERSION, has_text, tr
-from kiosk.protocol.errors import ErrorCode
 from kiosk.protocol.schemas import (
     PaymentMethod,
     Relation,

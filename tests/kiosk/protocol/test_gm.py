@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from common.errors import ErrorCode
 from kiosk.config import load_config as load_kiosk_config
 from kiosk.errors import ConfigError as KioskConfigError
 from kiosk.gallery_store import (
@@ -39,7 +40,7 @@ from kiosk.protocol.crypto_profile import (
     sm3,
 )
 from kiosk.protocol.digest import content_digest, verify_content_digest
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import (
     fingerprint,
     generate_private_key,

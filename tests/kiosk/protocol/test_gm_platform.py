@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import requests
 
+from common.errors import ErrorCode
 from kiosk.config import load_config
 from kiosk.errors import ConfigError
-from kiosk.flow.model import Method
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import Sm4Gcm, sm3
 from kiosk.protocol.digest import content_digest
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import (
     fingerprint,
     generate_private_key,
@@ -29,6 +29,7 @@ from kiosk.protocol.keys import (
     load_public_key_b64,
     public_key_b64,
 )
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier, SignedAnswer
 from kiosk.provisioning import ProvisionError, connect, provision
 from kiosk.recognition.template import Template
@@ -89,7 +90,7 @@ def test_a_gm_kiosk_provisions_settles_and_syncs_sealed_templates(server: Server
     synced = dict(page.upserts)
     assert synced["P1003"].similarity(template) > 0.99999  # the same face, re-normalised
 
-    view, quote = kiosk.lookup(Method.CARD, "YB33078400001003")
+    view, quote = kiosk.lookup(PaymentMethod.CARD, "YB33078400001003")
     assert view.patient_id == "P1003" and quote is not None
     signed = kiosk.settle(schemas.SettleRequest(bill_id="B1003-1", patient_id="P1003",
                                                 method=schemas.PaymentMethod.CARD),

@@ -11,8 +11,9 @@ import pytest
 import requests
 from http_message_signatures import MappingKeyResolver
 
+from common.errors import ErrorCode
 from kiosk.protocol.crypto_profile import PROFILES, CryptoProfile, profile_of
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import fingerprint, generate_private_key
 from kiosk.protocol.signing import (
     DeviceSigner,

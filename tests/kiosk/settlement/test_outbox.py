@@ -13,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.protocol import schemas
@@ -86,14 +87,15 @@ def desk_for(box: Outbox, platform: IdempotentPlatform, now: list[float],
 
 
 def test_classification_never_guesses_failed_for_money():
-    assert classify("bill.already_settled") is Outcome.REFUSED
-    assert classify("credit.limit_exceeded") is Outcome.REFUSED
-    assert classify("idempotency.key_reused") is Outcome.REFUSED
-    for code in ("auth.nonce_replayed", "auth.clock_skew", "auth.device_revoked",
-                 "idempotency.in_flight", "server.internal", "backend.timeout",
-                 "backend.unreachable", "client.untrusted_response", "backend.bad_response"):
+    assert classify(ErrorCode.BILL_ALREADY_SETTLED) is Outcome.REFUSED
+    assert classify(ErrorCode.CREDIT_LIMIT_EXCEEDED) is Outcome.REFUSED
+    assert classify(ErrorCode.IDEMPOTENCY_KEY_REUSED) is Outcome.REFUSED
+    for code in (ErrorCode.NONCE_REPLAYED, ErrorCode.CLOCK_SKEW, ErrorCode.DEVICE_REVOKED,
+                 ErrorCode.IDEMPOTENCY_IN_FLIGHT, ErrorCode.INTERNAL, ErrorCode.BACKEND_TIMEOUT,
+                 ErrorCode.BACKEND_UNREACHABLE, ErrorCode.UNTRUSTED_RESPONSE,
+                 ErrorCode.BACKEND_BAD_RESPONSE):
         assert classify(code) is Outcome.UNKNOWN, code
-    assert BackendError("request.invalid", "x", status=503).outcome is Outcome.UNKNOWN
+    assert BackendError(ErrorCode.INVALID_REQUEST, "x", status=503).outcome is Outcome.UNKNOWN
 
 
 def test_enqueue_is_durable_idempotent_and_has_no_wal(tmp_path: Path):

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from device.devices import DeviceSet
-from device.errors import DeviceError, EVoucherError
+from device.errors import DeviceError
 from device.health import HealthState
 from device.printer.receipt import Receipt
-from device.scanner.evoucher import parse_evoucher
 from kiosk.audit_log import AuditLog
 from kiosk.config import KioskConfig, require_real_devices
 from kiosk.flow.machine import LivenessCheck
 from kiosk.gallery_store import GalleryStore, load_or_create_key
 from kiosk.liveness import LivenessCheck as ActiveLivenessCheck
 from kiosk.liveness import load_pad_model
+from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
 from kiosk.runtime import KioskRuntime

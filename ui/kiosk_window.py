@@ -24,14 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from device.errors import EVoucherError
-from device.scanner import parse_evoucher
+from common.errors import ErrorCode
 from device.scanner.wedge import WedgeScanner
 from kiosk.config import QualityConfig
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import Method, State
+from kiosk.flow.model import State
 from kiosk.flow.ways import Way
 from kiosk.i18n import DEFAULT_LANG, tr
+from kiosk.protocol.schemas import PaymentMethod
+from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 from ui.bridge import RuntimeBridge
 from ui.port import KioskPort
 from ui.screens.attract import AttractScreen
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 
 NOTICE_S = 15  # how long a hint or a scan problem stays on screen
 # Fallback reasons where only face pay failed: the patient can go on with card or QR here.
-FACE_FAMILIES = ("face.", "liveness.", "second_factor.", "patient.requested_cashier")
+FACE_ONLY = (ErrorCode.families("face", "liveness", "second_factor")
+             | {ErrorCode.PATIENT_REQUESTED_CASHIER})
 # States in which the flow accepts each way to pay (see CheckoutFlow._start_lookup).
 LOOKUP_BLOCKED = frozenset({State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
                             State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID,
@@ -65,7 +67,7 @@ FRAME_FRESH_S = 1.0  # a camera frame older than this is not shown as "live"
 def screen_name(view: FlowView) -> str:
     """Which screen shows ``view``."""
     if view.state == State.FALLBACK:
-        return "fallback" if view.reason.startswith(FACE_FAMILIES) else "error"
+        return "fallback" if view.reason in FACE_ONLY else "error"
     return {
         State.IDLE: "attract",
         State.SEARCHING: "scan",
@@ -286,7 +288,8 @@ class KioskWindow(QWidget):
         self.tiles["voucher"].setEnabled(lookup_ok and (not fallback
                                                         or Way.VOUCHER in view.ways))
         self.cashier_button.setEnabled(not view.cashier_called)  # always there until called
-        active = {Method.FACE: "face", Method.CARD: "card", Method.VOUCHER: "voucher"}.get(
+        active = {PaymentMethod.FACE: "face", PaymentMethod.CARD: "card",
+                  PaymentMethod.VOUCHER: "voucher"}.get(
             view.method) if view.state not in (State.IDLE, State.FALLBACK) else None
         self._active = active  # drawn "in use" (words and colour), never as unavailable
         for tile_name, tile in self.tiles.items():

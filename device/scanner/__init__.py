@@ -1,4 +1,5 @@
-"""QR / barcode scanners (keyboard wedge, serial, camera) and the e-voucher payload check."""
+"""QR / barcode scanners (keyboard wedge, serial, camera): each delivers the raw text it read;
+what an e-voucher payload means is ``kiosk.protocol.voucher``'s."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from device.errors import DeviceConfigError
 from device.health import EventSink
 from device.scanner.base import Scan, Scanner
 from device.scanner.camera_scanner import CameraScanner
-from device.scanner.evoucher import EVoucher, make_evoucher, parse_evoucher
 from device.scanner.serial_scanner import SerialScanner
 from device.scanner.wedge import WedgeScanner
 
-__all__ = ["EVoucher", "Scan", "Scanner", "make_evoucher", "parse_evoucher",
-           "scanner_from_config"]
+__all__ = ["Scan", "Scanner", "scanner_from_config"]
 
 
 def scanner_from_config(config: ScannerConfig, *, camera: FrameSource | None = None,

@@ -22,16 +22,17 @@ from common.paths import absolute_path
 from device.camera import FrameSource, camera_from_config
 from device.card import card_reader_from_config
 from device.config import DevicesConfig
-from device.errors import DeviceError, EVoucherError, ReceiptError
+from device.errors import DeviceError, ReceiptError
 from device.health import Health, HealthState
 from device.inventory import attached_devices
 from device.printer import ReceiptPrinter, save_png
 from device.printer.receipt_printer import printer_test_slip
 from device.printer.transport import describe
-from device.scanner import Scan, parse_evoucher, scanner_from_config
+from device.scanner import Scan, scanner_from_config
 from device.speaker import Speaker, wav_seconds
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, EXIT_SETUP, emit_json
 from kiosk.config import KioskConfig
+from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 
 OUT_DIR = Path("var/devices")
 FPS_WINDOW_S = 1.0

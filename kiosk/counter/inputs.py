@@ -7,10 +7,9 @@ import re
 
 from pydantic import ValidationError
 
-from device.errors import EVoucherError
-from device.scanner import parse_evoucher
 from kiosk.counter.service import LookupBy
 from kiosk.protocol.schemas import CardLookupRequest, ReverseRequest, WithdrawConsentRequest
+from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 
 PATIENT_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 MIN_REASON_CHARS = 2  # "重复" is a reason; "x" is not

@@ -12,12 +12,13 @@ import pytest
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
-from device.scanner import make_evoucher
 from device.scanner.wedge import WedgeScanner
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import Method, SettlementResult, State
+from kiosk.flow.model import SettlementResult, State
 from kiosk.flow.ways import Way, ways_forward
 from kiosk.i18n import tr
+from kiosk.protocol.schemas import PaymentMethod
+from kiosk.protocol.voucher import format_payload
 from kiosk.recognition.detection import Detection
 from tests.ui.helpers import type_keys
 from ui.kiosk_window import screen_name
@@ -83,7 +84,7 @@ def test_error_screen_offers_only_what_can_work(make_window, port):
     assert "backend.unreachable" in error.code.text()  # for the staff
     face = FlowView(State.FALLBACK, "fallback.staff_coming", reason="face.not_recognised",
                     ways=ways_forward("face.not_recognised", face_available=True,
-                                      method=Method.FACE), cashier_called=True)
+                                      method=PaymentMethod.FACE), cashier_called=True)
     show_view(window, face, (1024, 768))
     fallback = window.screens["fallback"]
     assert [b.caption.text() for b in fallback.buttons.values() if b.isVisibleTo(window)] == [
@@ -193,7 +194,7 @@ def _type(window, text: str, start_ns: int, interval_ms: float) -> None:
 def test_wedge_scanner_keys_become_a_voucher_scan(make_window, port):
     window = make_window(port, wedge=WedgeScanner())
     show_view(window, sample_views()["01-attract"], (1024, 768))
-    payload = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    payload = format_payload("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     _type(window, payload, 1_000_000_000_000, interval_ms=8)  # a scanner: fast
     assert port.commands[-1] == ("voucher_scanned", payload)
     before = len(port.commands)
@@ -210,7 +211,7 @@ def test_wedge_scanner_keys_become_a_voucher_scan(make_window, port):
 
 def test_scans_from_any_thread_reach_the_flow(make_window, port, qtbot):
     window = make_window(port)
-    payload = make_evoucher()
+    payload = format_payload()
     thread = threading.Thread(target=window.scan_arrived.emit, args=(payload,))
     with qtbot.waitSignal(window.scan_arrived, timeout=2000):
         thread.start()

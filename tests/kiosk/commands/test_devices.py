@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from device.printer import BillLine, LayerShare, Receipt, ReceiptPrinter
-from device.scanner import make_evoucher
 from kiosk.cli import main
 from kiosk.config import load_config
+from kiosk.protocol.voucher import format_payload
 
 KIOSK = [sys.executable, "-m", "kiosk.cli"]
 pytestmark = pytest.mark.usefixtures("device_logs")
@@ -127,7 +127,7 @@ def test_card_test_shows_masked_data(site: Path, capsys) -> None:
 
 def test_wedge_scanner_test_reads_the_terminal(site: Path) -> None:
     """As IT runs it: a real process whose terminal the scanner types into."""
-    voucher = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    voucher = format_payload("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     result = subprocess.run([*KIOSK, "devices", "test", "scanner", "--timeout", "5"],
                             input=voucher + "\n", capture_output=True, text=True, timeout=60,
                             cwd=site)
@@ -157,7 +157,7 @@ def test_wedge_scanner_test_verdicts(site: Path, monkeypatch: pytest.MonkeyPatch
 def test_serial_scanner_test(site: Path, pty_port, capsys) -> None:
     port = pty_port()
     config = write_config(site, f'[devices.scanner]\ndriver = "serial"\nport = "{port.path}"\n')
-    payload = make_evoucher()
+    payload = format_payload()
     done = threading.Event()
 
     def patient() -> None:  # scans until the kiosk has the port open and reads it

@@ -15,7 +15,6 @@ import pytest
 import kiosk.counter
 from common.opencv import cv2
 from device.config import CameraConfig, DevicesConfig
-from device.scanner import make_evoucher
 from kiosk.config import DemoConfig, KioskConfig
 from kiosk.counter.charge import ChargeGuard
 from kiosk.counter.enrolment import (
@@ -34,10 +33,11 @@ from kiosk.counter.pin import PinError, PinGate, PinMissing, hash_pin, verify_pi
 from kiosk.counter.queue import DISMISS_REASONS, HandoffQueue
 from kiosk.counter.service import Handoff, LookupBy
 from kiosk.protocol.schemas import HandoffState, PaymentMethod, SettleRequest
+from kiosk.protocol.voucher import format_payload
 from tests.ui.helpers import padded
 
 PIN = "246810"
-VOUCHER = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+VOUCHER = format_payload("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 T0 = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
 
 

@@ -14,7 +14,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QTableWidget
 
-from device.scanner import make_evoucher
 from kiosk.backend import BackendError
 from kiosk.config import FlowConfig
 from kiosk.counter.pin import PinGate, hash_pin
@@ -23,6 +22,7 @@ from kiosk.counter.service import LookupBy
 from kiosk.flow.model import State
 from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import PaymentMethod, SettlementStatus, SettleRequest
+from kiosk.protocol.voucher import format_payload
 from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
 from ui.cashier.console import LOOKUP, CashierConsole
@@ -31,7 +31,7 @@ from ui.cashier.words import staff_reason
 
 PIN = "246810"
 WAIT_MS = 10_000
-VOUCHER = make_evoucher("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+VOUCHER = format_payload("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 @pytest.fixture(scope="module")

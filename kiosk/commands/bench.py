@@ -1,11 +1,12 @@
 """``kiosk bench recognition|liveness|platform``: the benchmarks behind the README's tables
-(benchmarks/recognition.py, benchmarks/liveness.py, benchmarks/server_load.py)."""
+(benchmarks/recognition.py, benchmarks/liveness/, benchmarks/server_load.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import liveness, recognition, server_load
+from benchmarks import recognition, server_load
+from benchmarks.liveness import cli as liveness
 from kiosk.config import KioskConfig
 
 

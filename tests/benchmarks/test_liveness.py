@@ -6,15 +6,9 @@ import math
 
 import pytest
 
-from benchmarks.liveness import (
-    BONA_MEASURED,
-    MEAN_FACE_68,
-    min_jerk,
-    render_tables,
-    run_evaluation,
-    sweep,
-    upper_bound,
-)
+from benchmarks.liveness.cli import render_tables
+from benchmarks.liveness.evaluation import BONA_MEASURED, run_evaluation, sweep, upper_bound
+from benchmarks.liveness.render import MEAN_FACE_68, min_jerk
 from kiosk.config import LivenessConfig
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.liveness import FRAME_SIZE, PROMPT_DIRECTION, SyntheticHead
+from benchmarks.liveness.evaluation import PROMPT_DIRECTION
+from benchmarks.liveness.render import FRAME_SIZE, SyntheticHead
 from kiosk.config import FlowConfig, LivenessConfig
 from kiosk.flow.effects import LookupPatient
 from kiosk.flow.machine import CheckoutFlow, FrameObservation

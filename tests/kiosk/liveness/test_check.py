@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.liveness import (
+from benchmarks.liveness.render import (
     FRAME_SIZE,
     MEAN_FACE_5,
     detection_from_landmarks,

@@ -15,7 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from benchmarks.liveness import FRAME_SIZE, MEAN_FACE_5, pose_points, project, rotation
+from benchmarks.liveness.render import FRAME_SIZE, MEAN_FACE_5, pose_points, project, rotation
 from kiosk.config import LivenessConfig
 from kiosk.errors import ManifestError, ModelDigestMismatch, ModelError, ModelMissing
 from kiosk.liveness import LivenessCheck, load_pad_model

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.liveness import FRAME_SIZE, MEAN_FACE_5, pose_points, project, rotation
+from benchmarks.liveness.render import FRAME_SIZE, MEAN_FACE_5, pose_points, project, rotation
 from kiosk.liveness.parallax import (
     measure,
     turn_from_parallax,

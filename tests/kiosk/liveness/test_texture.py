@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.liveness import (
+from benchmarks.liveness.render import (
     FRAME_SIZE,
     MEAN_FACE_5,
     Relief,

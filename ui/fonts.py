@@ -1,4 +1,4 @@
-"""Make Simplified Chinese render: register the face ``device.fonts`` picks with Qt at start-up.
+"""Make Simplified Chinese render: register the face ``common.fonts`` picks with Qt at start-up.
 
 Without it Qt on a bare terminal draws boxes for every Chinese character, and nobody notices
 until a patient does; so the result is also reported as a doctor-style check line. The check
@@ -15,8 +15,15 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontInfo, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
-from device.errors import DeviceError
-from device.fonts import PROBE_ORIGIN, PROBE_PX, CjkFace, Raster, cjk_font, simplified_problem
+from common.fonts import (
+    PROBE_ORIGIN,
+    PROBE_PX,
+    CjkFace,
+    FontMissing,
+    Raster,
+    cjk_font,
+    simplified_problem,
+)
 from ui.checks import Check
 
 log = logging.getLogger(__name__)
@@ -26,7 +33,7 @@ SAMPLE = "先看病后缴费"  # every glyph must be in the font
 
 def qt_raster(font: QFont, char: str) -> Raster:
     """``char`` as Qt draws it in ``font`` (fallbacks included), on the probe canvas of
-    ``device.fonts``."""
+    ``common.fonts``."""
     probe = QFont(font)
     probe.setPixelSize(PROBE_PX)
     image = QImage(2 * PROBE_PX, 2 * PROBE_PX, QImage.Format.Format_Grayscale8)
@@ -46,7 +53,7 @@ def register_cjk_font(app: QApplication, face: CjkFace | None = None) -> Check:
     FAIL unless Qt then draws Simplified Chinese. Idempotent."""
     try:
         face = face or cjk_font()
-    except DeviceError as exc:
+    except FontMissing as exc:
         log.error("font.cjk_missing", extra={"code": exc.code})
         return Check("font", False, exc.message, exc.code)
     font_id = QFontDatabase.addApplicationFont(str(face.path))

@@ -13,7 +13,7 @@ import numpy as np
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
-from device.fonts import cjk_font
+from common.fonts import cjk_font
 from device.printer.layout import Row, receipt_rows
 from device.printer.receipt import Receipt
 

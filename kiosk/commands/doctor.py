@@ -42,10 +42,10 @@ def _models(config: KioskConfig) -> Finding:
 
 
 def _font(config: KioskConfig) -> Finding:
-    """The face receipts and screens use, measured as Simplified Chinese (device.fonts)."""
-    from device.fonts import cjk_font
+    """The face receipts and screens use, measured as Simplified Chinese (common.fonts)."""
+    from common.fonts import cjk_font
 
-    face = cjk_font()  # DeviceError font.cjk_missing unless a face measures as SC
+    face = cjk_font()  # FontMissing (font.cjk_missing) unless a face measures as SC
     return Finding("PASS", "font", f"Simplified Chinese renders with {face.family} "
                    f"({face.path.name}, face {face.index})")
 

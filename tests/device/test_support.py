@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import ImageFont
 
-import device.fonts as fonts
+import common.fonts as fonts
 from common.privacy import mask_name, mask_number
 from device.config import (
     CameraConfig,
@@ -19,7 +19,6 @@ from device.config import (
     ScannerConfig,
 )
 from device.devices import DeviceSet
-from device.errors import DeviceError
 from device.health import HealthState
 from kiosk.config import parse_config
 from kiosk.errors import ConfigError
@@ -57,7 +56,7 @@ def test_a_traditional_only_terminal_has_no_cjk_font(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(fonts, "candidate_faces", lambda: [tc])
     fonts.cjk_font.cache_clear()
     try:
-        with pytest.raises(DeviceError) as caught:
+        with pytest.raises(fonts.FontMissing) as caught:
             fonts.cjk_font()
         assert caught.value.code == "font.cjk_missing"
         assert "Noto Sans CJK TC is not a Simplified Chinese face" in caught.value.message

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtGui import QFont, QFontInfo
 from PySide6.QtWidgets import QApplication
 
-import device.fonts as fonts
+import common.fonts as fonts
 from ui.fonts import qt_raster, register_cjk_font
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,7 @@
-"""The Simplified Chinese font face for receipt images here and the UI's screens.
+"""The Simplified Chinese font face for the printer's receipt images and the UI's screens.
+
+Here, not in ``device/`` or ``ui/``: it measures font files (no hardware), and both the
+printer adapter and the Qt screens use it, which may not import each other.
 
 Patients read Simplified Chinese: a Traditional (TC/HK) or Japanese face draws 令 and 角 in
 other forms and centres the full-width ，。 — readable, but wrong on every screen and slip.
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from device.errors import DeviceError
+from common.errors import CodedError, ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,12 @@ _OTHER_REGION = re.compile(r"(?<![A-Za-z])(TC|HC|HK|TW|JP|KR|K|J)(?![A-Za-z])"
 _FC_FORMAT = "%{file}\t%{index}\t%{family[0]}\n"
 
 Raster = np.ndarray  # bool, (2 * PROBE_PX, 2 * PROBE_PX): ink where True
+
+
+class FontMissing(CodedError):
+    """No face on this terminal measures as Simplified Chinese (or nothing to measure with)."""
+
+    code = ErrorCode.FONT_CJK_MISSING
 
 
 @dataclass(frozen=True)
@@ -128,9 +137,8 @@ def _distance(a: Raster, b: Raster) -> float:
 def _references() -> tuple[dict[str, Raster], dict[str, Raster]]:
     faces = bundled_faces()
     if SC_FAMILY not in faces or TC_FAMILY not in faces:
-        raise DeviceError("the Noto Sans CJK collection (noto-cjk-sans-otc) is not installed: "
-                          "nothing to measure Simplified glyphs against",
-                          code="font.cjk_missing")
+        raise FontMissing("the Noto Sans CJK collection (noto-cjk-sans-otc) is not installed: "
+                          "nothing to measure Simplified glyphs against")
     return ({c: face_raster(faces[SC_FAMILY], c) for c in PROBES},
             {c: face_raster(faces[TC_FAMILY], c) for c in PROBES})
 
@@ -173,7 +181,7 @@ def candidate_faces() -> list[CjkFace]:
 
 @functools.cache
 def cjk_font() -> CjkFace:
-    """The first candidate face that measures as Simplified Chinese; ``DeviceError``
+    """The first candidate face that measures as Simplified Chinese; ``FontMissing``
     (font.cjk_missing) naming why each candidate was refused, if none does."""
     refused: list[str] = []
     for face in candidate_faces():
@@ -186,5 +194,5 @@ def cjk_font() -> CjkFace:
                                             "face": face.index, "reason": problem})
         refused.append(problem)
     found = f" ({'; '.join(refused[:3])})" if refused else ""
-    raise DeviceError(f"no Simplified Chinese font{found}: install the noto-cjk-sans-otc "
-                      "package (or Debian's fonts-noto-cjk)", code="font.cjk_missing")
+    raise FontMissing(f"no Simplified Chinese font{found}: install the noto-cjk-sans-otc "
+                      "package (or Debian's fonts-noto-cjk)")

@@ -16,17 +16,10 @@ import numpy as np
 
 from kiosk.flow.family import FamilyMember
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import (
-    LAYER_LABELS,
-    BillLine,
-    Method,
-    PatientView,
-    Quote,
-    SettlementResult,
-    State,
-)
+from kiosk.flow.model import LAYER_LABELS, BillLine, PatientView, Quote, SettlementResult, State
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
 from kiosk.flow.ways import ways_forward
+from kiosk.protocol.schemas import PaymentMethod
 
 PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
 LINES = (
@@ -78,14 +71,15 @@ MOTHER_OWES = Statement(MOTHER, 28_000, (
 
 def sample_views() -> dict[str, FlowView]:
     """One view per screen (and a few variants), keyed by a file-name-safe label."""
-    face = {"method": Method.FACE, "liveness_off": False}
+    face = {"method": PaymentMethod.FACE, "liveness_off": False}
     personal = {"patient": PATIENT, "quote": QUOTE, **face}
     return {
         "01-attract": FlowView(State.IDLE, "idle.welcome"),
         "02-scan-too-far": FlowView(State.SEARCHING, "quality.too_far", seconds_left=27,
                                     **face),
         "03-scan-hold-still": FlowView(State.SEARCHING, "searching.hold_still",
-                                       seconds_left=24, method=Method.FACE, liveness_off=True),
+                                       seconds_left=24, method=PaymentMethod.FACE,
+                                       liveness_off=True),
         "04-liveness-turn-left": FlowView(State.LIVENESS, "liveness.turn_left",
                                           seconds_left=25, **face),
         "05-keypad": FlowView(State.SECOND_FACTOR, "second_factor.wrong_digits",
@@ -104,48 +98,50 @@ def sample_views() -> dict[str, FlowView]:
             State.FALLBACK, "fallback.staff_coming", reason="face.not_recognised",
             cashier_called=True,
             seconds_left=20, ways=ways_forward("face.not_recognised", face_available=True,
-                                               method=Method.FACE), **face),
+                                               method=PaymentMethod.FACE), **face),
         "12-error-credit": FlowView(
             State.FALLBACK, "fallback.staff_coming", reason="credit.limit_exceeded",
             cashier_called=True,
-            seconds_left=20, method=Method.CARD,
-            ways=ways_forward("credit.limit_exceeded", face_available=True, method=Method.CARD)),
+            seconds_left=20, method=PaymentMethod.CARD,
+            ways=ways_forward("credit.limit_exceeded", face_available=True,
+                              method=PaymentMethod.CARD)),
         "13-error-unreachable": FlowView(
             State.FALLBACK, "fallback.staff_coming", reason="backend.unreachable",
             cashier_called=True,
-            seconds_left=20, method=Method.VOUCHER,
+            seconds_left=20, method=PaymentMethod.VOUCHER,
             ways=ways_forward("backend.unreachable", face_available=True,
-                              method=Method.VOUCHER)),
+                              method=PaymentMethod.VOUCHER)),
         "14-attract-no-camera": FlowView(State.IDLE, "idle.welcome", face_available=False),
         "15-owed-identify": FlowView(State.OWED_IDENTIFY, "owed.identify", seconds_left=58),
-        "16-owed-list": FlowView(State.OWED, "owed.list", patient=PATIENT, method=Method.CARD,
-                                 statement=STATEMENT, seconds_left=55),
+        "16-owed-list": FlowView(State.OWED, "owed.list", patient=PATIENT,
+                                 method=PaymentMethod.CARD, statement=STATEMENT,
+                                 seconds_left=55),
         "17-owed-repay-timeout": FlowView(State.OWED, "owed.repay_timeout", patient=PATIENT,
-                                          method=Method.CARD, statement=STATEMENT,
+                                          method=PaymentMethod.CARD, statement=STATEMENT,
                                           seconds_left=50),
         "18-repay-qr": FlowView(State.REPAY_QR, "repay.scan", patient=PATIENT,
-                                method=Method.CARD, statement=STATEMENT, repay_order=ORDER,
+                                method=PaymentMethod.CARD, statement=STATEMENT, repay_order=ORDER,
                                 seconds_left=176),
         "19-repay-paid": FlowView(State.REPAID, "repay.paid", patient=PATIENT,
-                                  method=Method.CARD, statement=STATEMENT,
+                                  method=PaymentMethod.CARD, statement=STATEMENT,
                                   repay_order=RepayOrder(ORDER.order_id, 24_685, ORDER.code_url,
                                                          "paid", 0.0, 0), seconds_left=12),
         "20-owed-family-offer": FlowView(
-            State.OWED, "owed.list", patient=PATIENT, method=Method.CARD,
+            State.OWED, "owed.list", patient=PATIENT, method=PaymentMethod.CARD,
             statement=dataclasses.replace(STATEMENT, family=FAMILY), family=FAMILY,
             seconds_left=55),
         "21-family-list": FlowView(State.FAMILY, "family.choose", patient=PATIENT,
-                                   method=Method.CARD, statement=STATEMENT, family=FAMILY,
+                                   method=PaymentMethod.CARD, statement=STATEMENT, family=FAMILY,
                                    seconds_left=55),
         "22-family-owed": FlowView(State.OWED, "family.owed", patient=MOTHER,
-                                   method=Method.CARD, statement=MOTHER_OWES,
+                                   method=PaymentMethod.CARD, statement=MOTHER_OWES,
                                    paying_for=MOTHER, seconds_left=55),
         "23-family-repay-qr": FlowView(
-            State.REPAY_QR, "repay.scan", patient=MOTHER, method=Method.CARD,
+            State.REPAY_QR, "repay.scan", patient=MOTHER, method=PaymentMethod.CARD,
             statement=MOTHER_OWES, paying_for=MOTHER, seconds_left=176,
             repay_order=RepayOrder("rpo_demo_2", 28_000, ORDER.code_url, "open", 176.0)),
         "24-family-withdrawn": FlowView(State.FAMILY, "family.withdrawn", patient=PATIENT,
-                                        method=Method.CARD, statement=STATEMENT,
+                                        method=PaymentMethod.CARD, statement=STATEMENT,
                                         family=FAMILY[1:], seconds_left=55),
     }
 

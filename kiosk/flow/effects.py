@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.flow.model import Method, SettlementIntent
+from common.errors import ErrorCode
+from kiosk.flow.model import SettlementIntent
+from kiosk.protocol.schemas import PaymentMethod
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,7 @@ class LookupPatient:
     id (face), the card number (card) or the e-voucher payload (voucher)."""
 
     session_id: str
-    method: Method
+    method: PaymentMethod
     key: str
 
 
@@ -43,7 +45,7 @@ class PrintReceipt:
 @dataclass(frozen=True)
 class NotifyCashier:
     session_id: str
-    reason: str
+    reason: ErrorCode
     patient_id: str | None = None  # when known: the counter sees the masked name
     amount_fen: int | None = None  # the self-pay at stake, when known
 
@@ -62,7 +64,7 @@ class LookupCredit:
     """Identify the patient (``key`` as in ``LookupPatient``) and fetch what they owe."""
 
     session_id: str
-    method: Method
+    method: PaymentMethod
     key: str
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from common.errors import ErrorCode
 from kiosk.config import FlowConfig
 from kiosk.flow.effects import (
     Audit,
@@ -34,7 +35,6 @@ from kiosk.flow.model import (
     MONEY_STATES,
     PERSONAL_STATES,
     WAITING_STATES,
-    Method,
     PatientView,
     Quote,
     SettlementIntent,
@@ -42,8 +42,9 @@ from kiosk.flow.model import (
     State,
 )
 from kiosk.flow.owed import OwedFlow, Purpose, RepayOrder, Statement
-from kiosk.flow.ways import Way, calls_cashier, ways_forward
+from kiosk.flow.ways import LIVENESS_FAILED, Way, calls_cashier, ways_forward
 from kiosk.liveness.result import LivenessInputError, LivenessResult
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Decision
 from kiosk.recognition.template import Template
@@ -76,7 +77,7 @@ class Session:
 
     id: str
     started_at: float
-    method: Method = Method.FACE
+    method: PaymentMethod = PaymentMethod.FACE
     decision: Decision | None = None
     no_match_frames: int = 0
     face_tries: int = 0  # retries of the face used so far
@@ -104,12 +105,12 @@ class FlowView:
 
     state: State
     guidance: str
-    reason: str = ""
+    reason: ErrorCode | None = None  # why the session could not finish
     patient: PatientView | None = None
     quote: Quote | None = None
     result: SettlementResult | None = None
     attempts_left: int = 0
-    method: Method | None = None
+    method: PaymentMethod | None = None
     face_available: bool = True
     liveness_off: bool = False
     seconds_left: float = 0.0  # 0 while money moves or a look-up runs: no countdown then
@@ -137,7 +138,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         self.state = State.IDLE
         self.session: Session | None = None
         self.guidance = "idle.welcome"
-        self.reason = ""
+        self.reason: ErrorCode | None = None
         self.deadline = float("inf")
         self.last_activity = 0.0
         self.face_available = True
@@ -196,7 +197,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
     def camera_status(self, now: float, ok: bool) -> list[Effect]:
         self.face_available = ok
         if not ok and self.state in (State.SEARCHING, State.LIVENESS):
-            return self._fallback(now, "face.camera_failed")
+            return self._fallback(now, ErrorCode.FACE_CAMERA_FAILED)
         return []
 
     # ------------------------------------------------------------ commands
@@ -206,15 +207,15 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
                 self.state == State.IDLE
                 or (self.state == State.FALLBACK and Way.FACE_AGAIN in self.ways())):
             return []
-        self._new_session(now, Method.FACE)
+        self._new_session(now, PaymentMethod.FACE)
         self._enter(State.SEARCHING, now, self.cfg.searching_timeout_s, "searching.look_at_screen")
         return [Audit("session.started", {"session": self.session.id, "method": "face"})]
 
     def card_read(self, now: float, card_no: str) -> list[Effect]:
-        return self._start_lookup(now, Method.CARD, card_no)
+        return self._start_lookup(now, PaymentMethod.CARD, card_no)
 
     def voucher_scanned(self, now: float, payload: str) -> list[Effect]:
-        return self._start_lookup(now, Method.VOUCHER, payload)
+        return self._start_lookup(now, PaymentMethod.VOUCHER, payload)
 
     def enter_digits(self, now: float, digits: str) -> list[Effect]:
         s = self.session
@@ -261,7 +262,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             return []  # a settlement in flight cannot be abandoned; it resolves by itself
         if self.state == State.REPAY_QR and self.session and self.session.repay_order:
             return self.leave_repay(now)
-        return self._reset(now, "patient.cancelled")
+        return self._reset(now, ErrorCode.PATIENT_CANCELLED)
 
     def call_cashier(self, now: float) -> list[Effect]:
         """Always works: staff are called to this kiosk. Money in flight and a finished
@@ -276,12 +277,13 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             self.cashier_called = True
             if self.state == State.FALLBACK:
                 self.guidance = "fallback.staff_coming"
-            return [NotifyCashier(session_id, "patient.requested_cashier", *self._at_stake()),
+            return [NotifyCashier(session_id, ErrorCode.PATIENT_REQUESTED_CASHIER,
+                                  *self._at_stake()),
                     Audit("session.cashier_called", {"session": session_id,
                                                      "state": self.state.value})]
         if self.session is None:
-            self._new_session(now, Method.FACE)
-        return self._fallback(now, "patient.requested_cashier")
+            self._new_session(now, PaymentMethod.FACE)
+        return self._fallback(now, ErrorCode.PATIENT_REQUESTED_CASHIER)
 
     # ------------------------------------------------------------- frames
     def on_frame(self, obs: FrameObservation) -> list[Effect]:
@@ -313,7 +315,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             s.no_match_frames += 1
             self.guidance = "searching.hold_still"
             if s.no_match_frames >= self.cfg.no_match_frames:
-                return self._try_again(obs.timestamp, "face.not_recognised")
+                return self._try_again(obs.timestamp, ErrorCode.FACE_NOT_RECOGNISED)
             return []
         s.decision = decision
         effects: list[Effect] = [Audit("face.identified", {
@@ -338,12 +340,13 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         if verdict.status == "passed":
             return [audit, *self._after_face(obs.timestamp)]
         if verdict.status == "failed":
-            return [audit, *self._try_again(obs.timestamp, verdict.reason or "liveness.failed")]
+            reason = verdict.reason or ErrorCode.LIVENESS_FAILED
+            return [audit, *self._try_again(obs.timestamp, reason)]
         if verdict.guidance:
             self.guidance = verdict.guidance
         return []
 
-    def _try_again(self, now: float, reason: str) -> list[Effect]:
+    def _try_again(self, now: float, reason: ErrorCode) -> list[Effect]:
         """The face did not work this time: look again (``face_retries`` times) with a hint
         of what to change, then the fallback."""
         s = self.session
@@ -352,7 +355,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             return self._fallback(now, reason)
         s.face_tries += 1
         s.no_match_frames, s.decision, s.liveness = 0, None, None
-        hint = "liveness.try_again" if reason.startswith("liveness.") else "searching.try_again"
+        hint = "liveness.try_again" if reason in LIVENESS_FAILED else "searching.try_again"
         self._enter(State.SEARCHING, now, self.cfg.searching_timeout_s, hint)
         return [Audit("face.retry", {"session": s.id, "reason": reason, "try": s.face_tries})]
 
@@ -363,7 +366,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             return self._ask_digits(now, "second_factor.uncertain_match")
         if self.gallery_size() > self.cfg.second_factor_gallery_size:
             return self._ask_digits(now, "second_factor.large_gallery")
-        return self._lookup(now, Method.FACE, s.decision.best.person_id)
+        return self._lookup(now, PaymentMethod.FACE, s.decision.best.person_id)
 
     def _ask_digits(self, now: float, reason: str) -> list[Effect]:
         s = self.session
@@ -393,7 +396,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         s.attempts_left = (attempts_left if attempts_left is not None
                            else s.attempts_left - 1)
         if s.attempts_left <= 0:
-            return self._fallback(now, "second_factor.locked")
+            return self._fallback(now, ErrorCode.SECOND_FACTOR_LOCKED)
         self.guidance = "second_factor.wrong_digits"
         return [Audit("second_factor.wrong", {"session": s.id, "left": s.attempts_left})]
 
@@ -405,9 +408,9 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         s.patient = patient
         s.quote = quote
         if quote is None or not quote.bill_ids:
-            return self._fallback(now, "bill.none_pending")
+            return self._fallback(now, ErrorCode.BILL_NONE_PENDING)
         if not quote.within_credit:
-            return self._fallback(now, "credit.limit_exceeded")
+            return self._fallback(now, ErrorCode.CREDIT_LIMIT_EXCEEDED)
         if (quote.self_pay_fen >= self.cfg.second_factor_amount_fen
                 and not s.second_factor_passed):
             return self._ask_digits(now, "second_factor.large_amount")
@@ -415,7 +418,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         return [Audit("bill.shown", {"session": s.id, "total_fen": quote.total_fen,
                                      "self_pay_fen": quote.self_pay_fen})]
 
-    def on_lookup_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+    def on_lookup_failed(self, now: float, session_id: str, code: ErrorCode) -> list[Effect]:
         if not self._current(session_id) or self.state != State.LOOKING_UP:
             return []
         return self._fallback(now, code)
@@ -432,13 +435,13 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             Audit("settlement." + result.status, {"session": s.id,
                                                   "settlement": result.settlement_id})]
         if result.status == "partial":  # the receipt shows what was paid; the rest is theirs
-            effects.append(NotifyCashier(s.id, "settlement.partial", *self._at_stake()))
+            effects.append(NotifyCashier(s.id, ErrorCode.SETTLEMENT_PARTIAL, *self._at_stake()))
             effects.append(Audit("session.fallback", {
-                "session": s.id, "reason": "settlement.partial", "refusal": result.refusal,
+                "session": s.id, "reason": ErrorCode.SETTLEMENT_PARTIAL, "refusal": result.refusal,
                 "unpaid_bills": len(result.unpaid_bill_ids)}))
         return effects
 
-    def on_settle_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+    def on_settle_failed(self, now: float, session_id: str, code: ErrorCode) -> list[Effect]:
         if not self._current(session_id) or self.state != State.SETTLING:
             return []
         return self._fallback(now, code)
@@ -451,27 +454,27 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             return []
         if (self.state in PERSONAL_STATES and self.state not in MONEY_STATES
                 and now - self.last_activity > self._scaled(self.cfg.personal_data_ttl_s)):
-            return self._reset(now, "session.abandoned")
+            return self._reset(now, ErrorCode.SESSION_ABANDONED)
         owed = self.owed_tick(now)
         if owed is not None:
             return owed
         if now < self.deadline:
             return []
         expired = {
-            State.SEARCHING: "face.timeout",
-            State.LIVENESS: "liveness.timeout",
-            State.SECOND_FACTOR: "second_factor.timeout",
-            State.LOOKING_UP: "backend.unreachable",
-            State.SETTLING: "settlement.unconfirmed",
+            State.SEARCHING: ErrorCode.FACE_TIMEOUT,
+            State.LIVENESS: ErrorCode.LIVENESS_TIMEOUT,
+            State.SECOND_FACTOR: ErrorCode.SECOND_FACTOR_TIMEOUT,
+            State.LOOKING_UP: ErrorCode.BACKEND_UNREACHABLE,
+            State.SETTLING: ErrorCode.SETTLEMENT_UNCONFIRMED,
         }
         if self.state in expired:
             return self._fallback(now, expired[self.state])
         if self.state in (State.BILL_REVIEW, State.OWED, State.OWED_IDENTIFY, State.FAMILY):
-            return self._reset(now, "review.timeout")
-        return self._reset(now, "session.finished")  # done / fallback screens time out
+            return self._reset(now, ErrorCode.REVIEW_TIMEOUT)
+        return self._reset(now, ErrorCode.SESSION_FINISHED)  # done / fallback screens time out
 
     # ------------------------------------------------------------ helpers
-    def _start_lookup(self, now: float, method: Method, key: str) -> list[Effect]:
+    def _start_lookup(self, now: float, method: PaymentMethod, key: str) -> list[Effect]:
         if self.state in (State.SETTLING, State.DONE, State.LOOKING_UP, State.BILL_REVIEW,
                           State.OWED, State.REPAY_QR, State.REPAY_CLOSING, State.REPAID,
                           State.FAMILY):
@@ -484,7 +487,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         return [Audit("session.started", {"session": self.session.id, "method": method.value}),
                 *self._lookup(now, method, key)]
 
-    def _lookup(self, now: float, method: Method, key: str) -> list[Effect]:
+    def _lookup(self, now: float, method: PaymentMethod, key: str) -> list[Effect]:
         s = self.session
         assert s is not None
         s.method = method
@@ -500,7 +503,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
             return None, None
         return s.patient.patient_id, s.quote.self_pay_fen if s.quote else None
 
-    def _fallback(self, now: float, reason: str) -> list[Effect]:
+    def _fallback(self, now: float, reason: ErrorCode) -> list[Effect]:
         stake = self._at_stake()  # taken before the screen forgets the patient
         session_id = self.session.id if self.session else self.new_id()
         if self.session is not None:  # the cashier screen must not show the patient's data
@@ -515,21 +518,21 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         self._enter(State.FALLBACK, now, self.cfg.fallback_display_s, "fallback.staff_coming")
         return [NotifyCashier(session_id, reason, *stake), audit]
 
-    def _reset(self, now: float, reason: str) -> list[Effect]:
+    def _reset(self, now: float, reason: ErrorCode) -> list[Effect]:
         old = self.session.id if self.session else None
         self.session = None
         self.state = State.IDLE
         self.guidance = "idle.welcome"
-        self.reason = ""
+        self.reason = None
         self.deadline = float("inf")
         self.cashier_called = False
         self.purpose = Purpose.CHECKOUT
         return [Audit("session.reset", {"session": old, "reason": reason})]
 
-    def _new_session(self, now: float, method: Method) -> None:
+    def _new_session(self, now: float, method: PaymentMethod) -> None:
         self.session = Session(id=self.new_id(), started_at=now, method=method)
         self.last_activity = now
-        self.reason = ""
+        self.reason = None
         self.cashier_called = False
 
     def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None:

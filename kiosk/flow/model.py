@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from common.errors import ErrorCode
+from kiosk.protocol.schemas import PaymentMethod
+
 
 class State(StrEnum):
     IDLE = "idle"
@@ -23,12 +26,6 @@ class State(StrEnum):
     REPAY_CLOSING = "repay_closing"  # the QR is being closed (cancel or timeout)
     REPAID = "repaid"
     FAMILY = "family"  # 亲情付: the patients who authorised the relative (kiosk/flow/family.py)
-
-
-class Method(StrEnum):
-    FACE = "face"
-    CARD = "card"
-    VOUCHER = "voucher"
 
 
 # How each insurance layer is named to patients (receipts, screens): Chinese, then English.
@@ -96,7 +93,7 @@ class SettlementIntent:
     bill_ids: tuple[str, ...]
     self_pay_fen: int
     total_fen: int
-    method: Method
+    method: PaymentMethod  # how the patient was identified is how they pay (never cash)
     bill_self_pay: tuple[tuple[str, int], ...] = ()
 
 
@@ -107,4 +104,4 @@ class SettlementResult:
     self_pay_fen: int  # what was actually paid (partial: the paid bills only)
     receipt: dict[str, object] = field(default_factory=dict)
     unpaid_bill_ids: tuple[str, ...] = ()  # partial: left for the cashier
-    refusal: str = ""  # partial: the platform's code for the first refused bill
+    refusal: ErrorCode | None = None  # partial: the platform's code for the first refused bill

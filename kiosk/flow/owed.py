@@ -17,9 +17,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from common.errors import ErrorCode
 from kiosk.flow.effects import Audit, CloseRepayOrder, Effect, OpenRepayOrder, PollRepayOrder
-from kiosk.flow.family import NOT_AUTHORISED, FamilyMember
-from kiosk.flow.model import Method, PatientView, State
+from kiosk.flow.family import FamilyMember
+from kiosk.flow.model import PatientView, State
+from kiosk.protocol.schemas import PaymentMethod
 
 if TYPE_CHECKING:
     from kiosk.config import FlowConfig
@@ -82,9 +84,9 @@ class OwedFlow:
     if TYPE_CHECKING:
         def new_id(self) -> str: ...
         def start_face(self, now: float) -> list[Effect]: ...
-        def _new_session(self, now: float, method: Method) -> None: ...
+        def _new_session(self, now: float, method: PaymentMethod) -> None: ...
         def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None: ...
-        def _fallback(self, now: float, reason: str) -> list[Effect]: ...
+        def _fallback(self, now: float, reason: ErrorCode) -> list[Effect]: ...
         def _current(self, session_id: str) -> bool: ...
         def family_withdrawn(self, now: float) -> list[Effect]: ...
 
@@ -94,7 +96,7 @@ class OwedFlow:
         if self.state != State.IDLE:
             return []
         self.purpose = Purpose.OWED
-        self._new_session(now, Method.FACE)
+        self._new_session(now, PaymentMethod.FACE)
         assert self.session is not None
         self._enter(State.OWED_IDENTIFY, now, self.cfg.review_timeout_s, "owed.identify")
         return [Audit("session.started", {"session": self.session.id, "purpose": "owed"})]
@@ -154,12 +156,13 @@ class OwedFlow:
         self._enter(State.REPAY_QR, now, order.expires_in_s + CLOSE_GRACE_S, "repay.scan")
         return [Audit("repay.qr_shown", {"session": s.id, "order": order.order_id})]
 
-    def on_repay_open_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+    def on_repay_open_failed(self, now: float, session_id: str, code: ErrorCode
+                             ) -> list[Effect]:
         """No QR (the provider or the platform did not answer): nothing was paid."""
         s = self.session
         if not self._current(session_id) or self.state != State.REPAY_QR or s is None:
             return []
-        if code == NOT_AUTHORISED and s.paying_for is not None:
+        if code == ErrorCode.FAMILY_NOT_AUTHORISED and s.paying_for is not None:
             return [Audit("repay.not_opened", {"session": session_id, "code": code}),
                     *self.family_withdrawn(now)]
         self._enter(State.OWED, now, self.cfg.review_timeout_s, "owed.repay_unavailable")
@@ -174,7 +177,7 @@ class OwedFlow:
         s.next_poll_at = now + POLL_S
         if order.state == "open":
             if self.state == State.REPAY_CLOSING:  # closing did not take: not known
-                return self._fallback(now, "repay.unconfirmed")
+                return self._fallback(now, ErrorCode.REPAY_UNCONFIRMED)
             return []
         s.repay_order = order
         if order.state == "paid":
@@ -194,12 +197,13 @@ class OwedFlow:
             s.next_poll_at = now + POLL_S
         return []
 
-    def on_repay_close_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+    def on_repay_close_failed(self, now: float, session_id: str, code: ErrorCode
+                              ) -> list[Effect]:
         """The QR may still have been paid: only a person can tell the patient."""
         if not self._current(session_id) or self.state != State.REPAY_CLOSING:
             return []
         return [Audit("repay.close_failed", {"session": session_id, "code": code}),
-                *self._fallback(now, "repay.unconfirmed")]
+                *self._fallback(now, ErrorCode.REPAY_UNCONFIRMED)]
 
     # --------------------------------------------------------------- time
     def owed_tick(self, now: float) -> list[Effect] | None:
@@ -217,7 +221,7 @@ class OwedFlow:
             return [Audit("repay.not_opened", {"session": s.id if s else None,
                                                "code": "timeout"})]
         if self.state == State.REPAY_CLOSING and now >= self.deadline:
-            return self._fallback(now, "repay.unconfirmed")
+            return self._fallback(now, ErrorCode.REPAY_UNCONFIRMED)
         return None
 
     def _close(self, now: float, notice: str) -> list[Effect]:

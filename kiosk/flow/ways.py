@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kiosk.flow.model import Method
+from common.errors import ErrorCode
+from kiosk.protocol.schemas import PaymentMethod
 
 
 class Way(StrEnum):
@@ -22,34 +23,38 @@ class Way(StrEnum):
 
 
 # reasons that are information, not a failure: nobody is called, nothing went wrong
-NOTICES = frozenset({"bill.none_pending"})
+NOTICES = frozenset({ErrorCode.BILL_NONE_PENDING})
 # the credit account itself is closed or full: every method here would fail the same way
-CREDIT_REFUSED = ("credit.", "second_factor.locked")
+CREDIT_REFUSED = ErrorCode.families("credit") | {ErrorCode.SECOND_FACTOR_LOCKED}
 # the outcome of a payment is not known yet: paying again by any method is wrong
-UNCONFIRMED = frozenset({"settlement.unconfirmed", "backend.unreachable", "backend.timeout",
-                         "repay.unconfirmed"})
+UNCONFIRMED = frozenset({ErrorCode.SETTLEMENT_UNCONFIRMED, ErrorCode.BACKEND_UNREACHABLE,
+                         ErrorCode.BACKEND_TIMEOUT, ErrorCode.REPAY_UNCONFIRMED})
+CARD, VOUCHER = ErrorCode.families("card"), ErrorCode.families("voucher")
+# this card or voucher is not usable (or not opened for credit pay): the other one may be;
+# a face without consent on record cannot pay by face
+NOT_THIS_WAY = CARD | VOUCHER | ErrorCode.families("consent") | {ErrorCode.PATIENT_NOT_FOUND}
+LIVENESS_FAILED = ErrorCode.families("liveness")
+# the face alone failed: one more try of the face may work
+FACE_RETRYABLE = (ErrorCode.families("face") | LIVENESS_FAILED
+                  | {ErrorCode.PATIENT_REQUESTED_CASHIER})
 
 
-def ways_forward(reason: str, *, face_available: bool, method: Method | None
+def ways_forward(reason: ErrorCode, *, face_available: bool, method: PaymentMethod | None
                  ) -> tuple[Way, ...]:
     """What the screen offers for ``reason``, most helpful first."""
     if reason in NOTICES:
         return (Way.START,)
-    if reason in UNCONFIRMED or reason.startswith(CREDIT_REFUSED):
+    if reason in UNCONFIRMED or reason in CREDIT_REFUSED:
         return (Way.CASHIER, Way.START)
     others = [m for m in (Way.CARD, Way.VOUCHER)
-              if not (method is Method.CARD and m is Way.CARD and reason.startswith("card."))
-              and not (method is Method.VOUCHER and m is Way.VOUCHER
-                       and reason.startswith("voucher."))]
-    if reason.startswith(("card.", "voucher.", "consent.", "patient.not_found")):
-        # this card or voucher is not usable (or not opened for credit pay): the other one
-        # may be; a face without consent on record cannot pay by face
+              if not (method is PaymentMethod.CARD and m is Way.CARD and reason in CARD)
+              and not (method is PaymentMethod.VOUCHER and m is Way.VOUCHER and reason in VOUCHER)]
+    if reason in NOT_THIS_WAY:
         return (*others, Way.CASHIER, Way.START)
-    face = (Way.FACE_AGAIN,) if face_available and reason.startswith(
-        ("face.", "liveness.", "patient.requested_cashier")) else ()
+    face = (Way.FACE_AGAIN,) if face_available and reason in FACE_RETRYABLE else ()
     return (*face, *others, Way.CASHIER, Way.START)
 
 
-def calls_cashier(reason: str) -> bool:
+def calls_cashier(reason: ErrorCode) -> bool:
     """Whether this reason puts a hand-off on the counter's queue."""
     return reason not in NOTICES

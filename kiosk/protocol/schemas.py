@@ -33,6 +33,9 @@ class Role(StrEnum):
 
 
 class PaymentMethod(StrEnum):
+    """How a patient was identified and pays: face, card or e-voucher at a kiosk (the checkout
+    flow's method too), cash only at a counter."""
+
     FACE = "face"
     CARD = "card"
     VOUCHER = "voucher"
@@ -40,6 +43,9 @@ class PaymentMethod(StrEnum):
 
 
 class RepaymentMethod(StrEnum):
+    """How a debt was repaid at a counter: its ``card`` is a bank card, not the insurance card
+    of ``PaymentMethod.CARD``, so the two are not one enum."""
+
     CASH = "cash"
     CARD = "card"
     TRANSFER = "transfer"

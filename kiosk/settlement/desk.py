@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN_S = 2 * 3600  # stop re-sending two hours before the platform forgets the key
 RECONCILE_WINDOW_S = 23 * 3600  # inside the platform's shortest key retention (24 h)
 RECEIPT_KEEP_S = 30 * 86400  # delivered rows (the signed answers) kept a month
-UNCONFIRMED = "settlement.unconfirmed"
 
 
 class SettleBackend(Protocol):
@@ -49,7 +48,7 @@ class SettleBackend(Protocol):
 class Delivery:
     outcome: Outcome
     settlement: schemas.Settlement | None = None
-    code: str = ""
+    code: ErrorCode | None = None  # why not done
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,7 +57,7 @@ class Submitted:
     """What the flow is told: a result (settled, partial, queued) or why not."""
 
     result: SettlementResult | None = None
-    failure: str = ""  # a final refusal's code, or settlement.unconfirmed
+    failure: ErrorCode | None = None  # a final refusal's code, or settlement.unconfirmed
 
 
 def request_for(intent: SettlementIntent, bill_id: str) -> schemas.SettleRequest:
@@ -128,14 +127,14 @@ class SettlementDesk:
                                           int(receipt["self_pay_fen"]), receipt))
 
     def _partial(self, intent: SettlementIntent, done: list[schemas.Settlement],
-                 refusal: str) -> Submitted:
+                 refusal: ErrorCode) -> Submitted:
         """Some bills settled before the platform refused one: the receipt covers exactly
         the settled bills, from the platform's own answers; the cashier is told the rest."""
         paid = {s.bill_id for s in done}
         unpaid = tuple(b for b in intent.bill_ids if b not in paid)
         # still owed: the unpaid bills' quoted self-pay, less the refused one if the reason
         # is that it was paid already (at the counter, meanwhile)
-        taken = unpaid[:1] if refusal == ErrorCode.BILL_ALREADY_SETTLED.value else ()
+        taken = unpaid[:1] if refusal == ErrorCode.BILL_ALREADY_SETTLED else ()
         owed = sum(fen for bill, fen in intent.bill_self_pay
                    if bill in unpaid and bill not in taken)
         receipt = receipts.from_settlements(self.station, done, extra=(
@@ -156,7 +155,7 @@ class SettlementDesk:
         if refusal is not None:
             log.warning("settlement.unconfirmed", extra={"session": intent.session_id,
                                                          "offline_refusal": refusal})
-            return Submitted(failure=UNCONFIRMED)
+            return Submitted(failure=ErrorCode.SETTLEMENT_UNCONFIRMED)
         for row in rows:
             self.outbox.mark_offline(row.idempotency_key)
         receipt = receipts.from_quote(self.station, patient.name_masked, quote,
@@ -174,12 +173,13 @@ class SettlementDesk:
         if row.state is not RowState.PENDING:
             if row.response is not None:
                 return row.response
-            raise BackendError(row.last_error or UNCONFIRMED, "this charge was refused before",
-                               details=row.details)
+            raise BackendError(row.last_error or ErrorCode.SETTLEMENT_UNCONFIRMED,
+                               "this charge was refused before", details=row.details)
         delivery = self.deliver(row, background=False)
         if delivery.settlement is not None:
             return delivery.settlement
-        raise BackendError(delivery.code, "the platform did not confirm this charge",
+        raise BackendError(delivery.code or ErrorCode.SETTLEMENT_UNCONFIRMED,
+                           "the platform did not confirm this charge",
                            details=delivery.details)
 
     # ------------------------------------------------------------- delivery
@@ -200,9 +200,9 @@ class SettlementDesk:
         if now - row.created_at > self.retention_hours() * 3600 - EXPIRY_MARGIN_S:
             # the platform may have forgotten this key: a blind re-send could charge again
             # after a reversal. The cashier decides, with the row's history.
-            self.outbox.mark_expired(row.idempotency_key, "settlement.expired", now)
+            self.outbox.mark_expired(row.idempotency_key, ErrorCode.SETTLEMENT_EXPIRED, now)
             log.error("settlement.expired", extra=fields)
-            self.notify_cashier(self._handoff(row, "settlement.expired"))
+            self.notify_cashier(self._handoff(row, ErrorCode.SETTLEMENT_EXPIRED))
             return Delivery(Outcome.UNKNOWN, code=ErrorCode.SETTLEMENT_EXPIRED)
         log.info("settlement.attempt", extra=fields)
         try:
@@ -213,7 +213,7 @@ class SettlementDesk:
             if exc.outcome is Outcome.REFUSED:
                 self.outbox.mark_refused(row.idempotency_key, exc.code, exc.details, now)
                 if background:
-                    self.notify_cashier(self._handoff(row, "settlement.refused"))
+                    self.notify_cashier(self._handoff(row, ErrorCode.SETTLEMENT_REFUSED))
                 return Delivery(Outcome.REFUSED, code=exc.code, details=exc.details)
             self.outbox.mark_unknown(row.idempotency_key, exc.code, now)
             return Delivery(Outcome.UNKNOWN, code=exc.code)
@@ -224,7 +224,7 @@ class SettlementDesk:
         return Delivery(Outcome.DONE, settlement)
 
     @staticmethod
-    def _handoff(row: Row, reason: str) -> NotifyCashier:
+    def _handoff(row: Row, reason: ErrorCode) -> NotifyCashier:
         return NotifyCashier(row.session_id, reason, row.request.patient_id, row.amount_fen)
 
     # --------------------------------------------------------- batch totals
@@ -246,7 +246,7 @@ class SettlementDesk:
             pending_keys=[r.idempotency_key for r in self.outbox.pending()],
             audit_head=self.outbox.audit_head())
         answer = self.backend.reconcile(request)
-        requeued = sum(self.outbox.requeue(key, "reconcile.missing_on_platform")
+        requeued = sum(self.outbox.requeue(key, ErrorCode.RECONCILE_MISSING_ON_PLATFORM)
                        for key in answer.missing_on_platform)
         fields = {"held": len(held), "matched": answer.matched, "requeued": requeued,
                   "missing_on_platform": len(answer.missing_on_platform),

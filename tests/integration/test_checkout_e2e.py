@@ -17,7 +17,7 @@ from device.printer.receipt import Receipt
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
-from kiosk.flow.model import Method, State
+from kiosk.flow.model import State
 from kiosk.gallery_store import GalleryStore, load_or_create_key
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
@@ -165,7 +165,7 @@ def test_reply_lost_after_commit_is_charged_once(platform, engine, enrolled):
     direct = connect(config)
     via = PlatformClient(proxy.url, direct.device_id, direct.device_key, direct.server_key,
                          pack=engine.pack, read_timeout_s=2.0)
-    patient, quote = direct.lookup(Method.CARD, "YB33078400001003")
+    patient, quote = direct.lookup(PaymentMethod.CARD, "YB33078400001003")
     request = SettleRequest(bill_id=quote.bill_ids[0], patient_id=patient.patient_id,
                             method=PaymentMethod.CARD, expected_self_pay_fen=quote.self_pay_fen)
     key = f"lost-{uuid.uuid4().hex}"
@@ -198,7 +198,7 @@ def test_a_skewed_clock_is_learned_and_reported_and_revocation_is_clear(platform
     skewed = PlatformClient(good.base_url, good.device_id, good.device_key, good.server_key,
                             pack=engine.pack, clock=PlatformClock(lambda: time.time() + 400))
     # refused for the clock once, signed: the client learns platform time and signs with it
-    patient, _ = skewed.lookup(Method.CARD, "YB33078400001001")
+    patient, _ = skewed.lookup(PaymentMethod.CARD, "YB33078400001001")
     assert patient.patient_id == "P1001"
     assert 398 <= skewed.clock.offset_s <= 402
     health = skewed.clock.health()
@@ -223,7 +223,7 @@ def test_large_card_payment_asks_the_phone_digits(platform, engine, enrolled):
         assert view.attempts_left == 2
         runtime.enter_digits("1005")  # the last 4 digits of P1005's phone
         view = wait_for(runtime, lambda v: v.state == State.BILL_REVIEW)
-        assert view.quote.self_pay_fen >= 60_000 and view.method == Method.CARD
+        assert view.quote.self_pay_fen >= 60_000 and view.method == PaymentMethod.CARD
     finally:
         runtime.stop()
 

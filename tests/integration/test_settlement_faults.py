@@ -14,9 +14,10 @@ from contextlib import closing
 import pytest
 from proxy import FaultyProxy
 
-from kiosk.flow.model import Method, SettlementIntent, State
+from kiosk.flow.model import SettlementIntent, State
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol.errors import ProtocolError
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.provisioning import connect
 from kiosk.settlement.desk import request_for
 from kiosk.settlement.outbox import RowState
@@ -98,11 +99,11 @@ def test_pending_rows_go_at_once_when_the_platform_answers_again(platform, engin
         platform.admin("bill", "create", "--site", platform.seed["site_id"], "--patient",
                        "P1003", "--visit", "V-RESTORED", "--bill-id", "B-RESTORED",
                        "--item", "exam:血常规 blood count:1:2500")
-        patient, quote = runtime.backend.lookup(Method.CARD, "YB33078400001003")
+        patient, quote = runtime.backend.lookup(PaymentMethod.CARD, "YB33078400001003")
         platform.stop()
         intent = SettlementIntent("restored", "sess-restored", patient.patient_id,
                                   quote.quote_id, quote.bill_ids, quote.self_pay_fen,
-                                  quote.total_fen, Method.CARD, quote.bill_self_pay)
+                                  quote.total_fen, PaymentMethod.CARD, quote.bill_self_pay)
         runtime.outbox.enqueue("restored-1", intent.session_id,
                                request_for(intent, "B-RESTORED"), 0)
         runtime.desk.run_due()  # fails: the platform is down

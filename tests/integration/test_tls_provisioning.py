@@ -27,7 +27,6 @@ from kiosk.client import PlatformClient
 from kiosk.config import load_config, parse_config
 from kiosk.demo.platform import Platform, free_port
 from kiosk.errors import ConfigError
-from kiosk.flow.model import Method
 from kiosk.protocol.keys import generate_private_key
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import ProvisionError, connect, provision
@@ -131,7 +130,7 @@ def tls_platform(tmp_path_factory: pytest.TempPathFactory, ca: TestCA) -> Iterat
 
 def settle_by_card(client: PlatformClient, card_no: str) -> str:
     """Look the patient up by card and settle their first bill over the client's transport."""
-    view, quote = client.lookup(Method.CARD, card_no)
+    view, quote = client.lookup(PaymentMethod.CARD, card_no)
     assert quote is not None
     settled = client.settle(SettleRequest(
         bill_id=quote.bill_ids[0], patient_id=view.patient_id, method=PaymentMethod.CARD,

@@ -17,9 +17,10 @@ from kiosk.flow.effects import (
     Settle,
 )
 from kiosk.flow.machine import CheckoutFlow, FrameObservation
-from kiosk.flow.model import BillLine, Method, PatientView, Quote, SettlementResult, State
+from kiosk.flow.model import BillLine, PatientView, Quote, SettlementResult, State
 from kiosk.flow.ways import Way, ways_forward
 from kiosk.liveness.result import LivenessResult as LivenessVerdict
+from kiosk.protocol.schemas import PaymentMethod
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.gallery import Candidate, Policy, decide
 
@@ -61,7 +62,7 @@ def test_face_checkout_happy_path(flow: CheckoutFlow):
     assert flow.view(0.2).guidance == "quality.too_far"
     effects = flow.on_frame(frame(0.4, decision(0.8, 0.2)))
     lookup = [e for e in effects if isinstance(e, LookupPatient)]
-    assert lookup == [LookupPatient("s0", Method.FACE, "P001")]
+    assert lookup == [LookupPatient("s0", PaymentMethod.FACE, "P001")]
     assert flow.view(0.4).liveness_off  # no liveness factory: the screen must say so
     flow.on_lookup(1.0, "s0", PATIENT, quote())
     view = flow.view(1.0)
@@ -204,10 +205,10 @@ def test_stale_backend_replies_are_ignored(flow: CheckoutFlow):
 def test_card_and_voucher_paths_skip_the_face(flow: CheckoutFlow):
     (lookup,) = [e for e in flow.voucher_scanned(0, "CHSEV1-X-0000") if
                  isinstance(e, LookupPatient)]
-    assert lookup.method == Method.VOUCHER
+    assert lookup.method == PaymentMethod.VOUCHER
     flow.on_lookup(1, "s0", PATIENT, quote())
     (settle,) = [e for e in flow.confirm(2) if isinstance(e, Settle)]
-    assert settle.intent.method == Method.VOUCHER
+    assert settle.intent.method == PaymentMethod.VOUCHER
 
 
 def test_business_refusals_go_to_the_cashier_with_reasons(flow: CheckoutFlow):
@@ -296,16 +297,16 @@ def test_a_failed_head_turn_gets_one_more_try():
 
 
 @pytest.mark.parametrize(("reason", "method", "ways"), [
-    ("credit.limit_exceeded", Method.FACE, (Way.CASHIER, Way.START)),
-    ("credit.user_blacklisted", Method.CARD, (Way.CASHIER, Way.START)),
-    ("second_factor.locked", Method.FACE, (Way.CASHIER, Way.START)),
-    ("card.not_found", Method.CARD, (Way.VOUCHER, Way.CASHIER, Way.START)),
-    ("voucher.expired", Method.VOUCHER, (Way.CARD, Way.CASHIER, Way.START)),
-    ("consent.missing", Method.FACE, (Way.CARD, Way.VOUCHER, Way.CASHIER, Way.START)),
-    ("bill.none_pending", Method.CARD, (Way.START,)),
-    ("settlement.unconfirmed", Method.CARD, (Way.CASHIER, Way.START)),
+    ("credit.limit_exceeded", PaymentMethod.FACE, (Way.CASHIER, Way.START)),
+    ("credit.user_blacklisted", PaymentMethod.CARD, (Way.CASHIER, Way.START)),
+    ("second_factor.locked", PaymentMethod.FACE, (Way.CASHIER, Way.START)),
+    ("card.not_found", PaymentMethod.CARD, (Way.VOUCHER, Way.CASHIER, Way.START)),
+    ("voucher.expired", PaymentMethod.VOUCHER, (Way.CARD, Way.CASHIER, Way.START)),
+    ("consent.missing", PaymentMethod.FACE, (Way.CARD, Way.VOUCHER, Way.CASHIER, Way.START)),
+    ("bill.none_pending", PaymentMethod.CARD, (Way.START,)),
+    ("settlement.unconfirmed", PaymentMethod.CARD, (Way.CASHIER, Way.START)),
 ])
-def test_every_fallback_has_ways_that_work(reason: str, method: Method, ways: tuple):
+def test_every_fallback_has_ways_that_work(reason: str, method: PaymentMethod, ways: tuple):
     assert ways_forward(reason, face_available=True, method=method) == ways
 
 

@@ -18,9 +18,10 @@ from kiosk.flow.effects import (
     PollRepayOrder,
 )
 from kiosk.flow.machine import CheckoutFlow
-from kiosk.flow.model import Method, State
+from kiosk.flow.model import State
 from kiosk.flow.owed import POLL_S, OwedCharge, RepayOrder, Statement
 from kiosk.flow.ways import Way
+from kiosk.protocol.schemas import PaymentMethod
 from tests.kiosk.flow.test_machine import PATIENT, decision, frame
 
 CFG = FlowConfig()
@@ -49,7 +50,7 @@ def owed_by_card(flow: CheckoutFlow, at: float = 0.0) -> None:
     assert flow.state == State.OWED_IDENTIFY
     effects = flow.card_read(at + 1, "YB33078400001003")
     assert [e for e in effects if isinstance(e, LookupCredit)] == [
-        LookupCredit("s1", Method.CARD, "YB33078400001003")]
+        LookupCredit("s1", PaymentMethod.CARD, "YB33078400001003")]
     flow.on_statement(at + 2, "s1", statement())
     assert flow.state == State.OWED
 
@@ -77,7 +78,7 @@ def test_by_face_the_identification_is_for_the_statement(flow: CheckoutFlow):
     assert flow.state == State.SEARCHING
     effects = flow.on_frame(frame(1.0, decision(0.8, 0.2)))
     assert [e for e in effects if isinstance(e, (LookupCredit, LookupPatient))] == [
-        LookupCredit(flow.session.id, Method.FACE, "P001")]
+        LookupCredit(flow.session.id, PaymentMethod.FACE, "P001")]
 
 
 def test_nothing_owed_is_said_so(flow: CheckoutFlow):

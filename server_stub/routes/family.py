@@ -6,17 +6,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import Connection
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
-from kiosk.protocol.errors import ErrorCode, ProtocolError
+from kiosk.protocol.errors import ProtocolError
 from server_stub import relatives
-from server_stub.api import Granted, PathId
 from server_stub.clock import now_ms
 from server_stub.directory import credit_state, masked_patient, user_row
 from server_stub.platform import Platform
+from server_stub.routes.dependencies import Granted, PathId
 
 
 def router(platform: Platform) -> APIRouter:
-    """The routes, included by ``server_stub.api.build_app``."""
     db, keys = platform.db, platform.identifications
     routes = APIRouter(tags=["family"])
 

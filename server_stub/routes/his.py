@@ -1,24 +1,16 @@
-"""The /v1/his routes: the hospital information system's signed bill feed (server_stub/his.py).
-
-A router of its own, included by ``api.build_app`` (which imports this module when it
-builds the app, as this one uses the app's permission dependency ``api.Granted``).
-"""
+"""The /v1/his routes: the hospital information system's signed bill feed (server_stub/his.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import Connection
 
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import his
-from server_stub.api import Granted
 from server_stub.clock import now_ms
 from server_stub.platform import Platform
-
-BillNo = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+from server_stub.routes.dependencies import Granted, PathId
 
 
 def router(platform: Platform) -> APIRouter:
@@ -42,12 +34,12 @@ def router(platform: Platform) -> APIRouter:
         return bill
 
     @routes.get("/bills/{bill_no}", response_model=schemas.HisBill)
-    def read_bill(access: Granted, bill_no: BillNo) -> schemas.HisBill:
+    def read_bill(access: Granted, bill_no: PathId) -> schemas.HisBill:
         with db.read() as conn:
             return his.view(conn, access.device.site_id, bill_no)
 
     @routes.post("/bills/{bill_no}/amend", response_model=schemas.HisBill)
-    def amend_bill(access: Granted, bill_no: BillNo,
+    def amend_bill(access: Granted, bill_no: PathId,
                    body: schemas.HisBillAmend) -> schemas.HisBill:
 
         def amend(conn: Connection) -> schemas.HisBill | ProtocolError:
@@ -57,7 +49,7 @@ def router(platform: Platform) -> APIRouter:
         return answer(db.transact(amend))
 
     @routes.post("/bills/{bill_no}/cancel", response_model=schemas.HisBill)
-    def cancel_bill(access: Granted, bill_no: BillNo,
+    def cancel_bill(access: Granted, bill_no: PathId,
                     body: schemas.HisBillCancel) -> schemas.HisBill:
 
         def cancel(conn: Connection) -> schemas.HisBill | ProtocolError:

@@ -135,7 +135,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/repay-orders/{order_id}/close"): _resource(
         A, ErrorCode.REPAY_ORDER_NOT_FOUND),
     # 亲情付: the counter records a patient's consent; the identified relative lists whom
-    # they may pay for (server_stub/family.py)
+    # they may pay for (server_stub/routes/family.py)
     ("POST", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A),
     ("GET", "/v1/patients/{patient_id}/relatives"): _patient(R, R, A, audited=True),
     ("POST", "/v1/patients/{patient_id}/relatives/{relative_id}/withdraw"): _patient(R, R, A),

@@ -15,12 +15,12 @@ from common.errors import ErrorCode
 from kiosk.errors import KioskError
 from kiosk.flow.model import PatientView, Quote
 from kiosk.flow.owed import RepayOrder, Statement
+from kiosk.outcome import Outcome, classify
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.schemas import PaymentMethod
 from kiosk.protocol.signing import SignedAnswer
 from kiosk.recognition.template import Template
-from kiosk.settlement.outcome import Outcome, classify
 
 
 class BackendError(KioskError):

@@ -24,10 +24,10 @@ from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.flow.effects import NotifyCashier
 from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
+from kiosk.outcome import Outcome
 from kiosk.protocol import schemas
 from kiosk.settlement.offline import offline_refusal
 from kiosk.settlement.outbox import Outbox, Row, RowState
-from kiosk.settlement.outcome import Outcome
 from kiosk.settlement.sender import Sender
 
 log = logging.getLogger(__name__)

@@ -27,10 +27,10 @@ from kiosk.client import PlatformClient
 from kiosk.config import load_config, parse_config
 from kiosk.demo.platform import Platform, free_port
 from kiosk.errors import ConfigError
+from kiosk.outcome import Outcome
 from kiosk.protocol.keys import generate_private_key
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import ProvisionError, connect, provision
-from kiosk.settlement.outcome import Outcome
 from kiosk.transport import TransportError
 from tests.tlsca import Issued, TestCA
 

@@ -16,13 +16,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from common.errors import ErrorCode
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
+from kiosk.outcome import Outcome, classify
 from kiosk.protocol import schemas
 from kiosk.protocol.signing import SignedAnswer
 from kiosk.receipts import Station
 from kiosk.settlement.desk import SettlementDesk
 from kiosk.settlement.offline import offline_refusal
 from kiosk.settlement.outbox import Outbox, RowState, backoff_delay
-from kiosk.settlement.outcome import Outcome, classify
 
 ZERO = schemas.Layers(basic_pool_fen=0, critical_illness_fen=0, medical_aid_fen=0,
                       self_pay_fen=0)

@@ -1,4 +1,6 @@
 """Every platform reply is classified once: done, refused for a business reason, or unknown.
+A leaf of the kiosk: the backend interface (``BackendError.outcome``) and the settlement
+desk both read it, so neither imports the other back.
 
 Only *done* and *refused* may be told to a patient as paid or not paid. Everything else —
 a transport failure, a 5xx, any ``auth.*`` (a replayed copy of our own request may have won,
@@ -24,10 +26,9 @@ _FINAL_FAMILIES = ("bill", "credit", "consent", "settlement", "patient", "card",
                    "amount", "request", "second_factor", "handoff", "template", "device",
                    "family", "repayment")
 # the wire codes that refuse for good: the same request will always get them
-_FINAL = frozenset({code for code in ErrorCode.wire()
-                    if code.partition(".")[0] in _FINAL_FAMILIES}
-                   | {ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.IDEMPOTENCY_KEY_MISSING,
-                      ErrorCode.PAYMENT_NOT_OFFERED})
+_FINAL = (ErrorCode.families(*_FINAL_FAMILIES) & set(ErrorCode.wire())
+          | {ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.IDEMPOTENCY_KEY_MISSING,
+             ErrorCode.PAYMENT_NOT_OFFERED})
 
 
 def classify(code: ErrorCode) -> Outcome:

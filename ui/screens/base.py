@@ -157,18 +157,23 @@ class Screen(QWidget):
         self.port = port
         self.lang = "zh"
         self._flips: list[QBoxLayout] = []
+        self._landscape = True
         self.root = QVBoxLayout(self)
         margin = 24
         self.root.setContentsMargins(margin, margin // 3, margin, margin // 3)
 
     def flip(self, layout: QBoxLayout) -> QBoxLayout:
-        """Register a layout that lays out side by side in landscape, stacked in portrait."""
+        """Register a layout that lays out side by side in landscape, stacked in portrait (one
+        made after the window chose, like a list's new row, takes the current direction)."""
         self._flips.append(layout)
+        if not self._landscape:
+            layout.setDirection(QBoxLayout.Direction.TopToBottom)
         return layout
 
     def set_landscape(self, landscape: bool) -> None:
         """Side by side on a landscape screen, stacked on a portrait one (the window decides
         for every screen at once, so hidden screens never hold on to the other layout)."""
+        self._landscape = landscape
         direction = (QBoxLayout.Direction.LeftToRight if landscape
                      else QBoxLayout.Direction.TopToBottom)
         for layout in self._flips:

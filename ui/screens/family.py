@@ -5,16 +5,9 @@ A withdrawal noticed meanwhile is said here in amber (the patient has left the l
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
-    QBoxLayout,
     QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QScroller,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -23,8 +16,8 @@ from kiosk.flow.machine import FlowView
 from kiosk.i18n import tr, yuan
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, set_style_property, text_label
+from ui.screens.rows import RowList
 
-LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 NOTICES = frozenset({"family.withdrawn"})
 
 
@@ -47,17 +40,9 @@ class FamilyScreen(Screen):
         self.guidance = text_label("guidance")
         self.root.addWidget(self.title)
         self.root.addWidget(self.guidance)
-        self.lines = QWidget()
-        self._list = QVBoxLayout(self.lines)
-        self._list.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.lines)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        QScroller.grabGesture(self.scroll.viewport(),
-                              QScroller.ScrollerGestureType.LeftMouseButtonGesture)
-        self.root.addWidget(self.scroll, 1)
-        self.rows: list[tuple[QWidget, QLabel, QPushButton]] = []
+        self.list = RowList("primary", self._choose, flip=self.flip, row_gap=8)
+        self.rows = self.list.rows
+        self.root.addWidget(self.list, 1)
         actions = QHBoxLayout()
         self.back = button(name="family_back")
         self.back.clicked.connect(self.port.family_back)
@@ -67,33 +52,11 @@ class FamilyScreen(Screen):
         actions.addWidget(self.finish, 1)
         self.root.addLayout(actions)
         self._ids: list[str] = []
-        self._landscape = True
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """The list gives way to a notice, down to one line of it in view (it scrolls)."""
-        self.scroll.setMinimumHeight(self.guidance.fontMetrics().lineSpacing() * 2 + 8)
+        self.list.keep_in_view(self.guidance)
         super().resizeEvent(event)
-
-    def set_landscape(self, landscape: bool) -> None:
-        self._landscape = landscape  # rows made later take the same direction
-        super().set_landscape(landscape)
-
-    def _row(self, index: int) -> tuple[QWidget, QLabel, QPushButton]:
-        while len(self.rows) <= index:
-            row = QWidget()
-            line = self.flip(QHBoxLayout(row))  # portrait: the button under its words
-            line.setContentsMargins(0, 0, 0, 8)
-            if not self._landscape:
-                line.setDirection(QBoxLayout.Direction.TopToBottom)
-            label = text_label("body", align=LEFT)
-            choose = button("primary")
-            position = len(self.rows)
-            choose.clicked.connect(lambda _=False, i=position: self._choose(i))
-            line.addWidget(label, 3)
-            line.addWidget(choose, 1)
-            self._list.insertWidget(len(self.rows), row)
-            self.rows.append((row, label, choose))
-        return self.rows[index]
 
     def _choose(self, index: int) -> None:
         if index < len(self._ids):
@@ -109,14 +72,12 @@ class FamilyScreen(Screen):
         members = list(view.family)
         self._ids = [m.patient.patient_id for m in members]
         for i, member in enumerate(members):
-            _, label, choose = self._row(i)
+            _, label, choose = self.list.row(i)
             label.setText(member_text(member, lang))
             choose.setText(tr("family.choose_one", lang))
             choose.setVisible(member.outstanding_fen > 0)
-        for i, (row, _, _) in enumerate(self.rows):
-            row.setVisible(i < len(members))
+        self.list.show_rows(len(members))
 
     def clear(self) -> None:
         self._ids = []
-        for _, label, _ in self.rows:
-            label.setText("")
+        self.list.clear()

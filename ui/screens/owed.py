@@ -7,15 +7,9 @@ there is titled "为 陈* 还款" and its 返回 goes back to the list."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QScroller,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -26,8 +20,8 @@ from kiosk.i18n import tr, yuan
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, set_style_property, text_label
 from ui.screens.result import day_text
+from ui.screens.rows import RowList
 
-LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 NOTICES = frozenset({"owed.repay_failed", "owed.repay_timeout", "owed.repay_cancelled",
                      "owed.repay_unavailable", "family.withdrawn"})
 QUIET = frozenset({"owed.list", "family.owed"})  # the list says it: a line only for news
@@ -42,19 +36,11 @@ class OwedScreen(Screen):
         self.root.addWidget(self.title)
         self.root.addWidget(self.guidance)
         self.root.addWidget(self.total)
-        self.lines = QWidget()
-        self._list = QVBoxLayout(self.lines)
-        self._list.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.lines)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        QScroller.grabGesture(self.scroll.viewport(),
-                              QScroller.ScrollerGestureType.LeftMouseButtonGesture)
-        self.root.addWidget(self.scroll, 1)
+        self.list = RowList("secondary", self._repay_row)
+        self.rows = self.list.rows
+        self.root.addWidget(self.list, 1)
         self.root.addStretch(0)  # takes the height the list does not (_show)
         self._spare = self.root.count() - 1
-        self.rows: list[tuple[QWidget, QLabel, QPushButton]] = []
         self.family = button("secondary", "pay_for_family")
         self.family.clicked.connect(self.port.pay_for_family)
         self.family.setVisible(False)  # only on a statement of someone with family (render)
@@ -79,23 +65,8 @@ class OwedScreen(Screen):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """At least one charge stays in view whatever the text size."""
-        self.scroll.setMinimumHeight(self.total.fontMetrics().lineSpacing() * 2 + 8)
+        self.list.keep_in_view(self.total)
         super().resizeEvent(event)
-
-    def _row(self, index: int) -> tuple[QWidget, QLabel, QPushButton]:
-        while len(self.rows) <= index:
-            row = QWidget()
-            line = QHBoxLayout(row)
-            line.setContentsMargins(0, 0, 0, 0)
-            label = text_label("body", align=LEFT)
-            repay_one = button("secondary")
-            position = len(self.rows)
-            repay_one.clicked.connect(lambda _=False, i=position: self._repay_row(i))
-            line.addWidget(label, 3)
-            line.addWidget(repay_one, 1)
-            self._list.insertWidget(len(self.rows), row)
-            self.rows.append((row, label, repay_one))
-        return self.rows[index]
 
     def _repay_row(self, index: int) -> None:
         if index < len(self._charges):
@@ -136,11 +107,11 @@ class OwedScreen(Screen):
         self.total.setVisible(outstanding is not None)
         self.total.setText(tr("owed.total", lang, amount=yuan(outstanding, lang))
                            if outstanding is not None else "")
-        self.scroll.setVisible(bool(charges))
+        self.list.setVisible(bool(charges))
         self.root.setStretch(self._spare, 0 if charges else 1)
         self._charges = [c.settlement_id for c in charges]
         for i, charge in enumerate(charges):
-            _, label, repay_one = self._row(i)
+            _, label, repay_one = self.list.row(i)
             key = "owed.charge_overdue" if charge.overdue else "owed.charge"
             label.setText(tr(key, lang, receipt=charge.receipt_no,
                              amount=yuan(charge.owed_fen, lang),
@@ -148,8 +119,7 @@ class OwedScreen(Screen):
             set_style_property(label, "tone", "warn" if charge.overdue else "")
             repay_one.setText(tr("owed.repay_one", lang))
             repay_one.setVisible(can_repay and len(charges) > 1)
-        for i, (row, _, _) in enumerate(self.rows):
-            row.setVisible(i < len(charges))
+        self.list.show_rows(len(charges))
         self.repay_all.setVisible(can_repay)
         if can_repay and outstanding is not None:
             self.repay_all.setText(tr("owed.repay_all", lang, amount=yuan(outstanding, lang)))
@@ -161,5 +131,4 @@ class OwedScreen(Screen):
         self.family.setText("")
         self.family.setVisible(False)
         self.total.setText("")
-        for _, label, _ in self.rows:
-            label.setText("")
+        self.list.clear()

@@ -9,6 +9,7 @@ texts can be checked without a display.
 
 from __future__ import annotations
 
+from common.errors import ErrorCode
 from device.printer.receipt import format_fen
 
 LANGS = ("zh", "en")
@@ -346,6 +347,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "card.not_found": ("这张医保卡还没有开通信用就医（先看病后付费），可到人工窗口开通或缴费。",
                        "This insurance card is not opened for credit pay (treat first, pay "
                        "later). The cashier can open it or take your payment."),
+    "card.unreadable": ("没有读到医保卡，请取出后重新插入。",
+                        "The card could not be read. Please take it out and insert it again."),
+    "card.no_card": ("没有检测到医保卡，请把医保卡插入读卡器。",
+                     "No card found. Please insert your insurance card in the reader."),
+    "card.reader_unavailable": ("读卡器暂时不可用，请扫描医保电子凭证或到人工窗口。",
+                                "The card reader is not working right now. Please scan your "
+                                "e-voucher or go to the cashier."),
+    "scanner.unavailable": ("扫码口暂时不可用，请插入医保卡或到人工窗口。",
+                            "The scanner is not working right now. Please insert your card "
+                            "or go to the cashier."),
     "voucher.malformed": _SCAN_AGAIN,
     "voucher.not_found": ("没有找到这个电子凭证，请刷新后重新扫描。",
                           "This e-voucher was not found. Please refresh it and scan again."),
@@ -544,15 +555,21 @@ _FAMILY = {
 }
 
 
+_CODES = frozenset(ErrorCode)
+
+
 def has_text(key: str) -> bool:
     """True when ``key`` has its own translation (not a family or generic fallback)."""
     return key in STRINGS
 
 
 def resolve(key: str) -> str:
-    """The key whose text is shown for ``key``: itself, its family's, or the generic one."""
+    """The key whose text is shown for ``key``: itself, a registry code's patient key, its
+    family's, or the generic one."""
     if key in STRINGS:
         return key
+    if key in _CODES:
+        return ErrorCode(key).patient
     family = _FAMILY.get(key.split(".", 1)[0])
     return family if family is not None else "generic.problem"
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from common.errors import ErrorCode
 from device.health import Health, HealthState
 from kiosk.protocol.signing import DEFAULT_SKEW_S
 
@@ -61,7 +62,7 @@ class PlatformClock:
         """``clock.skewed`` once the device clock is more than half the window off."""
         offset = self.offset_s
         if offset is not None and abs(offset) > self.window_s / 2:
-            return Health("clock", HealthState.DEGRADED, "clock.skewed",
+            return Health("clock", HealthState.DEGRADED, ErrorCode.CLOCK_SKEWED,
                           f"device clock is {offset:+.0f} s from platform time "
                           f"(window ±{self.window_s} s)")
         return Health("clock", HealthState.OK)

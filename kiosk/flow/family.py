@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from common.errors import ErrorCode
 from kiosk.flow.effects import Audit, Effect, LookupFamilyCredit
 from kiosk.flow.model import PatientView, State
 
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from kiosk.config import FlowConfig
     from kiosk.flow.machine import Session
     from kiosk.flow.owed import Statement
-
-NOT_AUTHORISED = "family.not_authorised"  # the platform's code: the authorisation is gone
-
 
 @dataclass(frozen=True)
 class FamilyMember:
@@ -46,7 +44,7 @@ class FamilyFlow:
     session: Session | None
     if TYPE_CHECKING:
         def _enter(self, state: State, now: float, timeout: float, guidance: str) -> None: ...
-        def _fallback(self, now: float, reason: str) -> list[Effect]: ...
+        def _fallback(self, now: float, reason: ErrorCode) -> list[Effect]: ...
         def _current(self, session_id: str) -> bool: ...
 
     # ------------------------------------------------------------ commands
@@ -101,10 +99,11 @@ class FamilyFlow:
         return [Audit("family.owed_shown", {"session": s.id, "charges": len(statement.charges),
                                             "outstanding_fen": statement.outstanding_fen})]
 
-    def on_family_failed(self, now: float, session_id: str, code: str) -> list[Effect]:
+    def on_family_failed(self, now: float, session_id: str, code: ErrorCode
+                         ) -> list[Effect]:
         if not self._current(session_id) or self.state != State.LOOKING_UP:
             return []
-        if code == NOT_AUTHORISED:
+        if code == ErrorCode.FAMILY_NOT_AUTHORISED:  # the authorisation is gone
             return self.family_withdrawn(now)
         return self._fallback(now, code)
 

@@ -64,7 +64,7 @@ class FrameObservation:
     frame: Any = None  # the BGR frame, for liveness cues; never stored
 
 
-class LivenessCheck(Protocol):
+class LivenessFeed(Protocol):
     """What the flow needs of a liveness check (``kiosk.liveness.LivenessCheck`` is one)."""
 
     def feed(self, timestamp_s: float, detection: Detection | None, frame_bgr: Any = None,
@@ -81,7 +81,7 @@ class Session:
     decision: Decision | None = None
     no_match_frames: int = 0
     face_tries: int = 0  # retries of the face used so far
-    liveness: LivenessCheck | None = None
+    liveness: LivenessFeed | None = None
     second_factor_reason: str = ""
     second_factor_passed: bool = False
     attempts_left: int = 0
@@ -127,7 +127,7 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         self,
         cfg: FlowConfig,
         *,
-        liveness_factory: Callable[[], LivenessCheck] | None = None,
+        liveness_factory: Callable[[], LivenessFeed] | None = None,
         gallery_size: Callable[[], int] = lambda: 0,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:

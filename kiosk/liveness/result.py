@@ -20,15 +20,15 @@ TURN_LEFT = "liveness.turn_left"
 TURN_RIGHT = "liveness.turn_right"
 OFF_DEMO = "liveness.off_demo"  # policy off: the screen must say liveness is not checked
 
-# Failure reasons: stable codes, never reworded once released.
-NO_PARALLAX = "liveness.no_parallax"
-WRONG_DIRECTION = "liveness.wrong_direction"
-TOO_FAST = "liveness.too_fast"
-TIMEOUT = "liveness.timeout"
-FACE_LOST = "liveness.face_lost"
-FACE_CHANGED = "liveness.face_changed"
-SCREEN_DETECTED = "liveness.screen_detected"
-MODEL_REJECTED = "liveness.model_rejected"
+# Failure reasons: the registry's liveness codes, under the names the checks use.
+NO_PARALLAX = ErrorCode.LIVENESS_NO_PARALLAX
+WRONG_DIRECTION = ErrorCode.LIVENESS_WRONG_DIRECTION
+TOO_FAST = ErrorCode.LIVENESS_TOO_FAST
+TIMEOUT = ErrorCode.LIVENESS_TIMEOUT
+FACE_LOST = ErrorCode.LIVENESS_FACE_LOST
+FACE_CHANGED = ErrorCode.LIVENESS_FACE_CHANGED
+SCREEN_DETECTED = ErrorCode.LIVENESS_SCREEN_DETECTED
+MODEL_REJECTED = ErrorCode.LIVENESS_MODEL_REJECTED
 
 
 class LivenessInputError(KioskError):

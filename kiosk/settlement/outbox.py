@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from common.errors import ErrorCode
 from kiosk.protocol import schemas
 from kiosk.protocol.signing import SignedAnswer
 
@@ -92,7 +93,7 @@ class Row:
     state: RowState
     attempts: int
     next_attempt_at: float
-    last_error: str | None
+    last_error: ErrorCode | None  # the last answer's code (registry member)
     response: schemas.Settlement | None
     finished_at: float | None
     details: dict[str, Any] = field(default_factory=dict)  # a refusal's safe details
@@ -325,7 +326,8 @@ def _row(r: tuple[Any, ...]) -> Row:
     (key, session_id, payload, amount, created, offline, state, attempts, next_at, error,
      response, finished, details, answer) = r
     return Row(key, session_id, schemas.SettleRequest.model_validate_json(payload), amount,
-               created, bool(offline), RowState(state), attempts, next_at, error,
+               created, bool(offline), RowState(state), attempts, next_at,
+               ErrorCode(error) if error else None,
                schemas.Settlement.model_validate_json(response) if response else None,
                finished, json.loads(details) if details else {},
                SignedAnswer.from_json(answer) if answer else None)

@@ -1,6 +1,7 @@
-"""Every key or code the kiosk can put on a screen has Chinese and English text, derived from
-the code that emits them (so a new guidance key without a translation fails here), and every
-Chinese character the screens use is in the registered font."""
+"""Every key or code the kiosk can put on a screen has Chinese and English text: guidance keys
+derived from the code that emits them (so a new guidance key without a translation fails
+here), codes from the error registry's patient keys; and every Chinese character the screens
+use is in the registered font."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-import kiosk.client
 import kiosk.flow.family
 import kiosk.flow.machine
 import kiosk.flow.owed
@@ -21,10 +21,10 @@ import kiosk.platform_clock
 import kiosk.runtime
 import kiosk.settlement.desk
 from common.errors import ErrorCode
-from device.scanner import evoucher
 from kiosk import i18n
 from kiosk.i18n import LANGS, STRINGS, has_text, resolve, tr, yuan
 from kiosk.recognition.quality import REASONS
+from ui.app import create_app
 
 DOTTED = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 AUDIT_CALLS = {"Audit", "audit", "info", "warning", "error", "exception", "debug"}
@@ -59,12 +59,8 @@ def flow_keys() -> set[str]:
     keys |= _emitted_keys(kiosk.settlement.desk) | _emitted_keys(kiosk.platform_clock)
     keys |= {value for name, value in vars(kiosk.liveness.result).items()
              if name.isupper() and isinstance(value, str) and value.startswith("liveness.")}
-    keys |= {code.value for code in ErrorCode}
+    keys |= {code.patient for code in ErrorCode}  # every code's patient text, from the registry
     keys |= {f"quality.{reason}" for reason in REASONS}
-    source = Path(evoucher.__file__).read_text(encoding="utf-8")
-    keys |= set(re.findall(r'code="(evoucher\.[a-z_]+)"', source))
-    client = Path(kiosk.client.__file__).read_text(encoding="utf-8")  # BackendError codes
-    keys |= set(re.findall(r'BackendError\(\s*"([a-z_]+\.[a-z_]+)"', client))
     return keys
 
 
@@ -85,6 +81,16 @@ def test_every_key_the_flow_can_emit_has_both_languages():
         zh, en = tr(key, "zh"), tr(key, "en")
         assert zh and en and zh != key and en != key
         assert re.search(r"[\u4e00-\u9fff]", zh), f"{key}: Chinese text has no Chinese"
+
+
+def test_every_registry_code_reads_as_its_patient_key():
+    for code in ErrorCode:
+        assert has_text(code.patient) and resolve(code) == code.patient, code
+    # codes without words of their own share a key that exists (not a family guess)
+    assert resolve("face.too_dark") == "quality.too_dark"
+    assert resolve("camera.unavailable") == "face.camera_failed"
+    assert resolve("model.missing") == "generic.problem"
+    assert {f"face.{reason}" for reason in REASONS} <= set(ErrorCode)  # quality-gate codes
 
 
 def test_no_string_is_blank_or_untranslated():
@@ -114,7 +120,9 @@ def test_parameters_fill_in():
     assert tr("keypad.attempts_left", "en", n=2) == "2 tries left"
 
 
-def test_every_chinese_character_on_screen_is_in_the_font():
+def test_every_chinese_character_on_screen_is_in_the_font(qapp):
+    _, checks = create_app()  # the kiosk's QApplication: the bundled CJK font registered
+    assert all(check.ok for check in checks), [c.line() for c in checks]
     metrics = QFontMetrics(QApplication.font())
     chars = {ch for zh, _ in STRINGS.values() for ch in zh if ord(ch) > 0x2e7f}
     missing = sorted(ch for ch in chars if not metrics.inFontUcs4(ord(ch)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from common.errors import STAFF_OTHER, ErrorCode
 from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import (
     Bill,
@@ -78,7 +79,11 @@ STAFF: dict[str, tuple[str, str]] = {
     "staff.clock.skewed": ("自助机时钟偏差过大，请报修", "Kiosk clock is off: report it"),
     "staff.server": ("平台故障", "Platform failure"),
     "staff.auth": ("自助机认证失败，请报修", "Kiosk authentication failed: report it"),
-    "staff.other": ("自助机无法继续（{code}）", "Kiosk could not continue ({code})"),
+    "staff.card.reader": ("自助机读卡器故障，请报修", "Kiosk card reader failed: report it"),
+    "staff.scanner": ("自助机扫码口故障，请报修", "Kiosk scanner failed: report it"),
+    "staff.printer": ("自助机打印机故障：凭条可在本窗口补打",
+                      "Kiosk printer failed: reprint the receipt here"),
+    STAFF_OTHER: ("自助机无法继续（{code}）", "Kiosk could not continue ({code})"),
 }
 
 # The console's words beyond ``kiosk.i18n``'s cashier.* keys.
@@ -282,11 +287,12 @@ def staff_error(code: str, lang: str = "zh") -> str:
 
 
 def staff_key(reason: str) -> str:
-    """The staff text's key for a kiosk reason code: its own, its family's, or the generic."""
-    for key in (f"staff.{reason}", f"staff.{reason.split('.', 1)[0]}"):
-        if key in STAFF:
-            return key
-    return "staff.other"
+    """The staff text's key for a kiosk reason code: the registry's, or the generic one that
+    names the code (a code this console does not know yet, from a newer kiosk)."""
+    try:
+        return ErrorCode(reason).staff
+    except ValueError:
+        return STAFF_OTHER
 
 
 def staff_reason(reason: str, lang: str = "zh") -> str:

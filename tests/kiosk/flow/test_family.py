@@ -10,9 +10,10 @@ import itertools
 
 import pytest
 
+from common.errors import ErrorCode
 from kiosk.config import FlowConfig
 from kiosk.flow.effects import Audit, LookupFamilyCredit, OpenRepayOrder
-from kiosk.flow.family import NOT_AUTHORISED, FamilyMember
+from kiosk.flow.family import FamilyMember
 from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import PatientView, State
 from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
@@ -113,7 +114,7 @@ def test_withdrawn_meanwhile_on_reading_leaves_the_list_with_a_notice(flow):
     own_statement(flow)
     flow.pay_for_family(3.0)
     flow.choose_dependant(4.0, "P0M")
-    effects = flow.on_family_failed(5.0, "s1", NOT_AUTHORISED)
+    effects = flow.on_family_failed(5.0, "s1", ErrorCode.FAMILY_NOT_AUTHORISED)
     assert [e.event for e in effects] == ["family.not_authorised"]
     view = flow.view(5.0)
     assert (view.state, view.guidance) == (State.FAMILY, "family.withdrawn")
@@ -126,7 +127,7 @@ def test_withdrawn_when_opening_the_qr_the_last_one_back_to_ones_own(flow):
     flow.choose_dependant(4.0, "P0M")
     flow.on_family_statement(5.0, "s1", MOTHER_OWES)
     flow.repay(6.0)
-    flow.on_repay_open_failed(7.0, "s1", NOT_AUTHORISED)
+    flow.on_repay_open_failed(7.0, "s1", ErrorCode.FAMILY_NOT_AUTHORISED)
     view = flow.view(7.0)
     assert (view.state, view.guidance) == (State.OWED, "family.withdrawn")
     assert view.paying_for is None and view.statement.patient.name_masked == "张*三"

@@ -10,6 +10,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
 import ui.cashier.words
+from common.errors import ErrorCode
 from kiosk.flow.ways import calls_cashier
 from kiosk.i18n import tr
 from tests.kiosk.test_i18n import flow_keys
@@ -39,6 +40,14 @@ def test_any_other_code_still_names_itself():
     for reason in (k for k in flow_keys() if calls_cashier(k)):
         assert staff_reason(reason) and "{" not in staff_reason(reason)
     assert "zzz.unknown" in staff_reason("zzz.unknown")
+
+
+def test_every_registry_code_has_staff_words_in_both_languages():
+    for code in ErrorCode:
+        assert code.staff in WORDS and staff_key(code) == code.staff, code
+        for lang in ("zh", "en"):
+            text = staff_reason(code, lang)
+            assert text and "{" not in text, (code, lang)
 
 
 def test_staff_words_are_in_the_font_and_free_of_qt():

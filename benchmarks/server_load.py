@@ -57,14 +57,10 @@ def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:
     """Site, users and ``bills`` pending bills, straight into the database."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.directory import (
-        NewItem,
-        NewUser,
-        create_bill,
-        create_site,
-        enrol_user,
-        issue_enrolment_token,
-    )
+    from server_stub.records.bills import NewItem, create_bill
+    from server_stub.records.devices import issue_enrolment_token
+    from server_stub.records.patients import NewUser, enrol_user
+    from server_stub.records.sites import create_site
     from server_stub.storage import Database
 
     config = load_config(config_path)

@@ -55,9 +55,9 @@ def seed_city(config_path: Path, *, users: int, sites: int) -> dict[str, Any]:
     from server_stub.config import load_config
     from server_stub.db import counters, gallery_entries, meta, templates
     from server_stub.db import users as users_table
-    from server_stub.directory import create_site
     from server_stub.gallery import SCOPE_META_KEY
     from server_stub.keys import TemplateSealer
+    from server_stub.records.sites import create_site
     from server_stub.storage import Database
 
     config = load_config(config_path)
@@ -102,7 +102,8 @@ def seed_bills(config_path: Path, site_id: str, *, bills: int, tokens: int, tag:
     """Pending bills of the site's users and enrolment tokens, as the admin CLI would."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.directory import NewItem, create_bill, issue_enrolment_token
+    from server_stub.records.bills import NewItem, create_bill
+    from server_stub.records.devices import issue_enrolment_token
     from server_stub.storage import Database
 
     config = load_config(config_path)

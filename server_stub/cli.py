@@ -25,10 +25,21 @@ from sqlalchemy.engine import make_url
 from common.paths import absolute_path
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
-from server_stub import audit, directory, gallery, ledger, recon, seed, tls
+from server_stub import audit, gallery, ledger, recon, seed, tls
 from server_stub.clock import from_datetime, local_day, now_ms
 from server_stub.config import ConfigError, ServerConfig, load_config
-from server_stub.directory import AdminError, NewItem, NewUser
+from server_stub.records import AdminError
+from server_stub.records.bills import NewItem, create_bill
+from server_stub.records.devices import issue_enrolment_token, revoke_device
+from server_stub.records.patients import (
+    NewUser,
+    enrol_user,
+    patient_view,
+    set_user_status,
+    user_row,
+)
+from server_stub.records.sites import create_site, require_site
+from server_stub.records.vouchers import issue_voucher, revoke_voucher
 from server_stub.storage import Database
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2, 3
@@ -153,33 +164,33 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _site_create(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    return {"site_id": directory.create_site(conn, code=args.code, name=args.name, now=now)}
+    return {"site_id": create_site(conn, code=args.code, name=args.name, now=now)}
 
 
 def _device_token(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    token = directory.issue_enrolment_token(conn, site_id=args.site, role=args.role,
+    token = issue_enrolment_token(conn, site_id=args.site, role=args.role,
                                             ttl_hours=args.ttl_hours, now=now)
     return {"site_id": args.site, "role": args.role, "token": token,
             "expires_in_hours": args.ttl_hours}
 
 
 def _device_revoke(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    directory.revoke_device(conn, device_id=args.device_id, reason=args.reason, now=now)
+    revoke_device(conn, device_id=args.device_id, reason=args.reason, now=now)
     return {"device_id": args.device_id, "status": "revoked"}
 
 
 def _user_enrol(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    directory.enrol_user(conn, NewUser(
+    enrol_user(conn, NewUser(
         patient_id=args.patient_id, name=args.name, national_id=args.national_id,
         phone=args.phone, category=args.category, card_no=args.card_no,
         credit_limit_fen=args.limit_fen, consent_version=args.consent_version), config, now)
-    return directory.patient_view(conn, directory.user_row(conn, args.patient_id)
+    return patient_view(conn, user_row(conn, args.patient_id)
                                   ).model_dump(mode="json")
 
 
 def _user_status(status: str) -> Callable[..., Any]:
     def action(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-        directory.set_user_status(conn, patient_id=args.patient_id, status=status,
+        set_user_status(conn, patient_id=args.patient_id, status=status,
                                   reason=args.reason, actor="admin", now=now)
         gallery.refresh_user(conn, args.patient_id, config.gallery.scope)
         return {"patient_id": args.patient_id, "status": status}
@@ -201,7 +212,7 @@ def _parse_item(text: str) -> NewItem:
 
 
 def _bill_create(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    bill_id = directory.create_bill(conn, site_id=args.site, patient_id=args.patient,
+    bill_id = create_bill(conn, site_id=args.site, patient_id=args.patient,
                                     visit_id=args.visit, config=config, now=now,
                                     items=[_parse_item(i) for i in args.item],
                                     bill_id=args.bill_id)
@@ -210,12 +221,12 @@ def _bill_create(conn: Connection, args: Args, config: ServerConfig, now: int) -
 
 
 def _voucher_issue(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    return {"patient_id": args.patient, "payload": directory.issue_voucher(
+    return {"patient_id": args.patient, "payload": issue_voucher(
         conn, patient_id=args.patient, ttl_hours=args.ttl_hours, now=now)}
 
 
 def _voucher_revoke(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
-    directory.revoke_voucher(conn, payload=args.payload, now=now)
+    revoke_voucher(conn, payload=args.payload, now=now)
     return {"status": "revoked"}
 
 
@@ -289,7 +300,7 @@ def cmd_schedule_status(args: argparse.Namespace, config: ServerConfig) -> int:
 def cmd_recon(args: argparse.Namespace, config: ServerConfig) -> int:
     db = _database(config)
     with db.read() as conn:
-        directory.require_site(conn, args.site)
+        require_site(conn, args.site)
         report = recon.reconcile(conn, site_id=args.site, day=args.date, config=config)
     db.dispose()
     if args.format == "csv":
@@ -307,7 +318,7 @@ def cmd_fleet(args: argparse.Namespace, config: ServerConfig) -> int:
     try:
         with db.read() as conn:
             if args.site is not None:
-                directory.require_site(conn, args.site)
+                require_site(conn, args.site)
             entries = heartbeats.fleet(conn, now=now, limits=config.fleet, site_id=args.site)
     finally:
         db.dispose()

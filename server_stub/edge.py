@@ -31,10 +31,10 @@ from common.errors import ErrorCode
 from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_response
 from server_stub import engines
-from server_stub.directory import Device
 from server_stub.metrics import route_template
 from server_stub.nonces import PendingNonce
 from server_stub.platform import Platform
+from server_stub.records.devices import Device
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

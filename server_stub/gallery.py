@@ -34,8 +34,9 @@ from server_stub.db import (
     templates,
     users,
 )
-from server_stub.directory import Device, user_row
 from server_stub.keys import TemplateSealer
+from server_stub.records.devices import Device
+from server_stub.records.patients import user_row
 
 SCOPE_META_KEY = "gallery_scope"
 

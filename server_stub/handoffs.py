@@ -38,7 +38,7 @@ from server_stub.db import (
     settlements,
     users,
 )
-from server_stub.directory import Device
+from server_stub.records.devices import Device
 
 _h = handoffs.c
 _m = handoff_sessions.c

@@ -14,8 +14,8 @@ from server_stub import engines
 from server_stub.clock import to_datetime
 from server_stub.config import FleetSection, SecuritySection
 from server_stub.db import devices, heartbeats
-from server_stub.directory import Device
 from server_stub.fleet import FleetEntry, classify
+from server_stub.records.devices import Device
 
 
 def record(conn: Connection, *, device: Device, req: schemas.HeartbeatRequest, now: int,

@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from common.errors import ErrorCode
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
-from server_stub import audit, directory, gallery, handoffs
+from server_stub import audit, gallery, handoffs
 from server_stub.clock import to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import bill_items, bills, his_bill_lines, his_bills
-from server_stub.directory import Device, NewItem
+from server_stub.records.bills import NewItem, check_items, create_bill, insert_items, items_of
+from server_stub.records.devices import Device
 
 AMENDED_AFTER_SETTLEMENT = "his.amended_after_settlement"
 CANCELLED_AFTER_SETTLEMENT = "his.cancelled_after_settlement"
@@ -59,7 +60,7 @@ def _lines(conn: Connection, bill_id: str) -> list[schemas.HisBillLine]:
     return [schemas.HisBillLine(kind=item.kind, description=item.description,
                                 quantity=item.quantity, unit_fen=item.unit_fen,
                                 insurance_class=classes[item.line_no])
-            for item in directory.items_of(conn, bill_id)]
+            for item in items_of(conn, bill_id)]
 
 
 def view(conn: Connection, site_id: str, bill_no: str) -> schemas.HisBill:
@@ -90,7 +91,7 @@ def create(conn: Connection, *, device: Device, req: schemas.HisBillCreate,
     if known is None:
         try:
             with conn.begin_nested():
-                bill_id = directory.create_bill(
+                bill_id = create_bill(
                     conn, site_id=device.site_id, patient_id=req.patient_id,
                     visit_id=req.visit_id, items=_items(req.items), config=config, now=now,
                     actor=device.actor)
@@ -141,11 +142,11 @@ def amend(conn: Connection, *, device: Device, bill_no: str, req: schemas.HisBil
         return _to_cashier(conn, device=device, row=row, reason=AMENDED_AFTER_SETTLEMENT,
                            request=_digest(req), amount_fen=abs(total - row.total_fen),
                            config=config, now=now)
-    directory.check_items(items, config)
+    check_items(items, config)
     eligible = sum(i.quantity * i.unit_fen for i in items if i.eligible)
     conn.execute(delete(his_bill_lines).where(his_bill_lines.c.bill_id == row.bill_id))
     conn.execute(delete(bill_items).where(bill_items.c.bill_id == row.bill_id))
-    directory.insert_items(conn, row.bill_id, items)
+    insert_items(conn, row.bill_id, items)
     _store_classes(conn, row.bill_id, req.items)
     conn.execute(update(bills).where(bills.c.bill_id == row.bill_id)
                  .values(total_fen=total, eligible_fen=eligible))

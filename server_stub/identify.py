@@ -18,7 +18,8 @@ from kiosk.protocol.errors import ProtocolError
 from server_stub import audit
 from server_stub.config import ServerConfig
 from server_stub.db import gallery_entries, second_factor_failures, users
-from server_stub.directory import Device, user_row
+from server_stub.records.devices import Device
+from server_stub.records.patients import user_row
 
 DAY_MS = 86_400_000
 

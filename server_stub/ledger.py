@@ -23,17 +23,12 @@ from server_stub import audit, gallery, relatives
 from server_stub.clock import day_bounds, local_day, local_year, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import bills, credit_charges, next_value, repayments, settlements, users
-from server_stub.directory import (
-    Device,
-    credit_state,
-    has_face_consent,
-    items_of,
-    masked_patient,
-    site_code,
-    user_row,
-)
 from server_stub.permissions import may_settle
 from server_stub.policy import LayerTotals, Split, split_bill
+from server_stub.records.bills import items_of
+from server_stub.records.devices import Device
+from server_stub.records.patients import credit_state, has_face_consent, masked_patient, user_row
+from server_stub.records.sites import site_code
 
 CREDIT_METHODS = {schemas.PaymentMethod.FACE, schemas.PaymentMethod.CARD,
                   schemas.PaymentMethod.VOUCHER}

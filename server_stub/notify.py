@@ -1,7 +1,7 @@
 """Notification adapters: the SMS gateway seam the platform's reminders go through.
 
 The platform keeps no full phone number (data minimisation: only the masked form and the
-last four digits, server_stub/directory.py), so a message names its recipient by patient id
+last four digits, server_stub/records/patients.py), so a message names its recipient by patient id
 and masked number; a real gateway adapter resolves the number through the hospital's
 contact service (or an operator SMS platform addressed by patient id) and is given the
 reminder's key as its idempotency key. Real gateways (Aliyun SMS, Tencent Cloud SMS) need a

@@ -38,8 +38,8 @@ from server_stub import audit, relatives
 from server_stub.clock import now_ms
 from server_stub.db import bills
 from server_stub.db import relatives as relatives_table
-from server_stub.directory import Device
 from server_stub.identification import IdentificationKeys
+from server_stub.records.devices import Device
 from server_stub.storage import Database
 
 

@@ -24,10 +24,10 @@ from server_stub.anchors import AnchorFile
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
 from server_stub.db import devices
-from server_stub.directory import Device, active_device
 from server_stub.identification import IdentificationKeys
 from server_stub.keys import ServerIdentity, TemplateSealer
 from server_stub.metrics import Metrics
+from server_stub.records.devices import Device, active_device
 from server_stub.storage import Database
 
 log = logging.getLogger("server_stub")

@@ -32,8 +32,8 @@ from server_stub import audit, handoffs
 from server_stub.clock import from_datetime, now_ms, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import idempotency, reported_anchors, settlements
-from server_stub.directory import Device
 from server_stub.metrics import Metrics
+from server_stub.records.devices import Device
 from server_stub.storage import Database
 
 log = logging.getLogger("server_stub.reconcile")

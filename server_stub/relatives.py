@@ -20,7 +20,7 @@ from kiosk.protocol.errors import ProtocolError
 from server_stub import audit
 from server_stub.clock import from_datetime, to_datetime
 from server_stub.db import relatives, users
-from server_stub.directory import masked_patient, user_row
+from server_stub.records.patients import masked_patient, user_row
 
 
 def _row(conn: Connection, patient_id: str, relative_id: str) -> Any:

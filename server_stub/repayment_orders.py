@@ -29,7 +29,7 @@ from sqlalchemy import Connection, insert, select, update
 from common.errors import ErrorCode
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
-from server_stub import audit, directory, ledger
+from server_stub import audit, ledger
 from server_stub.clock import local_day, now_ms, to_datetime
 from server_stub.config import ServerConfig
 from server_stub.db import credit_charges, repayment_orders, settlements
@@ -44,6 +44,7 @@ from server_stub.payments.provider import (
 )
 from server_stub.permissions import Grant
 from server_stub.platform import Platform
+from server_stub.records.patients import credit_state, masked_patient, user_row
 
 log = logging.getLogger("server_stub.payments")
 NOTIFY_PATH = "/v1/payments/notify"
@@ -62,7 +63,7 @@ def order_id_for(device_id: str, key: str) -> str:
 def statement(conn: Connection, patient_id: str, *, timezone: str, now: int,
               repay_at_kiosk: bool) -> schemas.CreditStatement:
     """The charges not yet repaid, oldest due first: amounts, due dates, nothing more."""
-    user = directory.user_row(conn, patient_id)
+    user = user_row(conn, patient_id)
     rows = conn.execute(select(credit_charges, settlements.c.receipt_no,
                                settlements.c.settled_ms).join(
         settlements, settlements.c.settlement_id == credit_charges.c.settlement_id).where(
@@ -74,8 +75,8 @@ def statement(conn: Connection, patient_id: str, *, timezone: str, now: int,
         settled_at=to_datetime(r.settled_ms), amount_fen=r.amount_fen, repaid_fen=r.repaid_fen,
         owed_fen=r.amount_fen - r.repaid_fen, due_date=local_day(r.due_ms, timezone),
         overdue=r.due_ms < now) for r in rows]
-    return schemas.CreditStatement(patient=directory.masked_patient(user),
-                                   credit=directory.credit_state(conn, user), charges=charges,
+    return schemas.CreditStatement(patient=masked_patient(user),
+                                   credit=credit_state(conn, user), charges=charges,
                                    repay_at_kiosk=repay_at_kiosk)
 
 
@@ -93,7 +94,7 @@ def _order_row(conn: Connection, order_id: str, *, site_id: str | None = None,
 def order_view(conn: Connection, row: Any) -> schemas.RepayOrder:
     credit = None
     if row.state == State.PAID.value:
-        credit = directory.credit_state(conn, directory.user_row(conn, row.patient_id))
+        credit = credit_state(conn, user_row(conn, row.patient_id))
     paid_at = to_datetime(row.ended_ms) if row.state == State.PAID.value else None
     return schemas.RepayOrder(
         order_id=row.order_id, patient_id=row.patient_id, amount_fen=row.amount_fen,
@@ -106,7 +107,7 @@ def order_view(conn: Connection, row: Any) -> schemas.RepayOrder:
 def amount_to_repay(conn: Connection, req: schemas.RepayOrderRequest) -> int:
     """What the order is for: as asked, else everything owed (or all of the chosen charge);
     never more than is owed."""
-    user = directory.user_row(conn, req.patient_id)
+    user = user_row(conn, req.patient_id)
     limit = int(user.outstanding_fen)
     if req.settlement_id is not None:
         charge = conn.execute(select(credit_charges).where(
@@ -162,7 +163,7 @@ def apply(conn: Connection, *, order_id: str, payment: Payment, provider: str,
 def _paid(conn: Connection, row: Any, payment: Payment, provider: str, config: ServerConfig,
           now: int) -> Applied:
     actor = f"provider:{provider}"
-    owed = int(directory.user_row(conn, row.patient_id, for_update=True).outstanding_fen)
+    owed = int(user_row(conn, row.patient_id, for_update=True).outstanding_fen)
     credited = min(row.amount_fen, owed)
     repayment_id = None
     if credited:

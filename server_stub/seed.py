@@ -10,9 +10,12 @@ from sqlalchemy import Connection
 
 from common.privacy import mask_phone
 from kiosk.protocol.schemas import InsuranceCategory
-from server_stub import directory
 from server_stub.config import ServerConfig
-from server_stub.directory import NewItem, NewUser
+from server_stub.records.bills import NewItem, create_bill
+from server_stub.records.devices import issue_enrolment_token
+from server_stub.records.patients import NewUser, enrol_user
+from server_stub.records.sites import create_site
+from server_stub.records.vouchers import issue_voucher
 
 SITE_CODE = "YK01"
 SITE_NAME = "永康市第一人民医院 (demo)"
@@ -43,20 +46,20 @@ DEMO_ITEMS = [
 
 
 def seed_demo(conn: Connection, config: ServerConfig, now: int) -> dict[str, Any]:
-    site_id = directory.create_site(conn, code=SITE_CODE, name=SITE_NAME, now=now)
-    tokens = {role: directory.issue_enrolment_token(conn, site_id=site_id, role=role,
+    site_id = create_site(conn, code=SITE_CODE, name=SITE_NAME, now=now)
+    tokens = {role: issue_enrolment_token(conn, site_id=site_id, role=role,
                                                     ttl_hours=72, now=now)
               for role in ("kiosk", "counter")}
     patients = []
     for n, (pid, name, national_id, phone, category, card) in enumerate(DEMO_USERS):
-        directory.enrol_user(conn, NewUser(pid, name, national_id, phone, category.value,
+        enrol_user(conn, NewUser(pid, name, national_id, phone, category.value,
                                            card_no=card, consent_version="demo-1"), config, now)
-        bill_id = directory.create_bill(conn, site_id=site_id, patient_id=pid,
+        bill_id = create_bill(conn, site_id=site_id, patient_id=pid,
                                         visit_id=f"V{pid[1:]}-1",
                                         items=DEMO_ITEMS[n % len(DEMO_ITEMS)], config=config,
                                         now=now, bill_id=f"B{pid[1:]}-1")
         patients.append({"patient_id": pid, "category": category.value, "card_no": card,
                          "phone": mask_phone(phone), "bill_id": bill_id})
-    voucher = directory.issue_voucher(conn, patient_id="P1002", ttl_hours=72, now=now)
+    voucher = issue_voucher(conn, patient_id="P1002", ttl_hours=72, now=now)
     return {"site_id": site_id, "site_code": SITE_CODE, "enrolment_tokens": tokens,
             "patients": patients, "voucher": {"patient_id": "P1002", "payload": voucher}}

@@ -10,10 +10,12 @@ from sqlalchemy import Connection
 from common.errors import ErrorCode
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
-from server_stub import directory, gallery, identify
+from server_stub import gallery, identify
 from server_stub.clock import now_ms
 from server_stub.permissions import Grant
 from server_stub.platform import Platform
+from server_stub.records.patients import patient_view, user_by_card, user_row
+from server_stub.records.vouchers import resolve_voucher
 from server_stub.routes.dependencies import Granted
 
 
@@ -33,25 +35,25 @@ def router(platform: Platform) -> APIRouter:
                                            pack=body.pack, patient_id=body.patient_id):
                 raise ProtocolError(ErrorCode.PATIENT_NOT_FOUND,
                                     "no credit user with this patient id")
-            view = directory.patient_view(conn, directory.user_row(conn, body.patient_id))
+            view = patient_view(conn, user_row(conn, body.patient_id))
         return identified(access, view)
 
     @routes.post("/v1/identify/card", response_model=schemas.IdentifiedPatient)
     def identify_card(access: Granted,
                       body: schemas.CardLookupRequest) -> schemas.IdentifiedPatient:
         with db.read() as conn:
-            user = directory.user_by_card(conn, body.card_no)
+            user = user_by_card(conn, body.card_no)
             access.patient(conn, user.patient_id)
-            view = directory.patient_view(conn, user)
+            view = patient_view(conn, user)
         return identified(access, view)
 
     @routes.post("/v1/identify/voucher", response_model=schemas.IdentifiedPatient)
     def identify_voucher(access: Granted,
                          body: schemas.VoucherLookupRequest) -> schemas.IdentifiedPatient:
         with db.read() as conn:
-            user = directory.resolve_voucher(conn, body.payload, now_ms())
+            user = resolve_voucher(conn, body.payload, now_ms())
             access.patient(conn, user.patient_id)
-            view = directory.patient_view(conn, user)
+            view = patient_view(conn, user)
         return identified(access, view)
 
     @routes.post("/v1/second-factor/verify", response_model=schemas.SecondFactorVerifyResponse)

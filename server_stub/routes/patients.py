@@ -1,5 +1,5 @@
 """A patient's record: the masked view, pending bills, template enrolment and consent
-withdrawal (server_stub/directory.py, gallery.py)."""
+withdrawal (server_stub/records/, gallery.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from fastapi import APIRouter
 from sqlalchemy import Connection
 
 from kiosk.protocol import schemas
-from server_stub import directory, gallery
+from server_stub import gallery
 from server_stub.clock import now_ms
 from server_stub.platform import Platform
+from server_stub.records.bills import pending_bills
+from server_stub.records.patients import patient_view, user_row
 from server_stub.routes.dependencies import Granted, PathId
 
 
@@ -21,9 +23,9 @@ def router(platform: Platform) -> APIRouter:
     @routes.get("/v1/patients/{patient_id}", response_model=schemas.PatientView)
     def patient(access: Granted, patient_id: PathId) -> schemas.PatientView:
         def view(conn: Connection) -> schemas.PatientView:
-            user = directory.user_row(conn, patient_id)
+            user = user_row(conn, patient_id)
             access.patient(conn, patient_id)
-            return directory.patient_view(conn, user)
+            return patient_view(conn, user)
 
         return access.look_up(db, view)
 
@@ -31,8 +33,8 @@ def router(platform: Platform) -> APIRouter:
     def bills(access: Granted, patient_id: PathId) -> schemas.PendingBills:
         def pending(conn: Connection) -> schemas.PendingBills:
             access.patient(conn, patient_id)
-            directory.user_row(conn, patient_id)
-            return directory.pending_bills(conn, site_id=access.device.site_id,
+            user_row(conn, patient_id)
+            return pending_bills(conn, site_id=access.device.site_id,
                                            patient_id=patient_id)
 
         return access.look_up(db, pending)

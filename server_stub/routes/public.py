@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from sqlalchemy import Connection
 
 from kiosk.protocol import schemas
-from server_stub import __version__, directory, tls
+from server_stub import __version__, tls
 from server_stub.clock import now_ms
 from server_stub.platform import Platform
+from server_stub.records.devices import active_device, register_device
 
 
 def router(platform: Platform) -> APIRouter:
@@ -36,8 +37,8 @@ def router(platform: Platform) -> APIRouter:
                  status_code=201)
     def register(body: schemas.RegisterDeviceRequest) -> schemas.RegisterDeviceResponse:
         def register_in(conn: Connection) -> tuple[str, Any, schemas.Role]:
-            device_id, site = directory.register_device(conn, body, now_ms(), platform.profile)
-            return device_id, site, directory.active_device(conn, device_id).role
+            device_id, site = register_device(conn, body, now_ms(), platform.profile)
+            return device_id, site, active_device(conn, device_id).role
 
         device_id, site, role = db.transact(register_in)
         return schemas.RegisterDeviceResponse(device_id=device_id, site_id=site.site_id,

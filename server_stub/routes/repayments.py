@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from kiosk.protocol import schemas
-from server_stub import directory, ledger, repayment_orders
+from server_stub import ledger, repayment_orders
 from server_stub.clock import now_ms
 from server_stub.payments.provider import make_provider
 from server_stub.platform import Platform
+from server_stub.records.patients import user_row
 from server_stub.repayment_orders import NOTIFY_PATH, Orders, order_view
 from server_stub.routes.dependencies import Granted, IdempotencyKey, PathId, fingerprint, once
 
@@ -27,7 +28,7 @@ def router(platform: Platform) -> APIRouter:
     async def repay(request: Request, access: Granted, body: schemas.RepayRequest,
                     idempotency_key: IdempotencyKey = None) -> Response:
         def repay_in(conn: Connection, now: int) -> schemas.Repayment:
-            directory.user_row(conn, body.patient_id)
+            user_row(conn, body.patient_id)
             access.patient(conn, body.patient_id, reason=body.reason)
             return ledger.repay(conn, actor=access.device.actor, req=body, config=config,
                                 now=now)

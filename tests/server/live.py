@@ -294,7 +294,7 @@ def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, 
     from server_stub import gallery
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.directory import NewItem, create_bill
+    from server_stub.records.bills import NewItem, create_bill
     from server_stub.storage import Database
 
     config = load_config(server.config)
@@ -317,13 +317,9 @@ def seed_load(server: Server, *, patients: int, bills_each: int,
     """Many pending bills and enrolment tokens at once, written as the admin CLI would."""
     from server_stub.clock import now_ms
     from server_stub.config import load_config
-    from server_stub.directory import (
-        NewItem,
-        NewUser,
-        create_bill,
-        enrol_user,
-        issue_enrolment_token,
-    )
+    from server_stub.records.bills import NewItem, create_bill
+    from server_stub.records.devices import issue_enrolment_token
+    from server_stub.records.patients import NewUser, enrol_user
     from server_stub.storage import Database
 
     config = load_config(server.config)

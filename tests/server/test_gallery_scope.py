@@ -9,11 +9,14 @@ from pathlib import Path
 
 from kiosk.protocol import schemas
 from kiosk.protocol.keys import generate_private_key
-from server_stub import directory, gallery
+from server_stub import gallery
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
-from server_stub.directory import Device, NewItem, NewUser
 from server_stub.keys import TemplateSealer
+from server_stub.records.bills import NewItem, create_bill
+from server_stub.records.devices import Device
+from server_stub.records.patients import NewUser, enrol_user, set_user_status
+from server_stub.records.sites import create_site
 from server_stub.storage import Database
 
 PACK = "opencv-zoo-sface"
@@ -30,18 +33,18 @@ def test_scope_change_rebuilds_galleries_and_sync_follows(tmp_path: Path):
     sealer = TemplateSealer.load(tmp_path / "data.key")
     config, now = ServerConfig(), now_ms()
     with db.write() as conn:
-        a = directory.create_site(conn, code="A1", name="A", now=now)
-        b = directory.create_site(conn, code="B1", name="B", now=now)
+        a = create_site(conn, code="A1", name="A", now=now)
+        b = create_site(conn, code="B1", name="B", now=now)
         counter = Device("dev_c", a, schemas.Role.COUNTER, generate_private_key().public_key())
         for n, pid in enumerate(["U1", "U2"]):
-            directory.enrol_user(conn, NewUser(pid, "某某", f"33078419900101{n:04d}",
+            enrol_user(conn, NewUser(pid, "某某", f"33078419900101{n:04d}",
                                                f"1360000{n:04d}", "resident"), config, now)
             consent = schemas.Consent(text_version="v1", consented_at=dt.datetime.now(dt.UTC))
             gallery.enrol_template(conn, device=counter, patient_id=pid, sealer=sealer,
                                    scope="open_bills", now=now,
                                    req=schemas.EnrolTemplateRequest(template=_template(n + 1),
                                                                     consent=consent))
-        directory.create_bill(conn, site_id=a, patient_id="U1", visit_id="V", config=config,
+        create_bill(conn, site_id=a, patient_id="U1", visit_id="V", config=config,
                               now=now, items=[NewItem("exam", "x", 1, 100, True)])
         gallery.refresh_user(conn, "U1", "open_bills")
         assert gallery.apply_scope_policy(conn, "open_bills") == 0  # first start: recorded
@@ -63,7 +66,7 @@ def test_scope_change_rebuilds_galleries_and_sync_follows(tmp_path: Path):
     assert [e.patient_id for e in first_b.upserts] == ["U1"] and first_b.more
     assert [e.patient_id for e in members(b, first_b.cursor).upserts] == ["U2"]
     with db.write() as conn:
-        directory.set_user_status(conn, patient_id="U2", status="suspended", reason="test",
+        set_user_status(conn, patient_id="U2", status="suspended", reason="test",
                                   actor="admin", now=now)
         gallery.refresh_user(conn, "U2", "all_active")
     later = members(a, page.cursor)

@@ -15,11 +15,14 @@ from sqlalchemy import select
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import generate_private_key
-from server_stub import audit, directory, ledger, recon
+from server_stub import audit, ledger, recon
 from server_stub.clock import local_day, now_ms
 from server_stub.config import ServerConfig
 from server_stub.db import bills, credit_charges, settlements, users
-from server_stub.directory import Device, NewItem, NewUser
+from server_stub.records.bills import NewItem, create_bill
+from server_stub.records.devices import Device
+from server_stub.records.patients import NewUser, enrol_user, user_row
+from server_stub.records.sites import create_site
 from server_stub.storage import Database
 
 CONFIG = ServerConfig()
@@ -38,11 +41,11 @@ def _world(db: Database) -> tuple[Device, list[tuple[str, str]]]:
     now = now_ms()
     made = []
     with db.write() as conn:
-        site = directory.create_site(conn, code="PT", name="property test", now=now)
+        site = create_site(conn, code="PT", name="property test", now=now)
         for n, (pid, category, limit) in enumerate(zip(
                 PATIENTS, ["employee", "resident", "poverty_relief"], [300_000, 30_000, 5_000],
                 strict=True)):
-            directory.enrol_user(conn, NewUser(pid, "某人", f"33078419900101{n:04d}",
+            enrol_user(conn, NewUser(pid, "某人", f"33078419900101{n:04d}",
                                                f"1380000{n:04d}", category,
                                                credit_limit_fen=limit), CONFIG, now)
         amounts = [(1_200, 2), (98_000, 1), (4_400, 3), (1_700_000, 1), (50, 1), (23_456, 2)]
@@ -50,7 +53,7 @@ def _world(db: Database) -> tuple[Device, list[tuple[str, str]]]:
             pid = PATIENTS[n % 3]
             items = [NewItem("treatment", "t", qty, unit, True), NewItem("other", "o", 1, 99,
                                                                          False)]
-            made.append((directory.create_bill(conn, site_id=site, patient_id=pid,
+            made.append((create_bill(conn, site_id=site, patient_id=pid,
                                                visit_id=f"V{n}", items=items, config=CONFIG,
                                                now=now), pid))
     return Device("dev_counter", site, schemas.Role.COUNTER,
@@ -136,7 +139,7 @@ def test_any_sequence_keeps_the_ledger_consistent(steps):
 
 
 def _new_credit_bill(conn: Any, device: Device, patient: str) -> schemas.Settlement:
-    bill_id = directory.create_bill(conn, site_id=device.site_id, patient_id=patient,
+    bill_id = create_bill(conn, site_id=device.site_id, patient_id=patient,
                                     visit_id="V-late", config=CONFIG, now=now_ms(),
                                     items=[NewItem("drug", "d", 1, 10_000, True)])
     return ledger.settle(conn, device=device, config=CONFIG, now=now_ms(),
@@ -155,7 +158,7 @@ def test_overdue_suspends_then_blacklists_and_repayment_reinstates(tmp_path: Pat
             _new_credit_bill(conn, device, patient)
         with db.write() as conn:
             counts = ledger.process_overdue(conn, config=CONFIG, now=late)
-            user = directory.user_row(conn, patient)
+            user = user_row(conn, patient)
         expected = "blacklisted" if episode == episodes else "suspended"
         assert (user.status, user.overdue_count, counts[expected]) == (expected, episode, 1)
         with db.write() as conn:  # the same episode is counted once
@@ -164,7 +167,7 @@ def test_overdue_suspends_then_blacklists_and_repayment_reinstates(tmp_path: Pat
             ledger.repay(conn, actor="test", config=CONFIG, now=late,
                          req=schemas.RepayRequest(patient_id=patient, method="cash",
                                                   amount_fen=user.outstanding_fen))
-            after = directory.user_row(conn, patient)
+            after = user_row(conn, patient)
         # repaying ends a suspension for being overdue, never a blacklisting (黑名单)
         assert (after.status, after.outstanding_fen) == (
             "active" if expected == "suspended" else "blacklisted", 0)

@@ -13,11 +13,13 @@ import pytest
 
 from kiosk.protocol import schemas
 from kiosk.protocol.keys import generate_private_key
-from server_stub import directory, gallery, ledger, reminders, seed
+from server_stub import gallery, ledger, reminders, seed
 from server_stub.clock import now_ms
 from server_stub.config import RemindersSection, ServerConfig
-from server_stub.directory import Device, NewItem
 from server_stub.notify import GatewayError, SimulatedGateway, Sms
+from server_stub.records.bills import NewItem, create_bill
+from server_stub.records.devices import Device
+from server_stub.records.patients import user_row
 from server_stub.storage import Database
 
 DAY = 86_400_000
@@ -54,7 +56,7 @@ def charge(db: Database, config: ServerConfig, device: Device, patient_id: str,
            unit_fen: int = 12_345) -> tuple[str, int]:
     """A card settlement on credit now: (settlement_id, due_ms)."""
     with db.write() as conn:
-        bill_id = directory.create_bill(conn, site_id=device.site_id, patient_id=patient_id,
+        bill_id = create_bill(conn, site_id=device.site_id, patient_id=patient_id,
                                         visit_id="V-r", config=config, now=now_ms(),
                                         items=[NewItem("drug", "d", 1, unit_fen, False)])
         made = ledger.settle(conn, device=device, config=config, now=now_ms(),
@@ -104,7 +106,7 @@ def test_withdrawn_and_repaid_users_get_nothing(world):
     with db.write() as conn:
         gallery.withdraw_consent(conn, actor="test", patient_id="P1004", reason="moved away",
                                  scope=config.gallery.scope, now=now_ms())
-        owed = directory.user_row(conn, "P1005").outstanding_fen
+        owed = user_row(conn, "P1005").outstanding_fen
         ledger.repay(conn, actor="test", config=config, now=now_ms(), req=schemas.RepayRequest(
             patient_id="P1005", amount_fen=owed, method="cash"))
     for at in (due - 3 * DAY, due, due + DAY):

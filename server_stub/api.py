@@ -23,8 +23,8 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import __version__, scheduler
 from server_stub.edge import PUBLIC_PATHS, Edge, NonceHome, error_for, error_headers
-from server_stub.platform import Platform
 from server_stub.routes import ROUTERS
+from server_stub.state import Platform
 
 ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

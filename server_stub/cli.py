@@ -69,7 +69,7 @@ def _database(config: ServerConfig, *, upgrade: bool = True) -> Database:
 
 def cmd_init(args: argparse.Namespace, config: ServerConfig) -> int:
     """Create the database, the response-signing key and the template key (idempotent)."""
-    from server_stub.platform import Platform
+    from server_stub.state import Platform
 
     platform = Platform(config)
     fingerprint = platform.identity.describe().fingerprint
@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace, config: ServerConfig) -> int:
 
     from common.logs import setup_logging
     from server_stub.api import create_asgi_app
-    from server_stub.platform import Platform
+    from server_stub.state import Platform
 
     setup_logging(config.server.log_level, config.server.log_dir, "server")
     host = args.host or config.server.host

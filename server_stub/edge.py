@@ -33,8 +33,8 @@ from kiosk.protocol.signing import HeaderList, WireRequest, WireResponse, sign_r
 from server_stub import engines
 from server_stub.metrics import route_template
 from server_stub.nonces import PendingNonce
-from server_stub.platform import Platform
 from server_stub.records.devices import Device
+from server_stub.state import Platform
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -43,8 +43,8 @@ from server_stub.payments.provider import (
     TradeState,
 )
 from server_stub.permissions import Grant
-from server_stub.platform import Platform
 from server_stub.records.patients import credit_state, masked_patient, user_row
+from server_stub.state import Platform
 
 log = logging.getLogger("server_stub.payments")
 NOTIFY_PATH = "/v1/payments/notify"

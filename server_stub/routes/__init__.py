@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from fastapi import APIRouter
 
-from server_stub.platform import Platform
 from server_stub.routes import (
     family,
     fleet,
@@ -27,6 +26,7 @@ from server_stub.routes import (
     repayments,
     settlements,
 )
+from server_stub.state import Platform
 
 ROUTERS: tuple[Callable[[Platform], APIRouter], ...] = (
     public.router, metrics.router, fleet.router, gallery.router, identify.router,

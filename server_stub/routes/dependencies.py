@@ -16,8 +16,8 @@ from kiosk.protocol.signing import IDEMPOTENCY_HEADER
 from server_stub import identification
 from server_stub.idempotency import request_fingerprint, run_once
 from server_stub.permissions import Grant
-from server_stub.platform import Platform
 from server_stub.records.devices import Device
+from server_stub.state import Platform
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 IdempotencyKey = Annotated[str | None, Header(

@@ -11,9 +11,9 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import relatives
 from server_stub.clock import now_ms
-from server_stub.platform import Platform
 from server_stub.records.patients import credit_state, masked_patient, user_row
 from server_stub.routes.dependencies import Granted, PathId
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

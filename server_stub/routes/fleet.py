@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from kiosk.protocol import schemas
 from server_stub import heartbeats
 from server_stub.clock import now_ms
-from server_stub.platform import Platform
 from server_stub.routes.dependencies import Granted
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

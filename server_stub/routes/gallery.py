@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from kiosk.protocol import schemas
 from server_stub import gallery
-from server_stub.platform import Platform
 from server_stub.routes.dependencies import Granted
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -9,8 +9,8 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import his
 from server_stub.clock import now_ms
-from server_stub.platform import Platform
 from server_stub.routes.dependencies import Granted, PathId
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -13,10 +13,10 @@ from kiosk.protocol.errors import ProtocolError
 from server_stub import gallery, identify
 from server_stub.clock import now_ms
 from server_stub.permissions import Grant
-from server_stub.platform import Platform
 from server_stub.records.patients import patient_view, user_by_card, user_row
 from server_stub.records.vouchers import resolve_voucher
 from server_stub.routes.dependencies import Granted
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

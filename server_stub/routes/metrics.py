@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from server_stub.platform import Platform
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

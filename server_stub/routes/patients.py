@@ -9,10 +9,10 @@ from sqlalchemy import Connection
 from kiosk.protocol import schemas
 from server_stub import gallery
 from server_stub.clock import now_ms
-from server_stub.platform import Platform
 from server_stub.records.bills import pending_bills
 from server_stub.records.patients import patient_view, user_row
 from server_stub.routes.dependencies import Granted, PathId
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -12,8 +12,8 @@ from sqlalchemy import Connection
 from kiosk.protocol import schemas
 from server_stub import __version__, tls
 from server_stub.clock import now_ms
-from server_stub.platform import Platform
 from server_stub.records.devices import active_device, register_device
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 
 from kiosk.protocol import schemas
 from server_stub import recon, reconcile
-from server_stub.platform import Platform
 from server_stub.routes.dependencies import Granted
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -12,10 +12,10 @@ from kiosk.protocol import schemas
 from server_stub import ledger, repayment_orders
 from server_stub.clock import now_ms
 from server_stub.payments.provider import make_provider
-from server_stub.platform import Platform
 from server_stub.records.patients import user_row
 from server_stub.repayment_orders import NOTIFY_PATH, Orders, order_view
 from server_stub.routes.dependencies import Granted, IdempotencyKey, PathId, fingerprint, once
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from kiosk.protocol import schemas
 from server_stub import ledger
 from server_stub.clock import local_day, now_ms
-from server_stub.platform import Platform
 from server_stub.routes.dependencies import Granted, IdempotencyKey, PathId, once
+from server_stub.state import Platform
 
 
 def router(platform: Platform) -> APIRouter:

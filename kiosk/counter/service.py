@@ -1,7 +1,7 @@
-"""What the console needs from the platform (``kiosk.counter.platform`` implements it over the
-signed counter client). Bodies are the wire models of ``kiosk.protocol.schemas`` (money in
-integer fen, patients masked); failures are ``kiosk.backend.BackendError`` with the wire
-code. Hand-offs are the platform's ``/v1/handoffs`` resource, filled by kiosks' fallbacks.
+"""What the console needs from the platform (``kiosk.counter.platform_service`` implements
+it over the signed counter client). Bodies are the wire models of ``kiosk.protocol.schemas``
+(money in integer fen, patients masked); failures are ``kiosk.backend.BackendError`` with the
+wire code. Hand-offs are the platform's ``/v1/handoffs`` resource, filled by kiosks' fallbacks.
 """
 
 from __future__ import annotations

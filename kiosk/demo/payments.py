@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from kiosk.demo.platform import die_with_parent, free_port
+from kiosk.demo.local_platform import die_with_parent, free_port
 
 HOST = "127.0.0.1"
 

@@ -19,8 +19,8 @@ from common.opencv import cv2
 from common.paths import absolute_path
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
+from kiosk.demo.local_platform import LocalPlatform, make_platform
 from kiosk.demo.payments import start_payment_simulator
-from kiosk.demo.platform import Platform, make_platform
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
 from kiosk.provisioning import connect
@@ -77,7 +77,7 @@ class Demo:
             setup_logging(log_level, workdir / "logs", "kiosk")
         # repayments by QR (我的欠款, 为家人还款) go through the simulated payment provider
         self.payments = start_payment_simulator(workdir / "payments")
-        self.platform: Platform = make_platform(workdir / "platform", scope="open_bills",
+        self.platform: LocalPlatform = make_platform(workdir / "platform", scope="open_bills",
                                                 payments=self.payments)
         # the other patients' bills of the day arrive from the simulated hospital system
         self.fed = self.platform.feed_bills(10, 20.0, [

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.demo.platform import Platform, make_platform
+from kiosk.demo.local_platform import LocalPlatform, make_platform
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory) -> Platform:
+def platform(tmp_path_factory) -> LocalPlatform:
     p = make_platform(tmp_path_factory.mktemp("platform"))
     yield p
     p.stop()

@@ -21,18 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.tlsca import Issued, TestCA
 
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import load_config, parse_config
-from kiosk.demo.platform import Platform, free_port
+from kiosk.demo.local_platform import LocalPlatform, free_port
 from kiosk.errors import ConfigError
 from kiosk.outcome import Outcome
 from kiosk.protocol.keys import generate_private_key
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import ProvisionError, connect, provision
 from kiosk.transport import TransportError
-from tests.tlsca import Issued, TestCA
 
 
 def kiosk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,7 @@ def kiosk(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
-def serve_with(platform: Platform, cert: Issued) -> None:
+def serve_with(platform: LocalPlatform, cert: Issued) -> None:
     """(Re)start the platform serving ``cert`` on 127.0.0.1 (TLS forced on by its config)."""
     platform.stop()
     text = platform.config.read_text()
@@ -111,7 +111,7 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
 
 
 @pytest.fixture(scope="module")
-def tls_platform(tmp_path_factory: pytest.TempPathFactory, ca: TestCA) -> Iterator[Platform]:
+def tls_platform(tmp_path_factory: pytest.TempPathFactory, ca: TestCA) -> Iterator[LocalPlatform]:
     root = tmp_path_factory.mktemp("tls-platform")
     cert = ca.issue("platform")
     (root / "server.toml").write_text(
@@ -119,7 +119,7 @@ def tls_platform(tmp_path_factory: pytest.TempPathFactory, ca: TestCA) -> Iterat
         f'key_file = "{root}/server_key.pem"\ndata_key_file = "{root}/data_key.bin"\n'
         f'tls_cert_file = "{cert.cert_file}"\ntls_key_file = "{cert.key_file}"\n'
         '[gallery]\nscope = "all_active"\n')
-    platform = Platform(root, free_port(), {}, scheme="https", verify=str(ca.cert_file))
+    platform = LocalPlatform(root, free_port(), {}, scheme="https", verify=str(ca.cert_file))
     platform.admin("init")
     platform.seed = json.loads(platform.admin("seed", "demo"))
     platform.start()

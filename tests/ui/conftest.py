@@ -22,24 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from common.opencv import cv2
-from device.camera import FrameSource
-from device.camera.grabbers import ImageFolderGrabber
-from device.config import PrinterConfig
-from device.printer import Receipt
-from device.printer.receipt_printer import ReceiptPrinter
-from kiosk.client import PlatformClient
-from kiosk.config import FlowConfig, KioskConfig
-from kiosk.demo.platform import Platform, make_platform
-from kiosk.i18n import yuan
-from kiosk.protocol.schemas import PaymentMethod, Quote, QuoteRequest
-from kiosk.provisioning import connect
-from kiosk.recognition.engine import FaceEngine
-from kiosk.recognition.gallery import Gallery
-from kiosk.recognition.template import Template
-from kiosk.runtime import KioskRuntime
-from kiosk.settlement.outbox import Outbox
 from tests.ui.helpers import (
     ASTRO_NAME,
     ASTRO_NATIONAL_ID,
@@ -50,6 +32,24 @@ from tests.ui.helpers import (
     Person,
     padded,
 )
+
+from common.opencv import cv2
+from device.camera import FrameSource
+from device.camera.grabbers import ImageFolderGrabber
+from device.config import PrinterConfig
+from device.printer import Receipt
+from device.printer.receipt_printer import ReceiptPrinter
+from kiosk.client import PlatformClient
+from kiosk.config import FlowConfig, KioskConfig
+from kiosk.demo.local_platform import LocalPlatform, make_platform
+from kiosk.i18n import yuan
+from kiosk.protocol.schemas import PaymentMethod, Quote, QuoteRequest
+from kiosk.provisioning import connect
+from kiosk.recognition.engine import FaceEngine
+from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.template import Template
+from kiosk.runtime import KioskRuntime
+from kiosk.settlement.outbox import Outbox
 from ui.app import create_app
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort
@@ -73,7 +73,7 @@ def enrolled(engine: FaceEngine, astronaut: np.ndarray, hanks: np.ndarray
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory) -> Iterator[Platform]:
+def platform(tmp_path_factory) -> Iterator[LocalPlatform]:
     """The real platform for this module's tests (each test uses its own patients)."""
     started = make_platform(tmp_path_factory.mktemp("platform"))
     yield started
@@ -81,7 +81,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:
 
 
 @pytest.fixture(scope="module")
-def counter(platform: Platform, enrolled) -> PlatformClient:
+def counter(platform: LocalPlatform, enrolled) -> PlatformClient:
     """The cashier counter's signed client. It enrolled Tom Hanks's face for P1003, with
     consent, so every kiosk gallery holds someone besides the patient in front of it."""
     client = connect(platform.device("counter", "counter"))
@@ -90,7 +90,7 @@ def counter(platform: Platform, enrolled) -> PlatformClient:
 
 
 @pytest.fixture(scope="module")
-def kiosk_config(platform: Platform) -> KioskConfig:
+def kiosk_config(platform: LocalPlatform) -> KioskConfig:
     return platform.device("kiosk", "kiosk")
 
 
@@ -105,7 +105,7 @@ def server_day(counter: PlatformClient) -> dt.date:
     return dt.date.fromisoformat(counter.settlements_today().date)
 
 
-def register_astronaut(platform: Platform, counter: PlatformClient, template: Template
+def register_astronaut(platform: LocalPlatform, counter: PlatformClient, template: Template
                        ) -> Person:
     """A new credit user whose face is the astronaut's, with one pending bill of
     ``BILL_ITEMS``: registered as the hospital's systems would (admin CLI), face enrolled
@@ -128,7 +128,7 @@ def register_astronaut(platform: Platform, counter: PlatformClient, template: Te
 
 
 @pytest.fixture
-def astro(platform: Platform, counter: PlatformClient, enrolled) -> Iterator[Person]:
+def astro(platform: LocalPlatform, counter: PlatformClient, enrolled) -> Iterator[Person]:
     """The patient in front of the camera (a fresh one per test, so a face maps to one
     bill); consent withdrawn afterwards, so no later gallery holds her face twice."""
     person = register_astronaut(platform, counter, dict(enrolled)["astronaut"])

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from kiosk.demo.platform import Platform
 from tests.sd_notify import NotifySocket
+
+from kiosk.demo.local_platform import LocalPlatform
 from ui.watchdog import watchdog_interval_ms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def _devices(root: Path) -> str:
             f"spool_dir = \"{root}/receipts\"\n")
 
 
-def _provision(platform: Platform, role: str, name: str, extra: str) -> Path:
+def _provision(platform: LocalPlatform, role: str, name: str, extra: str) -> Path:
     """A newly provisioned device's config file."""
     platform.device(role, name, extra)
     return platform.root / f"{name}.toml"
@@ -85,7 +85,7 @@ def test_watchdog_interval_is_half_of_systemds():
 
 @pytest.mark.slow
 def test_kiosk_tells_systemd_ready_then_pings_the_watchdog(
-        platform: Platform, tmp_path: Path, notify: NotifySocket, running):
+        platform: LocalPlatform, tmp_path: Path, notify: NotifySocket, running):
     config = _provision(platform, "kiosk", "notify-kiosk", _devices(tmp_path))
     log = tmp_path / "kiosk.log"
     proc = _start("kiosk", config, notify, log)
@@ -96,7 +96,7 @@ def test_kiosk_tells_systemd_ready_then_pings_the_watchdog(
 
 @pytest.mark.slow
 def test_cashier_console_tells_systemd_ready_then_pings_the_watchdog(
-        platform: Platform, tmp_path: Path, notify: NotifySocket, running):
+        platform: LocalPlatform, tmp_path: Path, notify: NotifySocket, running):
     pin_hash = subprocess.run([sys.executable, "-m", "ui", "pin-hash", "--stdin"],
                               input="482916\n", cwd=ROOT, text=True, capture_output=True,
                               env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
@@ -131,7 +131,7 @@ def _top_level_geometries(display: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_kiosk_window_fills_a_bare_x_screen(platform: Platform, tmp_path: Path, xvfb: str,
+def test_kiosk_window_fills_a_bare_x_screen(platform: LocalPlatform, tmp_path: Path, xvfb: str,
                                             notify: NotifySocket, running):
     if shutil.which("xwininfo") is None:
         pytest.skip("xwininfo not installed (Debian's x11-utils; make system-deps)")

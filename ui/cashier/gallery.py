@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QWidget
 
 from kiosk.counter.family import CONSENT_VERSION
 from kiosk.counter.pin import PinGate, hash_pin
-from kiosk.counter.platform import PlatformCashierService
+from kiosk.counter.platform_service import PlatformCashierService
 from kiosk.counter.service import LookupBy
-from kiosk.demo.platform import Platform, make_platform
+from kiosk.demo.local_platform import LocalPlatform, make_platform
 from kiosk.protocol.schemas import (
     AuthoriseRelativeRequest,
     Consent,
@@ -51,7 +51,7 @@ def write_cashier_gallery(out_dir: Path, sizes: list[str] | None = None) -> list
             platform.stop()
 
 
-def _write(platform: Platform, tmp: Path, out_dir: Path, sizes: list[str]) -> list[Path]:
+def _write(platform: LocalPlatform, tmp: Path, out_dir: Path, sizes: list[str]) -> list[Path]:
     kiosk = connect(platform.device("kiosk", "kiosk"))
     counter = connect(platform.device("counter", "counter"))
     for reason, patient, fen in (("face.not_recognised", None, None),

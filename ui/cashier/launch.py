@@ -13,8 +13,8 @@ from device.printer import ReceiptPrinter
 from kiosk.config import KioskConfig
 from kiosk.counter.enrolment import camera_refusal
 from kiosk.counter.pin import PinGate, hash_pin
-from kiosk.counter.platform import PlatformCashierService
-from kiosk.demo.platform import Platform
+from kiosk.counter.platform_service import PlatformCashierService
+from kiosk.demo.local_platform import LocalPlatform
 from kiosk.heartbeat import counter_heartbeat
 from kiosk.provisioning import connect
 from kiosk.receipts import Station
@@ -68,7 +68,7 @@ def start_counter(config: KioskConfig, engine: FaceEngine | None = None) -> Coun
 DEMO_PIN = "135790"  # printed by `python -m ui demo --counter`; demo terminals only
 
 
-def start_demo_counter(platform: Platform, workdir: Path) -> Counter:
+def start_demo_counter(platform: LocalPlatform, workdir: Path) -> Counter:
     """A counter device of the demo hospital: provisioned, its PIN set to ``DEMO_PIN``, its
     devices simulated (demo mode: enrolment may use the bundled photo's camera)."""
     config = platform.device("counter", "demo-counter", (

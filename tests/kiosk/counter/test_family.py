@@ -29,9 +29,9 @@ from kiosk.counter.family import (
     standing,
 )
 from kiosk.counter.inputs import BadInput, amount_fen, repayment_reason
-from kiosk.counter.platform import PlatformCashierService
+from kiosk.counter.platform_service import PlatformCashierService
 from kiosk.counter.service import LookupBy
-from kiosk.demo.platform import Platform, make_platform
+from kiosk.demo.local_platform import LocalPlatform, make_platform
 from kiosk.i18n import FAMILY_CONSENT_VERSION, has_text, tr
 from kiosk.protocol.schemas import (
     PaymentMethod,
@@ -48,14 +48,14 @@ RELATIVE_CARD = "YB33078400001001"
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     started = make_platform(tmp_path_factory.mktemp("family-platform"))
     yield started
     started.stop()
 
 
 @pytest.fixture(scope="module")
-def client(platform: Platform) -> PlatformClient:
+def client(platform: LocalPlatform) -> PlatformClient:
     return connect(platform.device("counter", "counter"))
 
 
@@ -64,7 +64,7 @@ def service(client: PlatformClient, tmp_path: Path) -> PlatformCashierService:
     return PlatformCashierService(client, Outbox(tmp_path / "counter-outbox.db"))
 
 
-def audit(platform: Platform, action: str) -> list[dict]:
+def audit(platform: LocalPlatform, action: str) -> list[dict]:
     engine = sa.create_engine(f"sqlite:///{platform.root}/server.db")
     try:
         with engine.connect() as conn:
@@ -75,7 +75,7 @@ def audit(platform: Platform, action: str) -> list[dict]:
     return [json.loads(d) for d in rows]
 
 
-def new_bill(platform: Platform, patient_id: str) -> str:
+def new_bill(platform: LocalPlatform, patient_id: str) -> str:
     made = json.loads(platform.admin("bill", "create", "--site", platform.seed["site_id"],
                                      "--patient", patient_id, "--visit", f"V{uuid.uuid4().hex}",
                                      "--item", "exam:血常规:1:3000"))
@@ -86,7 +86,7 @@ def code_of(exc: pytest.ExceptionInfo[BackendError]) -> str:
     return str(exc.value.code)
 
 
-def test_authorise_pay_for_and_withdraw(platform: Platform, service: PlatformCashierService):
+def test_authorise_pay_for_and_withdraw(platform: LocalPlatform, service: PlatformCashierService):
     family = service.family
     relative = family.find(LookupBy.CARD, RELATIVE_CARD)  # found as the look-up finds anyone
     assert relative.patient.patient_id == RELATIVE and relative.patient.name == "张*丰"
@@ -160,7 +160,7 @@ def test_authorise_pay_for_and_withdraw(platform: Platform, service: PlatformCas
     family.withdraw(PATIENT, RELATIVE)
 
 
-def other_site_debtor(platform: Platform, folder: Path) -> str:
+def other_site_debtor(platform: LocalPlatform, folder: Path) -> str:
     """A patient of the group's other hospital only (a new site of this platform), who owes
     there: a card settlement made by that site's own counter. Her id."""
     site_b = json.loads(platform.admin("site", "create", "--code", "YK02",
@@ -183,7 +183,7 @@ def other_site_debtor(platform: Platform, folder: Path) -> str:
 
 
 def test_a_dependant_of_another_site_is_repaid_with_a_reason(
-        platform: Platform, service: PlatformCashierService, tmp_path: Path):
+        platform: LocalPlatform, service: PlatformCashierService, tmp_path: Path):
     """An elder treated at the group's other hospital owes there; her son repays at this
     counter: the platform wants to know why this counter takes her money."""
     elder = other_site_debtor(platform, tmp_path)

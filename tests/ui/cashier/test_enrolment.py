@@ -15,6 +15,7 @@ from contextlib import closing
 
 import numpy as np
 import pytest
+from tests.ui.helpers import P1004, P1006, padded
 
 from common.opencv import cv2
 from device.camera import FrameSource
@@ -22,11 +23,10 @@ from device.camera.grabbers import ImageFolderGrabber
 from device.config import CameraConfig, DevicesConfig
 from kiosk.config import DemoConfig, KioskConfig
 from kiosk.counter.enrolment import CONSENT_VERSION, camera_refusal
-from kiosk.counter.platform import PlatformCashierService
+from kiosk.counter.platform_service import PlatformCashierService
 from kiosk.i18n import tr
 from kiosk.recognition.template import Template
 from kiosk.settlement.outbox import Outbox
-from tests.ui.helpers import P1004, P1006, padded
 from ui.cashier.enrolment import EnrolmentPanel
 from ui.cashier.words import say
 from ui.worker import Worker

@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.ui.helpers import P1001, P1005, personal_left
 
 from kiosk.client import PlatformClient
 from kiosk.counter.family import CONSENT_VERSION
 from kiosk.counter.pin import PinGate, hash_pin
-from kiosk.counter.platform import PlatformCashierService
+from kiosk.counter.platform_service import PlatformCashierService
 from kiosk.counter.service import LookupBy
-from kiosk.demo.platform import Platform
+from kiosk.demo.local_platform import LocalPlatform
 from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import AuthoriseRelativeRequest, Consent, Relation
 from kiosk.provisioning import connect
 from kiosk.settlement.outbox import Outbox
 from tests.kiosk.counter.test_family import other_site_debtor
-from tests.ui.helpers import P1001, P1005, personal_left
 from ui.cashier.console import FAMILY, LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
 from ui.cashier.words import patient_line, say, staff_error
@@ -38,12 +38,12 @@ MOTHER, SON = P1005, P1001
 
 
 @pytest.fixture(scope="module")
-def desk(platform: Platform) -> PlatformClient:
+def desk(platform: LocalPlatform) -> PlatformClient:
     return connect(platform.device("counter", "family-counter"))
 
 
 @pytest.fixture(scope="module")
-def other_desk(platform: Platform) -> PlatformClient:
+def other_desk(platform: LocalPlatform) -> PlatformClient:
     """Another counter of the site, where the mother withdraws meanwhile."""
     return connect(platform.device("counter", "family-counter-2"))
 
@@ -91,7 +91,7 @@ def texts(table) -> list[list[str]]:
             for r in range(table.rowCount())]
 
 
-def paid_by_in_audit(platform: Platform, action: str) -> list[str | None]:
+def paid_by_in_audit(platform: LocalPlatform, action: str) -> list[str | None]:
     engine = sa.create_engine(f"sqlite:///{platform.root}/server.db")
     try:
         with engine.connect() as conn:
@@ -103,7 +103,7 @@ def paid_by_in_audit(platform: Platform, action: str) -> list[str | None]:
 
 
 def test_family_pay_at_the_counter(console: CashierConsole, desk: PlatformClient,
-                                   other_desk: PlatformClient, platform: Platform, qtbot):
+                                   other_desk: PlatformClient, platform: LocalPlatform, qtbot):
     family = console.family
     console.tabs.setCurrentIndex(FAMILY)
     assert family.at_desk.text() == say("family.need_patient")
@@ -233,7 +233,7 @@ def test_family_pay_at_the_counter(console: CashierConsole, desk: PlatformClient
 
 
 def test_a_dependant_of_another_site_is_repaid_after_saying_why(
-        console: CashierConsole, desk: PlatformClient, platform: Platform, tmp_path: Path,
+        console: CashierConsole, desk: PlatformClient, platform: LocalPlatform, tmp_path: Path,
         qtbot):
     elder = other_site_debtor(platform, tmp_path)
     desk.authorise_relative(elder, AuthoriseRelativeRequest(

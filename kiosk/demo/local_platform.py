@@ -43,7 +43,7 @@ def die_with_parent() -> None:
 
 
 @dataclass
-class Platform:
+class LocalPlatform:
     root: Path
     port: int
     seed: dict
@@ -115,7 +115,7 @@ class Platform:
 
 
 def make_platform(root: Path, scope: str = "all_active",
-                  payments: PaymentSimulator | None = None) -> Platform:
+                  payments: PaymentSimulator | None = None) -> LocalPlatform:
     """Fresh database and keys under ``root``, demo data seeded, server started; with
     ``payments``, kiosks take repayments by QR through that provider."""
     root = absolute_path(root)
@@ -130,7 +130,7 @@ def make_platform(root: Path, scope: str = "all_active",
         f'scope = "{scope}"\n'
         + (payments.config(port) if payments is not None else "")
     )
-    platform = Platform(root, port, {})
+    platform = LocalPlatform(root, port, {})
     platform.admin("init")
     platform.seed = json.loads(platform.admin("seed", "demo"))
     platform.start()

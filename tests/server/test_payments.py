@@ -22,6 +22,7 @@ import requests
 
 from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig
+from kiosk.demo.payments import PaymentSimulator, start_payment_simulator
 from kiosk.flow.effects import LookupCredit, OpenRepayOrder, PollRepayOrder
 from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import State
@@ -31,7 +32,6 @@ from server_stub.config import ConfigError, PaymentsSection, load_config
 from server_stub.payments.provider import make_provider
 from server_stub.payments.v3 import ProviderSigner, encrypt_resource, make_provider_identity
 from tests.server.live import Device, Server, admin, error_code, free_port, make_bill, write_config
-from tests.server.paysim import PaySim, start_paysim
 
 PATIENT = "P1003"  # has a card: the kiosk identifies them by it
 
@@ -39,7 +39,7 @@ PATIENT = "P1003"  # has a card: the kiosk identifies them by it
 @dataclass
 class World:
     server: Server
-    sim: PaySim
+    sim: PaymentSimulator
     kiosk: Device
     counter: Device
 
@@ -107,9 +107,9 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("payments")
     (directory / "provider").mkdir()
-    sim = start_paysim(directory / "provider")
+    sim = start_payment_simulator(directory / "provider")
     port = free_port()
-    config = write_config(directory, sim.config(port))
+    config = write_config(directory, sim.config(port, order_ttl_s=60))
     server = Server(config=config, directory=directory, port=port)
     admin(config, "init")
     server.seed = json.loads(admin(config, "seed", "demo").stdout)
@@ -177,7 +177,7 @@ def test_the_patient_repays_everything_and_the_balance_moves_once(owing: World):
     assert reply.status_code == 201, reply.text
     order = reply.json()
     assert (order["state"], order["amount_fen"]) == ("open", 8_000)
-    assert order["code_url"].startswith(owing.sim.base)
+    assert order["code_url"].startswith(owing.sim.url)
     before = owing.repayments()
     assert owing.sim.pay(order["code_url"]).json()["trade_state"] == "SUCCESS"
     paid = owing.wait(order["order_id"], "paid")
@@ -228,7 +228,7 @@ def test_duplicate_notifications_credit_once(owing: World):
         time.sleep(0.1)
     assert owing.sim.health()["delivered"] == delivered + 3  # each one answered 2xx
     # and once more, the provider's own transaction re-sent by hand
-    paid = requests.get(f"{owing.sim.base}/v3/pay/transactions/out-trade-no/"
+    paid = requests.get(f"{owing.sim.url}/v3/pay/transactions/out-trade-no/"
                         f"{order['order_id']}", timeout=10, headers={
                             "Authorization": "Bearer " + (owing.sim.directory /
                                                           "merchant.token").read_text()})
@@ -344,7 +344,7 @@ def test_money_beyond_the_balance_is_refunded(owing: World):
             break
         time.sleep(0.1)
     assert refund[0] == 1_200 and refund[1]
-    state = requests.get(f"{owing.sim.base}/pay/{order['code_url'].rsplit('/', 1)[1]}",
+    state = requests.get(f"{owing.sim.url}/pay/{order['code_url'].rsplit('/', 1)[1]}",
                          timeout=10).json()["state"]
     assert state == "REFUND"
 
@@ -426,9 +426,9 @@ def test_two_workers_racing_notifications_and_polls_credit_once(
     so they land on either worker process) all report the same payment at once."""
     directory = tmp_path_factory.mktemp("payments-workers")
     (directory / "provider").mkdir()
-    sim = start_paysim(directory / "provider")
+    sim = start_payment_simulator(directory / "provider")
     port = free_port()
-    config = write_config(directory, "workers = 2\n" + sim.config(port))
+    config = write_config(directory, "workers = 2\n" + sim.config(port, order_ttl_s=60))
     server = Server(config=config, directory=directory, port=port)
     admin(config, "init")
     server.seed = json.loads(admin(config, "seed", "demo").stdout)

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from kiosk.demo.payments import start_payment_simulator
 from kiosk.protocol.schemas import Role
 from server_stub.permissions import RULES, Access, Reach
 from tests.server.live import Device, Server, error_code, make_bill, start_server
-from tests.server.paysim import start_paysim
 from tests.server.test_api_flows import consent, template
 from tests.server.test_heartbeat_metrics import beat
 
@@ -84,8 +84,8 @@ def with_token(path: str, device: Device) -> str:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     provider = tmp_path_factory.mktemp("provider")
-    sim = start_paysim(provider)  # repay orders need a payment provider to open
-    server = start_server(tmp_path_factory.mktemp("permissions"), sim.config(0))
+    sim = start_payment_simulator(provider)  # repay orders need a payment provider to open
+    server = start_server(tmp_path_factory.mktemp("permissions"), sim.config(0, order_ttl_s=60))
     site_b = json.loads(server.admin("site", "create", "--code", "YK02",
                                      "--name", "second").stdout)["site_id"]
     devices = {}

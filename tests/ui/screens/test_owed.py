@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import zxingcpp
 from PySide6.QtGui import QImage
-from tests.ui.screens.test_result import card_patient
 
 from kiosk.demo.local_platform import LocalPlatform
+from kiosk.demo.payments import PaymentSimulator, start_payment_simulator
 from kiosk.flow.model import State
 from kiosk.i18n import tr, yuan
 from tests.server.live import free_port
-from tests.server.paysim import PaySim, start_paysim
+from tests.ui.screens.test_result import card_patient
 from ui.preview_views import ORDER, STATEMENT, RecordingPort, sample_views
 from ui.screens.result import day_text
 
@@ -29,21 +29,23 @@ WAIT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
-def paysim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaySim]:
-    sim = start_paysim(tmp_path_factory.mktemp("provider"))
+def paysim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaymentSimulator]:
+    sim = start_payment_simulator(tmp_path_factory.mktemp("provider"))
     yield sim
     sim.stop()
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, paysim: PaySim) -> Iterator[LocalPlatform]:
+def platform(tmp_path_factory: pytest.TempPathFactory,
+             paysim: PaymentSimulator) -> Iterator[LocalPlatform]:
     """This module's platform takes repayments through the simulated provider."""
     root = tmp_path_factory.mktemp("platform")
     port = free_port()
     (root / "server.toml").write_text(
         f'[server]\ndb_url = "sqlite:///{root}/server.db"\n'
         f'key_file = "{root}/server_key.pem"\ndata_key_file = "{root}/data_key.bin"\n'
-        '[gallery]\nscope = "all_active"\n' + paysim.config(port), encoding="utf-8")
+        '[gallery]\nscope = "all_active"\n' + paysim.config(port, order_ttl_s=60),
+        encoding="utf-8")
     started = LocalPlatform(root, port, {})
     started.admin("init")
     started.seed = json.loads(started.admin("seed", "demo"))

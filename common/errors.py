@@ -238,6 +238,11 @@ class ErrorCode(StrEnum):
                                          staff="staff.his.amended_after_settlement")
     HIS_CANCELLED_AFTER_SETTLEMENT = entry("his.cancelled_after_settlement", patient=ASK_STAFF,
                                            staff="staff.his.cancelled_after_settlement")
+    # the platform's own, never on the wire: operator input, sealed rows, SMS, the HIS simulator
+    ADMIN_INVALID_INPUT = entry("admin.invalid_input", patient=ASK_STAFF)
+    TEMPLATE_UNSEALABLE = entry("template.unsealable", patient=ASK_STAFF, staff="staff.server")
+    SMS_GATEWAY_FAILED = entry("sms.gateway_failed", patient=ASK_STAFF, staff="staff.server")
+    HIS_SIMULATOR_FAILED = entry("his.simulator_failed", patient=ASK_STAFF, staff="staff.server")
     # devices (device/): cameras, scanners and e-vouchers, card readers, printers
     DEVICE_ERROR = entry("device.error", patient=ASK_STAFF)
     DEVICE_CONFIG_INVALID = entry("device.config_invalid", patient=ASK_STAFF)

@@ -26,10 +26,18 @@ from server_stub.edge import PUBLIC_PATHS, Edge, NonceHome, error_for, error_hea
 from server_stub.routes import ROUTERS
 from server_stub.state import Platform
 
-ERROR_STATUSES = (400, 401, 402, 403, 404, 409, 410, 413, 415, 422, 423, 500, 503)
+# every status the platform's error answers carry: the registry's, less the client's own codes
+ERROR_STATUSES = sorted({code.status or 500
+                         for code in set(ErrorCode.wire()) - ErrorCode.families("client")})
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": "error; see docs/protocol.md"}
     for status in ERROR_STATUSES}
+
+
+# the router's own refusals (no route, wrong method...) as the registry's request codes
+_HTTP_CODES = {code.status: code for code in (
+    ErrorCode.ROUTE_NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.MALFORMED_JSON,
+    ErrorCode.BODY_TOO_LARGE, ErrorCode.UNSUPPORTED_MEDIA_TYPE)}
 
 
 def _error(error: ProtocolError) -> JSONResponse:
@@ -79,10 +87,8 @@ def build_app(platform: Platform) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: ErrorCode.ROUTE_NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
-            exc.status_code, ErrorCode.INVALID_REQUEST)
-        return JSONResponse(ProtocolError(code, str(exc.detail)).to_body(),
-                            status_code=exc.status_code)
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        return _error(ProtocolError(code, str(exc.detail)))  # the registry's status
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:

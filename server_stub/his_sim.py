@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 
+from common.errors import CodedError, ErrorCode
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from kiosk.protocol.keys import (
@@ -59,8 +60,10 @@ CATALOGUE = [
 ]
 
 
-class SimError(Exception):
+class SimError(CodedError):
     """The simulator cannot run (no identity, platform unreachable, registration refused)."""
+
+    code = ErrorCode.HIS_SIMULATOR_FAILED
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 
+from common.errors import CodedError, ErrorCode
 from kiosk.protocol.crypto_profile import (
     DEFAULT_PROFILE,
     GCM_NONCE_BYTES,
@@ -45,8 +46,10 @@ class ServerIdentity:
                          fingerprint=fingerprint(self.private_key))
 
 
-class SealError(Exception):
+class SealError(CodedError):
     """A sealed template that does not open: wrong data key or tampered row."""
+
+    code = ErrorCode.TEMPLATE_UNSEALABLE
 
 
 class TemplateSealer:

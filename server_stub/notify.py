@@ -19,13 +19,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from common.errors import CodedError, ErrorCode
 from server_stub.config import RemindersSection
 
 log = logging.getLogger("server_stub.notify")
 
 
-class GatewayError(Exception):
+class GatewayError(CodedError):
     """The gateway did not take the message; the caller may try again later."""
+
+    code = ErrorCode.SMS_GATEWAY_FAILED
 
 
 @dataclass(frozen=True)

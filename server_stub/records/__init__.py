@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import secrets
 
+from common.errors import CodedError, ErrorCode
 
-class AdminError(Exception):
+
+class AdminError(CodedError):
     """Bad input to an admin operation (CLI): shown to the operator, nothing changed."""
+
+    code = ErrorCode.ADMIN_INVALID_INPUT
 
 
 def new_id(prefix: str) -> str:

@@ -14,7 +14,7 @@ imports only the shared code.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, unique
 from typing import Any
 
 # patient text for a fault the patient cannot act on: staff at the counter will help
@@ -29,6 +29,7 @@ def entry(code: str, status: int | None = None, *, patient: str | None = None,
     return code, status, patient or code, staff
 
 
+@unique  # a code written twice would silently become an alias of the first
 class ErrorCode(StrEnum):
     """Every stable code. A member is its dotted string (``str(member)`` is the code)."""
 
@@ -160,6 +161,8 @@ class ErrorCode(StrEnum):
     PIN_INVALID = entry("pin.invalid", patient=ASK_STAFF)
     PIN_HASH_INVALID = entry("pin.hash_invalid", patient=ASK_STAFF)
     PIN_MISSING = entry("pin.missing", patient=ASK_STAFF)
+    # what staff typed at the counter cannot be sent (a look-up key, an amount, a reason)
+    COUNTER_BAD_INPUT = entry("counter.bad_input", patient=ASK_STAFF)
     GALLERY_STORE_INVALID = entry("gallery.store_invalid", patient=ASK_STAFF)
     GALLERY_NOT_A_FOLDER = entry("gallery.not_a_folder", patient=ASK_STAFF)
     CALIBRATION_BAD_PAIRS_FILE = entry("calibration.bad_pairs_file", patient=ASK_STAFF)

@@ -7,7 +7,9 @@ import re
 
 from pydantic import ValidationError
 
+from common.errors import ErrorCode
 from kiosk.counter.service import LookupBy
+from kiosk.errors import KioskError
 from kiosk.protocol.schemas import CardLookupRequest, ReverseRequest, WithdrawConsentRequest
 from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 
@@ -16,8 +18,10 @@ MIN_REASON_CHARS = 2  # "重复" is a reason; "x" is not
 YUAN = re.compile(r"[¥￥]?\s*(\d{1,9})(?:\.(\d{1,2}))?")
 
 
-class BadInput(ValueError):
+class BadInput(KioskError):
     """What staff typed cannot be sent; ``str(exc)`` says why in plain words."""
+
+    code = ErrorCode.COUNTER_BAD_INPUT
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -183,7 +183,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clients: int,
-              duration: float, rate: float | None, server_pid: int) -> dict[str, Any]:
+              duration: float, rate: float | None, server_pid: int,
+              database_pid: int | None = None) -> dict[str, Any]:
+    """One phase; ``database_pid``: a database server's (PostgreSQL's postmaster), whose
+    processes' CPU is counted apart from the platform's."""
     ctx = mp.get_context("spawn")
     ready, go, queue = ctx.Queue(), ctx.Queue(), ctx.Queue()
     interval = clients / rate if rate else None
@@ -202,9 +205,11 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
     while time.time() < start_at:
         time.sleep(0.01)
     cpu_before, load_before = cpu_seconds(server_pid), os.getloadavg()[0]
+    database_before = cpu_seconds(database_pid) if database_pid else 0.0
     while time.time() < until:
         time.sleep(0.05)
     server_cpu = cpu_seconds(server_pid) - cpu_before
+    database_cpu = cpu_seconds(database_pid) - database_before if database_pid else None
     results = [queue.get(timeout=duration + 120) for _ in procs]
     for proc in procs:
         proc.join(timeout=10)
@@ -221,6 +226,8 @@ def run_phase(base: str, tokens: list[str], work: list[tuple[str, str]], *, clie
             "max_ms": round(latencies[-1] * 1000, 2),
             "server_cpu_ms_per_settlement": round(server_cpu * 1000 / len(latencies), 2),
             "client_cpu_ms_per_settlement": round(client_cpu * 1000 / len(latencies), 2),
+            "database_cpu_ms_per_settlement": None if database_cpu is None
+            else round(database_cpu * 1000 / len(latencies), 2),
             "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 

@@ -1,31 +1,43 @@
 """The platform at city scale, PostgreSQL against SQLite in the same run.
 
-For each engine (a throwaway PostgreSQL cluster from tests/pg.py, ``fsync`` and
-``synchronous_commit`` on; an SQLite file, WAL, ``synchronous=FULL``):
+Each engine (a throwaway PostgreSQL 15 cluster from tests/pg.py on the same machine,
+``fsync`` and ``synchronous_commit`` on, no standby; an SQLite file, WAL,
+``synchronous=FULL``) is seeded once:
 
-1. seed: ``--users`` credit users (default 316,800) across ``--sites`` sites (default 9),
-   each with a sealed 128-d template and a row in their home site's gallery;
+* ``--users`` credit users (default 316,800) across ``--sites`` sites (default 9), each
+  with a sealed 128-d template and a row in their home site's gallery; and a day of
+  ``--recon`` settlements (default 50,000) at one site.
+
+Then ``--rounds`` rounds (default 3), in each of which the engines take turns phase by
+phase (the round's first engine alternating), so both meet the same background load:
+
+1. gallery sync of one site's gallery (its 1/9 of the users) from scratch through
+   ``GET /v1/gallery`` (signed, paged, templates unsealed by the platform);
 2. settlements/s and p50/p99 with 1, 2 and 4 platform processes (``run --workers N``):
-   a throughput phase (16 clients as fast as they can) and a paced one (50/s), the load
-   generator of benchmarks/server_load.py (signed requests, every reply verified);
-3. gallery sync of one site's gallery (its 1/9 of the users) from scratch through
-   ``GET /v1/gallery`` (signed, paged, templates unsealed by the platform), before 2.;
-4. T+1 reconciliation of a day of ``--recon`` settlements (default 50,000) at one site.
+   a paced phase (50/s from 4 clients) and a throughput phase (16 clients as fast as they
+   can), the load generator of benchmarks/server_load.py (signed requests, every reply
+   verified); CPU per settlement of the platform's processes and, apart, PostgreSQL's;
+3. the T+1 reconciliation of the seeded day (report, then with its CSV).
 
-Run from the repository root: ``python -m benchmarks.server_scale [--json out.json]``.
-Time to serve again after losing the primary: benchmarks/pg_failover.py.
+Prints each figure as the median and range over the rounds. Run from the repository
+root: ``python -m benchmarks.server_scale [--rounds 3] [--json out.json]`` (about 25
+minutes on 2 cores). Time to serve again after losing the primary:
+benchmarks/pg_failover.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +50,10 @@ from benchmarks.server_load import HOST, free_port, run_phase
 PACK = "opencv-zoo-sface"
 DIM = 128
 CHUNK = 5000
+# the benchmark cluster: durable as production (fsync, synchronous_commit, full-page writes
+# all on), with shared buffers that hold the city's templates (205 MB) as a database
+# server's would, and checkpoints spaced out during the bulk seed
+PG_SETTINGS = {"shared_buffers": "512MB", "max_wal_size": "2GB"}
 
 
 def write_config(directory: Path, db_url: str) -> Path:
@@ -172,10 +188,11 @@ def gallery_sync(base: str, token: str) -> dict[str, Any]:
             "templates_per_s": round(templates / seconds)}
 
 
-def reconciliation(config_path: Path, site_id: str, count: int, users: int
-                   ) -> dict[str, Any]:
-    """``count`` settlements on one day at one site, then that day's T+1 reconciliation."""
-    from server_stub import recon
+RECON_DAY = dt.date(2026, 11, 23)
+
+
+def seed_day(config_path: Path, site_id: str, count: int, users: int) -> None:
+    """``count`` settlements on one day at one site, in bulk."""
     from server_stub.clock import day_bounds
     from server_stub.config import load_config
     from server_stub.db import bills, settlements
@@ -183,8 +200,7 @@ def reconciliation(config_path: Path, site_id: str, count: int, users: int
 
     config = load_config(config_path)
     db = Database(config.server.db_url)
-    day = dt.date(2026, 11, 23)
-    start, _ = day_bounds(day, config.server.timezone)
+    start, _ = day_bounds(RECON_DAY, config.server.timezone)
     for first in range(0, count, CHUNK):
         span = range(first, min(count, first + CHUNK))
         with db.write() as conn:
@@ -201,9 +217,20 @@ def reconciliation(config_path: Path, site_id: str, count: int, users: int
                 "medical_aid_fen": 1_000, "self_pay_fen": 4_345,
                 "charge_to_credit_fen": 4_345, "pay_at_counter_fen": 0, "year": 2026,
                 "settled_ms": start + n * 1_000} for n in span])
+    db.dispose()
+
+
+def reconciliation(config_path: Path, site_id: str, count: int) -> dict[str, Any]:
+    """The T+1 reconciliation of the day ``seed_day`` made, as the platform runs it."""
+    from server_stub import recon
+    from server_stub.config import load_config
+    from server_stub.storage import Database
+
+    config = load_config(config_path)
+    db = Database(config.server.db_url)
     started = time.perf_counter()
     with db.read() as conn:
-        report = recon.reconcile(conn, site_id=site_id, day=day, config=config)
+        report = recon.reconcile(conn, site_id=site_id, day=RECON_DAY, config=config)
     report_s = time.perf_counter() - started
     csv_text = recon.to_csv(report)
     total_s = time.perf_counter() - started
@@ -214,46 +241,66 @@ def reconciliation(config_path: Path, site_id: str, count: int, users: int
             "report_and_csv_s": round(total_s, 2), "csv_bytes": len(csv_text)}
 
 
-def run_engine(name: str, db_url: str, directory: Path, args: argparse.Namespace
-               ) -> dict[str, Any]:
+@dataclass
+class Engine:
+    """One engine's seeded city: its config, the site measured, PostgreSQL's postmaster."""
+
+    name: str
+    config: Path
+    site: str
+    seed_s: float
+    database_pid: int | None = None
+
+
+def prepare(name: str, db_url: str, directory: Path, args: argparse.Namespace,
+            database_pid: int | None = None) -> Engine:
     config = write_config(directory, db_url)
-    result: dict[str, Any] = {"engine": name}
     city = seed_city(config, users=args.users, sites=args.sites)
-    result["seed_s"] = city["seed_s"]
-    site = city["site_ids"][0]
-    # the gallery first: with the default scope (open bills) a settled bill takes its
-    # patient out of the site's gallery, and the load phases settle thousands
-    seeded = seed_bills(config, site, bills=0, tokens=1, tag="G", users=args.users,
-                        sites=args.sites)
-    platform = Platform(config, 2)
+    seed_day(config, city["site_ids"][0], args.recon, args.users)
+    engine = Engine(name, config, city["site_ids"][0], city["seed_s"], database_pid)
+    print(json.dumps({"engine": name, "seed_s": engine.seed_s}), flush=True)
+    return engine
+
+
+def gallery_round(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
+    seeded = seed_bills(engine.config, engine.site, bills=0, tokens=1, tag="G",
+                        users=args.users, sites=args.sites)
+    platform = Platform(engine.config, 2)
     try:
-        result["gallery"] = gallery_sync(platform.base, seeded["tokens"][0])
+        return gallery_sync(platform.base, seeded["tokens"][0])
     finally:
         platform.stop()
-    print(json.dumps({"engine": name, "gallery": result["gallery"]}), flush=True)
-    result["load"] = []
-    for workers in args.workers:
-        budget = int(args.duration * (600 + args.rate)) + 100
-        seeded = seed_bills(config, site, bills=budget, tokens=args.clients + 4,
-                            tag=f"W{workers}B", users=args.users, sites=args.sites)
-        platform = Platform(config, workers)
-        try:
-            tokens, work = seeded["tokens"], seeded["work"]
-            paced_work = work[: int(args.rate * args.duration) + 4]
-            paced = run_phase(platform.base, tokens[:4], paced_work, clients=4,
-                              duration=args.duration, rate=args.rate,
-                              server_pid=platform.process.pid)
-            burst = run_phase(platform.base, tokens[4:], work[len(paced_work):],
-                              clients=args.clients, duration=args.duration, rate=None,
-                              server_pid=platform.process.pid)
-        finally:
-            platform.stop()
-        row = {"workers": workers, "throughput": burst, "paced": paced}
-        result["load"].append(row)
-        print(json.dumps({"engine": name, **row}), flush=True)
-    result["recon"] = reconciliation(config, site, args.recon, args.users)
-    print(json.dumps({"engine": name, "recon": result["recon"]}), flush=True)
-    return result
+
+
+def load_round(engine: Engine, workers: int, tag: str, args: argparse.Namespace
+               ) -> dict[str, Any]:
+    """The paced phase, then the throughput phase, on a fresh platform of ``workers``."""
+    budget = int(args.duration * (600 + args.rate)) + 100
+    seeded = seed_bills(engine.config, engine.site, bills=budget, tokens=args.clients + 4,
+                        tag=tag, users=args.users, sites=args.sites)
+    platform = Platform(engine.config, workers)
+    try:
+        tokens, work = seeded["tokens"], seeded["work"]
+        paced_work = work[: int(args.rate * args.duration) + 4]
+        paced = run_phase(platform.base, tokens[:4], paced_work, clients=4,
+                          duration=args.duration, rate=args.rate,
+                          server_pid=platform.process.pid, database_pid=engine.database_pid)
+        burst = run_phase(platform.base, tokens[4:], work[len(paced_work):],
+                          clients=args.clients, duration=args.duration, rate=None,
+                          server_pid=platform.process.pid, database_pid=engine.database_pid)
+    finally:
+        platform.stop()
+    return {"workers": workers, "throughput": burst, "paced": paced}
+
+
+def spread(values: list[float]) -> str:
+    """``median [min–max]`` of the rounds' figures."""
+    def show(value: float) -> str:
+        return f"{round(value, 1):g}"
+
+    if len(values) == 1:
+        return show(values[0])
+    return f"{show(statistics.median(values))} [{show(min(values))}–{show(max(values))}]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,34 +314,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="paced settlements/s")
     parser.add_argument("--recon", type=int, default=50_000)
     parser.add_argument("--engines", nargs="+", default=["postgresql", "sqlite"])
+    parser.add_argument("--rounds", type=int, default=3, help="repeats of every phase")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from tests.pg import Cluster
 
-    results = []
-    for engine in args.engines:
-        with tempfile.TemporaryDirectory(prefix=f"scale-{engine}-") as tmp:
-            if engine == "sqlite":
-                results.append(run_engine(engine, f"sqlite:///{tmp}/city.db", Path(tmp), args))
+    rounds: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        engines: list[Engine] = []
+        for name in args.engines:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"scale-{name}-")))
+            if name == "sqlite":
+                engines.append(prepare(name, f"sqlite:///{tmp}/city.db", tmp, args))
                 continue
-            cluster = Cluster.create()
-            try:
-                results.append(run_engine(engine, cluster.url(cluster.database("city")),
-                                          Path(tmp), args))
-            finally:
-                cluster.destroy()
-    print(f"{'engine':<11} {'workers':>7} {'settle/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'paced p50':>9} {'paced p99':>9}")
-    for result in results:
-        for row in result["load"]:
-            t, p = row["throughput"], row["paced"]
-            print(f"{result['engine']:<11} {row['workers']:>7} {t['settlements_per_s']:>9} "
-                  f"{t['p50_ms']:>7} {t['p99_ms']:>7} {p['p50_ms']:>9} {p['p99_ms']:>9}")
-    for result in results:
-        print(f"{result['engine']}: seed {result['seed_s']} s; gallery {result['gallery']}; "
-              f"recon {result['recon']}")
+            cluster = Cluster.create(settings=PG_SETTINGS)
+            stack.callback(cluster.destroy)
+            postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            engines.append(prepare(name, cluster.url(cluster.database("city")), tmp, args,
+                                   postmaster))
+        for number in range(args.rounds):
+            # the engines take turns phase by phase, and the round's first engine
+            # alternates, so both meet the same background load
+            order = engines if number % 2 == 0 else engines[::-1]
+            result: dict[str, Any] = {"round": number + 1, "load_avg_1m": os.getloadavg()[0]}
+            result["gallery"] = {e.name: gallery_round(e, args) for e in order}
+            result["load"] = {e.name: [] for e in order}
+            for workers in args.workers:
+                for engine in order:
+                    row = load_round(engine, workers, f"R{number}W{workers}B", args)
+                    result["load"][engine.name].append(row)
+                    print(json.dumps({"round": number + 1, "engine": engine.name, **row}),
+                          flush=True)
+            result["recon"] = {e.name: reconciliation(e.config, e.site, args.recon)
+                               for e in order}
+            print(json.dumps({k: result[k] for k in ("round", "gallery", "recon")}),
+                  flush=True)
+            rounds.append(result)
+        seeds = {e.name: e.seed_s for e in engines}
+    print(f"{len(rounds)} round(s); median [min–max] over the rounds")
+    print(f"{'engine':<11} {'workers':>7} {'settle/s':>20} {'p50 ms':>20} {'p99 ms':>20} "
+          f"{'paced p50':>20} {'paced p99':>20} {'cpu ms':>18} {'db cpu ms':>18}")
+    for name in args.engines:
+        for index, workers in enumerate(args.workers):
+            rows = [r["load"][name][index] for r in rounds]
+            t = [row["throughput"] for row in rows]
+            p = [row["paced"] for row in rows]
+            db_cpu = [x["database_cpu_ms_per_settlement"] for x in t
+                      if x["database_cpu_ms_per_settlement"] is not None]
+            print(f"{name:<11} {workers:>7} "
+                  f"{spread([x['settlements_per_s'] for x in t]):>20} "
+                  f"{spread([x['p50_ms'] for x in t]):>20} "
+                  f"{spread([x['p99_ms'] for x in t]):>20} "
+                  f"{spread([x['p50_ms'] for x in p]):>20} "
+                  f"{spread([x['p99_ms'] for x in p]):>20} "
+                  f"{spread([x['server_cpu_ms_per_settlement'] for x in t]):>18} "
+                  f"{spread(db_cpu) if db_cpu else '-':>18}")
+    for name in args.engines:
+        print(f"{name}: seed {seeds[name]} s; gallery "
+              f"{spread([r['gallery'][name]['seconds'] for r in rounds])} s "
+              f"({rounds[0]['gallery'][name]['templates']} templates); recon report "
+              f"{spread([r['recon'][name]['report_s'] for r in rounds])} s, with CSV "
+              f"{spread([r['recon'][name]['report_and_csv_s'] for r in rounds])} s")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps({"seed_s": seeds, "rounds": rounds}, indent=2),
+                             encoding="utf-8")
     return 0
 
 

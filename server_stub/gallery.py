@@ -17,7 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 
 from kiosk.protocol import schemas
 from kiosk.protocol.templates import WireTemplate
@@ -41,18 +54,24 @@ from server_stub.records.patients import user_row
 SCOPE_META_KEY = "gallery_scope"
 
 
-_PACKS = select(templates.c.pack).where(templates.c.patient_id == bindparam("patient_id"))
-_OPEN_BILL_SITES = select(bills.c.site_id).distinct().where(
-    bills.c.patient_id == bindparam("patient_id"),
-    bills.c.status == schemas.BillStatus.PENDING.value)
-# where they still owe for a charge: they may come back to that hospital's kiosk to repay
-_DEBT_SITES = select(settlements.c.site_id).distinct().join(
-    credit_charges, credit_charges.c.settlement_id == settlements.c.settlement_id).where(
-    credit_charges.c.patient_id == bindparam("patient_id"),
-    credit_charges.c.cancelled.is_(False),
-    credit_charges.c.repaid_fen < credit_charges.c.amount_fen)
-_ENTRIES = select(gallery_entries.c.site_id, gallery_entries.c.pack, gallery_entries.c.present
-                  ).where(gallery_entries.c.patient_id == bindparam("patient_id"))
+# everything refresh_user needs to know about a user, in one round trip: (kind, a, b, present)
+_NO_TEXT, _NO_FLAG = cast(null(), String), cast(null(), Boolean)  # typed: PostgreSQL's UNION
+_FACTS = union_all(
+    select(literal("pack"), templates.c.pack, _NO_TEXT, _NO_FLAG)
+    .where(templates.c.patient_id == bindparam("patient_id")),
+    select(literal("entry"), gallery_entries.c.site_id, gallery_entries.c.pack,
+           gallery_entries.c.present)
+    .where(gallery_entries.c.patient_id == bindparam("patient_id")),
+    # where they have a bill to pay
+    select(literal("site"), bills.c.site_id, _NO_TEXT, _NO_FLAG).distinct().where(
+        bills.c.patient_id == bindparam("patient_id"),
+        bills.c.status == schemas.BillStatus.PENDING.value),
+    # where they still owe for a charge: they may come back to that hospital's kiosk to repay
+    select(literal("site"), settlements.c.site_id, _NO_TEXT, _NO_FLAG).distinct().join(
+        credit_charges, credit_charges.c.settlement_id == settlements.c.settlement_id).where(
+        credit_charges.c.patient_id == bindparam("patient_id"),
+        credit_charges.c.cancelled.is_(False),
+        credit_charges.c.repaid_fen < credit_charges.c.amount_fen))
 _ENTRY_KEY = (gallery_entries.c.site_id == bindparam("e_site"),
               gallery_entries.c.pack == bindparam("e_pack"),
               gallery_entries.c.patient_id == bindparam("e_patient"))
@@ -60,17 +79,17 @@ _UPDATE_ENTRY = update(gallery_entries).where(*_ENTRY_KEY)
 _INSERT_ENTRY = insert(gallery_entries)
 
 
-def _desired(conn: Connection, user: Any, packs: list[str], scope: str) -> set[tuple[str, str]]:
-    """(site, pack) pairs whose gallery should contain this user."""
+def _desired(conn: Connection, user: Any, packs: list[str], scope: str,
+             open_bills_sites: set[str]) -> set[tuple[str, str]]:
+    """(site, pack) pairs whose gallery should contain this user; ``open_bills_sites``:
+    where the ``open_bills`` scope keeps them (a bill to pay, a charge to repay)."""
     if not packs or user.status != schemas.UserStatus.ACTIVE.value or user.consent_ms is None \
             or user.consent_withdrawn_ms is not None:
         return set()
     if scope == schemas.GalleryScope.ALL_ACTIVE.value:
-        site_ids = list(conn.execute(select(sites.c.site_id)).scalars())
+        site_ids = set(conn.execute(select(sites.c.site_id)).scalars())
     else:
-        key = {"patient_id": user.patient_id}
-        site_ids = list({*conn.execute(_OPEN_BILL_SITES, key).scalars(),
-                         *conn.execute(_DEBT_SITES, key).scalars()})
+        site_ids = open_bills_sites
     return {(site, pack) for site in site_ids for pack in packs}
 
 
@@ -82,18 +101,26 @@ def in_site_gallery(conn: Connection, *, site_id: str, pack: str, patient_id: st
 
 
 def refresh_user(conn: Connection, patient_id: str, scope: str,
-                 changed_pack: str | None = None) -> int:
+                 changed_pack: str | None = None, user: Any = None) -> int:
     """Bring this user's gallery rows in line with the policy; returns rows changed.
 
     ``changed_pack``: the template of that pack was replaced, so present rows must be
-    re-sent even though their presence did not change.
+    re-sent even though their presence did not change. ``user``: their row, when the
+    caller holds it (read in this transaction, status and consent unchanged since).
     """
-    key = {"patient_id": patient_id}
-    packs = list(conn.execute(_PACKS, key).scalars())
-    have = {(r.site_id, r.pack): r.present for r in conn.execute(_ENTRIES, key)}
+    packs: list[str] = []
+    have: dict[tuple[str, str], bool] = {}
+    open_bills_sites: set[str] = set()
+    for kind, first, second, present in conn.execute(_FACTS, {"patient_id": patient_id}):
+        if kind == "pack":
+            packs.append(first)
+        elif kind == "entry":
+            have[(first, second)] = bool(present)
+        else:
+            open_bills_sites.add(first)
     if not packs and not have:
         return 0  # never enrolled a face: nothing to keep in step
-    want = _desired(conn, user_row(conn, patient_id), packs, scope)
+    want = _desired(conn, user or user_row(conn, patient_id), packs, scope, open_bills_sites)
     changed = 0
     for site_id, pack in sorted(want | set(have)):
         present = (site_id, pack) in want

@@ -88,6 +88,9 @@ class DeviceGuard:
         """One statement in its own transaction; its first row, if it returns any."""
         if self._engine is not None:
             with self._engine.begin() as conn:
+                # as SQLite's synchronous=NORMAL below: a counter lost to a crash costs
+                # nothing, and every request would otherwise wait for a WAL flush here
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 result = conn.execute(self._sql[name], params)
                 row = result.first() if result.returns_rows else None
             return tuple(row) if row is not None else None

@@ -144,6 +144,7 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
                             self_pay_fen=split.self_pay_fen)
     credit, counter = _payment_parts(req.method, split.self_pay_fen)
     settlement_id = f"stl_{secrets.token_hex(8)}"
+    due_ms = now + config.credit.repayment_days * 86_400_000
     row = dict(
         settlement_id=settlement_id,
         receipt_no=f"{site_code(conn, bill.site_id)}-{next_value(conn, 'receipt'):08d}",
@@ -162,17 +163,20 @@ def settle(conn: Connection, *, device: Device, req: schemas.SettleRequest, conf
         conn.execute(_ADD_OUTSTANDING, {"u_id": user.patient_id, "delta": credit})
         conn.execute(_INSERT_CHARGE, {
             "settlement_id": settlement_id, "patient_id": user.patient_id, "amount_fen": credit,
-            "repaid_fen": 0, "due_ms": now + config.credit.repayment_days * 86_400_000,
-            "cancelled": False})
-    gallery.refresh_user(conn, user.patient_id, config.gallery.scope)
+            "repaid_fen": 0, "due_ms": due_ms, "cancelled": False})
+    gallery.refresh_user(conn, user.patient_id, config.gallery.scope, user=user)
     head = audit.append(conn, at_ms=now, actor=device.actor, action="settlement.settled",
                  subject=settlement_id, details={
                      "bill_id": bill.bill_id, "patient_id": user.patient_id,
                      "method": req.method.value, "total_fen": bill.total_fen,
                      "self_pay_fen": split.self_pay_fen, "charge_to_credit_fen": credit,
                      **paid_by_detail(req.paid_by)})
+    # the credit terms are known here (the charge just made, the balance read FOR UPDATE
+    # plus it): two look-ups fewer inside the money transaction
+    terms = ((local_day(due_ms, config.server.timezone), user.outstanding_fen + credit)
+             if credit else (None, None))
     return _settlement_model(conn, SimpleNamespace(**row), user, audit_head=head,
-                             timezone=config.server.timezone)
+                             timezone=config.server.timezone, terms=terms)
 
 
 def settlement_view(conn: Connection, settlement_id: str, *, site_id: str, timezone: str,
@@ -198,11 +202,14 @@ def _credit_terms(conn: Connection, row: Any, timezone: str) -> tuple[dt.date | 
 
 
 def _settlement_model(conn: Connection, row: Any, user: Any = None, *, timezone: str,
-                      audit_head: schemas.AuditHead | None = None) -> schemas.Settlement:
+                      audit_head: schemas.AuditHead | None = None,
+                      terms: tuple[dt.date | None, int | None] | None = None
+                      ) -> schemas.Settlement:
     """``audit_head`` only in the reply to the change itself: the device keeps it as an
-    anchor outside the platform's database (a plain read has no change to vouch for)."""
+    anchor outside the platform's database (a plain read has no change to vouch for).
+    ``terms``: the credit terms (``_credit_terms``), when the caller knows them."""
     user = user or user_row(conn, row.patient_id)
-    due, outstanding = _credit_terms(conn, row, timezone)
+    due, outstanding = terms if terms is not None else _credit_terms(conn, row, timezone)
     reversal = None
     if row.reversed_ms is not None:
         reversal = schemas.Reversal(reason=row.reverse_reason, reversed_at=to_datetime(

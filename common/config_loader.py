@@ -25,14 +25,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.errors import CodedError, ErrorCode
+
 T = TypeVar("T")
-# raises the caller's own config error: ``error(message, errors=[one line per problem])``
-ErrorFactory = Callable[..., Exception]
+
+
+class ConfigError(CodedError):
+    """A config (a file, or a setting given on a command line) that cannot be used;
+    ``context["errors"]`` (also ``errors``) holds one line per problem."""
+
+    code = ErrorCode.CONFIG_INVALID
+
+    def __init__(self, message: str, *, errors: list[str] | None = None, **context: Any) -> None:
+        super().__init__(message, errors=errors or [message], **context)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.context["errors"])
+
+
+# the ConfigError (sub)class a caller raises: ``error(message, errors=[...])``
+ErrorFactory = Callable[..., ConfigError]
 
 SOURCE = "source"
 
 
-def load_file(path: Path, default: T, error: ErrorFactory,
+def load_file(path: Path, default: T, error: ErrorFactory = ConfigError,
               prepare: Callable[[dict[str, Any]], None] | None = None) -> T:
     """``default`` with the TOML file at ``path`` applied; ``error`` if it cannot be read."""
     try:
@@ -42,7 +60,7 @@ def load_file(path: Path, default: T, error: ErrorFactory,
     return load_text(text, str(path), default, error, prepare)
 
 
-def load_text(text: str, source: str, default: T, error: ErrorFactory,
+def load_text(text: str, source: str, default: T, error: ErrorFactory = ConfigError,
               prepare: Callable[[dict[str, Any]], None] | None = None) -> T:
     """``default`` with the TOML ``text`` applied (``prepare`` may fill the parsed tables in
     first); every problem found is raised in one ``error``, one line each."""

@@ -13,7 +13,7 @@ from types import TracebackType
 from device.camera import FrameSource, camera_from_config
 from device.card import CardReader, card_reader_from_config
 from device.config import DevicesConfig
-from device.health import EventSink, Health
+from device.health import DeviceHealth, EventSink
 from device.printer import ReceiptPrinter
 from device.scanner import Scanner, scanner_from_config
 from device.speaker import Speaker
@@ -47,7 +47,7 @@ class DeviceSet:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def health(self) -> dict[str, Health]:
+    def health(self) -> dict[str, DeviceHealth]:
         return {"camera": self.camera.health(), "scanner": self.scanner.health(),
                 "card": self.card.health(), "printer": self.printer.health(),
                 "speaker": self.speaker.health()}

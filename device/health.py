@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+from common.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +28,12 @@ class HealthState(StrEnum):
 
 
 @dataclass(frozen=True)
-class Health:
+class DeviceHealth:
+    """One device's state, as health reports and ``kiosk doctor`` show it."""
+
     device: str  # "camera", "scanner", "card", "printer"
     state: HealthState
-    reason: str = "ok"  # stable dotted code, e.g. "camera.reconnecting"
+    reason: ErrorCode | Literal["ok"] = "ok"  # a registry code, e.g. camera.reconnecting
     message: str = ""
 
     @property
@@ -42,17 +46,17 @@ class Health:
                 "message": self.message}
 
 
-def not_configured(device: str) -> Health:
+def not_configured(device: str) -> DeviceHealth:
     """The config names no driver for ``device``: unusable, and IT must be told which."""
-    return Health(device, HealthState.FAILED, f"{device}.not_configured",
-                  f"no [devices.{device}] driver in the config")
+    return DeviceHealth(device, HealthState.FAILED, ErrorCode(f"{device}.not_configured"),
+                        f"no [devices.{device}] driver in the config")
 
 
 @dataclass(frozen=True)
 class DeviceEvent:
     device: str
     kind: str  # connected, reconnected, disconnected, reconnecting, ended, error, stopped
-    health: Health
+    health: DeviceHealth
     detail: Mapping[str, Any] = field(default_factory=dict)
     at_ns: int = field(default_factory=time.monotonic_ns)
 
@@ -93,7 +97,7 @@ class LinkState:
         self._state = "starting"
         self._since = clock()
         self._last_activity = self._since
-        self._reason = f"{device}.unavailable"
+        self._reason = ErrorCode(f"{device}.unavailable")
         self._message = "not connected yet"
         self._ever_connected = False
 
@@ -115,35 +119,36 @@ class LinkState:
         with self._lock:
             self._last_activity = self._clock()
 
-    def disconnected(self, reason: str, message: str) -> None:
+    def disconnected(self, reason: ErrorCode, message: str) -> None:
         with self._lock:
             if self._state in ("connected", "finished"):
                 self._since = self._clock()
             self._state = "disconnected"
             self._reason, self._message = reason, message
 
-    def finished(self, reason: str, message: str) -> None:
+    def finished(self, reason: ErrorCode, message: str) -> None:
         """A permanent end (finite source done, device stopped): failed until restarted."""
         with self._lock:
             self._state = "finished"
             self._reason, self._message = reason, message
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         with self._lock:
             now = self._clock()
             if self._state == "connected":
                 idle = now - self._last_activity
                 if self.stale_after_s and idle > self.stale_after_s:
-                    return Health(self.device, HealthState.DEGRADED, f"{self.device}.stalled",
-                                  f"no data for {idle:.1f} s")
-                return Health(self.device, HealthState.OK)
+                    return DeviceHealth(self.device, HealthState.DEGRADED,
+                                        ErrorCode(f"{self.device}.stalled"),
+                                        f"no data for {idle:.1f} s")
+                return DeviceHealth(self.device, HealthState.OK)
             if self._state == "finished":
-                return Health(self.device, HealthState.FAILED, self._reason, self._message)
+                return DeviceHealth(self.device, HealthState.FAILED, self._reason, self._message)
             down = now - self._since
             if down < self.failed_after_s:
-                reason = (f"{self.device}.reconnecting" if self._ever_connected
-                          else f"{self.device}.starting")
-                return Health(self.device, HealthState.DEGRADED, reason,
-                              f"{self._message} ({down:.1f} s)")
-            return Health(self.device, HealthState.FAILED, self._reason,
-                          f"{self._message} (for {down:.1f} s)")
+                reason = ErrorCode(f"{self.device}.reconnecting" if self._ever_connected
+                                   else f"{self.device}.starting")
+                return DeviceHealth(self.device, HealthState.DEGRADED, reason,
+                                    f"{self._message} ({down:.1f} s)")
+            return DeviceHealth(self.device, HealthState.FAILED, self._reason,
+                                f"{self._message} (for {down:.1f} s)")

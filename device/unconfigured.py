@@ -15,7 +15,7 @@ from common.errors import ErrorCode
 from device.camera.source import FrameSource
 from device.card.base import CardData, CardReader
 from device.errors import CardReaderUnavailable, DeviceError
-from device.health import Health, not_configured
+from device.health import DeviceHealth, not_configured
 from device.scanner.base import Scan, Scanner
 
 
@@ -50,7 +50,7 @@ class UnconfiguredCamera(FrameSource):
     def latest(self, timeout: float | None = None) -> None:
         time.sleep(timeout or 0)
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return not_configured("camera")
 
 
@@ -59,7 +59,7 @@ class UnconfiguredScanner(Scanner):
         time.sleep(timeout or 0)
         return None
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return not_configured("scanner")
 
     def close(self) -> None:
@@ -70,10 +70,10 @@ class UnconfiguredCardReader(CardReader):
     def read_card(self, timeout: float | None = None) -> CardData:
         raise CardReaderUnavailable("no card reader configured", code=ErrorCode.CARD_NOT_CONFIGURED)
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return not_configured("card")
 
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         return self.health()
 
     def close(self) -> None:

@@ -18,10 +18,9 @@ from device.health import HealthState
 from device.printer.receipt import Receipt
 from kiosk.audit_log import AuditLog
 from kiosk.config import KioskConfig, require_real_devices
-from kiosk.flow.machine import LivenessCheck
+from kiosk.flow.machine import LivenessFeed
 from kiosk.gallery_store import GalleryStore, load_or_create_key
-from kiosk.liveness import LivenessCheck as ActiveLivenessCheck
-from kiosk.liveness import load_pad_model
+from kiosk.liveness import LivenessCheck, load_pad_model
 from kiosk.protocol.voucher import EVoucherError, parse_evoucher
 from kiosk.provisioning import connect
 from kiosk.recognition.engine import FaceEngine
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def liveness_factory(config: KioskConfig, elderly: Callable[[], bool]
-                     ) -> Callable[[], LivenessCheck] | None:
+                     ) -> Callable[[], LivenessFeed] | None:
     """None when liveness is off (demo configs only; the screen then says so)."""
     cfg = config.liveness
     if cfg.policy == "off":
@@ -45,9 +44,9 @@ def liveness_factory(config: KioskConfig, elderly: Callable[[], bool]
     size = (config.devices.camera.width, config.devices.camera.height)
     factor = config.flow.elderly_time_factor
 
-    def make() -> LivenessCheck:
-        return ActiveLivenessCheck(cfg, size, pad_model=pad,
-                                   time_factor=factor if elderly() else 1.0)
+    def make() -> LivenessFeed:
+        return LivenessCheck(cfg, size, pad_model=pad,
+                             time_factor=factor if elderly() else 1.0)
 
     return make
 

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from common.errors import ErrorCode
 from kiosk.errors import KioskError
-from kiosk.flow.model import PatientView, Quote
-from kiosk.flow.owed import RepayOrder, Statement
-from kiosk.outcome import Outcome, classify
+from kiosk.flow.model import KioskPatient, KioskQuote
+from kiosk.flow.owed import KioskRepayOrder, Statement
+from kiosk.outcome import ReplyOutcome, classify
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.schemas import PaymentMethod
@@ -33,12 +33,13 @@ class BackendError(KioskError):
         self.status = status
         self.details = details or {}
         # a 5xx never decided anything final, whatever its code says
-        self.outcome = Outcome.UNKNOWN if status is not None and status >= 500 else classify(code)
+        self.outcome = (ReplyOutcome.UNKNOWN if status is not None and status >= 500
+                        else classify(code))
 
     @property
     def retryable(self) -> bool:
         """The same request (freshly signed, same key) may still succeed."""
-        return self.outcome is Outcome.UNKNOWN
+        return self.outcome is ReplyOutcome.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Backend(Protocol):
 
     def on_restored(self, callback: Callable[[], None]) -> None: ...
 
-    def lookup(self, method: PaymentMethod, key: str) -> tuple[PatientView, Quote | None]: ...
+    def lookup(self, method: PaymentMethod, key: str) -> tuple[KioskPatient, KioskQuote | None]: ...
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]: ...
 
@@ -74,11 +75,11 @@ class Backend(Protocol):
         ...
 
     def open_repay_order(self, identified: Any, amount_fen: int, settlement_id: str | None,
-                         idempotency_key: str) -> RepayOrder: ...
+                         idempotency_key: str) -> KioskRepayOrder: ...
 
-    def repay_order(self, order_id: str) -> RepayOrder: ...
+    def repay_order(self, order_id: str) -> KioskRepayOrder: ...
 
-    def close_repay_order(self, order_id: str) -> RepayOrder: ...
+    def close_repay_order(self, order_id: str) -> KioskRepayOrder: ...
 
     def verify_digits(self, session_id: str, patient_id: str, last4: str) -> tuple[bool, int]:
         ...

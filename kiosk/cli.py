@@ -11,11 +11,12 @@ import pkgutil
 import sys
 
 import kiosk.commands
+from common.config_loader import ConfigError
 from common.logs import setup_logging
 from common.paths import absolute_path
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SETUP, fail
 from kiosk.config import load_config
-from kiosk.errors import ConfigError, KioskError, ModelError
+from kiosk.errors import KioskError, ModelError
 
 
 def command_modules() -> list:

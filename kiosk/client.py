@@ -35,8 +35,8 @@ from common.errors import ErrorCode
 from kiosk import transport
 from kiosk.backend import BackendError, GalleryPage, SignedSettlement
 from kiosk.flow.family import FamilyMember
-from kiosk.flow.model import BillLine, PatientView, Quote
-from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
+from kiosk.flow.model import BillLine, KioskPatient, KioskQuote
+from kiosk.flow.owed import KioskOwedCharge, KioskRepayOrder, Statement
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import PrivateKey, PublicKey
@@ -230,7 +230,7 @@ class PlatformClient:
                     log.exception("platform.restored_listener_failed")
 
     # -------------------------------------------------------------- kiosk
-    def lookup(self, method: PaymentMethod, key: str) -> tuple[PatientView, Quote | None]:
+    def lookup(self, method: PaymentMethod, key: str) -> tuple[KioskPatient, KioskQuote | None]:
         identified = self.identify(method, key)
         token = identified.identification.token
         pending = self.pending_bills(identified.patient.patient_id, token)
@@ -242,7 +242,7 @@ class PlatformClient:
                              token) for b in pending.bills]
         refused = next((q.refusal for q in quotes if not q.payable and q.refusal), None)
         if refused is not None:
-            raise BackendError(refused.code, refused.message)
+            raise _refused(refused, "", None)
         return view, aggregate_quote(pending, quotes)
 
     def identify(self, method: PaymentMethod, key: str) -> schemas.IdentifiedPatient:
@@ -297,7 +297,7 @@ class PlatformClient:
 
     def open_repay_order(self, identified: schemas.IdentifiedPatient | schemas.Dependant,
                          amount_fen: int, settlement_id: str | None, idempotency_key: str
-                         ) -> RepayOrder:
+                         ) -> KioskRepayOrder:
         """A payment QR at the provider for ``amount_fen`` (one key: one order); with a
         dependant's token the platform records the relative as the payer."""
         order = self.request("POST", "/v1/repay-orders", schemas.RepayOrderRequest(
@@ -306,20 +306,20 @@ class PlatformClient:
             idempotency_key=idempotency_key, model=schemas.RepayOrder)
         return self._repay_order(order)
 
-    def repay_order(self, order_id: str) -> RepayOrder:
+    def repay_order(self, order_id: str) -> KioskRepayOrder:
         return self._repay_order(self.request(
             "GET", f"/v1/repay-orders/{urlquote(order_id, safe='')}", model=schemas.RepayOrder))
 
-    def close_repay_order(self, order_id: str) -> RepayOrder:
+    def close_repay_order(self, order_id: str) -> KioskRepayOrder:
         """Make the QR unpayable (safe to send again); a paid order answers ``paid``."""
         return self._repay_order(self.request(
             "POST", f"/v1/repay-orders/{urlquote(order_id, safe='')}/close",
             model=schemas.RepayOrder, retry=True))
 
-    def _repay_order(self, order: schemas.RepayOrder) -> RepayOrder:
-        return RepayOrder(order.order_id, order.amount_fen, order.code_url, order.state.value,
-                          max(0.0, order.expires_at.timestamp() - self.clock.now()),
-                          order.credit.outstanding_fen if order.credit else None)
+    def _repay_order(self, order: schemas.RepayOrder) -> KioskRepayOrder:
+        return KioskRepayOrder(order.order_id, order.amount_fen, order.code_url, order.state.value,
+                               max(0.0, order.expires_at.timestamp() - self.clock.now()),
+                               order.credit.outstanding_fen if order.credit else None)
 
     def narrow(self, last4: str, candidates: list[str] | None) -> list[str]:
         return self.request("POST", "/v1/second-factor/narrow",
@@ -478,15 +478,15 @@ class PlatformClient:
             model=schemas.WithdrawConsentResponse)
 
 
-def _view(p: schemas.MaskedPatient) -> PatientView:
-    return PatientView(p.patient_id, p.name, p.national_id, p.category.value)
+def _view(p: schemas.MaskedPatient) -> KioskPatient:
+    return KioskPatient(p.patient_id, p.name, p.national_id, p.category.value)
 
 
 def _statement(found: schemas.CreditStatement, identity: Any,
                family: tuple[FamilyMember, ...] = ()) -> Statement:
     return Statement(
         _view(found.patient), found.credit.outstanding_fen,
-        tuple(OwedCharge(c.settlement_id, c.receipt_no, c.owed_fen, c.due_date, c.overdue)
+        tuple(KioskOwedCharge(c.settlement_id, c.receipt_no, c.owed_fen, c.due_date, c.overdue)
               for c in found.charges), found.repay_at_kiosk, identity, family)
 
 
@@ -500,17 +500,23 @@ def _error(resp: requests.Response, method: str, path: str) -> BackendError:
     except ValidationError:
         return BackendError(ErrorCode.BACKEND_BAD_RESPONSE, f"{method} {path}: {resp.text[:200]}",
                             status=resp.status_code)
-    return BackendError(detail.code, f"{method} {path}: {detail.message}",
-                        status=resp.status_code, details=detail.details)
+    return _refused(detail, f"{method} {path}: ", resp.status_code)
 
 
-def aggregate_quote(pending: schemas.PendingBills, quotes: list[schemas.Quote]) -> Quote:
+def _refused(detail: schemas.ErrorDetail, where: str, status: int | None) -> BackendError:
+    """A platform refusal as the registry's code (an unknown code, from a newer platform,
+    reads as ``server.internal``: its outcome unknown, never a final refusal)."""
+    error = ProtocolError.from_body(status or 200, {"error": detail.model_dump()})
+    return BackendError(error.code, where + detail.message, status=status, details=error.details)
+
+
+def aggregate_quote(pending: schemas.PendingBills, quotes: list[schemas.Quote]) -> KioskQuote:
     """All of a patient's pending bills at this site as one quote the patient confirms once."""
     lines = tuple(BillLine(i.description, i.kind.value, i.amount_fen)
                   for b in pending.bills for i in b.items)
     layers = tuple((name, sum(getattr(q.layers, f"{name}_fen") for q in quotes))
                    for name in LAYER_NAMES)
-    return Quote(
+    return KioskQuote(
         quote_id="+".join(q.bill_id for q in quotes),
         bill_ids=tuple(q.bill_id for q in quotes),
         lines=lines,

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.config_loader import load_file, load_text
+from common.config_loader import ConfigError, load_file, load_text
 from common.paths import absolute_path
 from device.config import DevicesConfig, simulated, simulated_defaults
-from kiosk.errors import ConfigError, SimulatedDeviceError
+from kiosk.errors import SimulatedDeviceError
 from kiosk.protocol.crypto_profile import PROFILES
 from kiosk.protocol.transport import insecure_url_reason, normalise_fingerprint
 from models import default_store
@@ -221,7 +221,10 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
-class ServerConfig:
+class PlatformLinkConfig:
+    """The ``[server]`` section: the platform this kiosk talks to and how (not the platform's
+    own config, ``server_stub.config.ServerConfig``)."""
+
     # the platform; a list for a platform of several hosts (tried in order, kiosk/client.py)
     url: str | tuple[str, ...] = "http://127.0.0.1:8600"
     server_key: str = ""  # pinned server public key file (set by provisioning)
@@ -392,7 +395,7 @@ class DemoConfig:
 @dataclass(frozen=True)
 class KioskConfig:
     site: SiteConfig = field(default_factory=SiteConfig)
-    server: ServerConfig = field(default_factory=ServerConfig)
+    server: PlatformLinkConfig = field(default_factory=PlatformLinkConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.config_loader import ConfigError
 from common.errors import CodedError, ErrorCode
 
 
@@ -13,10 +14,6 @@ class KioskError(CodedError):
     """Base of all kiosk errors. ``context`` holds safe, loggable details (no PII)."""
 
     code = ErrorCode.KIOSK_ERROR
-
-
-class ConfigError(KioskError):
-    code = ErrorCode.CONFIG_INVALID
 
 
 class SimulatedDeviceError(ConfigError):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from device.health import Health
+from device.health import DeviceHealth
 from kiosk import __version__
 from kiosk.backend import BackendError
 from kiosk.config import KioskConfig
@@ -28,7 +28,7 @@ from kiosk.protocol import schemas
 from kiosk.settlement.outbox import Outbox
 
 log = logging.getLogger(__name__)
-Peripherals = Callable[[], Mapping[str, Health]]
+Peripherals = Callable[[], Mapping[str, DeviceHealth]]
 
 
 class HeartbeatClient(Protocol):
@@ -37,7 +37,7 @@ class HeartbeatClient(Protocol):
     def heartbeat(self, report: schemas.HeartbeatRequest) -> schemas.HeartbeatResponse: ...
 
 
-def build_report(config: KioskConfig, *, peripherals: Mapping[str, Health],
+def build_report(config: KioskConfig, *, peripherals: Mapping[str, DeviceHealth],
                  outbox: Outbox | None, synced_at: float, clock_offset_ms: int | None,
                  now: float) -> schemas.HeartbeatRequest:
     """This device's report; ``synced_at`` 0 means the gallery was never synced."""

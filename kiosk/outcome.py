@@ -16,7 +16,9 @@ from enum import StrEnum
 from common.errors import ErrorCode
 
 
-class Outcome(StrEnum):
+class ReplyOutcome(StrEnum):
+    """What a platform reply means for the request."""
+
     DONE = "done"
     REFUSED = "refused"  # final: the platform decided and changed nothing
     UNKNOWN = "unknown"  # the platform may or may not have acted: ask again, same key
@@ -31,7 +33,7 @@ _FINAL = (ErrorCode.families(*_FINAL_FAMILIES) & set(ErrorCode.wire())
              ErrorCode.PAYMENT_NOT_OFFERED})
 
 
-def classify(code: ErrorCode) -> Outcome:
+def classify(code: ErrorCode) -> ReplyOutcome:
     """REFUSED for a business or request refusal the same request will always get,
     UNKNOWN for everything else (never guess "failed" for money)."""
-    return Outcome.REFUSED if code in _FINAL else Outcome.UNKNOWN
+    return ReplyOutcome.REFUSED if code in _FINAL else ReplyOutcome.UNKNOWN

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from common.errors import ErrorCode
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 from kiosk.protocol.signing import DEFAULT_SKEW_S
 
 CORRECT_ABOVE_S = 2.0  # below this the offset is measurement noise (created is whole seconds)
@@ -58,11 +58,11 @@ class PlatformClock:
     def offset_ms(self) -> int | None:
         return None if self.offset_s is None else round(self.offset_s * 1000)
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         """``clock.skewed`` once the device clock is more than half the window off."""
         offset = self.offset_s
         if offset is not None and abs(offset) > self.window_s / 2:
-            return Health("clock", HealthState.DEGRADED, ErrorCode.CLOCK_SKEWED,
-                          f"device clock is {offset:+.0f} s from platform time "
-                          f"(window ±{self.window_s} s)")
-        return Health("clock", HealthState.OK)
+            return DeviceHealth("clock", HealthState.DEGRADED, ErrorCode.CLOCK_SKEWED,
+                                f"device clock is {offset:+.0f} s from platform time "
+                                f"(window ±{self.window_s} s)")
+        return DeviceHealth("clock", HealthState.OK)

@@ -20,10 +20,11 @@ import requests
 import tomlkit
 
 from common.atomic import atomic_write
+from common.config_loader import ConfigError
 from common.errors import ErrorCode
 from kiosk.client import PlatformClient
 from kiosk.config import KioskConfig
-from kiosk.errors import ConfigError, KioskError
+from kiosk.errors import KioskError
 from kiosk.platform_clock import PlatformClock
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import (
@@ -122,10 +123,11 @@ def provision(server_url: str, token: str, config_path: Path, data_dir: Path, *,
         log.warning("provision.step", extra={"step": "registered", "outcome": "refused",
                                              "status": resp.status_code})
         try:
-            err = schemas.ErrorBody.model_validate_json(resp.content).error
-            raise ProvisionError(err.code, f"registration refused: {err.message}")
+            detail = schemas.ErrorBody.model_validate_json(resp.content).error
         except ValueError as exc:
             raise ProvisionError(ErrorCode.PROVISION_FAILED, f"HTTP {resp.status_code}") from exc
+        err = ProtocolError.from_body(resp.status_code, {"error": detail.model_dump()})
+        raise ProvisionError(err.code, f"registration refused: {err.message}")
     reg = schemas.RegisterDeviceResponse.model_validate_json(resp.content)
     if (reg.server_key.fingerprint, reg.server_key.tls_fingerprint) != (fp, info.tls_fingerprint):
         raise ProvisionError(ErrorCode.PROVISION_FINGERPRINT_MISMATCH,

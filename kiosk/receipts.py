@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.config import DEFAULT_TIMEZONE, SiteConfig
-from kiosk.flow.model import LAYER_LABELS, Quote
+from kiosk.flow.model import LAYER_LABELS, KioskQuote
 from kiosk.protocol import schemas
 
 _DEFAULT_SITE = SiteConfig()
@@ -55,7 +55,7 @@ def _shares(layers: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
             for name, fen in layers if name != "self_pay"]
 
 
-def from_quote(station: Station, patient_name: str, quote: Quote, *, method: str,
+def from_quote(station: Station, patient_name: str, quote: KioskQuote, *, method: str,
                self_pay_fen: int, settlement_id: str, pending: bool) -> dict[str, Any]:
     """Before the platform answered (queued offline): no receipt number, due date or
     balance yet — the slip says pending for each."""

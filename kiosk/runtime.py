@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import ErrorCode
-from device.health import Health
+from device.health import DeviceHealth
 from kiosk import receipts
 from kiosk.backend import Backend, BackendError
 from kiosk.config import KioskConfig
@@ -39,8 +39,8 @@ from kiosk.flow.effects import (
     PrintReceipt,
     Settle,
 )
-from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessCheck
-from kiosk.flow.model import PatientView, Quote, SettlementIntent, State
+from kiosk.flow.machine import CheckoutFlow, FlowView, FrameObservation, LivenessFeed
+from kiosk.flow.model import KioskPatient, KioskQuote, SettlementIntent, State
 from kiosk.gallery_store import GalleryStore, SyncState, apply_sync
 from kiosk.heartbeat import HeartbeatSender, build_report
 from kiosk.protocol import schemas
@@ -70,12 +70,12 @@ class KioskRuntime:
         backend: Backend,
         outbox: Outbox,
         *,
-        liveness_factory: Callable[[], LivenessCheck] | None = None,
+        liveness_factory: Callable[[], LivenessFeed] | None = None,
         gallery_store: GalleryStore | None = None,
         sync_state: SyncState | None = None,
         printer: Callable[[dict[str, Any]], None] | None = None,
         audit: Callable[[str, dict[str, Any]], None] | None = None,
-        peripherals: Callable[[], Mapping[str, Health]] | None = None,
+        peripherals: Callable[[], Mapping[str, DeviceHealth]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -455,7 +455,7 @@ class KioskRuntime:
             return
         self.post(lambda now: self.flow.on_digits(now, effect.session_id, patient_id, attempts))
 
-    def _settle(self, intent: SettlementIntent, quote: Quote, patient: PatientView) -> None:
+    def _settle(self, intent: SettlementIntent, quote: KioskQuote, patient: KioskPatient) -> None:
         submitted = self.desk.submit(intent, quote, patient)
         result = submitted.result
         if result is None:
@@ -471,7 +471,7 @@ class KioskRuntime:
         except Exception as exc:  # the cashier can reprint; the patient must not be stuck
             self.audit("receipt.print_failed", {"error": type(exc).__name__})
 
-    def health(self) -> dict[str, Health]:
+    def health(self) -> dict[str, DeviceHealth]:
         """Peripherals, the platform clock and the settlement sender, for the fleet view."""
         return {**self.peripherals(), "clock": self.backend.clock.health(),
                 "outbox": self.desk.sender.health()}

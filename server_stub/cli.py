@@ -27,7 +27,7 @@ from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
 from server_stub import audit, gallery, ledger, recon, seed, tls
 from server_stub.clock import from_datetime, local_day, now_ms
-from server_stub.config import ConfigError, ServerConfig, load_config
+from server_stub.config import PlatformConfigError, ServerConfig, load_config
 from server_stub.records import AdminError
 from server_stub.records.bills import NewItem, create_bill
 from server_stub.records.devices import issue_enrolment_token, revoke_device
@@ -58,9 +58,9 @@ def _database(config: ServerConfig, *, upgrade: bool = True) -> Database:
     url = make_url(config.server.db_url)
     file = url.database if url.get_backend_name() == "sqlite" else None
     if file not in (None, "", ":memory:") and not Path(file).is_file():
-        raise ConfigError(f"no platform database at {file} (config: "
-                          f"{config.source or 'built-in defaults'}); `kiosk-server init` "
-                          "creates one")
+        raise PlatformConfigError(f"no platform database at {file} (config: "
+                                  f"{config.source or 'built-in defaults'}); `kiosk-server init` "
+                                  "creates one")
     db = Database(config.server.db_url)
     if upgrade:
         db.create_schema()
@@ -91,15 +91,15 @@ def _check_port_free(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise PlatformConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror} "
-                              "(another platform already running? choose --port)") from exc
+            raise PlatformConfigError(f"cannot listen on {host}:{port}: {exc.strerror} "
+                                      "(another platform already running? choose --port)") from exc
 
 
 def _in_transaction(action: Callable[..., Any]) -> Callable[[argparse.Namespace,
@@ -269,7 +269,7 @@ def cmd_his_simulate(args: argparse.Namespace, config: ServerConfig) -> int:
         _emit(his_sim.simulate(url, who, bills, rate=args.rate, amend_every=args.amend_every,
                                cancel_every=args.cancel_every))
     except his_sim.SimError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise PlatformConfigError(str(exc)) from exc
     return EXIT_OK
 
 
@@ -415,8 +415,8 @@ def cmd_tls_init(args: argparse.Namespace, config: ServerConfig) -> int:
     cert_file = args.cert or config.server.tls_cert_file
     key_file = args.key or config.server.tls_key_file
     if not (cert_file and key_file):
-        raise ConfigError("no TLS files configured: set [server] tls_cert_file and "
-                          "tls_key_file in the platform's config, or give --cert and --key")
+        raise PlatformConfigError("no TLS files configured: set [server] tls_cert_file and "
+                                  "tls_key_file in the platform's config, or give --cert and --key")
     made = tls.generate(Path(cert_file), Path(key_file), args.name or tls.default_names(),
                         days=args.days, force=args.force)
     _emit(made.describe())
@@ -425,8 +425,8 @@ def cmd_tls_init(args: argparse.Namespace, config: ServerConfig) -> int:
 
 def cmd_tls_show(args: argparse.Namespace, config: ServerConfig) -> int:
     if not config.server.tls_cert_file:
-        raise ConfigError("no TLS certificate configured ([server] tls_cert_file): the "
-                          "platform serves plain HTTP, on loopback only")
+        raise PlatformConfigError("no TLS certificate configured ([server] tls_cert_file): the "
+                                  "platform serves plain HTTP, on loopback only")
     _emit(tls.load(config.server.tls_cert_file, config.server.tls_key_file).describe())
     return EXIT_OK
 
@@ -605,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return int(args.func(args, config) or 0)
-    except ConfigError as exc:
+    except PlatformConfigError as exc:
         _fail(str(exc))
         return EXIT_SETUP
     except ProtocolError as exc:

@@ -17,19 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
-from common.config_loader import load_file
+from common.config_loader import ConfigError, load_file
 from common.errors import ErrorCode
 from common.paths import absolute_path
 from kiosk.protocol.crypto_profile import PROFILES
 from kiosk.protocol.schemas import MAX_FEN, GalleryScope, InsuranceCategory
 
 
-class ConfigError(Exception):
-    code = ErrorCode.SERVER_CONFIG_INVALID
+class PlatformConfigError(ConfigError):
+    """The platform's config, or a setting of an admin command, cannot be used."""
 
-    def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or [message]
+    code = ErrorCode.SERVER_CONFIG_INVALID
 
 
 @dataclass(frozen=True)
@@ -348,7 +346,7 @@ def load_config(path: str | Path | None = None) -> ServerConfig:
     if not chosen:
         return absolute_paths(ServerConfig(), Path.cwd())
     chosen = absolute_path(chosen)
-    return absolute_paths(load_file(chosen, ServerConfig(), ConfigError), chosen.parent)
+    return absolute_paths(load_file(chosen, ServerConfig(), PlatformConfigError), chosen.parent)
 
 
 def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
@@ -369,8 +367,8 @@ def absolute_paths(config: ServerConfig, base: Path) -> ServerConfig:
         anchors = absolute_path(base / "var" / "audit.anchors.jsonl")
     if db_file is not None and str(anchors) in {f"{db_file}{suffix}" for suffix in (
             "", "-wal", "-shm", "-journal")}:
-        raise ConfigError(f"{config.source or 'config'}: 'server.audit_anchor_path' must not "
-                          "be the database file or one of its journals")
+        raise PlatformConfigError(f"{config.source or 'config'}: 'server.audit_anchor_path' "
+                                  "must not be the database file or one of its journals")
     outbox = (absolute_path(base / config.reminders.outbox_path) if config.reminders.outbox_path
               else Path(f"{db_file}.sms-outbox.jsonl") if db_file is not None
               else absolute_path(base / "var" / "sms-outbox.jsonl"))

@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from common.atomic import atomic_write
 from kiosk.protocol.transport import certificate_fingerprint, is_loopback
-from server_stub.config import ConfigError, ServerSection
+from server_stub.config import PlatformConfigError, ServerSection
 
 DEFAULT_DAYS = 825  # what browsers accept for a server certificate; rotate before it ends
 DRAIN_S = 3  # on shutdown, how long HTTPS connections get to finish (see cli.cmd_run)
@@ -55,7 +55,8 @@ def _alt_name(name: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(name.strip("[]")))
     except ValueError:
         if not name or any(c.isspace() or c in "/:@" for c in name):
-            raise ConfigError(f"{name!r} is neither a host name nor an IP address") from None
+            raise PlatformConfigError(
+                f"{name!r} is neither a host name nor an IP address") from None
         return x509.DNSName(name.lower())
 
 
@@ -64,13 +65,14 @@ def generate(cert_file: Path, key_file: Path, names: list[str], *, days: int = D
     """A new ECDSA P-256 key (mode 0600) and a self-signed server certificate for ``names``.
     Existing files are kept unless ``force`` (rotation: every device re-pins afterwards)."""
     if not names:
-        raise ConfigError("give at least one name the devices use for the platform (--name)")
+        raise PlatformConfigError(
+            "give at least one name the devices use for the platform (--name)")
     if not 1 <= days <= 3650:
-        raise ConfigError("--days must be 1-3650")
+        raise PlatformConfigError("--days must be 1-3650")
     existing = [str(p) for p in (cert_file, key_file) if p.exists()]
     if existing and not force:
-        raise ConfigError(f"{', '.join(existing)} already exist(s): --force replaces them "
-                          "(every device must then re-pin: `kiosk tls repin`)")
+        raise PlatformConfigError(f"{', '.join(existing)} already exist(s): --force replaces them "
+                                  "(every device must then re-pin: `kiosk tls repin`)")
     alt_names = [_alt_name(n) for n in names]
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64])])
@@ -105,14 +107,14 @@ def load(cert_file: str, key_file: str) -> Certificate:
     try:
         cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"TLS certificate {cert_file}: {exc}") from exc
+        raise PlatformConfigError(f"TLS certificate {cert_file}: {exc}") from exc
     try:
         key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"TLS key {key_file}: {exc} (an unencrypted PEM key)") from exc
+        raise PlatformConfigError(f"TLS key {key_file}: {exc} (an unencrypted PEM key)") from exc
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
-        raise ConfigError(f"TLS key {key_file} is not the key of {cert_file}")
+        raise PlatformConfigError(f"TLS key {key_file} is not the key of {cert_file}")
     try:
         alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = tuple(str(n.value) for n in alt)
@@ -128,7 +130,7 @@ def for_listening(server: ServerSection, host: str) -> Certificate | None:
     if server.tls_cert_file:
         return load(server.tls_cert_file, server.tls_key_file)
     if not is_loopback(host):
-        raise ConfigError(
+        raise PlatformConfigError(
             f"refusing to serve plain HTTP on {host} (not loopback): face templates and "
             "patient data would cross the network unencrypted. Make a certificate with "
             "`kiosk-server tls init --name <host name kiosks use>` and set [server] "

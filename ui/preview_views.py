@@ -16,19 +16,26 @@ import numpy as np
 
 from kiosk.flow.family import FamilyMember
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import LAYER_LABELS, BillLine, PatientView, Quote, SettlementResult, State
-from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
+from kiosk.flow.model import (
+    LAYER_LABELS,
+    BillLine,
+    KioskPatient,
+    KioskQuote,
+    SettlementResult,
+    State,
+)
+from kiosk.flow.owed import KioskOwedCharge, KioskRepayOrder, Statement
 from kiosk.flow.ways import ways_forward
 from kiosk.protocol.schemas import PaymentMethod
 
-PATIENT = PatientView("P-DEMO-01", "张*三", "3301**********1234", "employee")
+PATIENT = KioskPatient("P-DEMO-01", "张*三", "3301**********1234", "employee")
 LINES = (
     BillLine("头孢克肟胶囊 0.1g×12", "drug", 3_650),
     BillLine("血常规（五分类）", "exam", 2_500),
     BillLine("胸部 CT 平扫", "exam", 28_000),
     BillLine("静脉输液（第一组）", "treatment", 4_800),
 )
-QUOTE = Quote(
+QUOTE = KioskQuote(
     quote_id="Q-DEMO-01", bill_ids=("B-DEMO-01",), lines=LINES, total_fen=38_950,
     layers=(("basic_pool", 27_265), ("critical_illness", 3_000), ("self_pay", 8_685)),
     self_pay_fen=8_685, credit_available_fen=492_000, bill_self_pay=(("B-DEMO-01", 8_685),))
@@ -57,16 +64,16 @@ RESULT = SettlementResult("ST20240601A1B2C3", "settled", 8_685,
                           _receipt("ST20240601A1B2C3", pending=False))
 QUEUED = SettlementResult(None, "queued", 8_685, _receipt("s9f3a-77c1", pending=True))
 STATEMENT = Statement(PATIENT, 24_685, (
-    OwedCharge("stl_demo_1", "YK01-00000098", 16_000, dt.date(2024, 5, 28), True),
-    OwedCharge("stl_demo_2", "YK01-00000123", 8_685, dt.date(2024, 7, 1), False)), True)
-ORDER = RepayOrder("rpo_demo", 24_685, "http://127.0.0.1:8700/pay/4b1Xq9vTzR0pLw2E",
-                   "open", 176.0)
+    KioskOwedCharge("stl_demo_1", "YK01-00000098", 16_000, dt.date(2024, 5, 28), True),
+    KioskOwedCharge("stl_demo_2", "YK01-00000123", 8_685, dt.date(2024, 7, 1), False)), True)
+ORDER = KioskRepayOrder("rpo_demo", 24_685, "http://127.0.0.1:8700/pay/4b1Xq9vTzR0pLw2E",
+                        "open", 176.0)
 # 亲情付: the patient at the kiosk may pay for their mother and their father
-MOTHER = PatientView("P-DEMO-02", "陈*", "3301**********5678", "resident")
-FATHER = PatientView("P-DEMO-03", "王*明", "3301**********2468", "resident")
+MOTHER = KioskPatient("P-DEMO-02", "陈*", "3301**********5678", "resident")
+FATHER = KioskPatient("P-DEMO-03", "王*明", "3301**********2468", "resident")
 FAMILY = (FamilyMember(MOTHER, "child", 28_000), FamilyMember(FATHER, "child", 0))
 MOTHER_OWES = Statement(MOTHER, 28_000, (
-    OwedCharge("stl_demo_3", "YK01-00000145", 28_000, dt.date(2024, 7, 3), False),), True)
+    KioskOwedCharge("stl_demo_3", "YK01-00000145", 28_000, dt.date(2024, 7, 3), False),), True)
 
 
 def sample_views() -> dict[str, FlowView]:
@@ -124,8 +131,9 @@ def sample_views() -> dict[str, FlowView]:
                                 seconds_left=176),
         "19-repay-paid": FlowView(State.REPAID, "repay.paid", patient=PATIENT,
                                   method=PaymentMethod.CARD, statement=STATEMENT,
-                                  repay_order=RepayOrder(ORDER.order_id, 24_685, ORDER.code_url,
-                                                         "paid", 0.0, 0), seconds_left=12),
+                                  repay_order=KioskRepayOrder(ORDER.order_id, 24_685,
+                                                              ORDER.code_url, "paid", 0.0, 0),
+                                  seconds_left=12),
         "20-owed-family-offer": FlowView(
             State.OWED, "owed.list", patient=PATIENT, method=PaymentMethod.CARD,
             statement=dataclasses.replace(STATEMENT, family=FAMILY), family=FAMILY,
@@ -139,7 +147,7 @@ def sample_views() -> dict[str, FlowView]:
         "23-family-repay-qr": FlowView(
             State.REPAY_QR, "repay.scan", patient=MOTHER, method=PaymentMethod.CARD,
             statement=MOTHER_OWES, paying_for=MOTHER, seconds_left=176,
-            repay_order=RepayOrder("rpo_demo_2", 28_000, ORDER.code_url, "open", 176.0)),
+            repay_order=KioskRepayOrder("rpo_demo_2", 28_000, ORDER.code_url, "open", 176.0)),
         "24-family-withdrawn": FlowView(State.FAMILY, "family.withdrawn", patient=PATIENT,
                                         method=PaymentMethod.CARD, statement=STATEMENT,
                                         family=FAMILY[1:], seconds_left=55),

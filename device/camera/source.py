@@ -20,7 +20,7 @@ from common.opencv import cv2
 from device.camera.frame import Frame
 from device.camera.grabbers import Grabber
 from device.errors import CameraEnded, CameraError, DeviceError
-from device.health import DeviceEvent, EventSink, Health, LinkState, emit
+from device.health import DeviceEvent, DeviceHealth, EventSink, LinkState, emit
 from device.reconnect import connect_with_backoff
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class FrameSource:
             self._buffer.clear()
             return frame
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return self.link.health()
 
     # Source thread

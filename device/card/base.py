@@ -16,7 +16,7 @@ from common.errors import ErrorCode
 from common.privacy import mask_name, mask_number
 from device.config import CARD_NO
 from device.errors import CardDataError
-from device.health import Health
+from device.health import DeviceHealth
 
 MAX_NAME = 64
 
@@ -58,11 +58,11 @@ class CardReader(ABC):
         ``CardReaderUnavailable`` or ``CardDataError``; never returns partial data."""
 
     @abstractmethod
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         """Cheap: the state seen at the last operation."""
 
     @abstractmethod
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         """Active: talk to the reader now (for IT's ``kiosk devices`` and start-up)."""
 
     @abstractmethod

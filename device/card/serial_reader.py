@@ -24,7 +24,7 @@ from device.errors import (
     CardTimeout,
     NoCard,
 )
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +44,35 @@ class SerialCardReader(CardReader):
         self.port, self.baudrate, self.timeout_s = port, baudrate, timeout_s
         self._serial: serial.SerialBase | None = None
         self._lock = threading.Lock()  # one exchange at a time on the wire
-        self._health = Health("card", HealthState.DEGRADED, "card.unchecked",
-                              f"serial reader {port} not used yet")
+        self._health = DeviceHealth("card", HealthState.DEGRADED, ErrorCode.CARD_UNCHECKED,
+                                    f"serial reader {port} not used yet")
 
     def read_card(self, timeout: float | None = None) -> CardData:
         try:
             card = card_from_reply(self._exchange(READ, timeout))
         except NoCard:
-            self._health = Health("card", HealthState.OK)
+            self._health = DeviceHealth("card", HealthState.OK)
             raise
         except CardDataError as exc:
-            self._health = Health("card", HealthState.DEGRADED, exc.code, exc.message)
+            self._health = DeviceHealth("card", HealthState.DEGRADED, exc.code, exc.message)
             raise
         log.info("card read", extra={"device": "card", "card": card.masked()})
-        self._health = Health("card", HealthState.OK)
+        self._health = DeviceHealth("card", HealthState.OK)
         return card
 
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         try:
             reply = self._exchange(PING, None)
             if reply.get("status") != "ready":
                 raise CardDataError("unexpected answer to ping", code=ErrorCode.CARD_DATA_INVALID)
-            self._health = Health("card", HealthState.OK)
+            self._health = DeviceHealth("card", HealthState.OK)
         except CardReaderUnavailable as exc:
-            self._health = Health("card", HealthState.FAILED, exc.code, exc.message)
+            self._health = DeviceHealth("card", HealthState.FAILED, exc.code, exc.message)
         except CardReaderError as exc:
-            self._health = Health("card", HealthState.DEGRADED, exc.code, exc.message)
+            self._health = DeviceHealth("card", HealthState.DEGRADED, exc.code, exc.message)
         return self._health
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return self._health
 
     def close(self) -> None:
@@ -89,8 +89,9 @@ class SerialCardReader(CardReader):
                 return self._await_reply(port, time.monotonic() + wait, wait)
             except IO_ERRORS as exc:
                 self._drop_port()
-                self._health = Health("card", HealthState.FAILED, "card.reader_unavailable",
-                                      f"card reader {self.port} lost: {exc}")
+                self._health = DeviceHealth("card", HealthState.FAILED,
+                                            ErrorCode.CARD_READER_UNAVAILABLE,
+                                            f"card reader {self.port} lost: {exc}")
                 raise CardReaderUnavailable(f"card reader {self.port} lost: {exc}",
                                             port=self.port) from exc
 
@@ -110,8 +111,8 @@ class SerialCardReader(CardReader):
         if decoder.skipped:
             raise CardDataError(f"card reader sent {decoder.skipped} bytes that are not a "
                                 "frame", code=ErrorCode.CARD_FRAME_GARBLED)
-        self._health = Health("card", HealthState.DEGRADED, "card.timeout",
-                              f"no answer within {wait:.1f} s")
+        self._health = DeviceHealth("card", HealthState.DEGRADED, ErrorCode.CARD_TIMEOUT,
+                                    f"no answer within {wait:.1f} s")
         raise CardTimeout(f"card reader {self.port} did not answer within {wait:.1f} s",
                           port=self.port)
 
@@ -121,8 +122,9 @@ class SerialCardReader(CardReader):
                 self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate,
                                                      timeout=POLL_S)
             except (serial.SerialException, OSError, ValueError) as exc:
-                self._health = Health("card", HealthState.FAILED, "card.reader_unavailable",
-                                      f"cannot open {self.port}: {exc}")
+                self._health = DeviceHealth("card", HealthState.FAILED,
+                                            ErrorCode.CARD_READER_UNAVAILABLE,
+                                            f"cannot open {self.port}: {exc}")
                 raise CardReaderUnavailable(f"cannot open card reader {self.port}: {exc}",
                                             port=self.port) from exc
         return self._serial

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from common.errors import ErrorCode
 from device.card.base import CardData, CardReader
 from device.errors import CardReaderError, CardTimeout, NoCard
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 
 
 class SimulatedCardReader(CardReader):
@@ -43,10 +44,11 @@ class SimulatedCardReader(CardReader):
             raise NoCard("no card in the reader")
         return self.card
 
-    def health(self) -> Health:
-        return Health("card", HealthState.OK, "card.simulated", "simulated card reader")
+    def health(self) -> DeviceHealth:
+        return DeviceHealth("card", HealthState.OK, ErrorCode.CARD_SIMULATED,
+                            "simulated card reader")
 
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         return self.health()
 
     def close(self) -> None:

@@ -49,7 +49,9 @@ def _check_fen(what: str, value: object) -> None:
 
 
 @dataclass(frozen=True)
-class BillLine:
+class ReceiptLine:
+    """One printed bill line: the printer's own model (the device layer cannot import the flow)."""
+
     item: str
     amount_fen: int
 
@@ -76,7 +78,7 @@ class Receipt:
     kiosk_id: str
     issued_at: datetime  # timezone-aware
     patient_name: str  # masked on construction
-    lines: tuple[BillLine, ...]
+    lines: tuple[ReceiptLine, ...]
     shares: tuple[LayerShare, ...]
     self_pay_fen: int  # the patient's part: credit_fen of it on credit, the rest at the counter
     method: str  # a key of METHODS
@@ -113,9 +115,9 @@ class Receipt:
             raise ReceiptError("issued_at must be a timezone-aware datetime", field="issued_at")
         if not self.lines or len(self.lines) > MAX_LINES:
             raise ReceiptError(f"a receipt needs 1-{MAX_LINES} bill lines", field="lines")
-        if not all(isinstance(x, BillLine) for x in self.lines) or not all(
+        if not all(isinstance(x, ReceiptLine) for x in self.lines) or not all(
                 isinstance(x, LayerShare) for x in self.shares):
-            raise ReceiptError("lines/shares must be BillLine/LayerShare", field="lines")
+            raise ReceiptError("lines/shares must be ReceiptLine/LayerShare", field="lines")
         _check_fen("self_pay_fen", self.self_pay_fen)
         if self.method not in METHODS:
             raise ReceiptError(f"payment method must be one of {', '.join(METHODS)}",
@@ -172,7 +174,7 @@ class Receipt:
                 hospital=data["hospital"], kiosk_id=data["kiosk_id"],
                 issued_at=datetime.fromisoformat(data["issued_at"]),
                 patient_name=data["patient_name"],
-                lines=tuple(BillLine(x["item"], x["amount_fen"]) for x in data["lines"]),
+                lines=tuple(ReceiptLine(x["item"], x["amount_fen"]) for x in data["lines"]),
                 shares=tuple(LayerShare(x["layer"], x["amount_fen"]) for x in data["shares"]),
                 self_pay_fen=data["self_pay_fen"], method=data["method"],
                 settlement_id=data["settlement_id"], pending=bool(data.get("pending", False)),

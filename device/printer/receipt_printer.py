@@ -17,11 +17,12 @@ from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposError
 
+from common.errors import ErrorCode
 from device.config import PrinterConfig
 from device.errors import PrinterError, PrinterOffline, PrinterOutOfPaper
-from device.health import Health, HealthState, not_configured
+from device.health import DeviceHealth, HealthState, not_configured
 from device.printer.escpos_render import memory_printer, render_escpos
-from device.printer.receipt import BillLine, LayerShare, Receipt
+from device.printer.receipt import LayerShare, Receipt, ReceiptLine
 from device.printer.spool import ReceiptSpool
 from device.printer.status import (
     UNKNOWN,
@@ -53,8 +54,8 @@ def printer_test_slip(now: datetime, kiosk_id: str = "KIOSK") -> Receipt:
     test; never spooled, so it cannot be mistaken for a settlement."""
     return Receipt(
         hospital="打印测试 Printer test", kiosk_id=kiosk_id, issued_at=now,
-        patient_name="测试", lines=(BillLine("检查费 Examination", 12000),
-                                    BillLine("西药费 Western medicine", 3450)),
+        patient_name="测试", lines=(ReceiptLine("检查费 Examination", 12000),
+                                    ReceiptLine("西药费 Western medicine", 3450)),
         shares=(LayerShare("基本医疗保险", 9000), LayerShare("大病保险", 1450)),
         self_pay_fen=5000, method="cash",
         settlement_id=f"TEST-{now.strftime('%Y%m%d%H%M%S')}",
@@ -70,8 +71,8 @@ class ReceiptPrinter:
         self.spool = ReceiptSpool(config.spool_dir, keep=config.keep_receipts)
         self._lock = threading.Lock()
         self._health = (not_configured("printer") if config.driver == "none" else
-                        Health("printer", HealthState.DEGRADED, "printer.unchecked",
-                               f"printer {describe(config)} not used yet"))
+                        DeviceHealth("printer", HealthState.DEGRADED, ErrorCode.PRINTER_UNCHECKED,
+                                     f"printer {describe(config)} not used yet"))
 
     def render(self, receipt: Receipt, *, reprint: bool = False) -> bytes:
         return render_escpos(receipt, profile=self.config.profile, columns=self.config.columns,
@@ -89,15 +90,16 @@ class ReceiptPrinter:
         slip = printer_test_slip(now, kiosk_id)
         return self._send(self.render(slip), slip.settlement_id)
 
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         """Reach the printer now and ask its status where the link can answer."""
         if self.config.driver == "none":
             return self._health
         with self._lock:
             try:
                 if check_spool_folder(self.config):
-                    self._health = Health("printer", HealthState.OK, "printer.status_unknown",
-                                          "jobs are written to a folder")
+                    self._health = DeviceHealth("printer", HealthState.OK,
+                                                ErrorCode.PRINTER_STATUS_UNKNOWN,
+                                                "jobs are written to a folder")
                     return self._health
                 printer = open_link(self.config, "status-check")
             except PrinterError as exc:
@@ -112,7 +114,7 @@ class ReceiptPrinter:
                 _close(printer)
             return self._health
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return self._health
 
     def _print_spooled(self, receipt: Receipt, *, reprint: bool) -> PrintResult:
@@ -153,8 +155,8 @@ class ReceiptPrinter:
     def _ready(self, printer: Escpos) -> PrinterStatus:
         """Query status (where possible) and refuse to go on if the printer cannot print."""
         if not (self.config.status_query and can_read_status(printer)):
-            self._health = Health("printer", HealthState.OK, "printer.status_unknown",
-                                  "this link does not report printer status")
+            self._health = DeviceHealth("printer", HealthState.OK, ErrorCode.PRINTER_STATUS_UNKNOWN,
+                                        "this link does not report printer status")
             return UNKNOWN
         online_reply = printer.query_status(RT_STATUS_ONLINE)
         if not online_from_reply(online_reply):
@@ -164,17 +166,17 @@ class ReceiptPrinter:
         if status.paper == "out":
             raise PrinterOutOfPaper(f"printer {describe(self.config)} is out of paper",
                                     printer=describe(self.config))
-        self._health = (Health("printer", HealthState.DEGRADED, "printer.paper_low",
-                               "paper is running out") if status.paper == "low"
-                        else Health("printer", HealthState.OK))
+        self._health = (DeviceHealth("printer", HealthState.DEGRADED, ErrorCode.PRINTER_PAPER_LOW,
+                                     "paper is running out") if status.paper == "low"
+                        else DeviceHealth("printer", HealthState.OK))
         return status
 
     def _lost(self, exc: BaseException) -> PrinterOffline:
         return PrinterOffline(f"printer {describe(self.config)} vanished mid-job: "
                               f"{type(exc).__name__}: {exc}", printer=describe(self.config))
 
-    def _failed(self, exc: PrinterError) -> Health:
-        self._health = Health("printer", HealthState.FAILED, exc.code, exc.message)
+    def _failed(self, exc: PrinterError) -> DeviceHealth:
+        self._health = DeviceHealth("printer", HealthState.FAILED, exc.code, exc.message)
         log.warning("printer failed", extra={"device": "printer", "error": exc.code})
         return self._health
 

@@ -8,7 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from device.health import Health
+from device.health import DeviceHealth
 
 SCAN_BUFFER = 8  # unread scans kept; a patient re-scans rather than waiting on a backlog
 
@@ -32,7 +32,7 @@ class Scanner(ABC):
         """The next scan, or None when ``timeout`` passes first."""
 
     @abstractmethod
-    def health(self) -> Health: ...
+    def health(self) -> DeviceHealth: ...
 
     @abstractmethod
     def close(self) -> None:

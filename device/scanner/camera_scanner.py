@@ -15,7 +15,7 @@ import zxingcpp
 
 from device.camera.source import FrameSource
 from device.errors import DeviceConfigError
-from device.health import Health
+from device.health import DeviceHealth
 from device.scanner.base import Scan, Scanner
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ class CameraScanner(Scanner):
             if pause > 0:
                 time.sleep(pause)
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         camera = self.source.health()
-        return Health("scanner", camera.state, camera.reason, camera.message)
+        return DeviceHealth("scanner", camera.state, camera.reason, camera.message)
 
     def close(self) -> None:
         if self.owns_source:

@@ -13,8 +13,9 @@ import threading
 
 import serial
 
+from common.errors import ErrorCode
 from device.errors import DeviceError, ScannerUnavailable
-from device.health import DeviceEvent, EventSink, Health, LinkState, emit
+from device.health import DeviceEvent, DeviceHealth, EventSink, LinkState, emit
 from device.reconnect import connect_with_backoff
 from device.scanner.base import QueuedScanner, Scan
 
@@ -88,7 +89,7 @@ class SerialScanner(QueuedScanner):
             self._thread.join(READ_TIMEOUT_S * 10)
             self._thread = None
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         return self.link.health()
 
     def _open(self) -> serial.SerialBase:
@@ -115,12 +116,12 @@ class SerialScanner(QueuedScanner):
             try:
                 self._pump(port)
             except (serial.SerialException, OSError) as exc:
-                self.link.disconnected("scanner.disconnected",
+                self.link.disconnected(ErrorCode.SCANNER_DISCONNECTED,
                                        f"serial scanner {self.port} lost: {exc}")
-                self._event("disconnected", error="scanner.disconnected")
+                self._event("disconnected", error=ErrorCode.SCANNER_DISCONNECTED)
             finally:
                 port.close()
-        self.link.finished("scanner.stopped", "serial scanner closed")
+        self.link.finished(ErrorCode.SCANNER_STOPPED, "serial scanner closed")
 
     def _pump(self, port: serial.SerialBase) -> None:
         splitter = LineSplitter(self.max_length)

@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import Iterator
 
-from device.health import Health, HealthState
+from common.errors import ErrorCode
+from device.health import DeviceHealth, HealthState
 from device.scanner.base import QueuedScanner, Scan
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,6 @@ class WedgeScanner(QueuedScanner):
     def close(self) -> None:
         self.decoder.reset()
 
-    def health(self) -> Health:
-        return Health("scanner", HealthState.OK, "scanner.wedge_unverified",
-                      "keyboard-wedge scanners cannot be detected; scan a code to test")
+    def health(self) -> DeviceHealth:
+        return DeviceHealth("scanner", HealthState.OK, ErrorCode.SCANNER_WEDGE_UNVERIFIED,
+                            "keyboard-wedge scanners cannot be detected; scan a code to test")

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import ErrorCode
 from device.config import SpeakerConfig
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,11 @@ class Speaker:
         self.config = config
         self.clock = clock
         self._lock = threading.Lock()
-        self._health = (Health("speaker", HealthState.DEGRADED, "speaker.not_configured",
-                               "no [devices.speaker] driver in the config: prompts are not "
-                               "spoken") if config.driver == "none"
-                        else Health("speaker", HealthState.OK))
+        self._health = (DeviceHealth("speaker", HealthState.DEGRADED,
+                                     ErrorCode.SPEAKER_NOT_CONFIGURED,
+                                     "no [devices.speaker] driver in the config: prompts are not "
+                                     "spoken") if config.driver == "none"
+                        else DeviceHealth("speaker", HealthState.OK))
         self._seq = 0
         self._tmp: Path | None = None
         if config.driver == "wav-dir":
@@ -87,13 +89,13 @@ class Speaker:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         with self._lock:
             return self._health
 
-    def _set(self, reason: str = "ok", message: str = "") -> Health:
+    def _set(self, reason: str = "ok", message: str = "") -> DeviceHealth:
         state = HealthState.OK if reason == "ok" else HealthState.DEGRADED
-        health = Health("speaker", state, reason, message)
+        health = DeviceHealth("speaker", state, reason, message)
         with self._lock:
             changed, self._health = self._health != health, health
         if changed and state is not HealthState.OK:
@@ -102,7 +104,7 @@ class Speaker:
         return health
 
     # ------------------------------------------------------------------ checks
-    def check(self) -> Health:
+    def check(self) -> DeviceHealth:
         """Engine present, both voices speak their language, the audio device opens."""
         if not self.configured:
             return self.health()
@@ -121,12 +123,12 @@ class Speaker:
                 return self._set(*problem)
         return self._set()
 
-    def _missing_binary(self) -> Health | None:
+    def _missing_binary(self) -> DeviceHealth | None:
         if shutil.which(self.config.tts) is None:
-            return self._set("speaker.tts_missing", f"TTS engine {self.config.tts!r} not "
+            return self._set(ErrorCode.SPEAKER_TTS_MISSING, f"TTS engine {self.config.tts!r} not "
                              "installed (Debian package espeak-ng)")
         if self.config.driver == "aplay" and shutil.which(self.config.player) is None:
-            return self._set("speaker.player_missing", f"player {self.config.player!r} not "
+            return self._set(ErrorCode.SPEAKER_PLAYER_MISSING, f"player {self.config.player!r} not "
                              "installed (Debian package alsa-utils)")
         return None
 
@@ -139,12 +141,12 @@ class Speaker:
                                   input=CHECK_PHRASE[lang], capture_output=True, text=True,
                                   timeout=self.config.timeout_s, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return "speaker.tts_failed", f"{type(exc).__name__} running {self.config.tts}"
+            return ErrorCode.SPEAKER_TTS_FAILED, f"{type(exc).__name__} running {self.config.tts}"
         if proc.returncode != 0 or not proc.stdout.strip():
-            return "speaker.voice_missing", f"voice {voice!r} not available: " \
+            return ErrorCode.SPEAKER_VOICE_MISSING, f"voice {voice!r} not available: " \
                                             f"{proc.stderr.strip()[:120]}"
         if lang != "en" and "(en)" in proc.stdout:
-            return "speaker.voice_unusable", f"voice {voice!r} reads {lang} as English " \
+            return ErrorCode.SPEAKER_VOICE_UNUSABLE, f"voice {voice!r} reads {lang} as English " \
                                              "letters; use cmn-latn-pinyin"
         return None
 
@@ -198,12 +200,13 @@ class Speaker:
             proc = subprocess.run(cmd, input=text, capture_output=True, text=True,
                                   timeout=self.config.timeout_s, check=False)
         except subprocess.TimeoutExpired:
-            return "speaker.tts_failed", f"synthesis took over {self.config.timeout_s:.0f} s"
+            return (ErrorCode.SPEAKER_TTS_FAILED,
+                    f"synthesis took over {self.config.timeout_s:.0f} s")
         except OSError as exc:
-            return "speaker.tts_missing", f"{type(exc).__name__} running {self.config.tts}"
+            return ErrorCode.SPEAKER_TTS_MISSING, f"{type(exc).__name__} running {self.config.tts}"
         if proc.returncode != 0 or not out.exists():
-            reason = ("speaker.voice_missing" if "voice" in proc.stderr.lower()
-                      else "speaker.tts_failed")
+            reason = (ErrorCode.SPEAKER_VOICE_MISSING if "voice" in proc.stderr.lower()
+                      else ErrorCode.SPEAKER_TTS_FAILED)
             return reason, proc.stderr.strip()[:160] or f"exit status {proc.returncode}"
         return None
 
@@ -214,7 +217,8 @@ class Speaker:
                                      str(wav)], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, text=True)
         except OSError as exc:
-            return "speaker.player_missing", f"{type(exc).__name__} running {self.config.player}"
+            return (ErrorCode.SPEAKER_PLAYER_MISSING,
+                    f"{type(exc).__name__} running {self.config.player}")
         while proc.poll() is None:
             if cancel.wait(POLL_S):
                 proc.terminate()
@@ -227,9 +231,9 @@ class Speaker:
             return None
         first = next((line for line in stderr.splitlines() if line.strip()), "")
         if any(words in stderr.lower() for words in NO_DEVICE):
-            return "speaker.no_audio_device", f"audio device {self.config.device!r} " \
+            return ErrorCode.SPEAKER_NO_AUDIO_DEVICE, f"audio device {self.config.device!r} " \
                                               f"cannot be opened: {first[:120]}"
-        return "speaker.playback_failed", first[:160] or f"exit status {proc.returncode}"
+        return ErrorCode.SPEAKER_PLAYBACK_FAILED, first[:160] or f"exit status {proc.returncode}"
 
     def _target(self, name: str, lang: str) -> Path:
         """wav-dir: the next numbered file kept in the folder; aplay: a scratch file."""

@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from common.config_loader import ConfigError
 from common.paths import absolute_path
 from kiosk.commands.output import EXIT_OK, EXIT_SETUP
 from kiosk.config import KioskConfig, load_config
-from kiosk.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -23,7 +23,7 @@ from device.camera import FrameSource, camera_from_config
 from device.card import card_reader_from_config
 from device.config import DevicesConfig
 from device.errors import DeviceError, ReceiptError
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 from device.inventory import attached_devices
 from device.printer import ReceiptPrinter, save_png
 from device.printer.receipt_printer import printer_test_slip
@@ -68,7 +68,7 @@ def _report(args: argparse.Namespace, device: str, passed: bool, summary: str,
     return EXIT_OK if passed else EXIT_SETUP
 
 
-def _health_line(health: Health) -> str:
+def _health_line(health: DeviceHealth) -> str:
     text = str(health.state)
     if health.reason != "ok":
         text += f" ({health.reason}{': ' + health.message if health.message else ''})"
@@ -95,7 +95,7 @@ def cmd_list(args: argparse.Namespace, config: KioskConfig) -> int:
     return status
 
 
-def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, Health, str]]:
+def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, DeviceHealth, str]]:
     camera = camera_from_config(devices.camera).start()
     try:
         camera_health = _camera_health(camera, timeout)
@@ -130,13 +130,13 @@ def _probe_all(devices: DevicesConfig, timeout: float) -> list[tuple[str, Health
     ]
 
 
-def _not_up(health: Health, timeout: float) -> Health:
+def _not_up(health: DeviceHealth, timeout: float) -> DeviceHealth:
     """A device still starting when the check's time ran out has failed the check."""
-    return Health(health.device, HealthState.FAILED, health.reason,
-                  f"not up within {timeout:.1f} s; {health.message}")
+    return DeviceHealth(health.device, HealthState.FAILED, health.reason,
+                        f"not up within {timeout:.1f} s; {health.message}")
 
 
-def _settled(health: Callable[[], Health], timeout: float) -> Health:
+def _settled(health: Callable[[], DeviceHealth], timeout: float) -> DeviceHealth:
     """Wait for a threaded device to come up or give up."""
     deadline = time.monotonic() + timeout
     current = health()
@@ -146,7 +146,7 @@ def _settled(health: Callable[[], Health], timeout: float) -> Health:
     return _not_up(current, timeout) if current.reason.endswith(".starting") else current
 
 
-def _camera_health(camera: FrameSource, timeout: float) -> Health:
+def _camera_health(camera: FrameSource, timeout: float) -> DeviceHealth:
     if camera.get(timeout) is not None:
         return camera.health()
     health = camera.health()
@@ -211,7 +211,7 @@ def _test_scanner(args: argparse.Namespace, devices: DevicesConfig) -> int:
                    evoucher=_evoucher_verdict(scan))
 
 
-def _device_scan(devices: DevicesConfig, timeout: float) -> tuple[Scan | None, Health]:
+def _device_scan(devices: DevicesConfig, timeout: float) -> tuple[Scan | None, DeviceHealth]:
     camera = (camera_from_config(devices.camera).start()
               if devices.scanner.driver == "camera" else None)
     scanner = scanner_from_config(devices.scanner, camera=camera).start()

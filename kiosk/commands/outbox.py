@@ -13,7 +13,7 @@ import datetime as dt
 
 from kiosk.commands.output import EXIT_BAD_INPUT, EXIT_OK, emit_json, fail
 from kiosk.config import KioskConfig
-from kiosk.settlement.outbox import Outbox, Row, RowState
+from kiosk.settlement.outbox import Outbox, OutboxRow, RowState
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else ""
 
 
-def _fields(row: Row) -> dict[str, object]:
+def _fields(row: OutboxRow) -> dict[str, object]:
     return {"key": row.idempotency_key, "state": row.state.value, "bill": row.request.bill_id,
             "method": row.request.method.value, "fen": row.amount_fen,
             "created_at": _when(row.created_at), "attempts": row.attempts,
@@ -55,7 +55,7 @@ def _fields(row: Row) -> dict[str, object]:
             "taken_by": row.taken_by}
 
 
-def _line(row: Row) -> str:
+def _line(row: OutboxRow) -> str:
     outcome = (row.response.settlement_id if row.response else
                f"{row.last_error or ''}" + (f" (bill taken by {row.taken_by})"
                                             if row.taken_by else ""))
@@ -102,7 +102,7 @@ def cmd_show(args: argparse.Namespace, config: KioskConfig) -> int:
     return EXIT_OK
 
 
-def _verified(row: Row, config: KioskConfig) -> str:
+def _verified(row: OutboxRow, config: KioskConfig) -> str:
     """Whether the kept answer is the platform's own signature over this settlement."""
     from kiosk.protocol.errors import ProtocolError
     from kiosk.provisioning import connect

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.config_loader import ConfigError
 from common.errors import ErrorCode
-from kiosk.errors import ConfigError, KioskError
+from kiosk.errors import KioskError
 
 N, R, P = 2**14, 8, 1
 SALT_BYTES = 16

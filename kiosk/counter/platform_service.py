@@ -22,12 +22,12 @@ from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import OfflineConfig
 from kiosk.counter.family import FamilyService
-from kiosk.counter.service import Handoff, LookupBy
+from kiosk.counter.service import CounterHandoff, LookupBy
 from kiosk.protocol import schemas
 from kiosk.receipts import Station
 from kiosk.recognition.template import Template
 from kiosk.settlement.desk import SettlementDesk
-from kiosk.settlement.outbox import Outbox, Row, RowState
+from kiosk.settlement.outbox import Outbox, OutboxRow, RowState
 
 log = logging.getLogger(__name__)
 UNRESOLVED_REFUSALS_S = 86_400  # a refusal that came after an unknown outcome: shown a day
@@ -59,19 +59,19 @@ class PlatformCashierService:
         self.family = FamilyService(client)
 
     # ------------------------------------------------------------- hand-offs
-    def handoffs(self) -> list[Handoff]:
+    def handoffs(self) -> list[CounterHandoff]:
         """Today's hand-offs of the site, taken ones too: the queue shows who took what."""
         listing = self.client.handoffs(open_only=False)
-        return [Handoff.of(h) for h in listing.handoffs]
+        return [CounterHandoff.of(h) for h in listing.handoffs]
 
-    def take_over(self, handoff_id: str) -> Handoff:
-        return Handoff.of(self.client.take_handoff(handoff_id))
+    def take_over(self, handoff_id: str) -> CounterHandoff:
+        return CounterHandoff.of(self.client.take_handoff(handoff_id))
 
-    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> Handoff:
-        return Handoff.of(self.client.resolve_handoff(handoff_id, outcome))
+    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> CounterHandoff:
+        return CounterHandoff.of(self.client.resolve_handoff(handoff_id, outcome))
 
-    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> Handoff:
-        return Handoff.of(self.client.dismiss_handoff(handoff_id, reason))
+    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> CounterHandoff:
+        return CounterHandoff.of(self.client.dismiss_handoff(handoff_id, reason))
 
     # ---------------------------------------------------------------- look-up
     def lookup(self, by: LookupBy, key: str) -> schemas.PendingBills:
@@ -118,7 +118,7 @@ class PlatformCashierService:
                                                          "settlement_id": settlement_id})
             raise BackendError(exc.code, exc.message) from exc
 
-    def unresolved(self) -> list[Row]:
+    def unresolved(self) -> list[OutboxRow]:
         box = self.desk.outbox
         recent = time.time() - UNRESOLVED_REFUSALS_S
         refused = [r for r in box.rows(RowState.REJECTED)

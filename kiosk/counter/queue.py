@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kiosk.counter.service import Handoff
+from kiosk.counter.service import CounterHandoff
 from kiosk.protocol.schemas import DismissReason, HandoffState, ResolveOutcome
 
 # fixed codes, so a close is audited without any free text about a patient
@@ -20,11 +20,11 @@ CLOSED = frozenset({HandoffState.RESOLVED, HandoffState.DISMISSED})
 class HandoffQueue:
     def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.now = now
-        self.rows: list[Handoff] = []
+        self.rows: list[CounterHandoff] = []
         self._seen: dict[str, int] = {}  # id -> count when last seen
         self._loaded = False
 
-    def update(self, handoffs: list[Handoff]) -> list[str]:
+    def update(self, handoffs: list[CounterHandoff]) -> list[str]:
         """Take the platform's list; returns the ids of open rows that are new, or merged
         another session since the last update (none on the first load: nothing *arrived*)."""
         live = [h for h in handoffs if h.state not in CLOSED]
@@ -35,11 +35,11 @@ class HandoffQueue:
         self.rows = live
         return fresh
 
-    def closed(self, handoff: Handoff) -> None:
+    def closed(self, handoff: CounterHandoff) -> None:
         """This console closed it: gone at once, not only at the next poll."""
         self.rows = [h for h in self.rows if h.handoff_id != handoff.handoff_id]
 
-    def waited_s(self, handoff: Handoff) -> int:
+    def waited_s(self, handoff: CounterHandoff) -> int:
         """Since the first session was handed over (a merged row's patient waited longest)."""
         return max(0, int((self.now() - handoff.at).total_seconds()))
 

@@ -24,7 +24,7 @@ from kiosk.protocol.schemas import (
     SettleRequest,
     WithdrawConsentResponse,
 )
-from kiosk.settlement.outbox import Row
+from kiosk.settlement.outbox import OutboxRow
 
 if TYPE_CHECKING:
     from kiosk.counter.family import FamilyService
@@ -37,9 +37,10 @@ class LookupBy(StrEnum):
 
 
 @dataclass(frozen=True)
-class Handoff:
+class CounterHandoff:
     """A kiosk session the flow handed to the cashier, with the flow's reason code; sessions
-    of one kiosk with the same reason are merged by the platform (``count``)."""
+    of one kiosk with the same reason are merged by the platform (``count``). The counter's
+    translation of the wire's ``schemas.Handoff``."""
 
     handoff_id: str
     kiosk_id: str
@@ -56,7 +57,7 @@ class Handoff:
     state: schemas.HandoffState = schemas.HandoffState.OPEN
 
     @classmethod
-    def of(cls, wire: schemas.Handoff) -> Handoff:
+    def of(cls, wire: schemas.Handoff) -> CounterHandoff:
         """The wire hand-off without the site; taken_by "" while open."""
         return cls(handoff_id=wire.handoff_id, kiosk_id=wire.kiosk_id,
                    session_id=wire.session_id, reason=wire.reason, at=wire.created_at,
@@ -73,13 +74,13 @@ class Handoff:
 class CashierService(Protocol):
     family: FamilyService  # 亲情付: authorisations, dependants, repayments for them
 
-    def handoffs(self) -> list[Handoff]: ...
+    def handoffs(self) -> list[CounterHandoff]: ...
 
-    def take_over(self, handoff_id: str) -> Handoff: ...
+    def take_over(self, handoff_id: str) -> CounterHandoff: ...
 
-    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> Handoff: ...
+    def resolve(self, handoff_id: str, outcome: schemas.ResolveOutcome) -> CounterHandoff: ...
 
-    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> Handoff: ...
+    def dismiss(self, handoff_id: str, reason: schemas.DismissReason) -> CounterHandoff: ...
 
     def lookup(self, by: LookupBy, key: str) -> PendingBills: ...
 
@@ -93,7 +94,7 @@ class CashierService(Protocol):
 
     def settlements(self, day: date) -> SettlementList: ...
 
-    def unresolved(self) -> list[Row]:
+    def unresolved(self) -> list[OutboxRow]:
         """This counter's charges not settled for sure: pending (outcome unknown, still
         being sent), expired (too old to send again) and recently refused after an unknown
         outcome — with the settlement that took the bill when that was the refusal."""

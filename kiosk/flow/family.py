@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.errors import ErrorCode
 from kiosk.flow.effects import Audit, Effect, LookupFamilyCredit
-from kiosk.flow.model import PatientView, State
+from kiosk.flow.model import KioskPatient, State
 
 if TYPE_CHECKING:
     from kiosk.config import FlowConfig
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class FamilyMember:
     """A patient who authorised the relative at the kiosk, as the list shows them."""
 
-    patient: PatientView
+    patient: KioskPatient
     relation: str  # what the relative is to the patient (``schemas.Relation``)
     outstanding_fen: int
     identity: Any = field(default=None, repr=False, compare=False)  # the token to read and pay

@@ -35,13 +35,13 @@ from kiosk.flow.model import (
     MONEY_STATES,
     PERSONAL_STATES,
     WAITING_STATES,
-    PatientView,
-    Quote,
+    KioskPatient,
+    KioskQuote,
     SettlementIntent,
     SettlementResult,
     State,
 )
-from kiosk.flow.owed import OwedFlow, Purpose, RepayOrder, Statement
+from kiosk.flow.owed import KioskRepayOrder, OwedFlow, Purpose, Statement
 from kiosk.flow.ways import LIVENESS_FAILED, Way, calls_cashier, ways_forward
 from kiosk.liveness.result import LivenessInputError, LivenessResult
 from kiosk.protocol.schemas import PaymentMethod
@@ -86,12 +86,12 @@ class Session:
     second_factor_passed: bool = False
     attempts_left: int = 0
     digits_pending: bool = False
-    patient: PatientView | None = None
-    quote: Quote | None = None
+    patient: KioskPatient | None = None
+    quote: KioskQuote | None = None
     intent: SettlementIntent | None = None
     result: SettlementResult | None = None
     statement: Statement | None = None  # 我的欠款 (kiosk/flow/owed.py)
-    repay_order: RepayOrder | None = None
+    repay_order: KioskRepayOrder | None = None
     poll_pending: bool = False
     next_poll_at: float = 0.0
     closing_notice: str = ""
@@ -106,8 +106,8 @@ class FlowView:
     state: State
     guidance: str
     reason: ErrorCode | None = None  # why the session could not finish
-    patient: PatientView | None = None
-    quote: Quote | None = None
+    patient: KioskPatient | None = None
+    quote: KioskQuote | None = None
     result: SettlementResult | None = None
     attempts_left: int = 0
     method: PaymentMethod | None = None
@@ -117,9 +117,9 @@ class FlowView:
     ways: tuple[Way, ...] = ()  # fallback: what the patient can do next
     cashier_called: bool = False  # a hand-off is on the counter's queue for this patient
     statement: Statement | None = None  # 我的欠款: what the patient owes
-    repay_order: RepayOrder | None = None  # the payment QR being shown, or its end
+    repay_order: KioskRepayOrder | None = None  # the payment QR being shown, or its end
     family: tuple[FamilyMember, ...] = ()  # 亲情付: the list (family) or the offer (own owed)
-    paying_for: PatientView | None = None  # 亲情付: whose debt is shown and repaid
+    paying_for: KioskPatient | None = None  # 亲情付: whose debt is shown and repaid
 
 
 class CheckoutFlow(OwedFlow, FamilyFlow):
@@ -400,8 +400,8 @@ class CheckoutFlow(OwedFlow, FamilyFlow):
         self.guidance = "second_factor.wrong_digits"
         return [Audit("second_factor.wrong", {"session": s.id, "left": s.attempts_left})]
 
-    def on_lookup(self, now: float, session_id: str, patient: PatientView,
-                  quote: Quote | None) -> list[Effect]:
+    def on_lookup(self, now: float, session_id: str, patient: KioskPatient,
+                  quote: KioskQuote | None) -> list[Effect]:
         s = self.session
         if not self._current(session_id) or self.state != State.LOOKING_UP or s is None:
             return []

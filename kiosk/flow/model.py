@@ -48,8 +48,9 @@ MONEY_STATES = frozenset({State.SETTLING, State.REPAY_QR, State.REPAY_CLOSING})
 
 
 @dataclass(frozen=True)
-class PatientView:
-    """The patient as the kiosk may show them: masked by the backend, never full values."""
+class KioskPatient:
+    """The patient as the kiosk may show them: masked by the backend, never full values.
+    The kiosk's translation of the wire's ``schemas.PatientView`` (``kiosk.client``)."""
 
     patient_id: str
     name_masked: str
@@ -65,8 +66,9 @@ class BillLine:
 
 
 @dataclass(frozen=True)
-class Quote:
-    """The split of the patient's pending bills across insurance layers, before confirming."""
+class KioskQuote:
+    """The split of the patient's pending bills across insurance layers, before confirming:
+    the kiosk's translation of the wire's ``schemas.Quote`` for every pending bill."""
 
     quote_id: str
     bill_ids: tuple[str, ...]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from common.errors import ErrorCode
 from kiosk.flow.effects import Audit, CloseRepayOrder, Effect, OpenRepayOrder, PollRepayOrder
 from kiosk.flow.family import FamilyMember
-from kiosk.flow.model import PatientView, State
+from kiosk.flow.model import KioskPatient, State
 from kiosk.protocol.schemas import PaymentMethod
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ class Purpose:
 
 
 @dataclass(frozen=True)
-class OwedCharge:
+class KioskOwedCharge:
+    """A charge on the statement: the kiosk's translation of the wire's ``schemas.OwedCharge``."""
+
     settlement_id: str
     receipt_no: str
     owed_fen: int
@@ -47,16 +49,18 @@ class OwedCharge:
 
 @dataclass(frozen=True)
 class Statement:
-    patient: PatientView
+    patient: KioskPatient
     outstanding_fen: int
-    charges: tuple[OwedCharge, ...]
+    charges: tuple[KioskOwedCharge, ...]
     can_repay: bool  # the platform has a payment provider
     identity: Any = field(default=None, repr=False, compare=False)  # handed back to repay
     family: tuple[FamilyMember, ...] = ()  # 亲情付: whom this person may pay for
 
 
 @dataclass(frozen=True)
-class RepayOrder:
+class KioskRepayOrder:
+    """The payment QR on screen: the kiosk's translation of the wire's ``schemas.RepayOrder``."""
+
     order_id: str
     amount_fen: int
     code_url: str
@@ -147,7 +151,7 @@ class OwedFlow:
         return [Audit("owed.shown", {"session": s.id, "charges": len(statement.charges),
                                      "outstanding_fen": statement.outstanding_fen})]
 
-    def on_repay_opened(self, now: float, session_id: str, order: RepayOrder) -> list[Effect]:
+    def on_repay_opened(self, now: float, session_id: str, order: KioskRepayOrder) -> list[Effect]:
         s = self.session
         if not self._current(session_id) or self.state != State.REPAY_QR or s is None:
             return []
@@ -168,7 +172,7 @@ class OwedFlow:
         self._enter(State.OWED, now, self.cfg.review_timeout_s, "owed.repay_unavailable")
         return [Audit("repay.not_opened", {"session": session_id, "code": code})]
 
-    def on_repay_state(self, now: float, session_id: str, order: RepayOrder) -> list[Effect]:
+    def on_repay_state(self, now: float, session_id: str, order: KioskRepayOrder) -> list[Effect]:
         s = self.session
         if not self._current(session_id) or s is None or s.repay_order is None \
                 or self.state not in (State.REPAY_QR, State.REPAY_CLOSING):

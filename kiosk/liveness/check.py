@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from common.config_loader import ConfigError
 from kiosk.config import LivenessConfig
-from kiosk.errors import ConfigError
 from kiosk.liveness import parallax, texture
 from kiosk.liveness.pad_model import PadModel
 from kiosk.liveness.result import (

@@ -23,11 +23,11 @@ from kiosk import receipts
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
 from kiosk.flow.effects import NotifyCashier
-from kiosk.flow.model import PatientView, Quote, SettlementIntent, SettlementResult
-from kiosk.outcome import Outcome
+from kiosk.flow.model import KioskPatient, KioskQuote, SettlementIntent, SettlementResult
+from kiosk.outcome import ReplyOutcome
 from kiosk.protocol import schemas
 from kiosk.settlement.offline import offline_refusal
-from kiosk.settlement.outbox import Outbox, Row, RowState
+from kiosk.settlement.outbox import Outbox, OutboxRow, RowState
 from kiosk.settlement.sender import Sender
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class SettleBackend(Protocol):
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: Outcome
+    outcome: ReplyOutcome
     settlement: schemas.Settlement | None = None
     code: ErrorCode | None = None  # why not done
     details: dict[str, Any] = field(default_factory=dict)
@@ -104,7 +104,7 @@ class SettlementDesk:
             self.sender.wake()
 
     # ---------------------------------------------------------------- kiosk
-    def submit(self, intent: SettlementIntent, quote: Quote, patient: PatientView
+    def submit(self, intent: SettlementIntent, quote: KioskQuote, patient: KioskPatient
                ) -> Submitted:
         """Durably enqueue one row per bill, then deliver them now, in order."""
         per_bill = dict(intent.bill_self_pay)
@@ -115,9 +115,9 @@ class SettlementDesk:
         done: list[schemas.Settlement] = []
         for row in rows:
             delivery = self.deliver(row, background=False)
-            if delivery.outcome is Outcome.DONE and delivery.settlement is not None:
+            if delivery.outcome is ReplyOutcome.DONE and delivery.settlement is not None:
                 done.append(delivery.settlement)
-            elif delivery.outcome is Outcome.REFUSED:
+            elif delivery.outcome is ReplyOutcome.REFUSED:
                 return self._partial(intent, done, delivery.code) if done else \
                     Submitted(failure=delivery.code)
             else:
@@ -144,8 +144,8 @@ class SettlementDesk:
                                           int(receipt["self_pay_fen"]), receipt,
                                           unpaid_bill_ids=unpaid, refusal=refusal))
 
-    def _unknown(self, intent: SettlementIntent, quote: Quote, patient: PatientView,
-                 rows: list[Row]) -> Submitted:
+    def _unknown(self, intent: SettlementIntent, quote: KioskQuote, patient: KioskPatient,
+                 rows: list[OutboxRow]) -> Submitted:
         """Not known whether the platform charged: the rows stay and keep being sent. Under
         the offline limits the patient leaves with a "pending" slip; otherwise the cashier
         is asked — the platform's one-settlement-per-bill rule keeps a second charge out."""
@@ -187,10 +187,10 @@ class SettlementDesk:
         """The sender's round: every due row once; returns how many were delivered."""
         delivered = 0
         for row in self.outbox.due(self.clock()):
-            delivered += self.deliver(row).outcome is Outcome.DONE
+            delivered += self.deliver(row).outcome is ReplyOutcome.DONE
         return delivered
 
-    def deliver(self, row: Row, *, background: bool = True) -> Delivery:
+    def deliver(self, row: OutboxRow, *, background: bool = True) -> Delivery:
         """One attempt and its bookkeeping. ``background``: the patient is gone, so a
         refusal or an expiry is handed to the cashier."""
         now = self.clock()
@@ -203,28 +203,28 @@ class SettlementDesk:
             self.outbox.mark_expired(row.idempotency_key, ErrorCode.SETTLEMENT_EXPIRED, now)
             log.error("settlement.expired", extra=fields)
             self.notify_cashier(self._handoff(row, ErrorCode.SETTLEMENT_EXPIRED))
-            return Delivery(Outcome.UNKNOWN, code=ErrorCode.SETTLEMENT_EXPIRED)
+            return Delivery(ReplyOutcome.UNKNOWN, code=ErrorCode.SETTLEMENT_EXPIRED)
         log.info("settlement.attempt", extra=fields)
         try:
             signed = self.backend.settle(row.request, row.idempotency_key)
         except BackendError as exc:
             log.warning("settlement.result", extra={**fields, "outcome": exc.outcome.value,
                                                     "code": exc.code})
-            if exc.outcome is Outcome.REFUSED:
+            if exc.outcome is ReplyOutcome.REFUSED:
                 self.outbox.mark_refused(row.idempotency_key, exc.code, exc.details, now)
                 if background:
                     self.notify_cashier(self._handoff(row, ErrorCode.SETTLEMENT_REFUSED))
-                return Delivery(Outcome.REFUSED, code=exc.code, details=exc.details)
+                return Delivery(ReplyOutcome.REFUSED, code=exc.code, details=exc.details)
             self.outbox.mark_unknown(row.idempotency_key, exc.code, now)
-            return Delivery(Outcome.UNKNOWN, code=exc.code)
+            return Delivery(ReplyOutcome.UNKNOWN, code=exc.code)
         settlement = signed.settlement
         self.outbox.mark_delivered(row.idempotency_key, settlement, signed.answer, now)
-        log.info("settlement.result", extra={**fields, "outcome": Outcome.DONE.value,
+        log.info("settlement.result", extra={**fields, "outcome": ReplyOutcome.DONE.value,
                                              "settlement_id": settlement.settlement_id})
-        return Delivery(Outcome.DONE, settlement)
+        return Delivery(ReplyOutcome.DONE, settlement)
 
     @staticmethod
-    def _handoff(row: Row, reason: ErrorCode) -> NotifyCashier:
+    def _handoff(row: OutboxRow, reason: ErrorCode) -> NotifyCashier:
         return NotifyCashier(row.session_id, reason, row.request.patient_id, row.amount_fen)
 
     # --------------------------------------------------------- batch totals

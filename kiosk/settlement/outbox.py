@@ -83,7 +83,9 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Row:
+class OutboxRow:
+    """One settlement in the durable outbox, as stored."""
+
     idempotency_key: str
     session_id: str
     request: schemas.SettleRequest
@@ -142,7 +144,7 @@ class Outbox:
                 raise
             self._db.execute("COMMIT")
 
-    def _rows(self, where: str, args: tuple[Any, ...] = (), tail: str = "") -> list[Row]:
+    def _rows(self, where: str, args: tuple[Any, ...] = (), tail: str = "") -> list[OutboxRow]:
         with self._lock:
             found = self._db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE {where} "
                                      f"ORDER BY created_at, idempotency_key {tail}",
@@ -151,7 +153,7 @@ class Outbox:
 
     # ---------------------------------------------------------------- writes
     def enqueue(self, key: str, session_id: str, request: schemas.SettleRequest,
-                amount_fen: int, now: float | None = None, hold_s: float = 0.0) -> Row:
+                amount_fen: int, now: float | None = None, hold_s: float = 0.0) -> OutboxRow:
         """Durably record an intent and return its row; a key already there is returned
         as it stands (nothing changes). ``hold_s`` keeps the background sender off it while
         the caller sends it itself."""
@@ -164,8 +166,8 @@ class Outbox:
                 " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (key, session_id, request.model_dump_json(), amount_fen, now, now + hold_s))
         if cur.rowcount == 1:
-            return Row(key, session_id, request, amount_fen, now, False, RowState.PENDING, 0,
-                       now + hold_s, None, None, None)
+            return OutboxRow(key, session_id, request, amount_fen, now, False, RowState.PENDING, 0,
+                             now + hold_s, None, None, None)
         existing = self.get(key)
         assert existing is not None
         return existing
@@ -265,24 +267,24 @@ class Outbox:
                               (RowState.PENDING.value, before)).rowcount
 
     # ----------------------------------------------------------------- reads
-    def get(self, key: str) -> Row | None:
+    def get(self, key: str) -> OutboxRow | None:
         found = self._rows("idempotency_key = ?", (key,))
         return found[0] if found else None
 
-    def due(self, now: float, limit: int = 20) -> list[Row]:
+    def due(self, now: float, limit: int = 20) -> list[OutboxRow]:
         return self._rows("state = ? AND next_attempt_at <= ?", (RowState.PENDING.value, now),
                           f"LIMIT {int(limit)}")
 
-    def pending(self) -> list[Row]:
+    def pending(self) -> list[OutboxRow]:
         return self._rows("state = ?", (RowState.PENDING.value,))
 
-    def rows(self, state: RowState | None = None, limit: int = 200) -> list[Row]:
+    def rows(self, state: RowState | None = None, limit: int = 200) -> list[OutboxRow]:
         """Newest last, for the operator's list."""
         if state is None:
             return self._rows("1", (), f"LIMIT {int(limit)}")
         return self._rows("state = ?", (state.value,), f"LIMIT {int(limit)}")
 
-    def delivered_since(self, since: float) -> list[Row]:
+    def delivered_since(self, since: float) -> list[OutboxRow]:
         """Delivered rows finished at or after ``since``: the device's batch."""
         return self._rows("state = ? AND finished_at >= ?", (RowState.DELIVERED.value, since))
 
@@ -322,12 +324,12 @@ class Outbox:
         return schemas.AuditHead.model_validate_json(row[0]) if row else None
 
 
-def _row(r: tuple[Any, ...]) -> Row:
+def _row(r: tuple[Any, ...]) -> OutboxRow:
     (key, session_id, payload, amount, created, offline, state, attempts, next_at, error,
      response, finished, details, answer) = r
-    return Row(key, session_id, schemas.SettleRequest.model_validate_json(payload), amount,
-               created, bool(offline), RowState(state), attempts, next_at,
-               ErrorCode(error) if error else None,
-               schemas.Settlement.model_validate_json(response) if response else None,
-               finished, json.loads(details) if details else {},
-               SignedAnswer.from_json(answer) if answer else None)
+    return OutboxRow(key, session_id, schemas.SettleRequest.model_validate_json(payload), amount,
+                     created, bool(offline), RowState(state), attempts, next_at,
+                     ErrorCode(error) if error else None,
+                     schemas.Settlement.model_validate_json(response) if response else None,
+                     finished, json.loads(details) if details else {},
+                     SignedAnswer.from_json(answer) if answer else None)

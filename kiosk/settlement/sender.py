@@ -12,7 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from device.health import Health, HealthState
+from common.errors import ErrorCode
+from device.health import DeviceHealth, HealthState
 from kiosk.settlement.outbox import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,14 @@ class Sender:
             return self.idle_s
         return max(0.05, min(self.idle_s, next_at - self.clock()))
 
-    def health(self) -> Health:
+    def health(self) -> DeviceHealth:
         if self.failures:
-            return Health("outbox", HealthState.FAILED, "outbox.sender_failed",
-                          f"{self.failures} delivery rounds failed in a row")
+            return DeviceHealth("outbox", HealthState.FAILED, ErrorCode.OUTBOX_SENDER_FAILED,
+                                f"{self.failures} delivery rounds failed in a row")
         if self._thread is not None and not self._thread.is_alive() \
                 and not self._stop.is_set():
-            return Health("outbox", HealthState.FAILED, "outbox.sender_stopped")
-        return Health("outbox", HealthState.OK)
+            return DeviceHealth("outbox", HealthState.FAILED, ErrorCode.OUTBOX_SENDER_STOPPED)
+        return DeviceHealth("outbox", HealthState.OK)
 
     def wake(self) -> None:
         self._wake.set()

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from server_stub.clock import from_datetime, to_datetime
-from server_stub.config import ConfigError, PaymentsSection
+from server_stub.config import PaymentsSection, PlatformConfigError
 from server_stub.payments.provider import (
     NotificationRejected,
     Payment,
@@ -65,7 +65,7 @@ class SimulatedProvider:
                                                  config.api_v3_key_file,
                                                  config.notification_max_age_s)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"[payments] provider 'simulated': {exc}") from exc
+            raise PlatformConfigError(f"[payments] provider 'simulated': {exc}") from exc
         return cls(config.api_base, config.merchant_id, token, verifier, config.timeout_s)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from common.config_loader import ConfigError
 from kiosk.config import parse_config
-from kiosk.errors import ConfigError as KioskConfigError
-from server_stub.config import ConfigError, load_config
+from server_stub.config import PlatformConfigError, load_config
 
 
 def problems(path: Path, text: str) -> list[str]:
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(PlatformConfigError) as info:
         load_config(path)
     return info.value.errors
 
@@ -29,7 +29,7 @@ def test_an_unknown_section_is_refused_with_the_nearest_section(tmp_path: Path):
     errors = problems(tmp_path / "s.toml", "[secruity]\nskew_seconds = 60\n")
     assert len(errors) == 1
     assert ":1: unknown section '[secruity]' (did you mean 'security'?)" in errors[0]
-    with pytest.raises(KioskConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_config("[devices.camrea]\ndriver = 'opencv'\n", "kiosk.toml")
     assert info.value.context["errors"] == [
         "kiosk.toml:1: unknown section '[devices.camrea]' (did you mean 'camera'?)"]
@@ -48,7 +48,7 @@ def test_wrong_types_name_the_type_expected_on_both_sides(tmp_path: Path):
         "'server.port' must be int, got str '8600'",
         "'schedule.enabled' must be bool, got int 1",
         "'credit.repayment_days' must be int, got float 30.0"]
-    with pytest.raises(KioskConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_config("[server]\nurl = 5\n[voice]\nmute = 'no'\n", "k.toml")
     assert info.value.context["errors"] == [
         "k.toml:2: 'server.url' must be str or a list of str, got int 5",

@@ -259,7 +259,7 @@ def test_default_config_gives_no_reader() -> None:
 
 PLUGIN = '''
 from device.card import CardData, CardReader
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 
 
 class VendorReader(CardReader):
@@ -270,7 +270,7 @@ class VendorReader(CardReader):
         return CardData("VENDOR000001", "李四")
 
     def health(self):
-        return Health("card", HealthState.OK, "card.vendor", self.port)
+        return DeviceHealth("card", HealthState.OK, "card.vendor", self.port)
 
     def check(self):
         return self.health()

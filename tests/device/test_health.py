@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from device.errors import CameraUnavailable, DeviceError
-from device.health import DeviceEvent, Health, HealthState, LinkState, emit
+from device.health import DeviceEvent, DeviceHealth, HealthState, LinkState, emit
 from device.reconnect import connect_with_backoff
 
 
@@ -27,7 +27,7 @@ def test_link_state_life_cycle() -> None:
     clock.now += 3.5
     assert link.health().state is HealthState.FAILED  # never came up
     assert link.connected() is False
-    assert link.health() == Health("camera", HealthState.OK)
+    assert link.health() == DeviceHealth("camera", HealthState.OK)
     clock.now += 2.5
     assert link.health().reason == "camera.stalled"  # connected but silent
     link.activity()
@@ -51,7 +51,7 @@ def test_emit_survives_a_failing_sink() -> None:
         seen.append(event)
         raise RuntimeError("UI bug")
 
-    emit(sink, DeviceEvent("camera", "connected", Health("camera", HealthState.OK)))
+    emit(sink, DeviceEvent("camera", "connected", DeviceHealth("camera", HealthState.OK)))
     assert len(seen) == 1
 
 

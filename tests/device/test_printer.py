@@ -27,9 +27,9 @@ from device.errors import (
 )
 from device.health import HealthState
 from device.printer import (
-    BillLine,
     LayerShare,
     Receipt,
+    ReceiptLine,
     ReceiptPrinter,
     format_fen,
     render_escpos,
@@ -49,7 +49,7 @@ def sample(**changes) -> Receipt:
     receipt = Receipt(
         hospital="永康人民医院", kiosk_id="K01",
         issued_at=datetime(2024, 5, 1, 10, 22, 33, tzinfo=CST), patient_name="张小三",
-        lines=(BillLine("挂号费", 1000), BillLine("西药费", 2345)),
+        lines=(ReceiptLine("挂号费", 1000), ReceiptLine("西药费", 2345)),
         shares=(LayerShare("基本医疗保险", 2000),), self_pay_fen=1345, method="face",
         settlement_id="S20240501001", receipt_nos=("YK01-00000012",), credit_fen=1345,
         credit_due_date=date(2024, 5, 31), credit_outstanding_fen=5345,
@@ -164,7 +164,7 @@ def test_receipt_masks_the_name_and_round_trips() -> None:
     {"self_pay_fen": 13.45},  # float money
     {"self_pay_fen": True},
     {"lines": ()},
-    {"lines": (BillLine("挂号费", 1000), BillLine("西药费", 2345), BillLine("x", 1))},
+    {"lines": (ReceiptLine("挂号费", 1000), ReceiptLine("西药费", 2345), ReceiptLine("x", 1))},
     {"issued_at": datetime(2024, 5, 1, 10, 22)},  # naive time
     {"method": "bitcoin"},
     {"settlement_id": "../../etc/passwd"},
@@ -180,7 +180,7 @@ def test_invalid_receipts_are_refused(change: dict) -> None:
 def test_bad_lines_are_refused() -> None:
     for args in (("挂号费", -1), ("挂号费", 10.5), ("", 1), ("x" * 65, 1)):
         with pytest.raises(ReceiptError):
-            BillLine(*args)
+            ReceiptLine(*args)
     with pytest.raises(ReceiptError):
         Receipt.from_dict({"hospital": "x"})
     good = sample().to_dict()
@@ -230,7 +230,7 @@ def test_pdf_is_one_page_at_slip_size(tmp_path: Path) -> None:
 
 
 def test_long_item_names_wrap_in_the_image() -> None:
-    wide = sample(lines=(BillLine("超" * 40, 1000), BillLine("西药费", 2345)))
+    wide = sample(lines=(ReceiptLine("超" * 40, 1000), ReceiptLine("西药费", 2345)))
     assert render_image(wide).height > render_image(sample()).height
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import ImageFont
 
 import common.fonts as fonts
+from common.config_loader import ConfigError
 from common.privacy import mask_name, mask_number
 from device.config import (
     CameraConfig,
@@ -21,7 +22,6 @@ from device.config import (
 from device.devices import DeviceSet
 from device.health import HealthState
 from kiosk.config import parse_config
-from kiosk.errors import ConfigError
 
 
 def test_cjk_font_renders_chinese() -> None:

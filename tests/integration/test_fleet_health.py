@@ -7,7 +7,7 @@ import dataclasses
 import json
 import time
 
-from device.health import Health, HealthState
+from device.health import DeviceHealth, HealthState
 from kiosk.gallery_store import GalleryStore, load_or_create_key
 from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
@@ -36,7 +36,7 @@ def test_a_running_kiosk_is_ok_and_a_stopped_one_goes_offline(platform, engine):
     store = GalleryStore(data / "gallery.enc", load_or_create_key(data / "gallery.key"),
                          engine.pack, engine.manifest.embedding_dim)
     gallery, state = store.load()
-    camera = Health("camera", HealthState.OK)
+    camera = DeviceHealth("camera", HealthState.OK)
     runtime = KioskRuntime(config, engine, gallery, connect(config), Outbox(data / "outbox.db"),
                            gallery_store=store, sync_state=state,
                            peripherals=lambda: {"camera": camera})
@@ -57,7 +57,7 @@ def test_a_running_kiosk_is_ok_and_a_stopped_one_goes_offline(platform, engine):
         assert report["outbox_depth"] == 0 and report["disk_free_bytes"] > 0
         assert abs(report["clock_offset_ms"]) < 1000  # same machine, same clock
         # a camera gone bad shows on the next beat, with its reason
-        camera = Health("camera", HealthState.FAILED, "camera.disconnected")
+        camera = DeviceHealth("camera", HealthState.FAILED, "camera.disconnected")
         entry = wait_entry(platform, device_id, lambda e: e["status"] == "degraded")
         assert entry["reasons"] == ["camera.disconnected (camera failed)"]
     finally:

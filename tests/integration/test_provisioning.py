@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from common.config_loader import ConfigError
 from kiosk.config import load_config
-from kiosk.errors import ConfigError
 from kiosk.provisioning import ProvisionError, connect, provision
 
 

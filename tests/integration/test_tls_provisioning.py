@@ -21,18 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.tlsca import Issued, TestCA
 
+from common.config_loader import ConfigError
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import load_config, parse_config
 from kiosk.demo.local_platform import LocalPlatform, free_port
-from kiosk.errors import ConfigError
-from kiosk.outcome import Outcome
+from kiosk.outcome import ReplyOutcome
 from kiosk.protocol.keys import generate_private_key
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest
 from kiosk.provisioning import ProvisionError, connect, provision
 from kiosk.transport import TransportError
+from tests.tlsca import Issued, TestCA
 
 
 def kiosk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -188,7 +188,7 @@ def test_an_interceptor_with_its_own_certificate_is_refused(tls_platform, ca, tm
         with pytest.raises(BackendError) as err:
             client.sync_gallery(0)
         assert err.value.code == "client.tls_pin_mismatch"
-        assert err.value.outcome is Outcome.UNKNOWN  # never "paid" or "refused" from this
+        assert err.value.outcome is ReplyOutcome.UNKNOWN  # never "paid" or "refused" from this
         assert relay.relayed == before  # nothing of the request got through
         repin = kiosk("--config", str(hijacked), "tls", "repin")
         assert repin.returncode == 2 and "client.tls_pin_mismatch" in repin.stderr

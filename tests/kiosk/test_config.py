@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from common.config_loader import ConfigError
 from kiosk.config import load_config, parse_config
-from kiosk.errors import ConfigError
 
 
 def test_empty_config_is_the_safe_defaults_with_paths_made_absolute(tmp_path, monkeypatch):

@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.config_loader import ConfigError
 from device.printer import Receipt
 from device.printer.layout import receipt_rows
 from kiosk.config import parse_config
-from kiosk.errors import ConfigError
-from kiosk.flow.model import BillLine, Quote
+from kiosk.flow.model import BillLine, KioskQuote
 from kiosk.receipts import Station, from_quote
 
 AT_0655_UTC = dt.datetime(2025, 12, 2, 6, 55, tzinfo=dt.UTC).timestamp()  # 14:55 in Beijing
-QUOTE = Quote(quote_id="Q1", bill_ids=("B1",), lines=(BillLine("挂号费", "other", 1_000),),
-              total_fen=1_000, layers=(("basic_pool", 600), ("self_pay", 400)),
-              self_pay_fen=400, credit_available_fen=10_000)
+QUOTE = KioskQuote(quote_id="Q1", bill_ids=("B1",), lines=(BillLine("挂号费", "other", 1_000),),
+                   total_fen=1_000, layers=(("basic_pool", 600), ("self_pay", 400)),
+                   self_pay_fen=400, credit_available_fen=10_000)
 
 
 def _time_row(receipt: Receipt) -> str:

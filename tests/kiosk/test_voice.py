@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from common.config_loader import ConfigError
 from device.config import SpeakerConfig
 from device.speaker import Speaker
 from kiosk.config import VoiceConfig, parse_config
-from kiosk.errors import ConfigError
 from kiosk.flow.machine import FlowView
-from kiosk.flow.model import Quote, SettlementResult, State
+from kiosk.flow.model import KioskQuote, SettlementResult, State
 from kiosk.voice import PromptPlayer, prompt_for, spoken_yuan
 
-QUOTE = Quote("q1", ("b1",), (), 10_000, (("basic_pool", 8_766), ("self_pay", 1_234)),
-              1_234, 100_000)
+QUOTE = KioskQuote("q1", ("b1",), (), 10_000, (("basic_pool", 8_766), ("self_pay", 1_234)),
+                   1_234, 100_000)
 
 
 @pytest.fixture

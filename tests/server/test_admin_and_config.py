@@ -17,7 +17,7 @@ import pytest
 
 from common.privacy import mask_card, mask_name, mask_phone
 from common.privacy import mask_number as mask_national_id
-from server_stub.config import ConfigError, load_config
+from server_stub.config import PlatformConfigError, load_config
 from tests.server.live import admin, write_config
 
 
@@ -144,7 +144,7 @@ def test_config_errors_name_the_key_and_exit_3(tmp_path: Path):
     path = tmp_path / "bad.toml"
     path.write_text('[server]\nport = "eighty"\nbogus = 1\nworkers = 0\n'
                     '[gallery]\nscope = "everyone"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(PlatformConfigError) as info:
         load_config(path)
     for key in ("server.port", "server.bogus", "server.workers", "gallery.scope"):
         assert key in str(info.value)

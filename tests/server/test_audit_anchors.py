@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server_stub.config import ConfigError, load_config
+from server_stub.config import PlatformConfigError, load_config
 from tests.server.live import Device, Server, make_bill, start_server
 
 ITEMS = [("exam", 1, 9_000, True)]
@@ -114,5 +114,5 @@ def test_the_anchor_path_is_absolute_and_never_the_database(tmp_path: Path):
                                                                "a.jsonl")
     for bad in ("var/server.db-wal", "anchors/"):
         config.write_text(f'[server]\naudit_anchor_path = "{bad}"\n', encoding="utf-8")
-        with pytest.raises(ConfigError, match="audit_anchor_path"):
+        with pytest.raises(PlatformConfigError, match="audit_anchor_path"):
             load_config(config)

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from common.config_loader import ConfigError as KioskConfigError
 from kiosk.config import parse_config
-from kiosk.errors import ConfigError as KioskConfigError
 from kiosk.protocol import schemas
-from server_stub.config import ConfigError, FleetSection, load_config
+from server_stub.config import FleetSection, PlatformConfigError, load_config
 from server_stub.fleet import FleetStatus, classify
 
 NOW = 1_800_000_000_000
@@ -79,5 +79,5 @@ def test_config_keys_are_checked_where_they_are_read(tmp_path):
     assert loaded.server.metrics_token == "0123456789abcdef" and loaded.fleet.clock_offset_s == 5
     for bad in ('[server]\nmetrics_token = "short"\n', '[fleet]\noutbox_oldest_s = 1\n'):
         path.write_text(bad)
-        with pytest.raises(ConfigError):
+        with pytest.raises(PlatformConfigError):
             load_config(path)

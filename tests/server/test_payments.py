@@ -28,7 +28,7 @@ from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import State
 from kiosk.flow.owed import POLL_S
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
-from server_stub.config import ConfigError, PaymentsSection, load_config
+from server_stub.config import PaymentsSection, PlatformConfigError, load_config
 from server_stub.payments.provider import make_provider
 from server_stub.payments.v3 import ProviderSigner, encrypt_resource, make_provider_identity
 from tests.server.live import Device, Server, admin, error_code, free_port, make_bill, write_config
@@ -411,11 +411,11 @@ def test_an_order_past_its_time_is_closed_at_the_provider_and_expires(owing: Wor
 def test_the_provider_seam_is_checked_at_start(tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[payments]\nprovider = "wechat"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"payments\.provider"):
+    with pytest.raises(PlatformConfigError, match=r"payments\.provider"):
         load_config(bad)
     missing = tmp_path / "missing.toml"
     missing.write_text('[payments]\nprovider = "simulated"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"merchant\.token"):
+    with pytest.raises(PlatformConfigError, match=r"merchant\.token"):
         make_provider(load_config(missing).payments)
     assert make_provider(PaymentsSection()) is None  # the default: no repayment at kiosks
 

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, select, text
 
 from server_stub import scheduler
 from server_stub.clock import from_datetime
-from server_stub.config import ConfigError, ScheduleSection, ServerConfig, load_config
+from server_stub.config import PlatformConfigError, ScheduleSection, ServerConfig, load_config
 from server_stub.db import audit_log, job_leases
 from server_stub.storage import Database
 from tests.server.live import Device, Server, admin, free_port, write_config
@@ -211,8 +211,8 @@ def test_the_schedule_config_names_a_bad_key(tmp_path: Path):
                       ("enabled = 1", "schedule.enabled"), ("tick_s = 0", "schedule.tick_s")):
         path = tmp_path / "bad.toml"
         path.write_text(f"[schedule]\n{line}\n", encoding="utf-8")
-        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        with pytest.raises(PlatformConfigError, match=key.replace(".", r"\.")):
             load_config(path)
     path.write_text('[reminders]\ngateway = "aliyun"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"reminders\.gateway"):
+    with pytest.raises(PlatformConfigError, match=r"reminders\.gateway"):
         load_config(path)

@@ -25,7 +25,7 @@ from kiosk.protocol.signing import ResponseVerifier
 from kiosk.protocol.transport import is_loopback
 from kiosk.transport import mount_pin, pin_mismatch
 from server_stub import tls
-from server_stub.config import ConfigError, ServerSection, load_config
+from server_stub.config import PlatformConfigError, ServerSection, load_config
 from tests.server.live import free_port, write_config
 from tests.tlsca import TestCA
 
@@ -53,7 +53,8 @@ def test_loopback_is_localhost_127_8_and_ipv6_one(host):
 @pytest.mark.parametrize("host", NOT_LOOPBACK)
 def test_everything_else_is_not_loopback(host):
     assert not is_loopback(host)
-    with pytest.raises(ConfigError, match=re.escape(f"refusing to serve plain HTTP on {host}")):
+    with pytest.raises(PlatformConfigError,
+                       match=re.escape(f"refusing to serve plain HTTP on {host}")):
         tls.for_listening(ServerSection(), host)
 
 
@@ -111,7 +112,7 @@ def test_tls_init_refuses_a_name_that_is_neither_host_nor_address(tmp_path):
 
 def test_tls_files_come_in_pairs_and_the_key_must_be_the_certificates(tmp_path):
     (tmp_path / "half.toml").write_text('[server]\ntls_cert_file = "c.pem"\n')
-    with pytest.raises(ConfigError, match="go together"):
+    with pytest.raises(PlatformConfigError, match="go together"):
         load_config(tmp_path / "half.toml")
     ca = TestCA(tmp_path / "ca")
     one, other = ca.issue("one"), ca.issue("other")

@@ -33,7 +33,7 @@ from kiosk.config import DEFAULT_TIMEZONE, CashierConfig
 from kiosk.counter.enrolment import FRAMES_NEEDED
 from kiosk.counter.family import Payer
 from kiosk.counter.pin import PinGate
-from kiosk.counter.service import CashierService, Handoff
+from kiosk.counter.service import CashierService, CounterHandoff
 from kiosk.i18n import tr
 from kiosk.protocol.schemas import PendingBills
 from kiosk.recognition.engine import FaceEngine
@@ -272,7 +272,7 @@ class CashierConsole(QWidget):
 
     # ----------------------------------------------------------- between tabs
     def _taken(self, handoff: object) -> None:
-        assert isinstance(handoff, Handoff)
+        assert isinstance(handoff, CounterHandoff)
         self.tabs.setCurrentIndex(LOOKUP)
         if handoff.patient_id:
             self.lookup.open_patient(handoff.patient_id)

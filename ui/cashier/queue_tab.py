@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.counter.queue import DISMISS_REASONS, RESOLVE_OUTCOMES, HandoffQueue
-from kiosk.counter.service import Handoff
+from kiosk.counter.service import CounterHandoff
 from kiosk.i18n import tr, yuan
 from kiosk.protocol.schemas import DismissReason, ResolveOutcome
 from ui import theme
@@ -32,7 +32,7 @@ COLUMNS = ("counter.col_waited", "counter.col_kiosk", "counter.col_reason",
 
 
 class QueueTab(QWidget):
-    taken = Signal(object)  # Handoff
+    taken = Signal(object)  # CounterHandoff
 
     def __init__(self, host: Host, clock: Callable[[], float] = time.monotonic,
                  parent: QWidget | None = None) -> None:
@@ -107,7 +107,7 @@ class QueueTab(QWidget):
             log.info("cashier.handoffs_arrived", extra={"n": len(fresh)})
         self._show()
 
-    def _row(self, h: Handoff, lang: str) -> list[str]:
+    def _row(self, h: CounterHandoff, lang: str) -> list[str]:
         return [waited(self.queue.waited_s(h), lang),
                 h.kiosk_name or h.kiosk_id,
                 staff_reason(h.reason, lang),
@@ -133,7 +133,7 @@ class QueueTab(QWidget):
     def is_new(self, handoff_id: str) -> bool:
         return handoff_id in self._new_until
 
-    def selected(self) -> Handoff | None:
+    def selected(self) -> CounterHandoff | None:
         key = selected_key(self.table)
         if not key and self.queue.rows and self.table.rowCount() == 1:
             key = self.queue.rows[0].handoff_id
@@ -146,7 +146,7 @@ class QueueTab(QWidget):
                           self._taken)
 
     def _taken(self, handoff: object) -> None:
-        assert isinstance(handoff, Handoff)
+        assert isinstance(handoff, CounterHandoff)
         self._new_until.pop(handoff.handoff_id, None)
         lang = self.host.lang
         self.host.tell(say("counter.took_over", lang, kiosk=handoff.kiosk_name or
@@ -179,7 +179,7 @@ class QueueTab(QWidget):
             lambda closed: self._closed(closed, f"counter.resolve.{outcome}"))
 
     def _closed(self, handoff: object, what: str) -> None:
-        assert isinstance(handoff, Handoff)
+        assert isinstance(handoff, CounterHandoff)
         self.queue.closed(handoff)
         self._show()
         self.host.tell(say("counter.closed", self.host.lang,

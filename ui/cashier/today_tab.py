@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from kiosk.counter.inputs import reversal_reason
 from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import Settlement, SettlementList, SettlementStatus
-from kiosk.settlement.outbox import Row, RowState
+from kiosk.settlement.outbox import OutboxRow, RowState
 from ui.cashier.widgets import Host, button, fill, make_table, selected_key, set_headers
 from ui.cashier.words import local, say
 
@@ -56,7 +56,7 @@ class TodayTab(QWidget):
         unresolved_row.addWidget(self.unresolved, 1)
         unresolved_row.addWidget(self.retry_button)
         column.addLayout(unresolved_row)
-        self.rows: list[Row] = []
+        self.rows: list[OutboxRow] = []
 
     def retranslate(self, lang: str) -> None:
         set_headers(self.table, COLUMNS, lang)

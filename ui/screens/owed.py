@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.flow.machine import FlowView
 from kiosk.flow.model import State
-from kiosk.flow.owed import OwedCharge
+from kiosk.flow.owed import KioskOwedCharge
 from kiosk.i18n import tr, yuan
 from ui.port import KioskPort
 from ui.screens.base import Screen, button, set_style_property, text_label
@@ -101,7 +101,7 @@ class OwedScreen(Screen):
         self.guidance.setVisible(bool(key))
         set_style_property(self.guidance, "tone", "warn" if warn else "")
 
-    def _show(self, charges: list[OwedCharge], *, can_repay: bool,
+    def _show(self, charges: list[KioskOwedCharge], *, can_repay: bool,
               outstanding: int | None) -> None:
         lang = self.lang
         self.total.setVisible(outstanding is not None)

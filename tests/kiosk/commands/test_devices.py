@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from device.printer import BillLine, LayerShare, Receipt, ReceiptPrinter
+from device.printer import LayerShare, Receipt, ReceiptLine, ReceiptPrinter
 from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.protocol.voucher import format_payload
@@ -180,7 +180,7 @@ def test_reprint_from_the_command_line(site: Path, capsys) -> None:
     printer.spool.save(Receipt(
         hospital="永康人民医院", kiosk_id="K01",
         issued_at=datetime.now().astimezone(), patient_name="王五",
-        lines=(BillLine("检查费", 500),), shares=(LayerShare("基本医疗保险", 400),),
+        lines=(ReceiptLine("检查费", 500),), shares=(LayerShare("基本医疗保险", 400),),
         self_pay_fen=100, method="card", settlement_id="S-CLI-1", pending=True))
     code, lines = run(["devices", "reprint", "S-CLI-1"], capsys)
     assert code == 0 and lines[0].startswith("PASS printer: reprinted S-CLI-1")

@@ -31,7 +31,7 @@ from kiosk.counter.enrolment import (
 from kiosk.counter.inputs import BadInput, lookup_key, reversal_reason, withdrawal_reason
 from kiosk.counter.pin import PinError, PinGate, PinMissing, hash_pin, verify_pin
 from kiosk.counter.queue import DISMISS_REASONS, HandoffQueue
-from kiosk.counter.service import Handoff, LookupBy
+from kiosk.counter.service import CounterHandoff, LookupBy
 from kiosk.protocol.schemas import HandoffState, PaymentMethod, SettleRequest
 from kiosk.protocol.voucher import format_payload
 from tests.ui.helpers import padded
@@ -113,10 +113,10 @@ def test_reversal_and_withdrawal_need_a_reason():
 
 
 def handoff(handoff_id: str, *, count: int = 1, taken: bool = False,
-            state: HandoffState = HandoffState.OPEN) -> Handoff:
-    return Handoff(handoff_id=handoff_id, kiosk_id="dev_k1", session_id=f"s-{handoff_id}",
-                   reason="face.not_recognised", at=T0, taken_by="dev_c1" if taken else "",
-                   kiosk_name="门诊一楼 2号机", count=count, state=state)
+            state: HandoffState = HandoffState.OPEN) -> CounterHandoff:
+    return CounterHandoff(handoff_id=handoff_id, kiosk_id="dev_k1", session_id=f"s-{handoff_id}",
+                          reason="face.not_recognised", at=T0, taken_by="dev_c1" if taken else "",
+                          kiosk_name="门诊一楼 2号机", count=count, state=state)
 
 
 def test_queue_says_what_is_new_and_how_long_they_waited():

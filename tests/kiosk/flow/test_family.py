@@ -15,20 +15,20 @@ from kiosk.config import FlowConfig
 from kiosk.flow.effects import Audit, LookupFamilyCredit, OpenRepayOrder
 from kiosk.flow.family import FamilyMember
 from kiosk.flow.machine import CheckoutFlow
-from kiosk.flow.model import PatientView, State
-from kiosk.flow.owed import OwedCharge, RepayOrder, Statement
+from kiosk.flow.model import KioskPatient, State
+from kiosk.flow.owed import KioskOwedCharge, KioskRepayOrder, Statement
 from kiosk.voice import prompt_for, prompt_keys
 from tests.kiosk.flow.test_machine import frame
 from tests.kiosk.flow.test_owed import order, statement
 
 CFG = FlowConfig()
-MOTHER = PatientView("P0M", "陈*", "3301**********4321", "resident")
-FATHER = PatientView("P0F", "王*", "3301**********8765", "resident")
+MOTHER = KioskPatient("P0M", "陈*", "3301**********4321", "resident")
+FATHER = KioskPatient("P0F", "王*", "3301**********8765", "resident")
 MOTHER_TOKEN, FATHER_TOKEN = object(), object()  # the tokens issued via the relative
 FAMILY = (FamilyMember(MOTHER, "child", 28_000, MOTHER_TOKEN),
           FamilyMember(FATHER, "child", 0, FATHER_TOKEN))
 MOTHER_OWES = Statement(MOTHER, 28_000, (
-    OwedCharge("stl_m", "YK01-00000077", 28_000, dt.date(2027, 1, 5), False),), True,
+    KioskOwedCharge("stl_m", "YK01-00000077", 28_000, dt.date(2027, 1, 5), False),), True,
     MOTHER_TOKEN)
 
 
@@ -39,7 +39,7 @@ def flow() -> CheckoutFlow:
 
 
 def own_statement(flow: CheckoutFlow, family: tuple[FamilyMember, ...] = FAMILY,
-                  charges: tuple[OwedCharge, ...] | None = None) -> None:
+                  charges: tuple[KioskOwedCharge, ...] | None = None) -> None:
     flow.start_owed(0.0)
     flow.card_read(1.0, "YB33078400001003")
     own = statement() if charges is None else statement(charges)
@@ -93,8 +93,8 @@ def test_repaying_a_dependant_carries_their_token(flow):
     assert opened.identity is MOTHER_TOKEN  # the platform records the relative as payer
     flow.on_repay_opened(6.5, "s1", order(amount=28_000))
     assert flow.view(6.5).paying_for == MOTHER  # the QR screen says for whom
-    flow.on_repay_state(20.0, "s1", RepayOrder("rpo_1", 28_000, "http://pay.example/pay/x",
-                                               "paid", 0.0, 0))
+    flow.on_repay_state(20.0, "s1", KioskRepayOrder("rpo_1", 28_000, "http://pay.example/pay/x",
+                                                    "paid", 0.0, 0))
     assert flow.state == State.REPAID and flow.view(20.0).paying_for == MOTHER
 
 

@@ -17,7 +17,7 @@ from kiosk.flow.effects import (
     Settle,
 )
 from kiosk.flow.machine import CheckoutFlow, FrameObservation
-from kiosk.flow.model import BillLine, PatientView, Quote, SettlementResult, State
+from kiosk.flow.model import BillLine, KioskPatient, KioskQuote, SettlementResult, State
 from kiosk.flow.ways import Way, ways_forward
 from kiosk.liveness.result import LivenessResult as LivenessVerdict
 from kiosk.protocol.schemas import PaymentMethod
@@ -28,12 +28,12 @@ POLICY = Policy(threshold=0.363, candidate_threshold=0.30, margin=0.05)
 FACE = Detection(np.array([200, 100, 320, 250], np.float32), 0.9,
                  np.array([[230, 160], [290, 160], [260, 190], [238, 220], [283, 220]],
                           np.float32))
-PATIENT = PatientView("P001", "张*三", "3301**********1234", "employee")
+PATIENT = KioskPatient("P001", "张*三", "3301**********1234", "employee")
 
 
 def quote(self_pay: int = 3_000, credit: int = 500_000, bills: tuple[str, ...] = ("B1",)):
-    return Quote("Q1", bills, (BillLine("CT 检查", "exam", 20_000),), 20_000,
-                 (("basic_pool", 20_000 - self_pay), ("self_pay", self_pay)), self_pay, credit)
+    return KioskQuote("Q1", bills, (BillLine("CT 检查", "exam", 20_000),), 20_000,
+                      (("basic_pool", 20_000 - self_pay), ("self_pay", self_pay)), self_pay, credit)
 
 
 def decision(*scores: float):

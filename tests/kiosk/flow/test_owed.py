@@ -19,24 +19,24 @@ from kiosk.flow.effects import (
 )
 from kiosk.flow.machine import CheckoutFlow
 from kiosk.flow.model import State
-from kiosk.flow.owed import POLL_S, OwedCharge, RepayOrder, Statement
+from kiosk.flow.owed import POLL_S, KioskOwedCharge, KioskRepayOrder, Statement
 from kiosk.flow.ways import Way
 from kiosk.protocol.schemas import PaymentMethod
 from tests.kiosk.flow.test_machine import PATIENT, decision, frame
 
 CFG = FlowConfig()
 IDENTITY = object()  # what the backend's identification returned: handed back untouched
-CHARGES = (OwedCharge("stl_1", "YK01-00000001", 12_000, dt.date(2027, 1, 2), False),
-           OwedCharge("stl_2", "YK01-00000002", 3_450, dt.date(2027, 1, 9), False))
+CHARGES = (KioskOwedCharge("stl_1", "YK01-00000001", 12_000, dt.date(2027, 1, 2), False),
+           KioskOwedCharge("stl_2", "YK01-00000002", 3_450, dt.date(2027, 1, 9), False))
 
 
-def statement(charges: tuple[OwedCharge, ...] = CHARGES, can_repay: bool = True) -> Statement:
+def statement(charges: tuple[KioskOwedCharge, ...] = CHARGES, can_repay: bool = True) -> Statement:
     return Statement(PATIENT, sum(c.owed_fen for c in charges), charges, can_repay, IDENTITY)
 
 
-def order(state: str = "open", amount: int = 15_450, ttl: float = 180.0) -> RepayOrder:
-    return RepayOrder("rpo_1", amount, "http://pay.example/pay/x", state, ttl,
-                      0 if state == "paid" else None)
+def order(state: str = "open", amount: int = 15_450, ttl: float = 180.0) -> KioskRepayOrder:
+    return KioskRepayOrder("rpo_1", amount, "http://pay.example/pay/x", state, ttl,
+                           0 if state == "paid" else None)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from benchmarks.liveness.render import (
     project,
     rotation,
 )
+from common.config_loader import ConfigError
 from kiosk.config import LivenessConfig
-from kiosk.errors import ConfigError
 from kiosk.liveness import CHALLENGES, LivenessCheck, LivenessInputError
 from kiosk.liveness import result as r
 from kiosk.recognition.detection import Detection

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from common.config_loader import ConfigError as KioskConfigError
 from common.errors import ErrorCode
 from kiosk.config import load_config as load_kiosk_config
-from kiosk.errors import ConfigError as KioskConfigError
 from kiosk.gallery_store import (
     MAGIC,
     GalleryStore,
@@ -62,7 +62,7 @@ from kiosk.protocol.signing import (
 )
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.template import Template
-from server_stub.config import ConfigError, load_config
+from server_stub.config import PlatformConfigError, load_config
 from server_stub.keys import SealError, ServerIdentity, TemplateSealer
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -356,5 +356,5 @@ def test_both_configs_name_the_profiles_they_accept(tmp_path):
                                                r"ed25519, gm"):
         load_kiosk_config(tmp_path / "kiosk.toml")
     (tmp_path / "server.toml").write_text('[security]\ncrypto_profile = "SM2"\n')
-    with pytest.raises(ConfigError, match=r"'security\.crypto_profile' must be one of"):
+    with pytest.raises(PlatformConfigError, match=r"'security\.crypto_profile' must be one of"):
         load_config(tmp_path / "server.toml")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import requests
 
+from common.config_loader import ConfigError
 from common.errors import ErrorCode
 from kiosk.config import load_config
-from kiosk.errors import ConfigError
 from kiosk.protocol import schemas
 from kiosk.protocol.crypto_profile import Sm4Gcm, sm3
 from kiosk.protocol.digest import content_digest

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from common.errors import ErrorCode
 from kiosk.backend import BackendError, SignedSettlement
 from kiosk.config import OfflineConfig
-from kiosk.outcome import Outcome, classify
+from kiosk.outcome import ReplyOutcome, classify
 from kiosk.protocol import schemas
 from kiosk.protocol.signing import SignedAnswer
 from kiosk.receipts import Station
@@ -87,15 +87,15 @@ def desk_for(box: Outbox, platform: IdempotentPlatform, now: list[float],
 
 
 def test_classification_never_guesses_failed_for_money():
-    assert classify(ErrorCode.BILL_ALREADY_SETTLED) is Outcome.REFUSED
-    assert classify(ErrorCode.CREDIT_LIMIT_EXCEEDED) is Outcome.REFUSED
-    assert classify(ErrorCode.IDEMPOTENCY_KEY_REUSED) is Outcome.REFUSED
+    assert classify(ErrorCode.BILL_ALREADY_SETTLED) is ReplyOutcome.REFUSED
+    assert classify(ErrorCode.CREDIT_LIMIT_EXCEEDED) is ReplyOutcome.REFUSED
+    assert classify(ErrorCode.IDEMPOTENCY_KEY_REUSED) is ReplyOutcome.REFUSED
     for code in (ErrorCode.NONCE_REPLAYED, ErrorCode.CLOCK_SKEW, ErrorCode.DEVICE_REVOKED,
                  ErrorCode.IDEMPOTENCY_IN_FLIGHT, ErrorCode.INTERNAL, ErrorCode.BACKEND_TIMEOUT,
                  ErrorCode.BACKEND_UNREACHABLE, ErrorCode.UNTRUSTED_RESPONSE,
                  ErrorCode.BACKEND_BAD_RESPONSE):
-        assert classify(code) is Outcome.UNKNOWN, code
-    assert BackendError(ErrorCode.INVALID_REQUEST, "x", status=503).outcome is Outcome.UNKNOWN
+        assert classify(code) is ReplyOutcome.UNKNOWN, code
+    assert BackendError(ErrorCode.INVALID_REQUEST, "x", status=503).outcome is ReplyOutcome.UNKNOWN
 
 
 def test_enqueue_is_durable_idempotent_and_has_no_wal(tmp_path: Path):

@@ -297,6 +297,50 @@ class ErrorCode(StrEnum):
     RECEIPT_NOT_FOUND = entry("receipt.not_found", staff="staff.printer")
     RECEIPT_CORRUPT = entry("receipt.corrupt", patient="done.receipt_unavailable",
                             staff="staff.printer")
+    # device health (heartbeats, kiosk doctor): a device working around a fault, or not yet up
+    CAMERA_STARTING = entry("camera.starting", patient="face.camera_failed",
+                            staff="staff.face.camera_failed")
+    CAMERA_RECONNECTING = entry("camera.reconnecting", patient="face.camera_failed",
+                                staff="staff.face.camera_failed")
+    CAMERA_STALLED = entry("camera.stalled", patient="face.camera_failed",
+                           staff="staff.face.camera_failed")
+    SCANNER_STARTING = entry("scanner.starting", patient="scanner.unavailable",
+                             staff="staff.scanner")
+    SCANNER_RECONNECTING = entry("scanner.reconnecting", patient="scanner.unavailable",
+                                 staff="staff.scanner")
+    SCANNER_STALLED = entry("scanner.stalled", patient="scanner.unavailable", staff="staff.scanner")
+    SCANNER_DISCONNECTED = entry("scanner.disconnected", patient="scanner.unavailable",
+                                 staff="staff.scanner")
+    SCANNER_STOPPED = entry("scanner.stopped", patient="scanner.unavailable", staff="staff.scanner")
+    SCANNER_NOT_CONFIGURED = entry("scanner.not_configured", patient="scanner.unavailable",
+                                   staff="staff.scanner")
+    # a keyboard-wedge scanner cannot be asked whether it is there
+    SCANNER_WEDGE_UNVERIFIED = entry("scanner.wedge_unverified", patient="scanner.unavailable",
+                                     staff="staff.scanner")
+    CARD_UNCHECKED = entry("card.unchecked", patient="card.reader_unavailable",
+                           staff="staff.card.reader")
+    CARD_SIMULATED = entry("card.simulated", patient=ASK_STAFF, staff="staff.card.reader")
+    PRINTER_UNCHECKED = entry("printer.unchecked", patient="printer.offline", staff="staff.printer")
+    PRINTER_STATUS_UNKNOWN = entry("printer.status_unknown", patient="printer.offline",
+                                   staff="staff.printer")
+    PRINTER_PAPER_LOW = entry("printer.paper_low", patient="printer.out_of_paper",
+                              staff="staff.printer")
+    SPEAKER_NOT_CONFIGURED = entry("speaker.not_configured", patient=ASK_STAFF,
+                                   staff="staff.speaker")
+    SPEAKER_TTS_MISSING = entry("speaker.tts_missing", patient=ASK_STAFF, staff="staff.speaker")
+    SPEAKER_TTS_FAILED = entry("speaker.tts_failed", patient=ASK_STAFF, staff="staff.speaker")
+    SPEAKER_PLAYER_MISSING = entry("speaker.player_missing", patient=ASK_STAFF,
+                                   staff="staff.speaker")
+    SPEAKER_VOICE_MISSING = entry("speaker.voice_missing", patient=ASK_STAFF, staff="staff.speaker")
+    SPEAKER_VOICE_UNUSABLE = entry("speaker.voice_unusable", patient=ASK_STAFF,
+                                   staff="staff.speaker")
+    SPEAKER_NO_AUDIO_DEVICE = entry("speaker.no_audio_device", patient=ASK_STAFF,
+                                    staff="staff.speaker")
+    SPEAKER_PLAYBACK_FAILED = entry("speaker.playback_failed", patient=ASK_STAFF,
+                                    staff="staff.speaker")
+    # the kiosk's settlement sender thread (kiosk/settlement/sender.py)
+    OUTBOX_SENDER_FAILED = entry("outbox.sender_failed", patient=ASK_STAFF)
+    OUTBOX_SENDER_STOPPED = entry("outbox.sender_stopped", patient=ASK_STAFF)
 
 
 class CodedError(Exception):

@@ -81,6 +81,7 @@ STAFF: dict[str, tuple[str, str]] = {
     "staff.auth": ("自助机认证失败，请报修", "Kiosk authentication failed: report it"),
     "staff.card.reader": ("自助机读卡器故障，请报修", "Kiosk card reader failed: report it"),
     "staff.scanner": ("自助机扫码口故障，请报修", "Kiosk scanner failed: report it"),
+    "staff.speaker": ("自助机语音播报故障，请报修", "Kiosk voice prompts failed: report it"),
     "staff.printer": ("自助机打印机故障：凭条可在本窗口补打",
                       "Kiosk printer failed: reprint the receipt here"),
     STAFF_OTHER: ("自助机无法继续（{code}）", "Kiosk could not continue ({code})"),

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.config_loader import ConfigError
 from common.paths import absolute_path
 from kiosk.commands.output import fail
 from kiosk.errors import KioskError
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_SETUP
     try:
         return args.func(args)
-    except KioskError as exc:  # not provisioned, config invalid, models missing: IT must act
+    except (ConfigError, KioskError) as exc:  # config invalid, not provisioned, models missing
         fail(f"{exc.code}: {exc.message}")
         return EXIT_SETUP
 

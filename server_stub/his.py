@@ -28,8 +28,9 @@ from server_stub.db import bill_items, bills, his_bill_lines, his_bills
 from server_stub.records.bills import NewItem, check_items, create_bill, insert_items, items_of
 from server_stub.records.devices import Device
 
-AMENDED_AFTER_SETTLEMENT = "his.amended_after_settlement"
-CANCELLED_AFTER_SETTLEMENT = "his.cancelled_after_settlement"
+# the hand-off reasons a change to a settled bill puts on the counter queue (registry codes)
+AMENDED_AFTER_SETTLEMENT = ErrorCode.HIS_AMENDED_AFTER_SETTLEMENT.value
+CANCELLED_AFTER_SETTLEMENT = ErrorCode.HIS_CANCELLED_AFTER_SETTLEMENT.value
 
 
 def _digest(req: schemas.Request) -> str:

@@ -37,7 +37,7 @@ from server_stub.records.devices import Device
 from server_stub.storage import Database
 
 log = logging.getLogger("server_stub.reconcile")
-REASON = "reconcile.mismatch"
+REASON = ErrorCode.RECONCILE_MISMATCH.value  # the hand-off and audit action of a mismatch
 CHUNK = 500  # ids per IN (...) query: SQLite allows a few thousand bound parameters
 T = TypeVar("T")
 _s = settlements.c

@@ -19,6 +19,8 @@ from typing import Any
 
 # patient text for a fault the patient cannot act on: staff at the counter will help
 ASK_STAFF = "generic.problem"
+# patient text for a fault of the system (the platform's, the link's): the same calm words
+SYSTEM_FAULT = "server.internal"
 # staff text naming the code, for codes without words of their own kind
 STAFF_OTHER = "staff.other"
 
@@ -56,41 +58,47 @@ class ErrorCode(StrEnum):
         return frozenset(code for code in cls if code.partition(".")[0] in names)
 
     # request shape
-    MALFORMED_JSON = entry("request.malformed_json", 400)
-    INVALID_REQUEST = entry("request.invalid", 422)
-    BODY_TOO_LARGE = entry("request.too_large", 413)
-    UNSUPPORTED_MEDIA_TYPE = entry("request.unsupported_media_type", 415)
-    ROUTE_NOT_FOUND = entry("request.not_found", 404)
-    METHOD_NOT_ALLOWED = entry("request.method_not_allowed", 405)
+    MALFORMED_JSON = entry("request.malformed_json", 400, patient=SYSTEM_FAULT)
+    INVALID_REQUEST = entry("request.invalid", 422, patient=SYSTEM_FAULT)
+    BODY_TOO_LARGE = entry("request.too_large", 413, patient=SYSTEM_FAULT)
+    UNSUPPORTED_MEDIA_TYPE = entry("request.unsupported_media_type", 415, patient=SYSTEM_FAULT)
+    ROUTE_NOT_FOUND = entry("request.not_found", 404, patient=SYSTEM_FAULT)
+    METHOD_NOT_ALLOWED = entry("request.method_not_allowed", 405, patient=SYSTEM_FAULT)
     # request authentication (RFC 9421 / RFC 9530)
-    SIGNATURE_MISSING = entry("auth.signature_missing", 401, staff="staff.auth")
-    SIGNATURE_PARAM_MISSING = entry("auth.param_missing", 400, staff="staff.auth")
-    BAD_SIGNATURE = entry("auth.bad_signature", 401, staff="staff.auth")
-    UNKNOWN_KEY = entry("auth.unknown_key", 401, staff="staff.auth")
-    DEVICE_REVOKED = entry("auth.device_revoked", 403, staff="staff.auth")
-    CLOCK_SKEW = entry("auth.clock_skew", 401, staff="staff.auth")
-    NONCE_REPLAYED = entry("auth.nonce_replayed", 401, staff="staff.auth")
-    DIGEST_MISMATCH = entry("auth.digest_mismatch", 400, staff="staff.auth")
-    COMPONENT_MISSING = entry("auth.component_missing", 400, staff="staff.auth")
-    ROLE_FORBIDDEN = entry("auth.role_forbidden", 403, staff="staff.auth")
+    SIGNATURE_MISSING = entry("auth.signature_missing", 401, patient=SYSTEM_FAULT,
+                              staff="staff.auth")
+    SIGNATURE_PARAM_MISSING = entry("auth.param_missing", 400, patient=SYSTEM_FAULT,
+                                    staff="staff.auth")
+    BAD_SIGNATURE = entry("auth.bad_signature", 401, patient=SYSTEM_FAULT, staff="staff.auth")
+    UNKNOWN_KEY = entry("auth.unknown_key", 401, patient=SYSTEM_FAULT, staff="staff.auth")
+    DEVICE_REVOKED = entry("auth.device_revoked", 403, patient=SYSTEM_FAULT, staff="staff.auth")
+    CLOCK_SKEW = entry("auth.clock_skew", 401, patient=SYSTEM_FAULT, staff="staff.auth")
+    NONCE_REPLAYED = entry("auth.nonce_replayed", 401, patient=SYSTEM_FAULT, staff="staff.auth")
+    DIGEST_MISMATCH = entry("auth.digest_mismatch", 400, patient=SYSTEM_FAULT, staff="staff.auth")
+    COMPONENT_MISSING = entry("auth.component_missing", 400, patient=SYSTEM_FAULT,
+                              staff="staff.auth")
+    ROLE_FORBIDDEN = entry("auth.role_forbidden", 403, patient=SYSTEM_FAULT, staff="staff.auth")
     # a kiosk's patient look-up without a valid identification token of its own (§8.2)
-    IDENTIFICATION_REQUIRED = entry("auth.identification_required", 403, staff="staff.auth")
+    IDENTIFICATION_REQUIRED = entry("auth.identification_required", 403, patient=SYSTEM_FAULT,
+                                    staff="staff.auth")
     IDENTIFICATION_EXPIRED = entry("auth.identification_expired", 403, staff="staff.auth")
     # /metrics: no or wrong bearer token
-    OPERATOR_TOKEN_INVALID = entry("auth.operator_token", 401, staff="staff.auth")
+    OPERATOR_TOKEN_INVALID = entry("auth.operator_token", 401, patient=SYSTEM_FAULT,
+                                   staff="staff.auth")
     # too many failed authentications: wait
-    DEVICE_LOCKED = entry("auth.device_locked", 423, staff="staff.auth")
+    DEVICE_LOCKED = entry("auth.device_locked", 423, patient=SYSTEM_FAULT, staff="staff.auth")
     # too many requests from one device: slow down
-    RATE_LIMITED = entry("auth.rate_limited", 429, staff="staff.auth")
+    RATE_LIMITED = entry("auth.rate_limited", 429, patient=SYSTEM_FAULT, staff="staff.auth")
     # signed with the other crypto profile's algorithm, or a device registered under it (§2.1)
-    CRYPTO_PROFILE_MISMATCH = entry("auth.crypto_profile_mismatch", 401, staff="staff.auth")
+    CRYPTO_PROFILE_MISMATCH = entry("auth.crypto_profile_mismatch", 401, patient=SYSTEM_FAULT,
+                                    staff="staff.auth")
     # device enrolment
-    TOKEN_INVALID = entry("device.token_invalid", 403)
-    PUBLIC_KEY_INVALID = entry("device.public_key_invalid", 422)
+    TOKEN_INVALID = entry("device.token_invalid", 403, patient=SYSTEM_FAULT)
+    PUBLIC_KEY_INVALID = entry("device.public_key_invalid", 422, patient=SYSTEM_FAULT)
     # idempotency
-    IDEMPOTENCY_KEY_MISSING = entry("idempotency.key_missing", 400)
-    IDEMPOTENCY_KEY_REUSED = entry("idempotency.key_reused", 422)
-    IDEMPOTENCY_IN_FLIGHT = entry("idempotency.in_flight", 409)
+    IDEMPOTENCY_KEY_MISSING = entry("idempotency.key_missing", 400, patient=SYSTEM_FAULT)
+    IDEMPOTENCY_KEY_REUSED = entry("idempotency.key_reused", 422, patient=SYSTEM_FAULT)
+    IDEMPOTENCY_IN_FLIGHT = entry("idempotency.in_flight", 409, patient=SYSTEM_FAULT)
     # business
     PATIENT_NOT_FOUND = entry("patient.not_found", 404, staff="staff.patient.not_found")
     CARD_NOT_FOUND = entry("card.not_found", 404, staff="staff.card.not_found")
@@ -123,9 +131,9 @@ class ErrorCode(StrEnum):
     BILL_CANCELLED = entry("bill.cancelled", 409, staff="staff.bill")
     # the hospital information system's bill feed (server_stub/his.py)
     # this bill number already holds other content
-    HIS_BILL_CONFLICT = entry("his.bill_conflict", 409, staff="staff.his")
+    HIS_BILL_CONFLICT = entry("his.bill_conflict", 409, patient=SYSTEM_FAULT, staff="staff.his")
     # settled: amend/cancel goes to the cashier
-    HIS_BILL_SETTLED = entry("his.bill_settled", 409, staff="staff.his")
+    HIS_BILL_SETTLED = entry("his.bill_settled", 409, patient=SYSTEM_FAULT, staff="staff.his")
     # repayment through a payment provider (server_stub/repayment_orders.py)
     REPAY_ORDER_NOT_FOUND = entry("repay_order.not_found", 404)
     PAYMENT_UNAVAILABLE = entry("payment.unavailable", 503)  # the provider did not answer: retry
@@ -135,9 +143,9 @@ class ErrorCode(StrEnum):
     # server side
     INTERNAL = entry("server.internal", 500, staff="staff.server")
     # the platform cannot write (disk full, I/O error)
-    STORAGE_UNAVAILABLE = entry("server.storage", 503, staff="staff.server")
+    STORAGE_UNAVAILABLE = entry("server.storage", 503, patient=SYSTEM_FAULT, staff="staff.server")
     # client side only: never sent by the server, raised by the response verifier
-    UNTRUSTED_RESPONSE = entry("client.untrusted_response", 502)
+    UNTRUSTED_RESPONSE = entry("client.untrusted_response", 502, patient=SYSTEM_FAULT)
     # not the certificate pinned at provisioning
     TLS_PIN_MISMATCH = entry("client.tls_pin_mismatch", 495)
     # plain http:// to a non-loopback host

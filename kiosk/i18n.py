@@ -9,7 +9,7 @@ texts can be checked without a display.
 
 from __future__ import annotations
 
-from common.errors import ErrorCode
+from common.errors import SYSTEM_FAULT, ErrorCode
 from device.printer.receipt import format_fen
 
 LANGS = ("zh", "en")
@@ -513,21 +513,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                            "The patient has read and agrees"),
 }
 
-# Reason codes that name a system fault: patients get the same calm words for all of them.
-SYSTEM_FAULTS = (
-    "request.malformed_json", "request.invalid", "request.too_large",
-    "request.unsupported_media_type", "request.not_found", "request.method_not_allowed",
-    "auth.signature_missing", "auth.param_missing", "auth.bad_signature", "auth.unknown_key",
-    "auth.device_revoked", "auth.clock_skew", "auth.nonce_replayed", "auth.digest_mismatch",
-    "auth.component_missing", "auth.role_forbidden", "device.token_invalid",
-    "device.public_key_invalid", "idempotency.key_missing", "idempotency.key_reused",
-    "idempotency.in_flight", "server.internal", "client.untrusted_response",
-    "auth.operator_token", "server.storage", "auth.device_locked", "auth.rate_limited",
-    "auth.identification_required",  # the kiosk always identifies first: a fault if not
-    "auth.crypto_profile_mismatch",  # kiosk and platform on different crypto profiles: IT's
-    "his.bill_conflict", "his.bill_settled",  # the hospital system's: never a kiosk's
-)
-STRINGS.update({code: _SYSTEM for code in SYSTEM_FAULTS})
+# A system fault's words: the registry sends every code of one here (common.errors.SYSTEM_FAULT)
+STRINGS[SYSTEM_FAULT] = _SYSTEM
 
 # Unknown key -> the text of its family, so a new guidance or reason still reads sensibly.
 _FAMILY = {

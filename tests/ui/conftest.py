@@ -22,16 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.ui.helpers import (
-    ASTRO_NAME,
-    ASTRO_NATIONAL_ID,
-    ASTRO_PHONE,
-    BILL_ITEMS,
-    CONSENT,
-    P1003,
-    Person,
-    padded,
-)
 
 from common.opencv import cv2
 from device.camera import FrameSource
@@ -50,6 +40,16 @@ from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.template import Template
 from kiosk.runtime import KioskRuntime
 from kiosk.settlement.outbox import Outbox
+from tests.ui.helpers import (
+    ASTRO_NAME,
+    ASTRO_NATIONAL_ID,
+    ASTRO_PHONE,
+    BILL_ITEMS,
+    CONSENT,
+    P1003,
+    Person,
+    padded,
+)
 from ui.app import create_app
 from ui.kiosk_window import KioskWindow
 from ui.port import KioskPort

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.sd_notify import NotifySocket
 
 from kiosk.demo.local_platform import LocalPlatform
+from tests.sd_notify import NotifySocket
 from ui.watchdog import watchdog_interval_ms
 
 ROOT = Path(__file__).resolve().parents[2]

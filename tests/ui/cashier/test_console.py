@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QTableWidget
-from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
 
 from kiosk.backend import BackendError
 from kiosk.config import FlowConfig
@@ -25,6 +24,7 @@ from kiosk.i18n import label, tr, yuan
 from kiosk.protocol.schemas import PaymentMethod, SettlementStatus, SettleRequest
 from kiosk.protocol.voucher import format_payload
 from kiosk.settlement.outbox import Outbox
+from tests.ui.helpers import P1001, P1002, P1003, P1004, P1005, P1006, personal_left
 from ui.cashier.console import LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
 from ui.cashier.words import staff_reason

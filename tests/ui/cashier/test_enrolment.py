@@ -15,7 +15,6 @@ from contextlib import closing
 
 import numpy as np
 import pytest
-from tests.ui.helpers import P1004, P1006, padded
 
 from common.opencv import cv2
 from device.camera import FrameSource
@@ -27,6 +26,7 @@ from kiosk.counter.platform_service import PlatformCashierService
 from kiosk.i18n import tr
 from kiosk.recognition.template import Template
 from kiosk.settlement.outbox import Outbox
+from tests.ui.helpers import P1004, P1006, padded
 from ui.cashier.enrolment import EnrolmentPanel
 from ui.cashier.words import say
 from ui.worker import Worker

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.ui.helpers import P1001, P1005, personal_left
 
 from kiosk.client import PlatformClient
 from kiosk.counter.family import CONSENT_VERSION
@@ -28,6 +27,7 @@ from kiosk.protocol.schemas import AuthoriseRelativeRequest, Consent, Relation
 from kiosk.provisioning import connect
 from kiosk.settlement.outbox import Outbox
 from tests.kiosk.counter.test_family import other_site_debtor
+from tests.ui.helpers import P1001, P1005, personal_left
 from ui.cashier.console import FAMILY, LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
 from ui.cashier.words import patient_line, say, staff_error

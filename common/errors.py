@@ -258,6 +258,11 @@ class ErrorCode(StrEnum):
     DEVICE_ERROR = entry("device.error", patient=ASK_STAFF)
     DEVICE_CONFIG_INVALID = entry("device.config_invalid", patient=ASK_STAFF)
     FONT_CJK_MISSING = entry("font.cjk_missing", patient=ASK_STAFF)
+    # the screens' start-up checks (python -m ui check): Qt cannot show them as they must look
+    FONT_UNUSABLE = entry("font.unusable", patient=ASK_STAFF)
+    FONT_NOT_SIMPLIFIED = entry("font.not_simplified", patient=ASK_STAFF)
+    QT_NO_DISPLAY = entry("qt.no_display", patient=ASK_STAFF)
+    QT_REFCOUNT_BUG = entry("qt.refcount_bug", patient=ASK_STAFF)
     CAMERA_ERROR = entry("camera.error", patient="face.camera_failed",
                          staff="staff.face.camera_failed")
     CAMERA_UNAVAILABLE = entry("camera.unavailable", patient="face.camera_failed",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import PySide6
 from PySide6.QtCore import QObject, qVersion
+
+from common.errors import ErrorCode
 
 PROBE_CALLS = 1_000
 
@@ -17,7 +20,7 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
-    code: str = "ok"
+    code: ErrorCode | Literal["ok"] = "ok"  # a registry code when not ok
 
     def line(self) -> str:
         if self.ok:
@@ -33,7 +36,7 @@ def display_check(env: Mapping[str, str]) -> Check | None:
     return Check("qt platform", False,
                  "no display (DISPLAY and WAYLAND_DISPLAY unset): start under the kiosk's X "
                  "session, or set QT_QPA_PLATFORM=offscreen for a headless check",
-                 "qt.no_display")
+                 ErrorCode.QT_NO_DISPLAY)
 
 
 def binding_check() -> Check:
@@ -51,5 +54,5 @@ def binding_check() -> Check:
         return Check("qt binding", False,
                      f"{version} loses a reference to None on every call and will abort "
                      "the kiosk: install PySide6-Essentials<6.12 (or run on Python 3.12+)",
-                     "qt.refcount_bug")
+                     ErrorCode.QT_REFCOUNT_BUG)
     return Check("qt binding", True, version)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontInfo, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from common.errors import ErrorCode
 from common.fonts import (
     PROBE_ORIGIN,
     PROBE_PX,
@@ -61,16 +62,16 @@ def register_cjk_font(app: QApplication, face: CjkFace | None = None) -> Check:
     if face.family not in families:
         log.error("font.unusable", extra={"font": str(face.path)})
         return Check("font", False, f"Qt cannot load {face.family} from {face.path}",
-                     "font.unusable")
+                     ErrorCode.FONT_UNUSABLE)
     font = QFont(app.font())
     font.setFamilies([face.family])
     if not all(QFontMetrics(font).inFontUcs4(ord(char)) for char in SAMPLE):
         return Check("font", False, f"{face.family} ({face.path}) has no glyphs for Chinese",
-                     "font.cjk_missing")
+                     ErrorCode.FONT_CJK_MISSING)
     app.setFont(font)
     family = QFontInfo(app.font()).family()
     problem = simplified_problem(family, lambda char: qt_raster(app.font(), char))
     if problem:
         log.error("font.not_simplified", extra={"family": family})
-        return Check("font", False, problem, "font.not_simplified")
+        return Check("font", False, problem, ErrorCode.FONT_NOT_SIMPLIFIED)
     return Check("font", True, f"{family}, Simplified glyphs ({face.path}, face {face.index})")

@@ -49,7 +49,8 @@ class ErrorCode(StrEnum):
 
     @classmethod
     def wire(cls) -> list[ErrorCode]:
-        """The codes a platform answer may carry (each with its HTTP status)."""
+        """The codes of the wire's error body, each with its HTTP status (the ``client.*`` ones
+        are raised by the kiosk's response verifier, never sent)."""
         return [code for code in cls if code.status is not None]
 
     @classmethod
@@ -127,12 +128,10 @@ class ErrorCode(StrEnum):
     FAMILY_SELF = entry("family.self", 422)  # a patient cannot be their own relative
     HANDOFF_ALREADY_TAKEN = entry("handoff.already_taken", 409)
     HANDOFF_ALREADY_CLOSED = entry("handoff.already_closed", 409)
-    # the hospital system cancelled it
-    BILL_CANCELLED = entry("bill.cancelled", 409, staff="staff.bill")
-    # the hospital information system's bill feed (server_stub/his.py)
-    # this bill number already holds other content
+    BILL_CANCELLED = entry("bill.cancelled", 409, staff="staff.bill")  # by the hospital system
+    # the hospital information system's bill feed (server_stub/his.py): this bill number
+    # already holds other content; a settled bill's amend or cancel goes to the cashier
     HIS_BILL_CONFLICT = entry("his.bill_conflict", 409, patient=SYSTEM_FAULT, staff="staff.his")
-    # settled: amend/cancel goes to the cashier
     HIS_BILL_SETTLED = entry("his.bill_settled", 409, patient=SYSTEM_FAULT, staff="staff.his")
     # repayment through a payment provider (server_stub/repayment_orders.py)
     REPAY_ORDER_NOT_FOUND = entry("repay_order.not_found", 404)
@@ -151,12 +150,11 @@ class ErrorCode(StrEnum):
     # plain http:// to a non-loopback host
     INSECURE_TRANSPORT = entry("client.insecure_transport", 400)
 
-
     # --- never on the wire: the kiosk side (set-up, provisioning, the cashier PIN, files)
     KIOSK_ERROR = entry("kiosk.error", patient=ASK_STAFF)
     CONFIG_INVALID = entry("config.invalid", patient=ASK_STAFF)
     CONFIG_SIMULATED_DEVICE = entry("config.simulated_device", patient=ASK_STAFF)
-    SERVER_CONFIG_INVALID = entry("server.config_invalid", patient="server.internal",
+    SERVER_CONFIG_INVALID = entry("server.config_invalid", patient=SYSTEM_FAULT,
                                   staff="staff.server")
     PROVISION_FAILED = entry("provision.failed", patient=ASK_STAFF)
     PROVISION_UNREACHABLE = entry("provision.unreachable", patient=ASK_STAFF)

@@ -131,10 +131,18 @@ def route_template(scope: MutableMapping[str, Any], routes: Sequence[BaseRoute])
     route = scope.get("route")
     if route is not None:
         return str(route.path)
-    for candidate in routes:
+    for candidate in _flat(routes):
         if scope.get("type") == "http" and candidate.matches(scope)[0] is not Match.NONE:
             return str(getattr(candidate, "path", UNMATCHED))
     return UNMATCHED
+
+
+def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The app's routes with those of included routers (server_stub/routes) in their place:
+    FastAPI keeps an included router as one entry, whose routes carry the full path."""
+    for route in routes:
+        inner = getattr(route, "effective_route_contexts", None)
+        yield from inner() if inner is not None else (route,)
 
 
 @contextmanager

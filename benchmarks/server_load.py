@@ -26,7 +26,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,16 +40,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from common.net import free_port
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def seed(config_path: Path, bills: int, devices: int) -> dict[str, Any]:

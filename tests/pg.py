@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from common.net import free_port
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -36,12 +37,6 @@ def bin_dir() -> Path | None:
         return versions[-1].parent
     found = shutil.which("initdb")
     return Path(found).resolve().parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_owner(argv: list[str]) -> list[str]:
@@ -81,7 +76,7 @@ class Cluster:
         data = home / "primary"
         _run([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
               "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        cluster = cls(data, _free_port(), binaries)
+        cluster = cls(data, free_port(HOST), binaries)
         cluster.configure({"max_connections": "300", "shared_buffers": "64MB",
                            "max_wal_senders": "4", "wal_level": "replica",
                            "hot_standby": "on", "wal_keep_size": "256MB",
@@ -104,7 +99,7 @@ class Cluster:
         data = self.data.parent / name
         _run([str(self.bin / "pg_basebackup"), "-D", str(data), "-h", HOST, "-p",
               str(self.port), "-U", SUPERUSER, "-X", "stream", "-R", "--no-sync"])
-        standby = Cluster(data, _free_port(), self.bin, name)
+        standby = Cluster(data, free_port(HOST), self.bin, name)
         # the copy carries the primary's settings: once promoted, a standby still naming
         # a synchronous standby of its own would wait for it at every commit, for ever
         standby.configure({"primary_conninfo": f"host={HOST} port={self.port} "

@@ -8,7 +8,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from common.net import free_port
 from common.paths import absolute_path
 from kiosk.config import KioskConfig, load_config
 from kiosk.provisioning import provision
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
     from kiosk.demo.payments import PaymentSimulator
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def die_with_parent() -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import requests
 
-from kiosk.demo.local_platform import die_with_parent, free_port
+from common.net import free_port
+from kiosk.demo.local_platform import die_with_parent
 
 HOST = "127.0.0.1"
 

@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 
 from common.config_loader import ConfigError
+from common.net import free_port
 from kiosk.backend import BackendError
 from kiosk.client import PlatformClient
 from kiosk.config import load_config, parse_config
-from kiosk.demo.local_platform import LocalPlatform, free_port
+from kiosk.demo.local_platform import LocalPlatform
 from kiosk.outcome import ReplyOutcome
 from kiosk.protocol.keys import generate_private_key
 from kiosk.protocol.schemas import PaymentMethod, SettleRequest

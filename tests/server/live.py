@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import struct
 import subprocess
@@ -23,16 +22,11 @@ from typing import Any
 
 import requests
 
+from common.net import free_port
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(directory: Path, extra: str = "", db_url: str | None = None) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from common.net import free_port
 from kiosk.client import PlatformClient
 from kiosk.config import FlowConfig
 from kiosk.demo.payments import PaymentSimulator, start_payment_simulator
@@ -31,7 +32,7 @@ from kiosk.protocol.keys import generate_private_key, load_public_key_b64, publi
 from server_stub.config import PaymentsSection, PlatformConfigError, load_config
 from server_stub.payments.provider import make_provider
 from server_stub.payments.v3 import ProviderSigner, encrypt_resource, make_provider_identity
-from tests.server.live import Device, Server, admin, error_code, free_port, make_bill, write_config
+from tests.server.live import Device, Server, admin, error_code, make_bill, write_config
 
 PATIENT = "P1003"  # has a card: the kiosk identifies them by it
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from common.net import free_port
 from kiosk.client import PlatformClient
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from tests.server.live import (
@@ -22,7 +23,6 @@ from tests.server.live import (
     Server,
     another_host,
     error_code,
-    free_port,
     seed_load,
     start_server,
 )

@@ -18,12 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from common.net import free_port
 from server_stub import scheduler
 from server_stub.clock import from_datetime
 from server_stub.config import PlatformConfigError, ScheduleSection, ServerConfig, load_config
 from server_stub.db import audit_log, job_leases
 from server_stub.storage import Database
-from tests.server.live import Device, Server, admin, free_port, write_config
+from tests.server.live import Device, Server, admin, write_config
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 JOBS = ("credit.overdue", "reminders", "purge", "recon.export")

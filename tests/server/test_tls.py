@@ -20,13 +20,14 @@ import pytest
 import requests
 from cryptography import x509
 
+from common.net import free_port
 from kiosk.protocol.keys import load_public_key_b64
 from kiosk.protocol.signing import ResponseVerifier
 from kiosk.protocol.transport import is_loopback
 from kiosk.transport import mount_pin, pin_mismatch
 from server_stub import tls
 from server_stub.config import PlatformConfigError, ServerSection, load_config
-from tests.server.live import free_port, write_config
+from tests.server.live import write_config
 from tests.tlsca import TestCA
 
 LOOPBACK = ("localhost", "LocalHost.", "127.0.0.1", "127.1.2.3", "127.255.255.254", "::1",

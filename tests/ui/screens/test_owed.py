@@ -16,11 +16,11 @@ import pytest
 import zxingcpp
 from PySide6.QtGui import QImage
 
+from common.net import free_port
 from kiosk.demo.local_platform import LocalPlatform
 from kiosk.demo.payments import PaymentSimulator, start_payment_simulator
 from kiosk.flow.model import State
 from kiosk.i18n import tr, yuan
-from tests.server.live import free_port
 from tests.ui.screens.test_result import card_patient
 from ui.preview_views import ORDER, STATEMENT, RecordingPort, sample_views
 from ui.screens.result import day_text

@@ -1,5 +1,5 @@
 """Every request-authentication rejection, over real HTTP against a real server process
-(of either crypto profile: tests/kiosk/protocol/test_gm_attacks.py runs these against ``gm``)."""
+(of either crypto profile: tests/server/test_api_auth_gm.py runs these against ``gm``)."""
 
 from __future__ import annotations
 

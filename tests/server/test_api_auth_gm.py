@@ -14,20 +14,12 @@ from tests.server.test_api_auth import *  # noqa: F403 (the same tests, collecte
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This module's platform, of the ``gm`` profile (conftest.py's kiosk and counter
+    register with it)."""
     running = start_server(tmp_path_factory.mktemp("gm-platform"),
                            '[security]\ncrypto_profile = "gm"\n')
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def kiosk(server: Server) -> Device:
-    return Device.register(server, server.seed["enrolment_tokens"]["kiosk"])
-
-
-@pytest.fixture(scope="module")
-def counter(server: Server) -> Device:
-    return Device.register(server, server.seed["enrolment_tokens"]["counter"])
 
 
 def test_this_module_really_runs_under_gm(server: Server, kiosk: Device):

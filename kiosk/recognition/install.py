@@ -152,15 +152,17 @@ def _install_file(
     variant = ("-dynhw" if dynamic else "") + ("-prelu-dw" if prelu else "")
     converted_path = converted_name(digest, variant)
     out = store / converted_path
+    expected = spec.options.get("converted_sha256")
+    recorded = previous.get("converted_sha256")
     reusable = (
         out.is_file()
         and previous.get("converted_path") == converted_path
-        and sha256_file(out) == previous.get("converted_sha256")
+        and sha256_file(out) == recorded
+        and (not expected or recorded == expected)
     )
     if not reusable:
         atomic_write(out, convert_file(data, dynamic, prelu))
     converted_sha = sha256_file(out)
-    expected = spec.options.get("converted_sha256")
     if expected and converted_sha != expected:
         raise ModelDigestMismatch(
             f"converting {spec.path} gave SHA-256 {converted_sha}, manifest expects {expected} "

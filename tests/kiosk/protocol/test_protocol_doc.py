@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import requests
 
 from common.errors import ErrorCode
-from kiosk.protocol.keys import fingerprint, load_private_key_pem, public_key_b64
+from kiosk.protocol.digest import content_digest
+from kiosk.protocol.keys import (
+    fingerprint,
+    load_private_key_pem,
+    private_key_pem,
+    public_key_b64,
+)
 from kiosk.protocol.signing import (
     HeaderList,
     RequestVerifier,
@@ -17,6 +24,7 @@ from kiosk.protocol.signing import (
     sign_request,
     sign_response,
 )
+from tests.kiosk.protocol.test_gm import std_key
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "protocol.md").read_text(encoding="utf-8")
 RFC9421_TEST_KEY = (b"-----BEGIN PRIVATE KEY-----\n"
@@ -93,3 +101,27 @@ def test_the_heartbeat_schema_is_documented_field_by_field():
                    "platform_rejected_requests_total", "platform_devices",
                    "platform_outbox_oldest_seconds"):
         assert f"| `{metric}` |" in DOC, metric
+
+
+def test_gm_worked_example_of_the_doc():
+    key = std_key()
+    assert private_key_pem(key).decode() in DOC
+    assert f"public key `{public_key_b64(key)}`" in DOC
+    assert f"fingerprint `{fingerprint(key)}`" in DOC
+    body = b'{"bill_id":"B1001-1","patient_id":"P1001","method":"face"}'
+    section = DOC[DOC.index("**Worked example under `gm`**"):DOC.index("## 3. Request")]
+    headers = dict(re.findall(r"^(Content-Digest|Signature-Input|Signature): (.+)$", section,
+                              flags=re.MULTILINE))
+    assert headers["Content-Digest"] == content_digest(body, "gm")
+    request = requests.Request("POST", "http://127.0.0.1:8600/v1/settlements", data=body,
+                               headers={"Content-Type": "application/json",
+                                        "Idempotency-Key": "0b6c1f0e-6a57-4c1e-9a7e-2f0d3c9b8a11",
+                                        **headers}).prepare()
+    verified = RequestVerifier(lambda _: key.public_key(), profile="gm",
+                               clock=lambda: 1795400010).verify(
+        "POST", request.url, list(request.headers.items()), body)
+    assert verified.key_id == "dev_3f2a9c41d8e07b65" and verified.nonce == "q2x7VJ3n0bqkWk1eA9s4tw"
+    # re-signing the same request gives the same base and digest, and another valid signature
+    _, again = worked_request(key)
+    assert again.headers["Signature-Input"] == headers["Signature-Input"]
+    assert again.headers["Signature"] != headers["Signature"]

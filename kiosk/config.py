@@ -103,10 +103,12 @@ class RecognitionConfig:
     # Smallest face (box height, frame px) YuNet must still find: it then runs on the frame
     # shrunk so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detect ~2x
     # cheaper), and faces are aligned and embedded from the full frame. 0 (default): the
-    # frame's own resolution. Measured (benchmarks/recognition.py): the shrunk frame's
-    # landmarks move the templates of the same image to 0.63-0.97 cosine, so it is off until
-    # the landmarks are refined at full resolution. Keep it under quality.min_face_px so a
-    # face too small to use is still seen and told to come closer (too_far).
+    # frame's own resolution. Measured (benchmarks/recognition.py, faces 100-200 px in a
+    # 640x480 frame): matching within one setting is unchanged, but a template made at one
+    # setting scores down to 0.45 against the same frame at the other, so set it alike on a
+    # site's kiosks and counters (whose enrolments fill the gallery) or not at all. Keep it
+    # under quality.min_face_px so a face too small to use is still seen and told to come
+    # closer (too_far).
     detect_min_face_px: int = 0
 
     def validate(self) -> list[tuple[str, str]]:

@@ -38,6 +38,27 @@ def write_config(directory: Path, extra: str = "", db_url: str | None = None) ->
     return path
 
 
+def sql(config: Path, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of a query on the database of the platform configured by ``config`` (its
+    server.toml), on either engine (named ``:param`` placeholders)."""
+    from sqlalchemy import create_engine, text
+
+    from server_stub.config import load_config
+
+    engine = create_engine(load_config(config).server.db_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(statement), params)]
+    finally:
+        engine.dispose()
+
+
+def audit_details(config: Path, action: str) -> list[dict[str, Any]]:
+    """The details of the platform's audit rows of ``action``, oldest first."""
+    return [json.loads(details) for (details,) in sql(
+        config, "SELECT details FROM audit_log WHERE action = :a ORDER BY seq", a=action)]
+
+
 def admin(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The admin CLI as an operator runs it: a separate process on the same database."""
     result = subprocess.run([sys.executable, "-m", "server_stub", "--config", str(config), *args],
@@ -100,18 +121,7 @@ class Server:
         return admin(self.config, *args, check=check)
 
     def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
-        """The rows of a query on the platform's database, on either engine (named
-        ``:param`` placeholders)."""
-        from sqlalchemy import create_engine, text
-
-        from server_stub.config import load_config
-
-        engine = create_engine(load_config(self.config).server.db_url)
-        try:
-            with engine.connect() as conn:
-                return [tuple(row) for row in conn.execute(text(statement), params)]
-        finally:
-            engine.dispose()
+        return sql(self.config, statement, **params)
 
     def _pg_dsn(self) -> str | None:
         """The libpq connection string of a PostgreSQL platform, None for SQLite."""

@@ -4,15 +4,12 @@ with the act audited as theirs; withdrawing ends it at once."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
-from server_stub.config import load_config
-from tests.server.live import Device, Server, error_code, make_bill, start_server
+from tests.server.live import Device, Server, audit_details, error_code, make_bill, start_server
 
 PATIENT, RELATIVE = "P1005", "P1001"  # an elder (poverty relief) and her son
 RELATIVE_CARD = "YB33078400001001"
@@ -41,17 +38,6 @@ def dependants(kiosk: Device, token: str) -> list[dict]:
     reply = kiosk.get(f"/v1/patients/{RELATIVE}/dependants", params={"identification": token})
     assert reply.status_code == 200, reply.text
     return list(reply.json()["dependants"])
-
-
-def audit_details(server: Server, action: str) -> list[dict]:
-    engine = sa.create_engine(load_config(server.config).server.db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT details FROM audit_log WHERE action = :a "
-                                        "ORDER BY seq"), {"a": action}).scalars().all()
-    finally:
-        engine.dispose()
-    return [json.loads(d) for d in rows]
 
 
 def test_a_relative_reads_and_pays_for_the_patient_until_the_patient_withdraws(server: Server):
@@ -86,18 +72,18 @@ def test_a_relative_reads_and_pays_for_the_patient_until_the_patient_withdraws(s
     settled = kiosk.settle(bill, PATIENT, "card", paid_by=RELATIVE)
     assert settled.status_code == 201, settled.text
     assert settled.json()["charge_to_credit_fen"] > 0
-    assert audit_details(server, "settlement.settled")[-1]["paid_by"] == RELATIVE
+    assert audit_details(server.config, "settlement.settled")[-1]["paid_by"] == RELATIVE
     # and repays part of it at the counter
     repaid = counter.post("/v1/repayments", {"patient_id": PATIENT, "amount_fen": 100,
                                              "method": "cash", "paid_by": RELATIVE},
                           key=str(uuid.uuid4()))
     assert repaid.status_code == 201, repaid.text
-    assert audit_details(server, "credit.repaid")[-1]["paid_by"] == RELATIVE
+    assert audit_details(server.config, "credit.repaid")[-1]["paid_by"] == RELATIVE
 
     # the elder withdraws: the relative's token stops working at once
     withdrawn = counter.post(f"/v1/patients/{PATIENT}/relatives/{RELATIVE}/withdraw", None)
     assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"] is not None
-    assert audit_details(server, "family.withdrawn")[-1] == {"relative_id": RELATIVE}
+    assert audit_details(server.config, "family.withdrawn")[-1] == {"relative_id": RELATIVE}
     after = kiosk.get(f"/v1/patients/{PATIENT}/bills", params=via)
     assert (after.status_code, error_code(after)) == (403, "family.not_authorised")
     before = counter.get(f"/v1/patients/{PATIENT}").json()["credit"]
@@ -169,6 +155,6 @@ def test_a_counters_family_look_ups_are_audited(server: Server):
     counter = server.device("counter")
     assert counter.get(f"/v1/patients/{PATIENT}/relatives").status_code == 200
     assert counter.get(f"/v1/patients/{RELATIVE}/dependants").status_code == 200
-    routes = [d["route"] for d in audit_details(server, "patient.looked_up")]
+    routes = [d["route"] for d in audit_details(server.config, "patient.looked_up")]
     assert routes[-2:] == ["GET /v1/patients/{patient_id}/relatives",
                            "GET /v1/patients/{patient_id}/dependants"]

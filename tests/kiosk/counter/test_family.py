@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from common.errors import ErrorCode
 from kiosk.backend import BackendError
@@ -42,6 +41,7 @@ from kiosk.protocol.schemas import (
 )
 from kiosk.provisioning import connect, provision
 from kiosk.settlement.outbox import Outbox
+from tests.server.live import audit_details
 
 PATIENT, RELATIVE = "P1005", "P1001"  # an elder on poverty relief, and her son
 RELATIVE_CARD = "YB33078400001001"
@@ -64,17 +64,6 @@ def service(client: PlatformClient, tmp_path: Path) -> PlatformCashierService:
     return PlatformCashierService(client, Outbox(tmp_path / "counter-outbox.db"))
 
 
-def audit(platform: LocalPlatform, action: str) -> list[dict]:
-    engine = sa.create_engine(f"sqlite:///{platform.root}/server.db")
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT details FROM audit_log WHERE action = :a "
-                                        "ORDER BY seq"), {"a": action}).scalars().all()
-    finally:
-        engine.dispose()
-    return [json.loads(d) for d in rows]
-
-
 def new_bill(platform: LocalPlatform, patient_id: str) -> str:
     made = json.loads(platform.admin("bill", "create", "--site", platform.seed["site_id"],
                                      "--patient", patient_id, "--visit", f"V{uuid.uuid4().hex}",
@@ -94,7 +83,7 @@ def test_authorise_pay_for_and_withdraw(platform: LocalPlatform, service: Platfo
     made = family.authorise(PATIENT, RELATIVE, Relation.CHILD, datetime.now(UTC))
     assert made.consent_version == CONSENT_VERSION == FAMILY_CONSENT_VERSION
     assert standing(made) and made.relation is Relation.CHILD
-    assert audit(platform, "family.authorised")[-1] == {
+    assert audit_details(platform.config, "family.authorised")[-1] == {
         "relative_id": RELATIVE, "relation": "child", "consent_version": CONSENT_VERSION}
 
     # the patient's side lists it with its state; the relative's side lists the patient
@@ -112,7 +101,7 @@ def test_authorise_pay_for_and_withdraw(platform: LocalPlatform, service: Platfo
         bill_id=bill, patient_id=PATIENT, method=PaymentMethod.CARD,
         expected_self_pay_fen=quote.layers.self_pay_fen, paid_by=RELATIVE), uuid.uuid4().hex)
     assert settled.charge_to_credit_fen > 0
-    assert audit(platform, "settlement.settled")[-1]["paid_by"] == RELATIVE
+    assert audit_details(platform.config, "settlement.settled")[-1]["paid_by"] == RELATIVE
     owed = family.family(RELATIVE).dependants[0].credit.outstanding_fen
     assert owed == owed_before + settled.charge_to_credit_fen
 
@@ -127,7 +116,8 @@ def test_authorise_pay_for_and_withdraw(platform: LocalPlatform, service: Platfo
     assert again.repayment_id == repaid.repayment_id
     assert repaid.credit.outstanding_fen == owed - 150
     assert family.family(RELATIVE).dependants[0].credit.outstanding_fen == owed - 150
-    assert [d for d in audit(platform, "credit.repaid") if d.get("paid_by") == RELATIVE] == [
+    repaid_audit = audit_details(platform.config, "credit.repaid")
+    assert [d for d in repaid_audit if d.get("paid_by") == RELATIVE] == [
         {"patient_id": PATIENT, "amount_fen": 150, "method": "cash", "reason": None,
          "paid_by": RELATIVE}]
     guard.repaid()
@@ -201,7 +191,8 @@ def test_a_dependant_of_another_site_is_repaid_with_a_reason(
     reason = repayment_reason("  子女在本院代还  ")
     repaid = family.repay(request.model_copy(update={"reason": reason}), uuid.uuid4().hex)
     assert repaid.credit.outstanding_fen == owed - 100
-    assert [d for d in audit(platform, "credit.repaid") if d["patient_id"] == elder] == [
+    repaid_audit = audit_details(platform.config, "credit.repaid")
+    assert [d for d in repaid_audit if d["patient_id"] == elder] == [
         {"patient_id": elder, "amount_fen": 100, "method": "cash", "reason": "子女在本院代还",
          "paid_by": RELATIVE}]
     with pytest.raises(BadInput):

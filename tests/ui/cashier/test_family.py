@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from kiosk.client import PlatformClient
 from kiosk.counter.family import CONSENT_VERSION
@@ -27,6 +26,7 @@ from kiosk.protocol.schemas import AuthoriseRelativeRequest, Consent, Relation
 from kiosk.provisioning import connect
 from kiosk.settlement.outbox import Outbox
 from tests.kiosk.counter.test_family import other_site_debtor
+from tests.server.live import audit_details
 from tests.ui.helpers import P1001, P1005, personal_left
 from ui.cashier.console import FAMILY, LOOKUP, CashierConsole
 from ui.cashier.widgets import ConfirmDialog
@@ -92,14 +92,7 @@ def texts(table) -> list[list[str]]:
 
 
 def paid_by_in_audit(platform: LocalPlatform, action: str) -> list[str | None]:
-    engine = sa.create_engine(f"sqlite:///{platform.root}/server.db")
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT details FROM audit_log WHERE action = :a "
-                                        "ORDER BY seq"), {"a": action}).scalars().all()
-    finally:
-        engine.dispose()
-    return [json.loads(d).get("paid_by") for d in rows]
+    return [d.get("paid_by") for d in audit_details(platform.config, action)]
 
 
 def test_family_pay_at_the_counter(console: CashierConsole, desk: PlatformClient,

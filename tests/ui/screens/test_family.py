@@ -18,7 +18,14 @@ from kiosk.i18n import tr, yuan
 from kiosk.protocol.schemas import AuthoriseRelativeRequest, Consent, Relation
 from tests.ui.cashier.test_family import paid_by_in_audit
 from tests.ui.helpers import personal_left
-from tests.ui.screens.test_owed import WAIT_MS, decoded, paysim, platform  # noqa: F401
+from tests.ui.screens.test_owed import (  # noqa: F401 (paysim, platform: fixtures)
+    WAIT_MS,
+    in_debt,
+    own_statement,
+    pay_the_qr,
+    paysim,
+    platform,
+)
 from tests.ui.screens.test_result import card_patient
 from ui.preview_views import FAMILY, MOTHER, RecordingPort, sample_views
 from ui.screens.family import member_text
@@ -33,25 +40,6 @@ def authorise(counter, patient_id: str, relative_id: str) -> None:
     counter.authorise_relative(patient_id, AuthoriseRelativeRequest(
         relative_id=relative_id, relation=Relation.CHILD, consent=Consent(
             text_version=CONSENT_VERSION, consented_at=dt.datetime.now(dt.UTC))))
-
-
-def in_debt(started, runtime, window, qtbot, name: str, item: str) -> tuple[str, str]:
-    """A patient who checked out on credit at this kiosk just now: (patient id, card)."""
-    patient_id, card_no, _ = card_patient(started, [[item]], name=name)
-    runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
-    runtime.confirm()
-    qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
-    runtime.cancel()
-    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
-    return patient_id, card_no
-
-
-def own_statement(runtime, window, qtbot, card_no: str) -> None:
-    window.screens["attract"].owed.click()
-    qtbot.waitUntil(lambda: window.view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
-    runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
 
 
 # ------------------------------------------------------------------- the widgets alone
@@ -157,12 +145,7 @@ def test_a_son_repays_his_mothers_debt_at_the_kiosk(platform, paysim, make_runti
     qtbot.waitUntil(lambda: window.current == "repay" and window.screens["repay"]
                     .qr.isVisible(), timeout=WAIT_MS)
     assert window.screens["repay"].payee.text() == "为 陈*英 还款"
-    (code_url,) = decoded(window)
-    assert paysim.pay(code_url).json()["trade_state"] == "SUCCESS"
-    qtbot.waitUntil(lambda: window.view.state == State.REPAID, timeout=WAIT_MS)
-    repaid = window.screens["repay"]
-    assert repaid.amount.text() == tr("repay.paid_amount", "zh", amount=yuan(owed))
-    assert repaid.note.text() == tr("repay.left", "zh", amount=yuan(0))
+    pay_the_qr(window, qtbot, paysim, owed)
     assert counter.pending_bills(mother).credit.outstanding_fen == 0
     assert paid_by_in_audit(platform, "credit.repaid")[-1] == son
 

@@ -54,6 +54,36 @@ def platform(tmp_path_factory: pytest.TempPathFactory,
     started.stop()
 
 
+def in_debt(started, runtime, window, qtbot, name: str, item: str) -> tuple[str, str]:
+    """A patient who checked out on credit at this kiosk just now: (patient id, card)."""
+    patient_id, card_no, _ = card_patient(started, [[item]], name=name)
+    runtime.card_read(card_no)
+    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
+    runtime.confirm()
+    qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
+    runtime.cancel()
+    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+    return patient_id, card_no
+
+
+def own_statement(runtime, window, qtbot, card_no: str) -> None:
+    """From the attract screen, 我的欠款 and the card: the patient's own statement."""
+    window.screens["attract"].owed.click()
+    qtbot.waitUntil(lambda: window.view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
+    runtime.card_read(card_no)
+    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
+
+
+def pay_the_qr(window, qtbot, paysim: PaymentSimulator, owed: int) -> None:
+    """Pay the QR on screen as a phone would, and see all of ``owed`` repaid, nothing left."""
+    (code_url,) = decoded(window)
+    assert paysim.pay(code_url).json()["trade_state"] == "SUCCESS"
+    qtbot.waitUntil(lambda: window.view.state == State.REPAID, timeout=WAIT_MS)
+    repaid = window.screens["repay"]
+    assert repaid.amount.text() == tr("repay.paid_amount", "zh", amount=yuan(owed))
+    assert repaid.note.text() == tr("repay.left", "zh", amount=yuan(0))
+
+
 def decoded(window) -> list[str]:
     """What a phone reads from the screen as it is drawn."""
     image = window.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
@@ -151,10 +181,7 @@ def test_a_patient_sees_the_debt_and_repays_it_at_the_kiosk(platform, paysim, ma
     runtime.cancel()
     qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
 
-    window.screens["attract"].owed.click()
-    qtbot.waitUntil(lambda: window.view.state == State.OWED_IDENTIFY, timeout=WAIT_MS)
-    runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)
+    own_statement(runtime, window, qtbot, card_no)
     screen = window.screens["owed"]
     owed = settled.charge_to_credit_fen
     assert screen.total.text() == tr("owed.total", "zh", amount=yuan(owed))
@@ -165,26 +192,16 @@ def test_a_patient_sees_the_debt_and_repays_it_at_the_kiosk(platform, paysim, ma
     screen.repay_all.click()
     qtbot.waitUntil(lambda: window.current == "repay" and window.screens["repay"]
                     .qr.isVisible(), timeout=WAIT_MS)
-    (code_url,) = decoded(window)
-    assert paysim.pay(code_url).json()["trade_state"] == "SUCCESS"
-    qtbot.waitUntil(lambda: window.view.state == State.REPAID, timeout=WAIT_MS)
-    repaid = window.screens["repay"]
-    assert repaid.amount.text() == tr("repay.paid_amount", "zh", amount=yuan(owed))
-    assert repaid.note.text() == tr("repay.left", "zh", amount=yuan(0))
+    pay_the_qr(window, qtbot, paysim, owed)
     assert counter.pending_bills(patient_id).credit.outstanding_fen == 0
 
 
 def test_leaving_the_qr_closes_the_order_and_nothing_is_paid(platform, paysim, make_runtime,
                                                               make_window, counter, qtbot):
-    patient_id, card_no, _ = card_patient(platform, [["drug:头孢克肟胶囊:1:3650"]])
     runtime = make_runtime()
     window = make_window(runtime)
-    runtime.card_read(card_no)
-    qtbot.waitUntil(lambda: window.current == "bill_review", timeout=WAIT_MS)
-    runtime.confirm()
-    qtbot.waitUntil(lambda: window.current == "result", timeout=WAIT_MS)
-    runtime.cancel()
-    qtbot.waitUntil(lambda: window.current == "attract", timeout=WAIT_MS)
+    patient_id, card_no = in_debt(platform, runtime, window, qtbot, "李小红",
+                                  "drug:头孢克肟胶囊:1:3650")
     runtime.start_owed()
     runtime.card_read(card_no)
     qtbot.waitUntil(lambda: window.view.state == State.OWED, timeout=WAIT_MS)

@@ -119,7 +119,7 @@ def rewrite_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
 
     PRelu(x) = Relu(x) + (-a)*Relu(-x), the negations and the per-channel product written as
     1x1 depthwise convolutions: ORT runs those, Relu and the Add in its blocked layout and
-    fuses them into each other, so the layout reorders around every PRelu go (SFace ~1.45x
+    fuses them into each other, so the layout reorders around every PRelu go (SFace ~1.4x
     faster than with elementwise Max/Min, benchmarks/recognition.py). Element by element it
     is the PRelu's arithmetic (-x is exact, the one product a*x the same rounding); ORT's
     fused blocked kernels put SFace's embeddings within 5e-7 of the PRelu graph's on real

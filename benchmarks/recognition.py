@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.argtypes import positive_int
 from common.opencv import cv2
 from kiosk.config import KioskConfig
 from kiosk.errors import FaceNotUsable, ModelError
@@ -313,9 +314,9 @@ def render(result: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=200)
-    parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument("--sizes", type=int, nargs="*", default=list(SEARCH_SIZES))
+    parser.add_argument("--frames", type=positive_int, default=200)
+    parser.add_argument("--queries", type=positive_int, default=50)
+    parser.add_argument("--sizes", type=positive_int, nargs="*", default=list(SEARCH_SIZES))
     parser.add_argument("--out", type=Path, default=Path("bench-results/recognition.json"))
     parser.add_argument("--compare", action="store_true",
                         help="also time face_recognition (dlib) on the same frames, "

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+from common.argtypes import positive_int
 from common.paths import absolute_path
 from kiosk.protocol import schemas
 from kiosk.protocol.errors import ProtocolError
@@ -237,12 +238,6 @@ def _seed_demo(conn: Connection, args: Args, config: ServerConfig, now: int) -> 
 def _overdue(conn: Connection, args: Args, config: ServerConfig, now: int) -> Any:
     at = from_datetime(args.as_of) if args.as_of else now
     return {"as_of_ms": at, **ledger.process_overdue(conn, config=config, now=at)}
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
-    return int(text)
 
 
 def _rate(text: str) -> float:
@@ -516,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder keeping the simulator's key and device id")
     p.add_argument("--token", help="his enrolment token, on the first run only")
     p.add_argument("--name", default="his-simulator", help="device name, on the first run")
-    p.add_argument("--bills", type=_positive, default=200)
+    p.add_argument("--bills", type=positive_int, default=200)
     p.add_argument("--rate", type=_rate, default=10.0, help="bills per second (N or N/s)")
     p.add_argument("--patients", default=",".join(u[0] for u in seed.DEMO_USERS),
                    help="comma-separated patient ids (default: the demo's)")

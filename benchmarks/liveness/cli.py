@@ -22,6 +22,7 @@ from benchmarks.liveness.evaluation import (
     sweep,
     upper_bound,
 )
+from common.argtypes import positive_int
 
 FAMILY_NOTES = {
     "flat_tilt_yaw": "flat print tilted about its vertical axis, 15-60°",
@@ -115,8 +116,9 @@ def to_json(ev: Evaluation) -> dict[str, Any]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--n", type=int, default=40, help="presentations per attack family")
-    parser.add_argument("--bona-fide", type=int, help="synthetic turns per noise level")
+    parser.add_argument("--n", type=positive_int, default=40,
+                        help="presentations per attack family")
+    parser.add_argument("--bona-fide", type=positive_int, help="synthetic turns per noise level")
     parser.add_argument("--families", nargs="*", default=list(PLANAR_FAMILIES + OTHER_FAMILIES))
     parser.add_argument("--out", type=Path, default=Path("bench-results/liveness.json"))
 

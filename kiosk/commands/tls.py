@@ -61,7 +61,7 @@ def cmd_repin(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.provisioning import repin
 
     pin = repin(config, expect_tls_fingerprint=args.tls_fingerprint,
-                timeout_s=config.server.connect_timeout_s)
+                timeout_s=config.server.read_timeout_s)
     print(f"pinned TLS certificate {pin}")
     print(f"config written to {config.source}")
     return EXIT_OK

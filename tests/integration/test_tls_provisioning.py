@@ -83,9 +83,13 @@ class Interceptor:
             self._pump(front, back)
 
     def _pump(self, front: ssl.SSLSocket, back: ssl.SSLSocket) -> None:
-        """Both directions in one thread: an SSL socket read and written from two threads
-        at once can stall (seen here as a read timeout about one run in eight)."""
+        """Both directions in one thread, non-blocking: a blocking read of the platform's
+        side can swallow its TLS 1.3 session tickets and then wait for application data
+        while the kiosk's request sits unread on the other side (a read timeout, now and
+        then, under load)."""
         other = {front: back, back: front}
+        for s in other:
+            s.setblocking(False)
         with contextlib.suppress(OSError):
             while True:
                 ready = [s for s in other if s.pending()] or \
@@ -93,11 +97,17 @@ class Interceptor:
                 if not ready:
                     break
                 for source in ready:
-                    data = source.recv(65536)
+                    try:
+                        data = source.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue  # a record not yet complete, or only a handshake message
                     if not data:
                         raise OSError("closed")
                     self.relayed += len(data)
-                    other[source].sendall(data)
+                    target = other[source]
+                    target.setblocking(True)
+                    target.sendall(data)
+                    target.setblocking(False)
         for s in other:
             with contextlib.suppress(OSError):
                 s.close()

@@ -22,6 +22,7 @@ import numpy as np
 
 from common.argtypes import positive_int
 from common.opencv import cv2
+from common.package_data import package_file
 from kiosk.config import KioskConfig
 from kiosk.errors import FaceNotUsable, ModelError
 from kiosk.recognition.engine import FaceEngine
@@ -77,12 +78,11 @@ def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
 def package_people() -> dict[str, np.ndarray]:
     """One photo each of eight people that packages ship: the astronaut, Hanks, and the six
     faces of insightface's t1.jpg cut out with a margin."""
-    import insightface
     from skimage import data
 
     from kiosk.recognition.images import read_image_file
 
-    images = Path(insightface.__file__).resolve().parent / "data" / "images"
+    images = package_file("insightface", "data", "images")
     people = {"astronaut": np.ascontiguousarray(data.astronaut()[..., ::-1]),
               "hanks": read_image_file(images / "Tom_Hanks_54745.png")}
     group = read_image_file(images / "t1.jpg")

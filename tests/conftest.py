@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import insightface
 import numpy as np
 import pytest
 
+from common.package_data import package_file
 from kiosk.config import KioskConfig
 from kiosk.recognition.images import read_image_file
 
 pytest_plugins = ["tests.device_fakes", "tests.sd_notify"]
 
-IMAGES = Path(insightface.__file__).resolve().parent / "data" / "images"
+IMAGES = package_file("insightface", "data", "images")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from common.opencv import cv2
+from common.package_data import package_file
 from kiosk.recognition.detection import Detection
 from kiosk.recognition.geometry import ARCFACE_TEMPLATE, similarity_transform
 
@@ -59,9 +60,7 @@ _RAYS = _rays()
 
 # --------------------------------------------------------------------------- the 3-D face
 def _meanshape_path() -> Path:
-    import insightface
-
-    return Path(insightface.__file__).resolve().parent / "data" / "objects" / "meanshape_68.pkl"
+    return package_file("insightface", "data", "objects", "meanshape_68.pkl")
 
 
 def _five(shape68: np.ndarray) -> np.ndarray:
@@ -119,13 +118,12 @@ class SourceFace:
 
 def source_faces(engine: Any) -> list[SourceFace]:
     """The real faces the attacks are made from: t1.jpg's six, Tom Hanks, the astronaut."""
-    import insightface
     from skimage import data
 
     from kiosk.recognition.geometry import head_pose
     from kiosk.recognition.images import read_image_file
 
-    images = Path(insightface.__file__).resolve().parent / "data" / "images"
+    images = package_file("insightface", "data", "images")
     photos = [("t1", read_image_file(images / "t1.jpg")),
               ("hanks", read_image_file(images / "Tom_Hanks_54745.png")),
               ("astronaut", np.ascontiguousarray(data.astronaut()[..., ::-1]))]

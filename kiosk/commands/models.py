@@ -20,7 +20,6 @@ from kiosk.recognition.calibration import (
 )
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.images import read_image_file
-from kiosk.recognition.install import install_pack
 from kiosk.recognition.manifest import available_packs, get_pack
 from kiosk.recognition.store import read_record, resolve_file
 from kiosk.recognition.template import Template
@@ -64,6 +63,8 @@ def _licence_warning(pack_id: str) -> None:
 
 
 def cmd_install(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.recognition.install import install_pack  # onnx: a second to import, only here
+
     pack_id = args.pack or config.models.pack
     _licence_warning(pack_id)
     store = config.models.store_path()

@@ -16,6 +16,7 @@ import numpy as np
 
 from common.logs import setup_logging
 from common.opencv import cv2
+from common.package_data import package_file
 from common.paths import absolute_path
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
@@ -35,10 +36,9 @@ DEMO_PATIENT = "P1001"
 def demo_faces(engine: FaceEngine) -> dict[str, np.ndarray]:
     """Patient id -> a real face photo: the astronaut (the demo patient at the kiosk), Tom
     Hanks, and four people of insightface's group photo t1.jpg."""
-    import insightface
     from skimage import data
 
-    images = Path(insightface.__file__).resolve().parent / "data" / "images"
+    images = package_file("insightface", "data", "images")
     faces = {DEMO_PATIENT: np.ascontiguousarray(data.astronaut()[..., ::-1]),
              "P1002": read_image_file(images / "Tom_Hanks_54745.png")}
     group = read_image_file(images / "t1.jpg")

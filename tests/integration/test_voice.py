@@ -23,6 +23,8 @@ from kiosk.provisioning import connect
 from kiosk.runtime import KioskRuntime
 from kiosk.voice import PromptPlayer, prompt_for
 
+# the fastest speech the config allows: what is said and in which order is the point here
+FAST_WPM = 450
 P1005_CARD = "YB33078400001005"
 P1003_CARD = "YB33078400001003"
 
@@ -48,13 +50,14 @@ def voiced(runtime: KioskRuntime, speaker: Speaker, **voice) -> tuple[PromptPlay
 
 
 def wav_dir(tmp_path: Path, pace: bool = True) -> Speaker:
-    return Speaker(SpeakerConfig(driver="wav-dir", path=str(tmp_path / "voice"), pace=pace))
+    return Speaker(SpeakerConfig(driver="wav-dir", path=str(tmp_path / "voice"), pace=pace,
+                                 rate_wpm=FAST_WPM))
 
 
 def espeak(text: str, lang: str, out: Path, volume: int = 80) -> bytes:
     voice = "en-us" if lang == "en" else "cmn-latn-pinyin"
-    subprocess.run(["espeak-ng", "-v", voice, "-a", str(volume), "-s", "150", "-w", str(out),
-                    "--stdin"], input=text, text=True, check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-a", str(volume), "-s", str(FAST_WPM),
+                    "-w", str(out), "--stdin"], input=text, text=True, check=True)
     return out.read_bytes()
 
 

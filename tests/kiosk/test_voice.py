@@ -16,13 +16,16 @@ from kiosk.flow.machine import FlowView
 from kiosk.flow.model import KioskQuote, SettlementResult, State
 from kiosk.voice import PromptPlayer, prompt_for, spoken_yuan
 
+FAST_WPM = 450
 QUOTE = KioskQuote("q1", ("b1",), (), 10_000, (("basic_pool", 8_766), ("self_pay", 1_234)),
                    1_234, 100_000)
 
 
 @pytest.fixture
 def player(tmp_path: Path):
-    speaker = Speaker(SpeakerConfig(driver="wav-dir", path=str(tmp_path), pace=True))
+    # the fastest speech the config allows: the rules are about order, not speed
+    speaker = Speaker(SpeakerConfig(driver="wav-dir", path=str(tmp_path), pace=True,
+                                    rate_wpm=FAST_WPM))
     player = PromptPlayer(speaker, VoiceConfig()).start()
     yield player
     player.stop()

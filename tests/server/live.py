@@ -15,16 +15,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from common.net import free_port
 from kiosk.protocol.keys import generate_private_key, load_public_key_b64, public_key_b64
 from kiosk.protocol.signing import DeviceSigner, ResponseVerifier
+
+if TYPE_CHECKING:
+    from server_stub.config import ServerConfig
+    from server_stub.storage import Database
 
 HOST = "127.0.0.1"
 
@@ -51,6 +56,21 @@ def sql(config: Path, statement: str, **params: Any) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in conn.execute(text(statement), params)]
     finally:
         engine.dispose()
+
+
+@contextmanager
+def platform_database(config: Path) -> Iterator[tuple[ServerConfig, Database]]:
+    """The platform's config and database, opened in this process as its admin commands
+    open them (the SQLite writer lock included), closed afterwards."""
+    from server_stub.config import load_config
+    from server_stub.storage import Database
+
+    loaded = load_config(config)
+    db = Database(loaded.server.db_url)
+    try:
+        yield loaded, db
+    finally:
+        db.dispose()
 
 
 def audit_details(config: Path, action: str) -> list[dict[str, Any]]:
@@ -169,8 +189,15 @@ class Server:
         self.start()
 
     def token(self, role: str = "kiosk") -> str:
-        out = self.admin("device", "token", "--site", self.seed["site_id"], "--role", role)
-        return str(json.loads(out.stdout)["token"])
+        """A one-time enrolment token for the seeded site, issued as ``kiosk-server device
+        token`` issues it but in this process (a second less than the command, which
+        test_his, test_handoffs and test_payments run as IT would)."""
+        from server_stub.clock import now_ms
+        from server_stub.records.devices import issue_enrolment_token
+
+        with platform_database(self.config) as (_config, db), db.write() as conn:
+            return issue_enrolment_token(conn, site_id=self.seed["site_id"], role=role,
+                                         ttl_hours=24, now=now_ms())
 
     def device(self, role: str = "kiosk") -> Device:
         return Device.register(self, self.token(role))
@@ -297,22 +324,15 @@ def make_bill(server: Server, patient_id: str, items: list[tuple[str, int, int, 
     """A pending bill, written to the platform's database as the hospital system would."""
     from server_stub import gallery
     from server_stub.clock import now_ms
-    from server_stub.config import load_config
     from server_stub.records.bills import NewItem, create_bill
-    from server_stub.storage import Database
 
-    config = load_config(server.config)
-    db = Database(config.server.db_url)
-    try:
-        with db.write() as conn:
-            made = create_bill(conn, site_id=server.seed["site_id"], patient_id=patient_id,
-                               visit_id=f"V-{uuid.uuid4().hex[:8]}", config=config,
-                               now=now_ms(), bill_id=bill_id,
-                               items=[NewItem(kind, "item", qty, unit, eligible)
-                                      for kind, qty, unit, eligible in items])
-            gallery.refresh_user(conn, patient_id, config.gallery.scope)
-    finally:
-        db.dispose()
+    with platform_database(server.config) as (config, db), db.write() as conn:
+        made = create_bill(conn, site_id=server.seed["site_id"], patient_id=patient_id,
+                           visit_id=f"V-{uuid.uuid4().hex[:8]}", config=config,
+                           now=now_ms(), bill_id=bill_id,
+                           items=[NewItem(kind, "item", qty, unit, eligible)
+                                  for kind, qty, unit, eligible in items])
+        gallery.refresh_user(conn, patient_id, config.gallery.scope)
     return made
 
 
@@ -320,29 +340,22 @@ def seed_load(server: Server, *, patients: int, bills_each: int,
               tokens: int) -> tuple[list[tuple[str, str]], list[str]]:
     """Many pending bills and enrolment tokens at once, written as the admin CLI would."""
     from server_stub.clock import now_ms
-    from server_stub.config import load_config
     from server_stub.records.bills import NewItem, create_bill
     from server_stub.records.devices import issue_enrolment_token
     from server_stub.records.patients import NewUser, enrol_user
-    from server_stub.storage import Database
 
-    config = load_config(server.config)
-    db = Database(config.server.db_url)
     made: list[tuple[str, str]] = []
-    try:
-        with db.write() as conn:
-            now, site = now_ms(), server.seed["site_id"]
-            for p in range(patients):
-                pid = f"LD{p:03d}"
-                enrol_user(conn, NewUser(pid, "负载", f"33078419900101{p:04d}", f"1370000{p:04d}",
-                                         "resident", credit_limit_fen=500_000_000), config, now)
-                for b in range(bills_each):
-                    made.append((create_bill(
-                        conn, site_id=site, patient_id=pid, visit_id=f"V{p}-{b}", config=config,
-                        now=now, items=[NewItem("exam", "e", 1, 10_000 + b, True),
-                                        NewItem("other", "o", 1, 77, False)]), pid))
-            issued = [issue_enrolment_token(conn, site_id=site, role="counter", ttl_hours=1,
-                                            now=now) for _ in range(tokens)]
-    finally:
-        db.dispose()
+    with platform_database(server.config) as (config, db), db.write() as conn:
+        now, site = now_ms(), server.seed["site_id"]
+        for p in range(patients):
+            pid = f"LD{p:03d}"
+            enrol_user(conn, NewUser(pid, "负载", f"33078419900101{p:04d}", f"1370000{p:04d}",
+                                     "resident", credit_limit_fen=500_000_000), config, now)
+            for b in range(bills_each):
+                made.append((create_bill(
+                    conn, site_id=site, patient_id=pid, visit_id=f"V{p}-{b}", config=config,
+                    now=now, items=[NewItem("exam", "e", 1, 10_000 + b, True),
+                                    NewItem("other", "o", 1, 77, False)]), pid))
+        issued = [issue_enrolment_token(conn, site_id=site, role="counter", ttl_hours=1,
+                                        now=now) for _ in range(tokens)]
     return made, issued

@@ -54,11 +54,27 @@ def create(url: URL) -> Engine:
         return engine
     # pre-ping: after a failover the pool's connections point at the dead primary; each is
     # tested on checkout and replaced by one the multi-host URL opens on the new primary
+    return create_engine(_pg_url(url, "kiosk-server"), pool_size=16, max_overflow=16,
+                         pool_timeout=30, pool_pre_ping=True, pool_recycle=1800)
+
+
+def counters_engine(url: URL) -> Engine:
+    """PostgreSQL: a small pool of its own for counters a crash may lose (the brute-force
+    guard's). Its sessions run in autocommit with ``synchronous_commit = off``, set once
+    when each connects, so a counter is one round trip, not BEGIN, SET LOCAL, the statement
+    and COMMIT; the money transactions' pool keeps every commit synchronous."""
+    query = dict(url.query)
+    query["options"] = f"{query.get('options', '')} -c synchronous_commit=off".strip()
+    return create_engine(_pg_url(url.set(query=query), "kiosk-server-counters"),
+                         pool_size=4, max_overflow=12, pool_timeout=30, pool_pre_ping=True,
+                         pool_recycle=1800, isolation_level="AUTOCOMMIT")
+
+
+def _pg_url(url: URL, application: str) -> URL:
     query = dict(url.query)
     query.setdefault("connect_timeout", "5")
-    query.setdefault("application_name", "kiosk-server")
-    return create_engine(url.set(query=query), pool_size=16, max_overflow=16,
-                         pool_timeout=30, pool_pre_ping=True, pool_recycle=1800)
+    query.setdefault("application_name", application)
+    return url.set(query=query)
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -66,7 +66,8 @@ class DeviceGuard:
 
     def __init__(self, path: str | None, security: SecuritySection,
                  engine: Engine | None = None) -> None:
-        """``path``: the SQLite file; or ``engine``: PostgreSQL's (``device_guard``)."""
+        """``path``: the SQLite file; or ``engine``: PostgreSQL's (``device_guard``), an
+        autocommit one (engines.counters_engine)."""
         self.path = path
         self.security = security
         self._engine = engine
@@ -87,10 +88,9 @@ class DeviceGuard:
     def _run(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """One statement in its own transaction; its first row, if it returns any."""
         if self._engine is not None:
-            with self._engine.begin() as conn:
-                # as SQLite's synchronous=NORMAL below: a counter lost to a crash costs
-                # nothing, and every request would otherwise wait for a WAL flush here
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            # autocommit without waiting for the WAL flush (engines.counters_engine), as
+            # SQLite's synchronous=NORMAL below: a counter lost to a crash costs nothing
+            with self._engine.connect() as conn:
                 result = conn.execute(self._sql[name], params)
                 row = result.first() if result.returns_rows else None
             return tuple(row) if row is not None else None

@@ -19,7 +19,7 @@ from kiosk.protocol.signing import (
     WireRequest,
     claimed_key_id,
 )
-from server_stub import audit, gallery, guard, idempotency, nonces
+from server_stub import audit, engines, gallery, guard, idempotency, nonces
 from server_stub.anchors import AnchorFile
 from server_stub.clock import now_ms
 from server_stub.config import ServerConfig
@@ -54,7 +54,8 @@ class Platform:
                             if on_file else None)
         self.guard = (guard.DeviceGuard(f"{database}.guard.sqlite", config.security)
                       if on_file else None if self.db.is_sqlite
-                      else guard.DeviceGuard(None, config.security, self.db.engine))
+                      else guard.DeviceGuard(None, config.security,
+                                             engines.counters_engine(self.db.url)))
         self._next_purge_ms = 0
         self._purge_lock = threading.Lock()
         self._devices: dict[str, Device] = {}

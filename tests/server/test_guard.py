@@ -92,3 +92,32 @@ def test_a_kiosk_with_a_drifting_clock_is_not_locked_out(server: Server):
         reply = skewed.get(f"{server.base}/v1/gallery?pack=p", timeout=10)
         assert error_code(reply) == "auth.clock_skew"
     assert device.get("/v1/gallery?pack=p").status_code == 200
+
+
+def test_postgresql_counters_skip_the_wal_wait_and_money_does_not(pg_url: str):
+    """The guard's own pool: autocommit sessions with ``synchronous_commit = off``, one round
+    trip per counter; the money pool beside it on the same database stays synchronous."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from server_stub import engines
+
+    url = make_url(pg_url)
+    counters, money = engines.counters_engine(url), engines.create(url)
+    try:
+        with counters.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            conn.execute(text("CREATE TABLE guard_probe (n int)"))
+            conn.execute(text("INSERT INTO guard_probe VALUES (1)"))  # no commit: autocommit
+        with money.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+            assert conn.execute(text("SELECT n FROM guard_probe")).scalar() == 1
+            assert conn.execute(text("SELECT current_setting('application_name')")
+                                ).scalar() == "kiosk-server"
+        with counters.connect() as conn:
+            assert conn.execute(text("SELECT current_setting('application_name')")
+                                ).scalar() == "kiosk-server-counters"
+            conn.execute(text("DROP TABLE guard_probe"))
+    finally:
+        counters.dispose()
+        money.dispose()

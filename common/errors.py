@@ -215,6 +215,14 @@ class ErrorCode(StrEnum):
     FACE_NOT_RECOGNISED = entry("face.not_recognised", staff="staff.face.not_recognised")
     FACE_TIMEOUT = entry("face.timeout", staff="staff.face.timeout")
     FACE_CAMERA_FAILED = entry("face.camera_failed", staff="staff.face.camera_failed")
+    # counter enrolment: why a capture was refused (kiosk/counter/enrolment.py), in the
+    # cashier's own words (a patient never reads these); the enrolment panel says them
+    ENROL_QUALITY_POOR = entry("enrol.quality_poor")  # its words need the problem seen
+    ENROL_INCONSISTENT = entry("enrol.inconsistent", staff="enrol.inconsistent")
+    ENROL_TIMEOUT = entry("enrol.timeout", staff="enrol.timeout")
+    ENROL_CAMERA_FAILED = entry("enrol.camera_failed", staff="enrol.camera_failed")
+    ENROL_SIMULATED_CAMERA = entry("enrol.simulated_camera", patient=ASK_STAFF,
+                                   staff="enrol.simulated_camera")
     # liveness failures (kiosk/liveness)
     LIVENESS_FAILED = entry("liveness.failed", staff="staff.liveness")
     LIVENESS_NO_PARALLAX = entry("liveness.no_parallax", staff="staff.liveness")

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from common.errors import ErrorCode
 from device.config import simulated
 from kiosk.config import KioskConfig
 from kiosk.protocol.schemas import Consent, EnrolTemplateRequest, TemplatePayload
@@ -38,7 +39,6 @@ CAMERA_SILENCE_S = 5.0
 
 CAPTURING, DONE, REFUSED = "capturing", "done", "refused"
 FACE_OK = "enrol.face_ok"  # the preview's guidance when the gate has nothing to say
-SIMULATED_CAMERA = "enrol.simulated_camera"
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CaptureStatus:
     guidance: str  # an i18n key: quality.<reason> or enrol.capturing
     accepted: int
     needed: int
-    reason: str = ""  # refusal code: enrol.quality_poor | enrol.inconsistent | enrol.timeout
+    reason: ErrorCode | None = None  # why it was refused (the ENROL_* codes)
     detail: str = ""  # for quality_poor: the quality problem seen in the most frames
 
 
@@ -81,11 +81,11 @@ class EnrolmentCapture:
         if len(self.accepted) >= self.needed:
             return self._finish()
         if self.frames >= self.max_frames:
-            return self.refuse("enrol.quality_poor")
+            return self.refuse(ErrorCode.ENROL_QUALITY_POOR)
         self.status = CaptureStatus(CAPTURING, guidance, len(self.accepted), self.needed)
         return self.status
 
-    def refuse(self, reason: str) -> CaptureStatus:
+    def refuse(self, reason: ErrorCode) -> CaptureStatus:
         detail = self.problems.most_common(1)[0][0] if self.problems else ""
         self.status = CaptureStatus(REFUSED, self.status.guidance, len(self.accepted),
                                     self.needed, reason, detail)
@@ -97,7 +97,7 @@ class EnrolmentCapture:
         pairs = itertools.combinations(self.accepted, 2)
         if min(a.similarity(b) for a, b in pairs) < self.match_threshold:
             self.accepted.clear()  # someone else in some frames: start again, keep nothing
-            return self.refuse("enrol.inconsistent")
+            return self.refuse(ErrorCode.ENROL_INCONSISTENT)
         self.status = CaptureStatus(DONE, "enrol.uploading", len(self.accepted), self.needed)
         return self.status
 
@@ -116,13 +116,13 @@ def enrol_request(template: Template, consented_at: datetime) -> EnrolTemplateRe
                                                 consented_at=consented_at))
 
 
-def camera_refusal(config: KioskConfig) -> str:
+def camera_refusal(config: KioskConfig) -> ErrorCode | None:
     """``enrol.simulated_camera`` when the configured camera is a simulator outside demo
-    mode (it would enrol a bundled or replayed photo as the patient), else ""."""
+    mode (it would enrol a bundled or replayed photo as the patient), else None."""
     camera = config.devices.camera
     if simulated("camera", camera.driver, camera.path) and not config.demo.simulated_devices:
-        return SIMULATED_CAMERA
-    return ""
+        return ErrorCode.ENROL_SIMULATED_CAMERA
+    return None
 
 
 class FrameFeed(Protocol):
@@ -196,7 +196,7 @@ class CameraLoop:
             capture = self.capture
             if capture is not None and self.clock() - self._capture_started \
                     > self.capture_timeout_s:
-                self._finish(capture.refuse("enrol.timeout"))
+                self._finish(capture.refuse(ErrorCode.ENROL_TIMEOUT))
                 continue
             frame = self.camera.latest(timeout=0.5)
             if stop.is_set():
@@ -206,7 +206,7 @@ class CameraLoop:
                     last_frame = self.clock()  # say it again only after another silence
                     self.on_frame(PreviewFrame(None, None, "enrol.camera_failed"))
                     if capture is not None:
-                        self._finish(capture.refuse("enrol.camera_failed"))
+                        self._finish(capture.refuse(ErrorCode.ENROL_CAMERA_FAILED))
                 continue
             last_frame = self.clock()
             try:

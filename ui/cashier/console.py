@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError
 from kiosk.config import DEFAULT_TIMEZONE, CashierConfig
 from kiosk.counter.enrolment import FRAMES_NEEDED
@@ -82,7 +83,7 @@ class PinPage(QWidget):
 class CashierConsole(QWidget):
     def __init__(self, service: CashierService, pin_gate: PinGate, *,
                  engine: FaceEngine | None = None, camera: FrameFeed | None = None,
-                 camera_refusal: str = "", enrol_frames: int = FRAMES_NEEDED,
+                 camera_refusal: ErrorCode | None = None, enrol_frames: int = FRAMES_NEEDED,
                  idle_lock_s: float = CashierConfig.idle_lock_s,
                  today: Callable[[], date] | None = None,
                  clock: Callable[[], float] = time.monotonic,

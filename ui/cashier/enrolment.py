@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.errors import ErrorCode
 from kiosk.backend import BackendError
 from kiosk.counter.enrolment import (
     CAPTURING,
@@ -90,12 +91,12 @@ class EnrolmentPanel(QWidget):
     finished = Signal(str, str)  # outcome (done | refused | failed), code
 
     def __init__(self, service: CashierService, worker: Worker, engine: FaceEngine | None,
-                 camera: FrameFeed | None, *, camera_refusal: str,
+                 camera: FrameFeed | None, *, camera_refusal: ErrorCode | None,
                  needed: int = FRAMES_NEEDED, max_frames: int = MAX_FRAMES,
                  min_interval_s: float = MIN_INTERVAL_S,
                  today: Callable[[], str] | None = None, zone: tzinfo = UTC,
                  parent: QWidget | None = None) -> None:
-        """``camera_refusal``: "" or the reason this camera may not enrol anyone (from the
+        """``camera_refusal``: None or why this camera may not enrol anyone (from the
         device config: a simulator outside demo mode)."""
         super().__init__(parent)
         self.service, self.worker = service, worker
@@ -228,7 +229,7 @@ class EnrolmentPanel(QWidget):
             self._say(say("enrol.need_ack", self.lang), "warn")
             return
         if self.camera_refusal or self.bridge is None or self.engine is None:
-            self._refused(self.camera_refusal or "enrol.camera_failed")
+            self._refused(self.camera_refusal or ErrorCode.ENROL_CAMERA_FAILED)
             return
         self.consented_at = datetime.now(UTC)
         self.capture = EnrolmentCapture(self.engine.pack, self.engine.manifest.embedding_dim,
@@ -271,12 +272,13 @@ class EnrolmentPanel(QWidget):
         self.progress.setValue(status.accepted)
         self.capturing = status.state == CAPTURING
         if status.state == REFUSED:
+            assert status.reason is not None  # EnrolmentCapture.refuse always names it
             self._refused(status.reason, status.detail)
         elif status.state == DONE:
             self._upload()
         self._update_buttons()
 
-    def _refused(self, reason: str, detail: str = "") -> None:
+    def _refused(self, reason: ErrorCode, detail: str = "") -> None:
         self._preview_off()
         why = say(reason, self.lang, detail=say(f"quality.{detail}", self.lang)
                   if detail else "-")

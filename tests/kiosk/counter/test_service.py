@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import kiosk.counter
+from common.errors import ErrorCode
 from common.opencv import cv2
 from device.config import CameraConfig, DevicesConfig
 from kiosk.config import DemoConfig, KioskConfig
@@ -22,7 +23,6 @@ from kiosk.counter.enrolment import (
     DONE,
     FACE_OK,
     REFUSED,
-    SIMULATED_CAMERA,
     CameraLoop,
     EnrolmentCapture,
     PreviewFrame,
@@ -171,10 +171,10 @@ def config_with(camera: CameraConfig, demo: bool = False) -> KioskConfig:
 def test_a_simulated_camera_enrols_nobody_outside_demo_mode():
     synthetic = CameraConfig(driver="synthetic")
     replay = CameraConfig(driver="folder", path="/var/replay")
-    assert camera_refusal(config_with(synthetic)) == SIMULATED_CAMERA
-    assert camera_refusal(config_with(replay)) == SIMULATED_CAMERA
-    assert camera_refusal(config_with(replay, demo=True)) == ""
-    assert camera_refusal(config_with(CameraConfig(driver="opencv", device="0"))) == ""
+    assert camera_refusal(config_with(synthetic)) is ErrorCode.ENROL_SIMULATED_CAMERA
+    assert camera_refusal(config_with(replay)) is ErrorCode.ENROL_SIMULATED_CAMERA
+    assert camera_refusal(config_with(replay, demo=True)) is None
+    assert camera_refusal(config_with(CameraConfig(driver="opencv", device="0"))) is None
 
 
 # ----------------------------------------------------------------------- enrolment
@@ -224,7 +224,7 @@ def test_frames_in_one_burst_count_once(engine, astronaut):
 def test_poor_pictures_are_refused_with_the_reason(engine, astronaut):
     dark = [cv2.convertScaleAbs(f, alpha=0.15) for f in variants(astronaut)]
     status = feed(capture_for(engine, max_frames=6), engine, dark)
-    assert status.state == REFUSED and status.reason == "enrol.quality_poor"
+    assert status.state == REFUSED and status.reason is ErrorCode.ENROL_QUALITY_POOR
     assert status.detail == "too_dark" and status.accepted == 0
     assert status.guidance.startswith("quality.")
 
@@ -234,7 +234,7 @@ def test_two_people_in_turn_are_refused(engine, astronaut, hanks):
                                strict=True) for f in pair]
     capture = capture_for(engine)
     status = feed(capture, engine, mixed)
-    assert status.state == REFUSED and status.reason == "enrol.inconsistent"
+    assert status.state == REFUSED and status.reason is ErrorCode.ENROL_INCONSISTENT
     assert capture.accepted == []
     with pytest.raises(ValueError):
         capture.template()

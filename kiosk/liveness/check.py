@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from common.config_loader import ConfigError
+from common.errors import ErrorCode
 from kiosk.config import LivenessConfig
 from kiosk.liveness import parallax, texture
 from kiosk.liveness.pad_model import PadModel
@@ -165,7 +166,7 @@ class LivenessCheck:
             return self._no_face(timestamp_s)
         self._last_face_t = timestamp_s
         failure = self._passive(detection, frame_bgr, template)
-        if failure:
+        if failure is not None:
             return self._finish(timestamp_s, FAILED, failure)
         if self.config.policy == "model" and not self.config.model_requires_turn:
             return self._model_decision(timestamp_s)
@@ -259,10 +260,10 @@ class LivenessCheck:
 
     # ------------------------------------------------------------------ checks
     def _passive(self, detection: Detection, frame: np.ndarray | None,
-                 template: Template | None) -> str:
+                 template: Template | None) -> ErrorCode | None:
         """What every frame gets besides the geometry: identity, screen cues, PAD scoring.
 
-        Returns a failure reason, or '' when nothing fired."""
+        Returns a failure reason, or None when nothing fired."""
         cfg, ev = self.config, self._evidence
         if template is not None:
             if self._identity is None:
@@ -275,7 +276,7 @@ class LivenessCheck:
                 if similarity < cfg.min_identity_similarity:
                     return FACE_CHANGED
         if frame is None:
-            return ""
+            return None
         if cfg.screen_check:
             cues = screen_cues(frame, detection)
             ev.screen_frames += 1
@@ -287,7 +288,7 @@ class LivenessCheck:
                     return SCREEN_DETECTED
         if self.pad_model is not None and len(ev.model_scores) < cfg.model_frames:
             ev.model_scores.append(self.pad_model.live_score(frame, detection))
-        return ""
+        return None
 
     def _geometry_passes(self) -> bool:
         cfg, ev = self.config, self._evidence
@@ -327,7 +328,7 @@ class LivenessCheck:
     def _pending(self, t: float, guidance: str) -> LivenessResult:
         return LivenessResult(PENDING, guidance, evidence=self._export(t))
 
-    def _finish(self, t: float, status: str, reason: str = "",
+    def _finish(self, t: float, status: str, reason: ErrorCode | None = None,
                 guidance: str = "") -> LivenessResult:
         self._result = LivenessResult(status, guidance, reason, self._export(t))
         log.info("liveness %s", status,

@@ -48,7 +48,7 @@ class LivenessResult:
 
     status: str
     guidance: str = ""
-    reason: str = ""
+    reason: ErrorCode | None = None  # a failure's: one of the codes above
     evidence: dict[str, Any] = field(default_factory=dict)
 
     @property

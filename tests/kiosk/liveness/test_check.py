@@ -79,7 +79,7 @@ def turning(sign: float, degrees: float = 25.0, reaction: float = 0.6, ramp: flo
 def test_a_head_turning_as_asked_passes(challenge):
     check = LivenessCheck(CFG, FRAME_SIZE, challenge=challenge)
     result, guidance, _ = run(check, turning(SIGN[challenge]))
-    assert result.status == r.PASSED and result.reason == ""
+    assert result.status == r.PASSED and result.reason is None
     assert guidance[:3] == [r.HOLD_STILL, r.HOLD_STILL, r.TURN_LEFT if challenge == "turn_left"
                             else r.TURN_RIGHT]
     ev = result.evidence

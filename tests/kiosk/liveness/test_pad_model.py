@@ -160,7 +160,7 @@ def model_config(manifest: Path, requires_turn: bool) -> LivenessConfig:
                           model_requires_turn=requires_turn, texture_check=False)
 
 
-@pytest.mark.parametrize("inside, status, reason", [(235, r.PASSED, ""),
+@pytest.mark.parametrize("inside, status, reason", [(235, r.PASSED, None),
                                                     (40, r.FAILED, r.MODEL_REJECTED)])
 def test_model_policy_alone_decides_on_the_mean_score(tmp_path, inside, status, reason):
     manifest = write_manifest(tmp_path)
@@ -173,7 +173,7 @@ def test_model_policy_alone_decides_on_the_mean_score(tmp_path, inside, status, 
     assert (results[2].evidence["model_score"] > 0.99) == (status == r.PASSED)
 
 
-@pytest.mark.parametrize("inside, reason", [(235, ""), (40, r.MODEL_REJECTED)])
+@pytest.mark.parametrize("inside, reason", [(235, None), (40, r.MODEL_REJECTED)])
 def test_model_policy_with_the_turn_needs_both(tmp_path, inside, reason):
     manifest = write_manifest(tmp_path)
     pad = load_pad_model(manifest, tmp_path / "store")

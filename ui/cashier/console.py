@@ -17,7 +17,7 @@ from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -217,6 +217,13 @@ class CashierConsole(QWidget):
         self.pin.clear()
         self.pages.setCurrentIndex(0)
         log.info("cashier.locked")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed: locked as after idle, so the queue polls the platform no more and nothing
+        personal stays behind in a hidden window."""
+        if self.unlocked:
+            self.lock()
+        super().closeEvent(event)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress):

@@ -389,6 +389,15 @@ def test_locking_after_idle_lock_s_forgets_everything_shown(service, pin_hash, s
     assert console.enrolment.patient_id == "" and console.queue.table.rowCount() == 0
 
 
+
+def test_a_closed_console_is_locked_and_polls_no_more(console, qtbot, handoffs):
+    unlock(console, qtbot, handoffs)
+    assert console.queue.poll.isActive()
+    look_up(console, qtbot, LookupBy.PATIENT, P1002.patient_id, P1002.name_masked)
+    console.close()
+    assert not console.unlocked and not console.queue.poll.isActive()
+    assert personal_left(console, P1002.personal) == []
+
 # ------------------------------------------------------------ the adapter's promises
 
 def test_lookup_by_voucher_card_and_id_find_the_same_patient(service, platform):

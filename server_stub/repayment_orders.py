@@ -133,6 +133,7 @@ class Applied:
 
     order: Any  # the row after the change
     refund_fen: int = 0  # the provider holds this much of the payer's money uncredited
+    audit_head: schemas.AuditHead | None = None  # a payment credited: its record, for the anchors
 
 
 def apply(conn: Connection, *, order_id: str, payment: Payment, provider: str,
@@ -179,10 +180,11 @@ def _paid(conn: Connection, row: Any, payment: Payment, provider: str, config: S
         state=State.PAID.value, ended_ms=payment.success_ms or now,
         transaction_id=payment.transaction_id, repayment_id=repayment_id,
         refund_fen=excess or None))
-    audit.append(conn, at_ms=now, actor=actor, action="repay_order.paid", subject=row.order_id,
-                 details={"patient_id": row.patient_id, "amount_fen": row.amount_fen,
-                          "credited_fen": credited, "repayment_id": repayment_id})
-    return Applied(_order_row(conn, row.order_id), excess)
+    head = audit.append(conn, at_ms=now, actor=actor, action="repay_order.paid",
+                        subject=row.order_id,
+                        details={"patient_id": row.patient_id, "amount_fen": row.amount_fen,
+                                 "credited_fen": credited, "repayment_id": repayment_id})
+    return Applied(_order_row(conn, row.order_id), excess, head)
 
 
 def _late(conn: Connection, row: Any, payment: Payment, provider: str, now: int) -> Applied:
@@ -276,6 +278,8 @@ class Orders:
         applied = self.db.transact(lambda conn: apply(
             conn, order_id=order_id, payment=payment, provider=provider.name,
             config=self.config, now=now_ms()))
+        if applied.audit_head is not None:  # money moved: anchored as the money routes are
+            self.platform.anchors.append(applied.audit_head)
         if applied.refund_fen:
             self.refund(applied.order, applied.refund_fen)
         return applied.order

@@ -190,6 +190,28 @@ def test_the_patient_repays_everything_and_the_balance_moves_once(owing: World):
     assert owing.statement()["charges"] == []
 
 
+
+def test_a_payment_credited_by_the_provider_is_anchored_outside_the_database(owing: World):
+    """The provider's notification moves money as a settlement does: its audit record's
+    head goes to the anchor file, so a restore that loses it is told by `audit verify`."""
+    owing.owe(2_000)
+    order = owing.open_order().json()
+    assert owing.sim.pay(order["code_url"]).json()["trade_state"] == "SUCCESS"
+    owing.wait(order["order_id"], "paid")
+    seq, digest = owing.server.sql(
+        "SELECT seq, hash FROM audit_log WHERE action = 'repay_order.paid' AND subject = :o",
+        o=order["order_id"])[0]
+    path = Path(f"{owing.server.db_file}.anchors.jsonl")  # beside the database
+
+    def anchored() -> bool:  # written once the credit is durable, just after "paid" shows
+        return any((line["seq"], line["hash"]) == (seq, digest)
+                   for line in map(json.loads, path.read_text().splitlines()))
+
+    deadline = time.monotonic() + 10
+    while not anchored() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert anchored()
+
 def test_a_chosen_charge_is_repaid_first(owing: World):
     older, chosen = owing.owe(1_000), owing.owe(2_500)
     order = owing.open_order(settlement_id=chosen).json()

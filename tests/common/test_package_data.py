@@ -23,4 +23,3 @@ def test_the_photos_insightface_ships_are_found_without_importing_it():
 def test_a_package_that_is_not_installed_is_named():
     with pytest.raises(FileNotFoundError, match="no_such_package_here"):
         package_file("no_such_package_here", "data")
-

@@ -46,15 +46,15 @@ class Detector(Protocol):
     def detect(self, frame: np.ndarray) -> list[Detection]: ...
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
-    """Greedy non-maximum suppression; indices kept, best first."""
+def nms_clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
+    """Greedy non-maximum suppression, best first; each cluster is the kept box's index
+    followed by the indices it suppressed."""
     order = np.argsort(-scores)
     widths = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
     areas = widths * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    keep: list[int] = []
+    clusters: list[np.ndarray] = []
     while order.size:
         i = int(order[0])
-        keep.append(i)
         rest = order[1:]
         xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
         yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
@@ -62,8 +62,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int
         yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
         iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        clusters.append(np.concatenate([[i], rest[iou > iou_threshold]]))
         order = rest[iou <= iou_threshold]
-    return keep
+    return clusters
+
+
+def vote(values: np.ndarray, scores: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """The score-weighted mean of a cluster's ``values`` (boxes or landmarks).
+
+    Each anchor regresses the face on its own and one anchor's landmarks jump by several
+    pixels when the face moves by one (the anchor grid is 8-32 px); averaging the anchors
+    that found the same face halves that (benchmarks/recognition.py, shifted frames)."""
+    weights = scores[cluster]
+    return np.tensordot(weights / weights.sum(), values[cluster], axes=1).astype(np.float32)
 
 
 def letterbox(
@@ -121,6 +132,28 @@ def decode_yunet(
             np.concatenate(kps).astype(np.float32))
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Every anchor's guess (network-input pixels) and the faces NMS grouped them into."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+    scale: float  # network input / frame
+    clusters: list[np.ndarray]
+
+    def detections(self, voting: bool = True) -> list[Detection]:
+        """One detection per cluster in frame pixels: its anchors' weighted mean (``voting``),
+        or the best anchor alone (the benchmark's reference)."""
+        found = []
+        for c in self.clusters:
+            members = c if voting else c[:1]
+            found.append(Detection(vote(self.boxes, self.scores, members) / self.scale,
+                                   float(self.scores[c[0]]),
+                                   vote(self.landmarks, self.scores, members) / self.scale))
+        return found
+
+
 class YuNetDetector:
     """OpenCV Zoo YuNet 2023mar run on ONNX Runtime, on the frame scaled by at most
     ``max_scale`` (below 1: a shrunk frame, when the faces wanted are large)."""
@@ -136,15 +169,18 @@ class YuNetDetector:
         self.nms_threshold = float(spec.options.get("nms_threshold", 0.3))
         self.max_scale = max_scale
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
+    def candidates(self, frame: np.ndarray) -> Candidates:
         canvas, scale = letterbox(frame, self.size, fixed=self.fixed, max_scale=self.max_scale)
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         raw = self.session.run(self.output_names, {self.input_name: blob})
         boxes, scores, kps = decode_yunet(dict(zip(self.output_names, raw, strict=True)),
                                           (canvas.shape[1], canvas.shape[0]),
                                           self.score_threshold)
-        keep = nms(boxes, scores, self.nms_threshold)
-        return [Detection(boxes[i] / scale, float(scores[i]), kps[i] / scale) for i in keep]
+        return Candidates(boxes, scores, kps, scale,
+                          nms_clusters(boxes, scores, self.nms_threshold))
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        return self.candidates(frame).detections()
 
 
 class ScrfdDetector:

@@ -100,16 +100,14 @@ class MatchConfig:
 class RecognitionConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     match: MatchConfig = field(default_factory=MatchConfig)
-    # Smallest face (box height, frame px) YuNet must still find: it then runs on the frame
-    # shrunk so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detect ~2x
-    # cheaper), and faces are aligned and embedded from the full frame. 0 (default): the
-    # frame's own resolution. Measured (benchmarks/recognition.py, faces 100-200 px in a
-    # 640x480 frame): matching within one setting is unchanged, but a template made at one
-    # setting scores down to 0.45 against the same frame at the other, so set it alike on a
-    # site's kiosks and counters (whose enrolments fill the gallery) or not at all. Keep it
-    # under quality.min_face_px so a face too small to use is still seen and told to come
-    # closer (too_far).
-    detect_min_face_px: int = 0
+    # Smallest face (box height, frame px) YuNet must still find: it runs on the frame shrunk
+    # so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detection 2-3x
+    # cheaper) and faces are aligned and embedded from the full frame; 0: the frame's own
+    # resolution. Keep it under quality.min_face_px so a face too small to use is still seen
+    # and told to come closer (too_far). Measured (benchmarks/recognition.py): matching is
+    # as good at 40 as at 0, and a gallery enrolled at one setting matches probes taken at
+    # the other (README "Speed").
+    detect_min_face_px: int = 40
 
     def validate(self) -> list[tuple[str, str]]:
         if self.detect_min_face_px and not (

@@ -1,8 +1,10 @@
-"""Detection on a shrunk frame (opt-in): the same faces, and too_far still honest."""
+"""Detection on a shrunk frame (the default): the same faces as at full resolution, and
+too_far still honest."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -13,9 +15,9 @@ from kiosk.recognition.engine import FaceEngine
 
 
 @pytest.fixture(scope="module")
-def shrunk() -> FaceEngine:
+def full() -> FaceEngine:
     config = KioskConfig()
-    recognition = dataclasses.replace(config.recognition, detect_min_face_px=40)
+    recognition = dataclasses.replace(config.recognition, detect_min_face_px=0)
     return FaceEngine.from_config(dataclasses.replace(config, recognition=recognition))
 
 
@@ -26,26 +28,27 @@ def _frame(face: np.ndarray, size: int) -> np.ndarray:
     return frame
 
 
-def test_default_detects_at_the_frames_own_resolution(engine, shrunk):
-    assert engine.config.recognition.detect_min_face_px == 0
-    assert shrunk.detect_scale == 0.5
-    assert shrunk.detector.detect(np.zeros((480, 640, 3), np.uint8)) == []
+def test_default_detects_on_a_half_resolution_frame(engine, full):
+    assert engine.config.recognition.detect_min_face_px == 40
+    assert engine.detect_scale == 0.5
+    assert full.detect_scale == math.inf
+    assert engine.detector.detect(np.zeros((480, 640, 3), np.uint8)) == []
 
 
-def test_shrunk_detection_finds_the_same_faces(engine, shrunk, astronaut, hanks, group_photo):
-    frames = [_frame(astronaut, 360), _frame(astronaut, 460), hanks, group_photo]
+def test_shrunk_detection_finds_the_same_faces(engine, full, astronaut, hanks, group_photo):
+    frames = [_frame(astronaut, 360), _frame(astronaut, 460), _frame(hanks, 300), group_photo]
     for frame in frames:
-        small, full = shrunk.detect(frame), engine.detect(frame)
-        assert len(small) == len(full)
+        small, big = engine.detect(frame), full.detect(frame)
+        assert len(small) == len(big)
         for a, b in zip(sorted(small, key=lambda d: d.box[0]),
-                        sorted(full, key=lambda d: d.box[0]), strict=True):
+                        sorted(big, key=lambda d: d.box[0]), strict=True):
             assert np.abs(a.landmarks - b.landmarks).max() < 0.08 * b.height
 
 
-def test_a_face_too_small_to_use_is_still_seen_and_told_to_come_closer(shrunk, astronaut):
+def test_a_face_too_small_to_use_is_still_seen_and_told_to_come_closer(engine, astronaut):
     for size in (150, 200, 250):  # face boxes ~33-53 px: over detect_min_face_px = 40 (give
         # or take), under min_face_px = 64
-        reasons = shrunk.analyse(_frame(astronaut, size), embed=False).quality.reasons
+        reasons = engine.analyse(_frame(astronaut, size), embed=False).quality.reasons
         assert reasons[0] == "too_far"
 
 

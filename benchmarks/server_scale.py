@@ -19,6 +19,9 @@ phase (the round's first engine alternating), so both meet the same background l
    verified); CPU per settlement of the platform's processes and, apart, PostgreSQL's;
 3. the T+1 reconciliation of the seeded day (report, then with its CSV).
 
+``--database-cpus 1`` runs PostgreSQL on CPU 1 and everything else (the platforms, the load
+generator, SQLite) on the other CPUs: the database on a machine of its own.
+
 Prints each figure as the median and range over the rounds. Run from the repository
 root: ``python -m benchmarks.server_scale [--rounds 3] [--json out.json]`` (about 30
 minutes on 2 loaded cores). Time to serve again after losing the primary:
@@ -304,6 +307,21 @@ def spread(values: list[float]) -> str:
     return f"{show(statistics.median(values))} [{show(min(values))}–{show(max(values))}]"
 
 
+def _cpus(text: str) -> set[int]:
+    try:
+        return {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of CPU numbers: {text!r}") from None
+
+
+def pin_tree(pid: int, cpus: set[int]) -> None:
+    """``pid`` and its running children onto ``cpus``; backends forked later inherit it."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for member in (pid, *map(int, children)):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(member, cpus)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.server_scale",
                                      description=__doc__.splitlines()[0])
@@ -317,8 +335,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", nargs="+", default=["postgresql", "sqlite"])
     parser.add_argument("--rounds", type=int, default=3, help="repeats of every phase")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--database-cpus", type=_cpus, metavar="N[,N...]",
+                        help="run PostgreSQL on these CPUs and everything else (platform, "
+                             "load generator, SQLite) on the others: the database on a "
+                             "machine of its own")
     args = parser.parse_args(argv)
     from tests.pg import Cluster
+
+    if args.database_cpus:
+        rest = os.sched_getaffinity(0) - args.database_cpus
+        if not rest or not args.database_cpus <= os.sched_getaffinity(0):
+            parser.error(f"--database-cpus must leave CPUs of {sorted(os.sched_getaffinity(0))}"
+                         " for the platform")
+        os.sched_setaffinity(0, rest)  # inherited by the platforms and the load generator
 
     rounds: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
@@ -331,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster = Cluster.create(settings=PG_SETTINGS)
             stack.callback(cluster.destroy)
             postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            if args.database_cpus:
+                pin_tree(postmaster, args.database_cpus)
             engines.append(prepare(name, cluster.url(cluster.database("city")), tmp, args,
                                    postmaster))
         for number in range(args.rounds):

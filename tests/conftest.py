@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,30 @@ from kiosk.recognition.images import read_image_file
 pytest_plugins = ["tests.device_fakes", "tests.sd_notify"]
 
 IMAGES = package_file("insightface", "data", "images")
+
+
+def _pytests(handler: logging.Handler) -> bool:
+    return type(handler).__module__.startswith("_pytest")
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """The product's one logging set-up (``kiosk`` run in-process, the demo) points the root
+    logger at the test's captured stderr; a later test's threads must not log to that stream
+    once it is closed, nor a file handler keep its log slot. pytest's own handlers are left
+    to pytest."""
+    root = logging.getLogger()
+    level = root.level
+    before = [h for h in root.handlers if not _pytests(h)]
+    yield
+    for handler in root.handlers[:]:
+        if not _pytests(handler) and handler not in before:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in before:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -8,26 +8,11 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from common.logs import redact, redact_value, setup_logging
 
 PHONE, NATIONAL_ID, CARD = "13800001001", "330784199001011234", "YB33078400001001"
-
-
-@pytest.fixture
-def root_restored() -> Iterator[None]:
-    root = logging.getLogger()
-    saved, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers[:]:
-        root.removeHandler(handler)
-        handler.close()
-    root.handlers[:] = saved
-    root.setLevel(level)
 
 
 def lines(path: Path) -> list[dict]:
@@ -53,7 +38,7 @@ def test_personal_keys_are_masked_whole_at_any_depth():
         "pair": ["138****1001", "ok"]}
 
 
-def test_file_and_stderr_get_the_same_json_lines(tmp_path, root_restored):
+def test_file_and_stderr_get_the_same_json_lines(tmp_path):
     stream = io.StringIO()
     path = setup_logging("info", tmp_path / "logs", "kiosk", stream=stream)
     assert path == tmp_path / "logs" / "kiosk.jsonl"
@@ -69,7 +54,7 @@ def test_file_and_stderr_get_the_same_json_lines(tmp_path, root_restored):
     assert [json.loads(x) for x in stream.getvalue().splitlines()] == records
 
 
-def test_personal_data_is_redacted_in_message_extras_and_exception(tmp_path, root_restored):
+def test_personal_data_is_redacted_in_message_extras_and_exception(tmp_path):
     path = setup_logging("info", tmp_path, "kiosk", stream=io.StringIO())
     log = logging.getLogger("kiosk.test")
     log.info("patient %s paid with %s", PHONE, CARD,
@@ -88,7 +73,7 @@ def test_personal_data_is_redacted_in_message_extras_and_exception(tmp_path, roo
     assert "Traceback" in failed["error"] and "3307**********1234" in failed["error"]
 
 
-def test_rotates_at_the_size_and_keeps_every_line_whole(tmp_path, root_restored):
+def test_rotates_at_the_size_and_keeps_every_line_whole(tmp_path):
     path = setup_logging("info", tmp_path, "server", stream=io.StringIO(), max_bytes=4096,
                          backups=2)
     log = logging.getLogger("server_stub.test")
@@ -102,7 +87,7 @@ def test_rotates_at_the_size_and_keeps_every_line_whole(tmp_path, root_restored)
     assert numbers == list(range(numbers[0], 400))  # the newest, in order, none torn
 
 
-def test_each_live_process_writes_a_file_of_its_own(tmp_path, root_restored):
+def test_each_live_process_writes_a_file_of_its_own(tmp_path):
     """A second process (another worker, or `kiosk doctor` beside the running kiosk) takes
     the next slot instead of rotating the first one's file under it; a slot freed by an
     ended process is taken again."""

@@ -1,14 +1,17 @@
-"""``kiosk bench recognition --compare``: the peer engine is optional, its absence is clear."""
+"""``kiosk bench recognition``: the accuracy rows of every detection setting, and the peer
+engine of ``--compare`` optional, its absence clear."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
 
 import pytest
 
-from benchmarks.recognition import render_compare
+from benchmarks.recognition import bench_accuracy, render_compare
+from kiosk.config import KioskConfig
 
 
 @pytest.mark.skipif(importlib.util.find_spec("face_recognition") is not None,
@@ -28,3 +31,22 @@ def test_comparison_table_shows_both_engines_and_the_ratio():
                            "peer_over_ours_median": 4.0})
     assert "face_recognition (dlib HOG + ResNet) | 900 | 40.0" in text
     assert "4.00x" in text
+
+
+def test_accuracy_is_measured_for_every_setting_on_the_same_frames():
+    """The package faces at kiosk geometry, at full resolution, 40 px and a setting whose
+    shrunk frame loses the smallest photos: frames are laid out at full resolution either
+    way, so every setting scores the same images."""
+    config = KioskConfig()
+    config = dataclasses.replace(config, recognition=dataclasses.replace(
+        config.recognition, detect_min_face_px=64))
+    rows = bench_accuracy(config)
+    assert sorted((r["face_height"], r["detect_min_face_px"]) for r in rows) == [
+        (100, 0), (100, 40), (100, 64), (200, 0), (200, 40), (200, 64)]
+    for row in rows:
+        assert row["false_matches"] == 0 and row["false_non_matches"] == 0
+        assert row["false_non_matches_vs_full_res_enrolment"] == 0
+        jitter = row["landmark_jitter_px"]
+        assert jitter["voted"]["median"] < jitter["best_anchor"]["median"]
+        if row["detect_min_face_px"] == 0:  # its own enrolment
+            assert row["min_genuine_vs_full_res_enrolment"] == row["min_genuine"]

@@ -101,7 +101,7 @@ class RecognitionConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     match: MatchConfig = field(default_factory=MatchConfig)
     # Smallest face (box height, frame px) YuNet must still find: it runs on the frame shrunk
-    # so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detection 2-3x
+    # so such a face arrives at 20 px (40: a 640x480 frame at 320x240, detection 2-2.5x
     # cheaper) and faces are aligned and embedded from the full frame; 0: the frame's own
     # resolution. Keep it under quality.min_face_px so a face too small to use is still seen
     # and told to come closer (too_far). Measured (benchmarks/recognition.py): matching is

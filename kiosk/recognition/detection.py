@@ -72,7 +72,7 @@ def vote(values: np.ndarray, scores: np.ndarray, cluster: np.ndarray) -> np.ndar
 
     Each anchor regresses the face on its own and one anchor's landmarks jump by several
     pixels when the face moves by one (the anchor grid is 8-32 px); averaging the anchors
-    that found the same face halves that (benchmarks/recognition.py, shifted frames)."""
+    that found the same face about halves that (benchmarks/recognition.py, shifted frames)."""
     weights = scores[cluster]
     return np.tensordot(weights / weights.sum(), values[cluster], axes=1).astype(np.float32)
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from common.argtypes import positive_int
+from common.errors import ErrorCode
 from common.opencv import cv2
 from common.package_data import package_file
 from kiosk.config import KioskConfig
 from kiosk.errors import FaceNotUsable, ModelError
-from kiosk.recognition.detection import YuNetDetector
+from kiosk.recognition.detection import Detection, YuNetDetector
 from kiosk.recognition.engine import FaceEngine
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.geometry import align_face
@@ -52,6 +53,23 @@ def stats(samples: list[float]) -> dict[str, float]:
             "p95": float(np.percentile(arr, 95)), "n": len(samples)}
 
 
+class NoFaceToMeasure(ModelError):
+    """The configured detection finds no face in the benchmark's frames (a detection scale
+    or quality.min_face_px beyond what they hold): nothing to time or score."""
+
+    code = ErrorCode.BENCH_NO_FACES
+
+
+def largest_face(engine: FaceEngine, found: list[Detection]) -> Detection:
+    """The demo frame's face, or why there is nothing to time."""
+    if not found:
+        raise NoFaceToMeasure(
+            "no face found in the demo frame (a face about 200 px high) at detect_min_face_px "
+            f"= {engine.config.recognition.detect_min_face_px}: nothing to time",
+            detect_min_face_px=engine.config.recognition.detect_min_face_px)
+    return max(found, key=lambda d: d.area)
+
+
 def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
     t0 = time.perf_counter()
     engine = FaceEngine.from_config(config)
@@ -64,7 +82,7 @@ def bench_pipeline(config: KioskConfig, frames: int) -> dict[str, object]:
         a = time.perf_counter()
         dets = engine.detect(frame)
         b = time.perf_counter()
-        face = max(dets, key=lambda d: d.area)
+        face = largest_face(engine, dets)
         aligned = align_face(frame, face.landmarks)
         c = time.perf_counter()
         engine.embed_aligned(aligned)
@@ -178,8 +196,8 @@ SHIFTS = tuple(range(2, 24, 2))
 def _landmark_jitter(engine: FaceEngine, frames: Iterable[np.ndarray],
                      ) -> dict[str, dict[str, float]] | None:
     """How far the primary face's landmarks land from where they should after the frame moves
-    by SHIFTS (median / p90, frame px), from the best anchor alone and voted (YuNet only:
-    the SCRFD packs run insightface's own post-processing)."""
+    by SHIFTS (median / p90, frame px), from the best anchor alone and voted; None for the
+    SCRFD packs (insightface's own post-processing) or when no shifted face was found."""
     detector = engine.detector
     if not isinstance(detector, YuNetDetector):
         return None
@@ -198,6 +216,8 @@ def _landmark_jitter(engine: FaceEngine, frames: Iterable[np.ndarray],
                     face = max(found, key=lambda d: d.area)
                     errors[voting].append(
                         float(np.abs(face.landmarks - base.landmarks - [shift, 0]).max()))
+    if not errors[False] or not errors[True]:
+        return None  # no face seen in any shifted frame at this setting
     return {"best_anchor": stats(errors[False]), "voted": stats(errors[True])}
 
 
@@ -217,6 +237,13 @@ def _score(engine: FaceEngine, firsts: dict[str, np.ndarray],
     genuine = [t.similarity(templates[n]) for n, t in probes if n in templates]
     impostor = [templates[a].similarity(templates[b])
                 for a, b in itertools.combinations(templates, 2)]
+    if not genuine or not impostor:
+        raise NoFaceToMeasure(
+            "the package photos at kiosk geometry give no genuine or impostor pair at "
+            f"detect_min_face_px = {engine.config.recognition.detect_min_face_px} (too few "
+            "faces pass quality.min_face_px / the detection scale): nothing to score",
+            detect_min_face_px=engine.config.recognition.detect_min_face_px,
+            templates=len(templates), probes=len(probes))
     threshold = engine.policy.threshold
     return {
         "refused_images": len(found) - len(templates) + len(again) - len(probes),
@@ -229,7 +256,7 @@ def _score(engine: FaceEngine, firsts: dict[str, np.ndarray],
 
 
 class PeerMissing(ModelError):
-    code = "bench.peer_missing"
+    code = ErrorCode.BENCH_PEER_MISSING
 
 
 PEER_INSTALL = ("pip install dlib-bin && pip install --no-deps face-recognition "
@@ -249,7 +276,7 @@ def bench_compare(config: KioskConfig, frames: int) -> dict[str, object]:
     engine = FaceEngine.from_config(config)
 
     def ours() -> None:
-        face = max(engine.detect(frame), key=lambda d: d.area)
+        face = largest_face(engine, engine.detect(frame))
         engine.embed_aligned(align_face(frame, face.landmarks))
 
     def peer() -> None:

@@ -189,6 +189,9 @@ class ErrorCode(StrEnum):
     MODEL_INSTALL_FAILED = entry("model.install_failed", patient=ASK_STAFF)
     MODEL_MANIFEST_INVALID = entry("model.manifest_invalid", patient=ASK_STAFF)
     TEMPLATE_PACK_MISMATCH = entry("template.pack_mismatch", patient=ASK_STAFF)
+    # the benchmarks' set-up refusals (``kiosk bench``: exit 3)
+    BENCH_PEER_MISSING = entry("bench.peer_missing", patient=ASK_STAFF)
+    BENCH_NO_FACES = entry("bench.no_faces", patient=ASK_STAFF)
     LIVENESS_BAD_INPUT = entry("liveness.bad_input", patient="liveness._other",
                                staff="staff.liveness")
     # the kiosk's view of the platform: no answer, or none it can use; offline refusals

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from benchmarks.recognition import bench_accuracy, render_compare
-from kiosk.config import KioskConfig
+from benchmarks.recognition import NoFaceToMeasure, bench_accuracy, render_compare
+from kiosk.config import KioskConfig, load_config
 
 
 @pytest.mark.skipif(importlib.util.find_spec("face_recognition") is not None,
@@ -50,3 +50,29 @@ def test_accuracy_is_measured_for_every_setting_on_the_same_frames():
         assert jitter["voted"]["median"] < jitter["best_anchor"]["median"]
         if row["detect_min_face_px"] == 0:  # its own enrolment
             assert row["min_genuine_vs_full_res_enrolment"] == row["min_genuine"]
+
+
+def _faces_too_small_for(tmp_path) -> str:
+    """A config whose quality gate and detection scale want faces larger than any frame of
+    the benchmark holds."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[recognition]\ndetect_min_face_px = 250\n"
+                    "[recognition.quality]\nmin_face_px = 250\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_setting_that_sees_no_face_is_a_set_up_error_not_a_crash(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config",
+                           _faces_too_small_for(tmp_path), "bench", "recognition",
+                           "--frames", "2", "--sizes"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "bench.no_faces" in proc.stderr and "detect_min_face_px = 250" in proc.stderr
+
+
+def test_accuracy_with_every_photo_refused_says_so(tmp_path):
+    config = load_config(_faces_too_small_for(tmp_path))
+    with pytest.raises(NoFaceToMeasure) as err:
+        bench_accuracy(config)
+    assert err.value.code == "bench.no_faces"
+    assert err.value.context["templates"] < 2  # not even one impostor pair
